@@ -1,0 +1,81 @@
+"""Every way talking to a bench can fail, as typed exceptions that say device, command and cause.
+
+    EquipmentError                      device, command, cause
+    ├── ProfileError                    a device profile file is wrong (file, key, reason)
+    ├── TransportError                  the link failed
+    │   ├── DeviceUnreachable           could not connect / open the port
+    │   ├── DeviceTimeout               no (complete) answer in time
+    │   └── DeviceDisconnected          the link dropped, possibly mid-frame
+    ├── RemoteProtocolError             the device broke its protocol (garbage, bad checksum we received,
+    │                                   a reply that does not match the request)
+    ├── DeviceRejected                  the device understood and refused
+    │   ├── ModbusExceptionReply        Modbus exception code (6 = busy: retried before raising)
+    │   ├── NakReply                    EGA / OPM NAK with its code (1 checksum, 2 unknown, 3 not warm, 4 busy)
+    │   └── ErrorReply                  HLT ``ERR,<code>,<text>``
+    └── DeviceFault                     the bench reports a fault (RBT FAULT bit + FAULT_CODE, HLT STAT FAULT)
+
+Like h11's Local/RemoteProtocolError, ``RemoteProtocolError`` means the device is at fault;
+a ``ProfileError`` or a ``ValueError`` from our own arguments means we are.
+"""
+
+from __future__ import annotations
+
+
+class EquipmentError(Exception):
+    def __init__(self, device: str, command: str, cause: str) -> None:
+        super().__init__(f"{device}: {command}: {cause}")
+        self.device = device
+        self.command = command
+        self.cause = cause
+
+
+class ProfileError(EquipmentError):
+    def __init__(self, file: str, key: str, reason: str) -> None:
+        super().__init__(device=f"profile {file}", command=key, cause=reason)
+        self.file = file
+        self.key = key
+        self.reason = reason
+
+
+class TransportError(EquipmentError):
+    pass
+
+
+class DeviceUnreachable(TransportError):
+    pass
+
+
+class DeviceTimeout(TransportError):
+    pass
+
+
+class DeviceDisconnected(TransportError):
+    pass
+
+
+class RemoteProtocolError(EquipmentError):
+    pass
+
+
+class DeviceRejected(EquipmentError):
+    def __init__(self, device: str, command: str, cause: str, code: int) -> None:
+        super().__init__(device, command, cause)
+        self.code = code
+
+
+class ModbusExceptionReply(DeviceRejected):
+    pass
+
+
+class NakReply(DeviceRejected):
+    pass
+
+
+class ErrorReply(DeviceRejected):
+    pass
+
+
+class DeviceFault(EquipmentError):
+    def __init__(self, device: str, command: str, cause: str, code: int | None = None) -> None:
+        super().__init__(device, command, cause)
+        self.code = code

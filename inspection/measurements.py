@@ -1,0 +1,125 @@
+"""Raw measurements as a lane records them, in SI-style units the rules use directly.
+
+Forces are in newtons (1 daN = 10 N), loads in kg. ``None`` means the bench reported the value
+as not available (65535 or NaN on the wire); the rules turn that into "cannot judge", never a pass.
+Curve samples are whole newtons: the drivers round, far below any bench's accuracy, so that a record
+survives a round trip through the protobuf contract bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class BrakeKind(StrEnum):
+    SERVICE = "service"
+    PARKING = "parking"
+
+
+@dataclass(frozen=True, slots=True)
+class BrakeCurve:
+    sample_rate_hz: int
+    left_n: tuple[int, ...]
+    right_n: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BrakeTest:
+    """One run of the rollers for one axle (service or parking brake)."""
+
+    kind: BrakeKind
+    left_max_n: float | None
+    right_max_n: float | None
+    left_drag_n: float | None
+    right_drag_n: float | None
+    slip_left: bool
+    slip_right: bool
+    curve: BrakeCurve | None
+    test_counter: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AxleBrake:
+    axle: int  # 1 = frontmost
+    left_load_kg: float | None
+    right_load_kg: float | None
+    service: BrakeTest
+    parking: BrakeTest | None = None
+
+
+class Side(StrEnum):
+    LEFT = "left"
+    RIGHT = "right"
+
+
+class Beam(StrEnum):
+    HIGH = "high"
+    LOW = "low"
+
+
+@dataclass(frozen=True, slots=True)
+class LampMeasurement:
+    """One lamp, one beam, on a screen 10 m ahead (spec section 2, ``RES`` frame)."""
+
+    side: Side
+    beam: Beam
+    intensity_cd: int  # 0 for low beam
+    vertical_mm: int
+    horizontal_mm: int  # positive to the right
+    lamp_height_mm: int
+
+
+@dataclass(frozen=True, slots=True)
+class GasReading:
+    """One second of a two-speed idle phase (EGA ``READ``, scaled to its units)."""
+
+    t_s: float
+    hc_ppm: float
+    co_pct: float
+    co2_pct: float
+    o2_pct: float
+    no_ppm: float
+    lambda_: float
+    rpm: float
+    oil_temp_c: float
+    low_flow: bool = False
+    dilution: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TwoSpeedIdleRun:
+    """GB 18285-2018 two-speed idle: the measured seconds of high idle and of low idle."""
+
+    limit_set: str  # "a" or "b"
+    high_idle: tuple[GasReading, ...]
+    low_idle: tuple[GasReading, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FreeAccelerationRun:
+    """GB 3847-2018 free acceleration: the peak K (m^-1) of each measured acceleration."""
+
+    limit_set: str  # "a" or "b"
+    k_per_m: tuple[float, ...]
+
+
+EmissionRun = TwoSpeedIdleRun | FreeAccelerationRun
+
+
+@dataclass(frozen=True, slots=True)
+class VisualCheck:
+    """One visual / chassis check item submitted by a PDA inspector."""
+
+    item_code: str
+    passed: bool
+    note: str
+    inspector_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoRef:
+    sha256: str  # hex digest of the JPEG bytes, which are stored content-addressed
+    content_type: str
+    size_bytes: int
+    item_code: str

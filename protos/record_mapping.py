@@ -1,0 +1,406 @@
+"""Convert inspection records between ``inspection`` dataclasses and ``tongjian.v1`` protobuf.
+
+This is the only module where domain types meet protobuf. ``record_from_proto`` is also the hub's
+gate for what a station sent: anything structurally wrong raises ``MalformedRecord`` naming the
+field path and what was wrong, so the hub can reject the record with that reason.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import TypeVar
+
+from google.protobuf.message import DecodeError
+
+from inspection import (
+    AxleBrake,
+    Beam,
+    BrakeCurve,
+    BrakeKind,
+    EmissionRun,
+    FreeAccelerationRun,
+    Fuel,
+    GasReading,
+    InspectionRecord,
+    InvalidIdentifier,
+    LampMeasurement,
+    LampSystem,
+    Outcome,
+    PhotoRef,
+    Side,
+    TwoSpeedIdleRun,
+    Vehicle,
+    VehicleClass,
+    VehicleUse,
+    Verdict,
+    VerdictItem,
+    VisualCheck,
+    validate_plate,
+    validate_vin,
+)
+from inspection.measurements import BrakeTest
+from protos.tongjian.v1 import inspection_pb2 as pb
+
+E = TypeVar("E", bound=Enum)
+
+
+class MalformedRecord(ValueError):
+    """A record payload that cannot be a valid inspection record; ``path`` names the field."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+# One table per enum: domain member <-> protobuf number. UNSPECIFIED (0) is never valid on input.
+_VEHICLE_CLASS = {
+    VehicleClass.M1: pb.VEHICLE_CLASS_M1, VehicleClass.M2: pb.VEHICLE_CLASS_M2,
+    VehicleClass.M3: pb.VEHICLE_CLASS_M3, VehicleClass.N1: pb.VEHICLE_CLASS_N1,
+    VehicleClass.N2: pb.VEHICLE_CLASS_N2, VehicleClass.N3: pb.VEHICLE_CLASS_N3,
+}  # fmt: skip
+_FUEL = {
+    Fuel.PETROL: pb.FUEL_PETROL, Fuel.DIESEL: pb.FUEL_DIESEL, Fuel.ELECTRIC: pb.FUEL_ELECTRIC,
+    Fuel.HYBRID_PETROL: pb.FUEL_HYBRID_PETROL, Fuel.GAS: pb.FUEL_GAS,
+}  # fmt: skip
+_USE = {VehicleUse.NON_OPERATING: pb.VEHICLE_USE_NON_OPERATING, VehicleUse.OPERATING: pb.VEHICLE_USE_OPERATING}
+_LAMP_SYSTEM = {LampSystem.TWO_LAMP: pb.LAMP_SYSTEM_TWO_LAMP, LampSystem.FOUR_LAMP: pb.LAMP_SYSTEM_FOUR_LAMP}
+_BRAKE_KIND = {BrakeKind.SERVICE: pb.BRAKE_KIND_SERVICE, BrakeKind.PARKING: pb.BRAKE_KIND_PARKING}
+_SIDE = {Side.LEFT: pb.SIDE_LEFT, Side.RIGHT: pb.SIDE_RIGHT}
+_BEAM = {Beam.HIGH: pb.BEAM_HIGH, Beam.LOW: pb.BEAM_LOW}
+_OUTCOME = {Outcome.PASS: pb.OUTCOME_PASS, Outcome.FAIL: pb.OUTCOME_FAIL, Outcome.CANNOT_JUDGE: pb.OUTCOME_CANNOT_JUDGE}
+
+
+def _enum_from(table: dict[E, int], number: int, path: str) -> E:
+    for member, value in table.items():
+        if value == number:
+            return member
+    raise MalformedRecord(path, f"unknown or unspecified enum value {number}")
+
+
+def _opt(message: object, name: str) -> float | None:
+    return getattr(message, name) if message.HasField(name) else None  # type: ignore[attr-defined]
+
+
+def _finite(value: float | None, path: str) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise MalformedRecord(path, f"not a finite number: {value}")
+    return value
+
+
+# ---------------------------------------------------------------- domain -> protobuf
+
+
+def record_to_proto(record: InspectionRecord) -> pb.InspectionRecord:
+    message = pb.InspectionRecord(
+        record_id=str(record.record_id),
+        station_id=record.station_id,
+        lane=record.lane,
+        vehicle=_vehicle_to_proto(record.vehicle),
+        axles=[_axle_to_proto(axle) for axle in record.axles],
+        lamps=[
+            pb.LampMeasurement(
+                side=_SIDE[lamp.side], beam=_BEAM[lamp.beam], intensity_cd=lamp.intensity_cd,
+                vertical_mm=lamp.vertical_mm, horizontal_mm=lamp.horizontal_mm,
+                lamp_height_mm=lamp.lamp_height_mm,
+            )
+            for lamp in record.lamps
+        ],
+        visual_checks=[
+            pb.VisualCheck(item_code=c.item_code, passed=c.passed, note=c.note, inspector_id=c.inspector_id)
+            for c in record.visual_checks
+        ],
+        photos=[
+            pb.PhotoRef(sha256=p.sha256, content_type=p.content_type, size_bytes=p.size_bytes, item_code=p.item_code)
+            for p in record.photos
+        ],
+    )  # fmt: skip
+    message.started_at.FromDatetime(record.started_at.astimezone(UTC))
+    message.finished_at.FromDatetime(record.finished_at.astimezone(UTC))
+    if record.emission is not None:
+        message.emission.CopyFrom(_emission_to_proto(record.emission))
+    if record.station_verdict is not None:
+        message.station_verdict.CopyFrom(verdict_to_proto(record.station_verdict))
+    return message
+
+
+def record_to_bytes(record: InspectionRecord) -> bytes:
+    """The canonical bytes a station signs (deterministic serialization)."""
+    return record_to_proto(record).SerializeToString(deterministic=True)
+
+
+def _vehicle_to_proto(vehicle: Vehicle) -> pb.Vehicle:
+    registered = vehicle.registration_date
+    return pb.Vehicle(
+        vin=vehicle.vin, plate=vehicle.plate, registration_province=vehicle.registration_province,
+        vehicle_class=_VEHICLE_CLASS[vehicle.vehicle_class], fuel=_FUEL[vehicle.fuel], seats=vehicle.seats,
+        use=_USE[vehicle.use],
+        registration_date=pb.Date(year=registered.year, month=registered.month, day=registered.day),
+        curb_mass_kg=vehicle.curb_mass_kg, max_total_mass_kg=vehicle.max_total_mass_kg,
+        axle_count=vehicle.axle_count, parking_brake_axles=list(vehicle.parking_brake_axles),
+        lamp_system=_LAMP_SYSTEM[vehicle.lamp_system], articulated=vehicle.articulated,
+        high_beam_separately_adjustable=vehicle.high_beam_separately_adjustable, van=vehicle.van,
+        rated_engine_speed_rpm=vehicle.rated_engine_speed_rpm or 0,
+    )  # fmt: skip
+
+
+def _brake_test_to_proto(test: BrakeTest) -> pb.BrakeTest:
+    message = pb.BrakeTest(
+        kind=_BRAKE_KIND[test.kind], slip_left=test.slip_left, slip_right=test.slip_right,
+        test_counter=test.test_counter,
+    )  # fmt: skip
+    for name, value in (
+        ("left_max_force_n", test.left_max_n),
+        ("right_max_force_n", test.right_max_n),
+        ("left_drag_n", test.left_drag_n),
+        ("right_drag_n", test.right_drag_n),
+    ):
+        if value is not None:
+            setattr(message, name, value)
+    if test.curve is not None:
+        message.sample_rate_hz = test.curve.sample_rate_hz
+        message.left_curve_n.extend(test.curve.left_n)
+        message.right_curve_n.extend(test.curve.right_n)
+    return message
+
+
+def _axle_to_proto(axle: AxleBrake) -> pb.AxleBrake:
+    message = pb.AxleBrake(axle=axle.axle, service=_brake_test_to_proto(axle.service))
+    if axle.left_load_kg is not None:
+        message.left_wheel_load_kg = axle.left_load_kg
+    if axle.right_load_kg is not None:
+        message.right_wheel_load_kg = axle.right_load_kg
+    if axle.parking is not None:
+        message.parking.CopyFrom(_brake_test_to_proto(axle.parking))
+    return message
+
+
+def _gas_to_proto(reading: GasReading) -> pb.GasReading:
+    return pb.GasReading(
+        t_s=reading.t_s, hc_ppm=reading.hc_ppm, co_pct=reading.co_pct, co2_pct=reading.co2_pct,
+        o2_pct=reading.o2_pct, no_ppm=reading.no_ppm, rpm=reading.rpm, oil_temp_c=reading.oil_temp_c,
+        low_flow=reading.low_flow, dilution=reading.dilution, **{"lambda": reading.lambda_},
+    )  # fmt: skip
+
+
+def _emission_to_proto(run: EmissionRun) -> pb.Emission:
+    if isinstance(run, TwoSpeedIdleRun):
+        return pb.Emission(
+            limit_set=run.limit_set,
+            two_speed_idle=pb.TwoSpeedIdle(
+                high_idle=[_gas_to_proto(r) for r in run.high_idle],
+                low_idle=[_gas_to_proto(r) for r in run.low_idle],
+            ),
+        )
+    return pb.Emission(limit_set=run.limit_set, free_acceleration=pb.FreeAcceleration(k_per_m=list(run.k_per_m)))
+
+
+def verdict_to_proto(verdict: Verdict) -> pb.Verdict:
+    message = pb.Verdict(overall=_OUTCOME[verdict.overall])
+    for item in verdict.items:
+        entry = message.items.add(
+            code=item.code, clause=item.clause, unit=item.unit, outcome=_OUTCOME[item.outcome], note=item.note
+        )
+        if item.measured is not None:
+            entry.measured = item.measured
+        if item.limit is not None:
+            entry.limit = item.limit
+    return message
+
+
+# ---------------------------------------------------------------- protobuf -> domain
+
+
+def record_from_bytes(payload: bytes) -> InspectionRecord:
+    """Parse and validate a signed payload; raises ``MalformedRecord`` with the offending field."""
+    message = pb.InspectionRecord()
+    try:
+        message.ParseFromString(payload)
+    except DecodeError as error:
+        raise MalformedRecord("record", f"not a valid InspectionRecord protobuf ({error})") from error
+    return record_from_proto(message)
+
+
+def record_from_proto(message: pb.InspectionRecord) -> InspectionRecord:
+    try:
+        record_id = uuid.UUID(message.record_id)
+    except ValueError as error:
+        raise MalformedRecord("record_id", f"not a UUID: {message.record_id!r}") from error
+    if not message.station_id:
+        raise MalformedRecord("station_id", "empty")
+    if not message.HasField("vehicle"):
+        raise MalformedRecord("vehicle", "missing")
+    for name in ("started_at", "finished_at"):
+        if not message.HasField(name):
+            raise MalformedRecord(name, "missing")
+    started = message.started_at.ToDatetime(tzinfo=UTC)
+    finished = message.finished_at.ToDatetime(tzinfo=UTC)
+    if finished < started:
+        raise MalformedRecord("finished_at", f"{finished.isoformat()} is before started_at {started.isoformat()}")
+    return InspectionRecord(
+        record_id=record_id,
+        station_id=message.station_id,
+        lane=message.lane,
+        vehicle=_vehicle_from_proto(message.vehicle),
+        started_at=started,
+        finished_at=finished,
+        axles=tuple(_axle_from_proto(a, f"axles[{i}]") for i, a in enumerate(message.axles)),
+        lamps=tuple(_lamp_from_proto(lamp, f"lamps[{i}]") for i, lamp in enumerate(message.lamps)),
+        emission=_emission_from_proto(message.emission) if message.HasField("emission") else None,
+        visual_checks=tuple(
+            VisualCheck(item_code=c.item_code, passed=c.passed, note=c.note, inspector_id=c.inspector_id)
+            for c in message.visual_checks
+        ),
+        photos=tuple(_photo_from_proto(p, f"photos[{i}]") for i, p in enumerate(message.photos)),
+        station_verdict=(
+            verdict_from_proto(message.station_verdict) if message.HasField("station_verdict") else None
+        ),
+    )
+
+
+def _vehicle_from_proto(message: pb.Vehicle) -> Vehicle:
+    def checked(field: str, validate: Callable[[str], str], value: str) -> str:
+        try:
+            return validate(value)
+        except InvalidIdentifier as error:
+            raise MalformedRecord(f"vehicle.{field}", error.reason) from error
+
+    try:
+        registered = date(
+            message.registration_date.year, message.registration_date.month, message.registration_date.day
+        )
+    except ValueError as error:
+        raise MalformedRecord("vehicle.registration_date", str(error)) from error
+    if not (message.registration_province.isdigit() and len(message.registration_province) == 2):
+        raise MalformedRecord(
+            "vehicle.registration_province", f"expected a two-digit GB/T 2260 code, got {message.registration_province!r}"
+        )
+    if message.axle_count < 1:
+        raise MalformedRecord("vehicle.axle_count", "a vehicle has at least one axle")
+    for axle in message.parking_brake_axles:
+        if not 1 <= axle <= message.axle_count:
+            raise MalformedRecord("vehicle.parking_brake_axles", f"axle {axle} outside 1..{message.axle_count}")
+    return Vehicle(
+        vin=checked("vin", validate_vin, message.vin),
+        plate=checked("plate", validate_plate, message.plate),
+        registration_province=message.registration_province,
+        vehicle_class=_enum_from(_VEHICLE_CLASS, message.vehicle_class, "vehicle.vehicle_class"),
+        fuel=_enum_from(_FUEL, message.fuel, "vehicle.fuel"),
+        seats=message.seats,
+        use=_enum_from(_USE, message.use, "vehicle.use"),
+        registration_date=registered,
+        curb_mass_kg=message.curb_mass_kg,
+        max_total_mass_kg=message.max_total_mass_kg,
+        axle_count=message.axle_count,
+        parking_brake_axles=tuple(message.parking_brake_axles),
+        lamp_system=_enum_from(_LAMP_SYSTEM, message.lamp_system, "vehicle.lamp_system"),
+        articulated=message.articulated,
+        high_beam_separately_adjustable=message.high_beam_separately_adjustable,
+        van=message.van,
+        rated_engine_speed_rpm=message.rated_engine_speed_rpm or None,
+    )
+
+
+def _brake_test_from_proto(message: pb.BrakeTest, path: str) -> BrakeTest:
+    if len(message.left_curve_n) != len(message.right_curve_n):
+        raise MalformedRecord(
+            f"{path}.right_curve_n",
+            f"{len(message.right_curve_n)} samples, left curve has {len(message.left_curve_n)}",
+        )
+    curve = None
+    if message.left_curve_n:
+        if message.sample_rate_hz == 0:
+            raise MalformedRecord(f"{path}.sample_rate_hz", "zero while the curves hold samples")
+        curve = BrakeCurve(message.sample_rate_hz, tuple(message.left_curve_n), tuple(message.right_curve_n))
+    values = {
+        name: _finite(_opt(message, name), f"{path}.{name}")
+        for name in ("left_max_force_n", "right_max_force_n", "left_drag_n", "right_drag_n")
+    }
+    return BrakeTest(
+        kind=_enum_from(_BRAKE_KIND, message.kind, f"{path}.kind"),
+        left_max_n=values["left_max_force_n"],
+        right_max_n=values["right_max_force_n"],
+        left_drag_n=values["left_drag_n"],
+        right_drag_n=values["right_drag_n"],
+        slip_left=message.slip_left,
+        slip_right=message.slip_right,
+        curve=curve,
+        test_counter=message.test_counter,
+    )
+
+
+def _axle_from_proto(message: pb.AxleBrake, path: str) -> AxleBrake:
+    if message.axle < 1:
+        raise MalformedRecord(f"{path}.axle", "axles are numbered from 1")
+    if not message.HasField("service"):
+        raise MalformedRecord(f"{path}.service", "missing")
+    return AxleBrake(
+        axle=message.axle,
+        left_load_kg=_finite(_opt(message, "left_wheel_load_kg"), f"{path}.left_wheel_load_kg"),
+        right_load_kg=_finite(_opt(message, "right_wheel_load_kg"), f"{path}.right_wheel_load_kg"),
+        service=_brake_test_from_proto(message.service, f"{path}.service"),
+        parking=_brake_test_from_proto(message.parking, f"{path}.parking") if message.HasField("parking") else None,
+    )
+
+
+def _lamp_from_proto(message: pb.LampMeasurement, path: str) -> LampMeasurement:
+    return LampMeasurement(
+        side=_enum_from(_SIDE, message.side, f"{path}.side"),
+        beam=_enum_from(_BEAM, message.beam, f"{path}.beam"),
+        intensity_cd=message.intensity_cd,
+        vertical_mm=message.vertical_mm,
+        horizontal_mm=message.horizontal_mm,
+        lamp_height_mm=message.lamp_height_mm,
+    )
+
+
+def _gas_from_proto(message: pb.GasReading) -> GasReading:
+    return GasReading(
+        t_s=message.t_s, hc_ppm=message.hc_ppm, co_pct=message.co_pct, co2_pct=message.co2_pct,
+        o2_pct=message.o2_pct, no_ppm=message.no_ppm, lambda_=getattr(message, "lambda"), rpm=message.rpm,
+        oil_temp_c=message.oil_temp_c, low_flow=message.low_flow, dilution=message.dilution,
+    )  # fmt: skip
+
+
+def _emission_from_proto(message: pb.Emission) -> EmissionRun:
+    if message.limit_set not in ("a", "b"):
+        raise MalformedRecord("emission.limit_set", f"expected 'a' or 'b', got {message.limit_set!r}")
+    run = message.WhichOneof("run")
+    if run == "two_speed_idle":
+        return TwoSpeedIdleRun(
+            limit_set=message.limit_set,
+            high_idle=tuple(_gas_from_proto(r) for r in message.two_speed_idle.high_idle),
+            low_idle=tuple(_gas_from_proto(r) for r in message.two_speed_idle.low_idle),
+        )
+    if run == "free_acceleration":
+        return FreeAccelerationRun(limit_set=message.limit_set, k_per_m=tuple(message.free_acceleration.k_per_m))
+    raise MalformedRecord("emission.run", "neither two_speed_idle nor free_acceleration is set")
+
+
+def _photo_from_proto(message: pb.PhotoRef, path: str) -> PhotoRef:
+    digest = message.sha256
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise MalformedRecord(f"{path}.sha256", f"expected 64 lower-case hex digits, got {digest!r}")
+    return PhotoRef(sha256=digest, content_type=message.content_type, size_bytes=message.size_bytes,
+                    item_code=message.item_code)  # fmt: skip
+
+
+def verdict_from_proto(message: pb.Verdict) -> Verdict:
+    return Verdict(
+        items=tuple(
+            VerdictItem(
+                code=item.code,
+                clause=item.clause,
+                measured=item.measured if item.HasField("measured") else None,
+                limit=item.limit if item.HasField("limit") else None,
+                unit=item.unit,
+                outcome=_enum_from(_OUTCOME, item.outcome, f"station_verdict.items[{i}].outcome"),
+                note=item.note,
+            )
+            for i, item in enumerate(message.items)
+        )
+    )

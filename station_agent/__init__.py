@@ -1,0 +1,6 @@
+"""The station's local service: runs each lane's tests, judges, signs, and delivers records to the hub.
+
+One record's way through here: lane sequence (drivers from ``equipment``) → ``InspectionRecord``
+with the station's verdict → signed ``SignedRecord`` → durable outbox → gRPC uplink to the
+province hub, removed from the outbox only when the hub acknowledges it.
+"""

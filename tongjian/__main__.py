@@ -1,0 +1,5 @@
+import sys
+
+from tongjian.cli import main
+
+sys.exit(main())

@@ -1,0 +1,48 @@
+"""``tongjian`` console script: parse arguments, dispatch to a command module, map errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Top-level command groups, each a module in tongjian.commands with register(subparsers).
+_COMMANDS = ("keys",)
+# Simulator groups below `tongjian sim`, same protocol.
+_SIM_COMMANDS: tuple[str, ...] = ()
+
+
+class CommandError(Exception):
+    """A command could not do what was asked; the message says what and where. Exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tongjian",
+        description="Tongjian (通检): vehicle inspection stations on a cross-province network.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in _COMMANDS:
+        importlib.import_module(f"tongjian.commands.{name}").register(commands)
+    if _SIM_COMMANDS:
+        sim = commands.add_parser("sim", help="run a bench simulator (Modbus server or serial device on a pty)")
+        devices = sim.add_subparsers(dest="device", required=True, metavar="DEVICE")
+        for name in _SIM_COMMANDS:
+            importlib.import_module(f"tongjian.commands.{name}").register(devices)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except CommandError as error:
+        print(f"tongjian {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
