@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import TypeVar
 
+from google.protobuf import timestamp_pb2
 from google.protobuf.message import DecodeError
 
 from inspection import (
@@ -67,12 +68,19 @@ _FUEL = {
     Fuel.PETROL: pb.FUEL_PETROL, Fuel.DIESEL: pb.FUEL_DIESEL, Fuel.ELECTRIC: pb.FUEL_ELECTRIC,
     Fuel.HYBRID_PETROL: pb.FUEL_HYBRID_PETROL, Fuel.GAS: pb.FUEL_GAS,
 }  # fmt: skip
-_USE = {VehicleUse.NON_OPERATING: pb.VEHICLE_USE_NON_OPERATING, VehicleUse.OPERATING: pb.VEHICLE_USE_OPERATING}
+_USE = {
+    VehicleUse.NON_OPERATING: pb.VEHICLE_USE_NON_OPERATING,
+    VehicleUse.OPERATING: pb.VEHICLE_USE_OPERATING,
+}
 _LAMP_SYSTEM = {LampSystem.TWO_LAMP: pb.LAMP_SYSTEM_TWO_LAMP, LampSystem.FOUR_LAMP: pb.LAMP_SYSTEM_FOUR_LAMP}
 _BRAKE_KIND = {BrakeKind.SERVICE: pb.BRAKE_KIND_SERVICE, BrakeKind.PARKING: pb.BRAKE_KIND_PARKING}
 _SIDE = {Side.LEFT: pb.SIDE_LEFT, Side.RIGHT: pb.SIDE_RIGHT}
 _BEAM = {Beam.HIGH: pb.BEAM_HIGH, Beam.LOW: pb.BEAM_LOW}
-_OUTCOME = {Outcome.PASS: pb.OUTCOME_PASS, Outcome.FAIL: pb.OUTCOME_FAIL, Outcome.CANNOT_JUDGE: pb.OUTCOME_CANNOT_JUDGE}
+_OUTCOME = {
+    Outcome.PASS: pb.OUTCOME_PASS,
+    Outcome.FAIL: pb.OUTCOME_FAIL,
+    Outcome.CANNOT_JUDGE: pb.OUTCOME_CANNOT_JUDGE,
+}
 
 
 def _enum_from(table: dict[E, int], number: int, path: str) -> E:
@@ -196,7 +204,9 @@ def _emission_to_proto(run: EmissionRun) -> pb.Emission:
                 low_idle=[_gas_to_proto(r) for r in run.low_idle],
             ),
         )
-    return pb.Emission(limit_set=run.limit_set, free_acceleration=pb.FreeAcceleration(k_per_m=list(run.k_per_m)))
+    return pb.Emission(
+        limit_set=run.limit_set, free_acceleration=pb.FreeAcceleration(k_per_m=list(run.k_per_m))
+    )
 
 
 def verdict_to_proto(verdict: Verdict) -> pb.Verdict:
@@ -237,10 +247,12 @@ def record_from_proto(message: pb.InspectionRecord) -> InspectionRecord:
     for name in ("started_at", "finished_at"):
         if not message.HasField(name):
             raise MalformedRecord(name, "missing")
-    started = message.started_at.ToDatetime(tzinfo=UTC)
-    finished = message.finished_at.ToDatetime(tzinfo=UTC)
+    started = _datetime_from(message.started_at, "started_at")
+    finished = _datetime_from(message.finished_at, "finished_at")
     if finished < started:
-        raise MalformedRecord("finished_at", f"{finished.isoformat()} is before started_at {started.isoformat()}")
+        raise MalformedRecord(
+            "finished_at", f"{finished.isoformat()} is before started_at {started.isoformat()}"
+        )
     return InspectionRecord(
         record_id=record_id,
         station_id=message.station_id,
@@ -262,6 +274,13 @@ def record_from_proto(message: pb.InspectionRecord) -> InspectionRecord:
     )
 
 
+def _datetime_from(timestamp: timestamp_pb2.Timestamp, path: str) -> datetime:
+    try:
+        return timestamp.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError) as error:
+        raise MalformedRecord(path, f"not a valid timestamp ({error})") from error
+
+
 def _vehicle_from_proto(message: pb.Vehicle) -> Vehicle:
     def checked(field: str, validate: Callable[[str], str], value: str) -> str:
         try:
@@ -277,13 +296,16 @@ def _vehicle_from_proto(message: pb.Vehicle) -> Vehicle:
         raise MalformedRecord("vehicle.registration_date", str(error)) from error
     if not (message.registration_province.isdigit() and len(message.registration_province) == 2):
         raise MalformedRecord(
-            "vehicle.registration_province", f"expected a two-digit GB/T 2260 code, got {message.registration_province!r}"
+            "vehicle.registration_province",
+            f"expected a two-digit GB/T 2260 code, got {message.registration_province!r}",
         )
     if message.axle_count < 1:
         raise MalformedRecord("vehicle.axle_count", "a vehicle has at least one axle")
     for axle in message.parking_brake_axles:
         if not 1 <= axle <= message.axle_count:
-            raise MalformedRecord("vehicle.parking_brake_axles", f"axle {axle} outside 1..{message.axle_count}")
+            raise MalformedRecord(
+                "vehicle.parking_brake_axles", f"axle {axle} outside 1..{message.axle_count}"
+            )
     return Vehicle(
         vin=checked("vin", validate_vin, message.vin),
         plate=checked("plate", validate_plate, message.plate),
@@ -343,7 +365,9 @@ def _axle_from_proto(message: pb.AxleBrake, path: str) -> AxleBrake:
         left_load_kg=_finite(_opt(message, "left_wheel_load_kg"), f"{path}.left_wheel_load_kg"),
         right_load_kg=_finite(_opt(message, "right_wheel_load_kg"), f"{path}.right_wheel_load_kg"),
         service=_brake_test_from_proto(message.service, f"{path}.service"),
-        parking=_brake_test_from_proto(message.parking, f"{path}.parking") if message.HasField("parking") else None,
+        parking=_brake_test_from_proto(message.parking, f"{path}.parking")
+        if message.HasField("parking")
+        else None,
     )
 
 
@@ -377,7 +401,9 @@ def _emission_from_proto(message: pb.Emission) -> EmissionRun:
             low_idle=tuple(_gas_from_proto(r) for r in message.two_speed_idle.low_idle),
         )
     if run == "free_acceleration":
-        return FreeAccelerationRun(limit_set=message.limit_set, k_per_m=tuple(message.free_acceleration.k_per_m))
+        return FreeAccelerationRun(
+            limit_set=message.limit_set, k_per_m=tuple(message.free_acceleration.k_per_m)
+        )
     raise MalformedRecord("emission.run", "neither two_speed_idle nor free_acceleration is set")
 
 

@@ -26,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in _COMMANDS:
         importlib.import_module(f"tongjian.commands.{name}").register(commands)
     if _SIM_COMMANDS:
-        sim = commands.add_parser("sim", help="run a bench simulator (Modbus server or serial device on a pty)")
+        sim = commands.add_parser(
+            "sim", help="run a bench simulator (Modbus server or serial device on a pty)"
+        )
         devices = sim.add_subparsers(dest="device", required=True, metavar="DEVICE")
         for name in _SIM_COMMANDS:
             importlib.import_module(f"tongjian.commands.{name}").register(devices)

@@ -13,10 +13,14 @@ from tongjian.cli import CommandError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    keys = commands.add_parser("keys", help="station signing keys").add_subparsers(dest="action", required=True)
+    keys = commands.add_parser("keys", help="station signing keys").add_subparsers(
+        dest="action", required=True
+    )
     new = keys.add_parser("new", help="write a new Ed25519 key pair as PEM files")
     new.add_argument("--station-id", required=True, help="station the key signs for, e.g. 50-0001")
-    new.add_argument("--out", type=Path, required=True, help="directory for <name>.key.pem and <name>.pub.pem")
+    new.add_argument(
+        "--out", type=Path, required=True, help="directory for <name>.key.pem and <name>.pub.pem"
+    )
     new.add_argument("--name", help="file name stem (default: the station id)")
     new.add_argument("--force", action="store_true", help="overwrite existing files")
     new.set_defaults(handler=_new)
@@ -26,7 +30,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     show.set_defaults(handler=_key_id)
 
 
-def write_key_pair(station_id: str, out: Path, name: str | None = None, force: bool = False) -> tuple[Path, Path, str]:
+def write_key_pair(
+    station_id: str, out: Path, name: str | None = None, force: bool = False
+) -> tuple[Path, Path, str]:
     """Create a key pair in ``out``; returns (private path, public path, key id)."""
     stem = name or station_id
     private_path, public_path = out / f"{stem}.key.pem", out / f"{stem}.pub.pem"
@@ -36,11 +42,15 @@ def write_key_pair(station_id: str, out: Path, name: str | None = None, force: b
     out.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
     private_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     private_path.chmod(0o600)
     public_path.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     )
     return private_path, public_path, key_id_of(station_id, key.public_key())
 

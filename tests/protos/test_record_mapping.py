@@ -1,0 +1,130 @@
+"""Domain <-> protobuf mapping: lossless round trip, and malformed payloads named by field."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inspection import (
+    AxleBrake,
+    Beam,
+    BrakeCurve,
+    BrakeKind,
+    FreeAccelerationRun,
+    GasReading,
+    InspectionRecord,
+    LampMeasurement,
+    Outcome,
+    PhotoRef,
+    Side,
+    TwoSpeedIdleRun,
+    Verdict,
+    VerdictItem,
+    VisualCheck,
+)
+from inspection.measurements import BrakeTest
+from protos.record_mapping import MalformedRecord, record_from_bytes, record_to_bytes, record_to_proto
+from simulators.fleet import generate_fleet
+
+START = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
+
+
+def full_record(seed: int = 0) -> InspectionRecord:
+    vehicle = generate_fleet(1, seed=seed)[0]
+    service = BrakeTest(
+        BrakeKind.SERVICE,
+        3120.0,
+        2980.5,
+        80.0,
+        None,
+        False,
+        True,
+        BrakeCurve(100, (0, 500, 3120), (0, 480, 2980)),
+        test_counter=7,
+    )
+    parking = BrakeTest(BrakeKind.PARKING, 1500.0, 1400.0, None, None, False, False, None, 8)
+    gas = GasReading(0.0, 35, 0.21, 14.6, 0.4, 80, 1.01, 2510, 88.5, low_flow=False, dilution=False)
+    return InspectionRecord(
+        record_id=uuid.UUID(int=seed + 1),
+        station_id="50-0001",
+        lane=2,
+        vehicle=vehicle,
+        started_at=START,
+        finished_at=START + timedelta(minutes=9),
+        axles=(AxleBrake(1, 520.0, 515.5, service), AxleBrake(2, 410.0, None, service, parking)),
+        lamps=(LampMeasurement(Side.LEFT, Beam.HIGH, 21000, 880, -40, 950),),
+        emission=TwoSpeedIdleRun("a", (gas,), (replace(gas, rpm=780),)),
+        visual_checks=(VisualCheck("C01", True, "", "insp-7"),),
+        photos=(PhotoRef("ab" * 32, "image/jpeg", 12345, "C01"),),
+        station_verdict=Verdict(
+            (VerdictItem("brake.service.total", "GB 7258-2017 7.13.1.1", 71.2, 60.0, "%", Outcome.PASS),)
+        ),
+    )
+
+
+def test_round_trip_is_lossless() -> None:
+    record = full_record()
+    assert record_from_bytes(record_to_bytes(record)) == record
+    diesel = replace(record, emission=FreeAccelerationRun("b", (0.41, 0.44, 0.39)), station_verdict=None)
+    assert record_from_bytes(record_to_bytes(diesel)) == diesel
+
+
+def test_serialization_is_deterministic() -> None:
+    assert record_to_bytes(full_record(3)) == record_to_bytes(full_record(3))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path"),
+    [
+        (lambda m: setattr(m, "record_id", "not-a-uuid"), "record_id"),
+        (lambda m: setattr(m, "station_id", ""), "station_id"),
+        (lambda m: setattr(m.vehicle, "vin", "LSGPC54U4BF123456"), "vehicle.vin"),
+        (lambda m: setattr(m.vehicle, "plate", "XX"), "vehicle.plate"),
+        (lambda m: setattr(m.vehicle, "vehicle_class", 0), "vehicle.vehicle_class"),
+        (lambda m: setattr(m.vehicle.registration_date, "month", 13), "vehicle.registration_date"),
+        (lambda m: m.axles[0].service.right_curve_n.append(1), "axles[0].service.right_curve_n"),
+        (
+            lambda m: setattr(m.axles[1].service, "left_max_force_n", float("nan")),
+            "axles[1].service.left_max_force_n",
+        ),
+        (lambda m: setattr(m.photos[0], "sha256", "xyz"), "photos[0].sha256"),
+        (lambda m: setattr(m.emission, "limit_set", "c"), "emission.limit_set"),
+        (lambda m: m.ClearField("finished_at"), "finished_at"),
+    ],
+)
+def test_malformed_fields_are_named(mutate, path: str) -> None:  # type: ignore[no-untyped-def]
+    message = record_to_proto(full_record())
+    mutate(message)
+    with pytest.raises(MalformedRecord) as caught:
+        record_from_bytes(message.SerializeToString())
+    assert caught.value.path == path
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=400))
+def test_arbitrary_bytes_give_only_malformed_record(payload: bytes) -> None:
+    with contextlib.suppress(MalformedRecord):
+        record_from_bytes(payload)
+
+
+@settings(max_examples=200)
+@given(st.integers(min_value=0, max_value=1_000_000), st.integers(min_value=0, max_value=4000))
+def test_one_byte_flip_never_crashes(seed: int, position: int) -> None:
+    payload = bytearray(record_to_bytes(full_record(seed % 50)))
+    payload[position % len(payload)] ^= 0xFF
+    with contextlib.suppress(MalformedRecord):
+        record_from_bytes(bytes(payload))
+
+
+def test_out_of_range_timestamp_is_malformed() -> None:
+    message = record_to_proto(full_record())
+    message.finished_at.seconds = 2**62
+    with pytest.raises(MalformedRecord) as caught:
+        record_from_bytes(message.SerializeToString())
+    assert caught.value.path == "finished_at"
