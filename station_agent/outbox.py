@@ -1,0 +1,236 @@
+"""The durable outbox: signed records waiting for the hub's acknowledgement, on local SQLite.
+
+Theory of operation
+-------------------
+A record enters with ``put`` once the lane is finished with it; ``put`` returns only after the row
+is committed and fsynced (WAL mode, ``synchronous=FULL``), because from that moment the station
+tells the vehicle owner the inspection is done, and a power cut must not undo that. The uplink
+reads entries oldest first with ``peek``, and settles each one when the hub answers: ``remove``
+on ACCEPTED or DUPLICATE, ``move_to_rejected`` on REJECTED. Rejected records go to a dead-letter
+table for the operator, so they are neither retried forever nor lost.
+
+Sequence numbers come from ``AUTOINCREMENT``, not a plain rowid: a rowid may be handed out again
+once the newest rows are deleted, and the uplink's cursor (``peek(after_seq=...)``) would then skip
+the new record. With ``AUTOINCREMENT`` a sequence number is never reused.
+
+The store is used from the asyncio loop through ``asyncio.to_thread`` (a commit waits for the disk)
+and possibly from several threads at once, so one connection is shared under a lock.
+
+Exceptions::
+
+    OutboxError
+    ├── OutboxFull          put() past max_depth: the lane must stop and tell the operator
+    └── RecordIdConflict    put() of a record id already queued with different bytes
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from protos.tongjian.v1 import inspection_pb2 as pb
+
+_SCHEMA_VERSION = 1
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        record_id TEXT NOT NULL UNIQUE,
+        envelope BLOB NOT NULL,
+        enqueued_at REAL NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS rejected (
+        seq INTEGER PRIMARY KEY,
+        record_id TEXT NOT NULL,
+        envelope BLOB NOT NULL,
+        enqueued_at REAL NOT NULL,
+        rejected_at REAL NOT NULL,
+        reason TEXT NOT NULL
+    )""",
+)
+
+
+class OutboxError(Exception):
+    """Base of the outbox's own errors (SQLite's errors pass through unchanged)."""
+
+
+class OutboxFull(OutboxError):
+    """The outbox holds ``limit`` records already; nothing was stored."""
+
+    def __init__(self, depth: int, limit: int) -> None:
+        super().__init__(f"outbox full: {depth} records waiting for the hub, limit {limit}")
+        self.depth = depth
+        self.limit = limit
+
+
+class RecordIdConflict(OutboxError):
+    """A record id is already queued with different envelope bytes; the queued one was kept."""
+
+    def __init__(self, record_id: str) -> None:
+        super().__init__(f"record {record_id} is already queued with a different envelope")
+        self.record_id = record_id
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    seq: int
+    record_id: str
+    envelope_bytes: bytes  # a serialized SignedRecord, sent as is
+    enqueued_at: float  # Unix time
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedEntry:
+    seq: int
+    record_id: str
+    envelope_bytes: bytes
+    enqueued_at: float
+    rejected_at: float
+    reason: str  # the hub's words
+
+
+class OutboxStore:
+    """A bounded, crash-safe FIFO of signed records in one SQLite file."""
+
+    def __init__(self, path: str | Path, max_depth: int, *, clock: Callable[[], float] = time.time) -> None:
+        if max_depth < 1:
+            raise ValueError(f"max_depth must be at least 1, not {max_depth}")
+        self._path = Path(path)
+        self._max_depth = max_depth
+        self._clock = clock
+        self._lock = threading.Lock()
+        # isolation_level=None: no implicit transactions; every write below opens its own
+        # BEGIN IMMEDIATE so that a check (depth, duplicate) and the write it guards are atomic.
+        self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        try:
+            self._configure()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _configure(self) -> None:
+        mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            # Some file systems (network mounts) cannot do WAL; better to refuse than to run
+            # with durability nobody checked.
+            raise OutboxError(f"{self._path}: SQLite refused WAL mode (got {mode!r})")
+        self._db.execute("PRAGMA synchronous=FULL")
+        # Statement by statement: executescript() would commit the transaction opened here.
+        with self._transaction() as db:
+            for statement in _SCHEMA:
+                db.execute(statement)
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            if version == 0:
+                db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+            elif version != _SCHEMA_VERSION:
+                raise OutboxError(
+                    f"{self._path}: outbox schema version {version}, expected {_SCHEMA_VERSION}"
+                )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def max_depth(self) -> int:
+        return self._max_depth
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> OutboxStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ the lane's side
+
+    def put(self, envelope: pb.SignedRecord, record_id: str) -> None:
+        """Queue ``envelope``; committed to disk when this returns.
+
+        Putting a record id that is already queued with the same bytes does nothing (a lane may
+        retry after a crash); with different bytes it raises ``RecordIdConflict``. A record already
+        delivered and removed is queued again, and the hub will answer DUPLICATE.
+        Raises ``OutboxFull`` when ``max_depth`` records are waiting.
+        """
+        envelope_bytes = envelope.SerializeToString(deterministic=True)
+        with self._lock, self._transaction() as db:
+            row = db.execute("SELECT envelope FROM outbox WHERE record_id = ?", (record_id,)).fetchone()
+            if row is not None:
+                if row[0] != envelope_bytes:
+                    raise RecordIdConflict(record_id)
+                return
+            (depth,) = db.execute("SELECT COUNT(*) FROM outbox").fetchone()
+            if depth >= self._max_depth:
+                raise OutboxFull(depth, self._max_depth)
+            db.execute(
+                "INSERT INTO outbox (record_id, envelope, enqueued_at) VALUES (?, ?, ?)",
+                (record_id, envelope_bytes, self._clock()),
+            )
+
+    # ------------------------------------------------------------------ the uplink's side
+
+    def peek(self, after_seq: int = 0, limit: int = 100) -> list[OutboxEntry]:
+        """Up to ``limit`` entries with ``seq > after_seq``, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, record_id, envelope, enqueued_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, limit),
+            ).fetchall()
+        return [OutboxEntry(*row) for row in rows]
+
+    def remove(self, seqs: Iterable[int]) -> None:
+        """Delete delivered entries, all in one transaction; unknown sequence numbers are ignored."""
+        params = [(seq,) for seq in seqs]
+        if not params:
+            return
+        with self._lock, self._transaction() as db:
+            db.executemany("DELETE FROM outbox WHERE seq = ?", params)
+
+    def move_to_rejected(self, seq: int, reason: str) -> bool:
+        """Move one entry to the dead-letter table; False if ``seq`` is not (or no longer) queued."""
+        with self._lock, self._transaction() as db:
+            moved = db.execute(
+                "INSERT INTO rejected (seq, record_id, envelope, enqueued_at, rejected_at, reason) "
+                "SELECT seq, record_id, envelope, enqueued_at, ?, ? FROM outbox WHERE seq = ?",
+                (self._clock(), reason, seq),
+            ).rowcount
+            db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+        return moved == 1
+
+    # ------------------------------------------------------------------ the operator's side
+
+    def depth(self) -> int:
+        with self._lock:
+            (depth,) = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()
+        return depth
+
+    def oldest_age_s(self) -> float:
+        """Seconds the oldest queued record has waited; 0.0 when the outbox is empty."""
+        with self._lock:
+            (oldest,) = self._db.execute("SELECT MIN(enqueued_at) FROM outbox").fetchone()
+        return 0.0 if oldest is None else max(0.0, self._clock() - oldest)
+
+    def rejected(self) -> list[RejectedEntry]:
+        """The dead-letter table, oldest record first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, record_id, envelope, enqueued_at, rejected_at, reason FROM rejected ORDER BY seq"
+            ).fetchall()
+        return [RejectedEntry(*row) for row in rows]

@@ -1,0 +1,404 @@
+"""The gRPC uplink: streams the outbox to the province hub and settles each record on its Ack.
+
+Theory of operation
+-------------------
+One ``StationIngest.Submit`` stream at a time (a *session*). Within a session four tasks run:
+
+* the sender reads the outbox oldest first and writes envelopes while fewer than ``window``
+  records are unsettled, so a slow hub slows the station down and memory stays bounded;
+* the receiver matches each Ack to the oldest record still unacknowledged (the hub answers in
+  arrival order, one Ack per record) and hands the pair to the settler;
+* the settler applies Acks to the outbox in batches, one transaction per batch: ACCEPTED and
+  DUPLICATE remove the entry, REJECTED moves it to the dead-letter table with the hub's reason;
+* the watchdog ends the session when the oldest record has waited ``ack_timeout_s`` with no Ack
+  at all (a hub that stopped answering but kept the connection).
+
+Whatever ends a session (hub gone, stream reset, watchdog, the hub breaking the contract), every
+record not yet settled stays in the outbox and the next session sends it again from the oldest
+entry; the hub answers DUPLICATE for what it had already committed. Sessions are reopened with
+exponential backoff and full jitter (tenacity), so a fleet of stations does not reconnect to a
+restarted hub in lock step. The backoff starts afresh after a session in which the hub
+acknowledged anything, since the hub was evidently alive.
+
+Exceptions::
+
+    UplinkError
+    ├── HubProtocolError   the hub broke the Submit contract (an Ack for another record, ...)
+    ├── AckTimeout         records waited ack_timeout_s with no Ack
+    ├── StreamEnded        the hub closed the stream
+    └── ConnectTimeout     no connection within connect_timeout_s
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import grpc.aio
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
+
+from protos.tongjian.v1 import ingest_pb2
+from station_agent.outbox import OutboxEntry, OutboxStore
+
+log = logging.getLogger(__name__)
+
+# The method path comes from the contract's descriptor rather than a string typed here.
+_SUBMIT = ingest_pb2.DESCRIPTOR.services_by_name["StationIngest"].methods_by_name["Submit"]
+SUBMIT_METHOD = f"/{_SUBMIT.containing_service.full_name}/{_SUBMIT.name}"
+
+_SETTLING = {ingest_pb2.ACK_STATUS_ACCEPTED, ingest_pb2.ACK_STATUS_DUPLICATE, ingest_pb2.ACK_STATUS_REJECTED}
+
+
+class UplinkError(Exception):
+    """Something ended a session; the uplink reconnects after these."""
+
+
+class HubProtocolError(UplinkError):
+    """The hub's Acks do not fit the records sent (the hub's fault, not ours)."""
+
+
+class AckTimeout(UplinkError):
+    def __init__(self, waited_s: float, outstanding: int) -> None:
+        super().__init__(f"no Ack for {waited_s:.1f} s with {outstanding} records outstanding")
+        self.waited_s = waited_s
+        self.outstanding = outstanding
+
+
+class StreamEnded(UplinkError):
+    def __init__(self, outstanding: int) -> None:
+        super().__init__(f"the hub closed the stream with {outstanding} records unacknowledged")
+        self.outstanding = outstanding
+
+
+class ConnectTimeout(UplinkError):
+    def __init__(self, target: str, timeout_s: float) -> None:
+        super().__init__(f"no connection to {target} within {timeout_s} s")
+        self.target = target
+
+
+# What ends a session and is retried. SQLite's OperationalError covers a locked or full disk,
+# which may clear; other exceptions are bugs and stop the uplink loudly.
+_RETRIED: tuple[type[BaseException], ...] = (
+    UplinkError,
+    grpc.aio.AioRpcError,
+    asyncio.InvalidStateError,  # call.write() once the RPC has already ended
+    sqlite3.OperationalError,
+)
+
+
+@dataclass(slots=True)
+class _Sent:
+    entry: OutboxEntry
+    sent_at: float  # time.monotonic()
+
+
+class Uplink:
+    """Delivers the outbox to one hub, forever, until ``stop()``.
+
+    TLS: pass ``channel_credentials`` (``grpc.ssl_channel_credentials(...)``); ``insecure=True`` only
+    permits a plaintext channel when no credentials are given (the default, for tests and the demo).
+
+    ``notify()``, ``start()``, ``stop()`` and ``drain()`` belong to the event loop's thread; from
+    another thread use ``loop.call_soon_threadsafe(uplink.notify)``.
+    """
+
+    def __init__(
+        self,
+        outbox: OutboxStore,
+        target: str,
+        *,
+        window: int = 64,
+        channel_credentials: grpc.ChannelCredentials | None = None,
+        insecure: bool = True,
+        keepalive_time_s: float = 30.0,
+        keepalive_timeout_s: float = 10.0,
+        connect_timeout_s: float = 5.0,
+        ack_timeout_s: float = 60.0,
+        backoff_min_s: float = 0.2,
+        backoff_max_s: float = 30.0,
+        poll_interval_s: float = 1.0,
+    ) -> None:
+        if window < 1:
+            raise ValueError(f"window must be at least 1, not {window}")
+        if channel_credentials is None and not insecure:
+            raise ValueError("channel_credentials are required unless insecure=True")
+        if not 0 < backoff_min_s <= backoff_max_s:
+            raise ValueError(f"need 0 < backoff_min_s <= backoff_max_s, got {backoff_min_s}, {backoff_max_s}")
+        self._outbox = outbox
+        self._target = target
+        self._window = window
+        self._credentials = channel_credentials
+        self._connect_timeout_s = connect_timeout_s
+        self._ack_timeout_s = ack_timeout_s
+        self._backoff_min_s = backoff_min_s
+        self._backoff_max_s = backoff_max_s
+        self._poll_interval_s = poll_interval_s
+        self._channel_options: list[tuple[str, Any]] = [
+            ("grpc.keepalive_time_ms", round(keepalive_time_s * 1000)),
+            ("grpc.keepalive_timeout_ms", round(keepalive_timeout_s * 1000)),
+            # The stream stays open while the station is idle: keep pinging through the silence,
+            # or a dead hub behind a NAT is only noticed when the next record waits in vain.
+            ("grpc.http2.max_pings_without_data", 0),
+            # A private subchannel per channel: a fresh session must not inherit the backoff state
+            # of a subchannel shared with an earlier, failed one.
+            ("grpc.use_local_subchannel_pool", 1),
+            ("grpc.initial_reconnect_backoff_ms", round(backoff_min_s * 1000)),
+            ("grpc.min_reconnect_backoff_ms", round(backoff_min_s * 1000)),
+            ("grpc.max_reconnect_backoff_ms", round(backoff_max_s * 1000)),
+        ]
+        self._wakeup = asyncio.Event()
+        self._settled = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._sessions = 0
+        # Counters, cumulative over the uplink's life (read them, do not write them).
+        self.sent = 0
+        self.accepted = 0
+        self.duplicate = 0
+        self.rejected = 0
+        self.reconnects = 0  # streams opened after the first one
+        self.connect_failures = 0
+        self.connected = False
+        self.last_error: str | None = None
+
+    @property
+    def target(self) -> str:
+        return self._target
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self._task is not None:
+            raise RuntimeError("uplink already started")
+        self._task = asyncio.create_task(self._run(), name=f"uplink {self._target}")
+        self._task.add_done_callback(self._report_death)
+
+    async def stop(self) -> None:
+        """Stop sending; records not yet settled stay in the outbox and go out on the next start.
+
+        Re-raises the error that had stopped the uplink on its own, if one did.
+        """
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    def notify(self) -> None:
+        """Tell the uplink the outbox has something new (it also polls every ``poll_interval_s``)."""
+        self._wakeup.set()
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until the outbox is empty; False if it still holds records after ``timeout`` seconds.
+
+        Raises the uplink's own error at once if the uplink stopped on one, rather than waiting out
+        ``timeout`` for records that nobody is sending any more.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            task = self._task
+            if task is not None and task.done() and not task.cancelled():
+                task.result()
+            self._settled.clear()
+            if await asyncio.to_thread(self._outbox.depth) == 0:
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settled.wait(), min(remaining, self._poll_interval_s))
+
+    def _report_death(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("uplink to %s stopped", self._target, exc_info=task.exception())
+
+    # ------------------------------------------------------------------ sessions
+
+    async def _run(self) -> None:
+        while True:
+            retrying = AsyncRetrying(
+                # Full jitter between backoff_min_s and an exponentially growing ceiling.
+                wait=wait_random_exponential(
+                    multiplier=self._backoff_min_s, min=self._backoff_min_s, max=self._backoff_max_s
+                ),
+                retry=retry_if_exception_type(_RETRIED),
+                before_sleep=self._before_sleep,
+                reraise=True,
+            )
+            await retrying(self._session)
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        sleep = state.next_action.sleep if state.next_action is not None else 0.0
+        log.warning(
+            "uplink to %s: attempt %d failed (%s); retrying in %.2f s",
+            self._target,
+            state.attempt_number,
+            self.last_error,
+            sleep,
+        )
+
+    def _open_channel(self) -> grpc.aio.Channel:
+        if self._credentials is not None:
+            return grpc.aio.secure_channel(self._target, self._credentials, options=self._channel_options)
+        return grpc.aio.insecure_channel(self._target, options=self._channel_options)
+
+    async def _session(self) -> None:
+        """One stream; returns if the hub acknowledged something before it broke, else raises."""
+        channel = self._open_channel()
+        session: _Session | None = None
+        try:
+            try:
+                await asyncio.wait_for(channel.channel_ready(), self._connect_timeout_s)
+            except TimeoutError as error:
+                self.connect_failures += 1
+                raise ConnectTimeout(self._target, self._connect_timeout_s) from error
+            if self._sessions:
+                self.reconnects += 1
+            self._sessions += 1
+            # No request serializer: the outbox holds the envelope already serialized, and sending
+            # those bytes unchanged is what keeps the hub's copy identical to what was signed.
+            submit = channel.stream_stream(SUBMIT_METHOD, response_deserializer=ingest_pb2.Ack.FromString)
+            session = _Session(self, submit())
+            self.connected = True
+            await session.run()
+        except _RETRIED as error:
+            self.last_error = f"{type(error).__name__}: {error}"
+            if session is not None and session.acknowledged:
+                log.info("uplink to %s: stream ended after progress (%s); reconnecting", self._target, error)
+                return
+            raise
+        finally:
+            self.connected = False
+            await channel.close()
+
+
+class _Session:
+    """The four tasks of one Submit stream and the state they share."""
+
+    def __init__(self, uplink: Uplink, call: grpc.aio.StreamStreamCall) -> None:
+        self._uplink = uplink
+        self._outbox = uplink._outbox
+        self._call = call
+        self._in_flight: deque[_Sent] = deque()  # sent, not acknowledged, oldest first
+        self._acked: asyncio.Queue[tuple[OutboxEntry, ingest_pb2.Ack]] = asyncio.Queue()
+        self._unsettled = 0  # sent and not yet settled in the outbox: what the window counts
+        self._window_free = asyncio.Event()
+        self._last_ack_at = 0.0
+        self.acknowledged = False
+
+    async def run(self) -> None:
+        tasks = [
+            asyncio.create_task(self._send(), name="uplink send"),
+            asyncio.create_task(self._receive(), name="uplink receive"),
+            asyncio.create_task(self._settle_loop(), name="uplink settle"),
+            asyncio.create_task(self._watch(), name="uplink watchdog"),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._call.cancel()
+        # The Acks already received are real: the hub committed those records. Settle them now
+        # rather than have them sent again.
+        leftover = []
+        while not self._acked.empty():
+            leftover.append(self._acked.get_nowait())
+        if leftover:
+            await self._settle(leftover)
+        # Prefer the receiver's error: it says why the stream ended, a failed write only that it did.
+        errors = [task.exception() for task in (tasks[1], tasks[0], tasks[2], tasks[3]) if task in done]
+        for error in errors:
+            if error is not None:
+                raise error
+        raise StreamEnded(len(self._in_flight))  # unreachable: every task loops until it fails
+
+    async def _send(self) -> None:
+        uplink = self._uplink
+        cursor = 0  # a new stream starts at the oldest entry: everything unsettled is sent again
+        while True:
+            while self._unsettled >= uplink._window:
+                self._window_free.clear()
+                await self._window_free.wait()
+            # Cleared before looking, so a notify() that lands during the look is not lost.
+            uplink._wakeup.clear()
+            entries = await asyncio.to_thread(self._outbox.peek, cursor, uplink._window - self._unsettled)
+            if not entries:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(uplink._wakeup.wait(), uplink._poll_interval_s)
+                continue
+            for entry in entries:
+                self._in_flight.append(_Sent(entry, time.monotonic()))
+                self._unsettled += 1
+                await self._call.write(entry.envelope_bytes)
+                uplink.sent += 1
+                cursor = entry.seq
+
+    async def _receive(self) -> None:
+        while True:
+            ack = await self._call.read()
+            if ack is grpc.aio.EOF:
+                raise StreamEnded(len(self._in_flight))
+            if not self._in_flight:
+                raise HubProtocolError(
+                    f"Ack for {ack.record_id or 'an unnamed record'} with nothing outstanding"
+                )
+            sent = self._in_flight.popleft()
+            # An empty record_id is allowed: the hub could not parse the payload (REJECTED).
+            if ack.record_id and ack.record_id != sent.entry.record_id:
+                raise HubProtocolError(
+                    f"Ack for {ack.record_id} where {sent.entry.record_id} was next (seq {sent.entry.seq})"
+                )
+            if ack.status not in _SETTLING:
+                raise HubProtocolError(f"Ack for {sent.entry.record_id} with status {ack.status}")
+            self._last_ack_at = time.monotonic()
+            self.acknowledged = True
+            self._acked.put_nowait((sent.entry, ack))
+
+    async def _settle_loop(self) -> None:
+        while True:
+            batch = [await self._acked.get()]
+            while not self._acked.empty():
+                batch.append(self._acked.get_nowait())
+            await self._settle(batch)
+
+    async def _settle(self, batch: list[tuple[OutboxEntry, ingest_pb2.Ack]]) -> None:
+        delivered = [entry.seq for entry, ack in batch if ack.status != ingest_pb2.ACK_STATUS_REJECTED]
+        rejected = [
+            (entry, ack.reason or "rejected without a reason")
+            for entry, ack in batch
+            if ack.status == ingest_pb2.ACK_STATUS_REJECTED
+        ]
+        await asyncio.to_thread(self._apply, delivered, rejected)
+        uplink = self._uplink
+        duplicates = sum(1 for _, ack in batch if ack.status == ingest_pb2.ACK_STATUS_DUPLICATE)
+        uplink.duplicate += duplicates
+        uplink.accepted += len(delivered) - duplicates
+        uplink.rejected += len(rejected)
+        self._unsettled -= len(batch)
+        self._window_free.set()
+        uplink._settled.set()
+
+    def _apply(self, delivered: list[int], rejected: list[tuple[OutboxEntry, str]]) -> None:
+        self._outbox.remove(delivered)
+        for entry, reason in rejected:
+            log.warning("hub rejected record %s: %s", entry.record_id, reason)
+            self._outbox.move_to_rejected(entry.seq, reason)
+
+    async def _watch(self) -> None:
+        timeout = self._uplink._ack_timeout_s
+        while True:
+            await asyncio.sleep(min(1.0, timeout / 4))
+            if self._in_flight:
+                waited = time.monotonic() - max(self._in_flight[0].sent_at, self._last_ack_at)
+                if waited > timeout:
+                    raise AckTimeout(waited, len(self._in_flight))

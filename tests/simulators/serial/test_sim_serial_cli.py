@@ -1,0 +1,63 @@
+"""``tongjian sim hlt|ega|opm`` as a real process: prints its pty, serves it, stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+
+import pytest
+import serial
+
+from equipment.hlt_codec import HltDecoder, frame_body, parse_reply
+from tongjian.commands import sim_serial
+
+# Wires the subcommands under a `sim` group the way tongjian.cli does, without depending on it.
+RUNNER = """
+import argparse, sys
+from tongjian.commands import sim_serial
+parser = argparse.ArgumentParser()
+sim_serial.register(parser.add_subparsers(dest="device", required=True))
+args = parser.parse_args(sys.argv[1:])
+sys.exit(args.handler(args))
+"""
+
+
+def test_register_adds_the_three_benches_with_their_options() -> None:
+    parser = argparse.ArgumentParser()
+    sim_serial.register(parser.add_subparsers(dest="device", required=True))
+    args = parser.parse_args(["opm", "--seed", "5", "--time-scale", "0.1", "--fault", "nak:4@read/1"])
+    assert (args.simulator, args.seed, args.time_scale) == ("opm", 5, 0.1)
+    assert args.fault[0].code == 4 and callable(args.handler)
+    for device in ("hlt", "ega"):
+        assert parser.parse_args([device]).simulator == device
+    with pytest.raises(SystemExit):
+        parser.parse_args(["hlt", "--fault", "explode"])
+
+
+@pytest.mark.slow
+def test_hlt_simulator_process_serves_its_pty_until_interrupted() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, "hlt", "--seed", "2", "--fault", "err:5@meas"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        path = process.stdout.readline().strip()
+        assert path.startswith("/dev/")
+        with serial.Serial(path, 9600, timeout=2) as port:
+            port.write(frame_body("ID"))
+            decoder = HltDecoder()
+            decoder.feed(port.read_until(b"\n"))
+            assert parse_reply(decoder.next_frame() or b"").serial == "HLT-0417"  # type: ignore[union-attr]
+            port.write(frame_body("MEAS,L,H"))
+            decoder.feed(port.read_until(b"\n"))
+            assert parse_reply(decoder.next_frame() or b"").code == 5  # type: ignore[union-attr]
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=5) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

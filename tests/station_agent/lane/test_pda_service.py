@@ -1,0 +1,347 @@
+"""The PDA service over a real grpc.aio server and a real lane on simulated benches.
+
+Every refusal has its status code, and a refused call leaves nothing behind: no photo file, no
+partial check list, no second completion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import io
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+
+from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
+from station_agent.inspector_directory import InspectorDirectory
+from station_agent.lane import LaneState
+from station_agent.pda_service import PdaService, start_pda_server
+from station_agent.photo_store import PhotoStore
+from tongjian.cli import CommandError
+from tongjian.commands import pda as pda_command
+
+from .conftest import RunningLane, jpeg
+
+MAX_PHOTO = 4096
+INSPECTOR = "insp-07"
+
+
+@dataclass
+class Pda:
+    stub: lane_pb2_grpc.LaneServiceStub
+    address: str
+    token: str
+    credential: str
+    directory: InspectorDirectory
+    photos: PhotoStore
+    lane: RunningLane
+
+
+@pytest.fixture
+async def pda(running_lane: RunningLane, tmp_path: Path) -> AsyncIterator[Pda]:
+    directory = InspectorDirectory(tmp_path / "inspectors.sqlite3")
+    credential = directory.issue(INSPECTOR, name="Li Wei")
+    photos = PhotoStore(tmp_path / "photos", max_bytes=MAX_PHOTO)
+    server, port = await start_pda_server(PdaService(running_lane.lane, directory, photos))
+    address = f"127.0.0.1:{port}"
+    try:
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = lane_pb2_grpc.LaneServiceStub(channel)
+            reply = await stub.SignIn(lane_pb2.SignInRequest(inspector_id=INSPECTOR, credential=credential))
+            yield Pda(stub, address, reply.session_token, credential, directory, photos, running_lane)
+    finally:
+        await server.stop(None)
+
+
+async def visual_record(pda: Pda, fuel: str = "electric") -> str:
+    """Check a vehicle in and wait until its benches are done (VISUAL)."""
+    record_id = await pda.lane.check_in(fuel)
+    view = await pda.lane.lane.wait_for(record_id, LaneState.VISUAL)
+    assert view.state is LaneState.VISUAL, view.error
+    return str(record_id)
+
+
+def chunks(header: lane_pb2.PhotoHeader | None, data: bytes, size: int = 1000) -> list[lane_pb2.PhotoChunk]:
+    parts = [] if header is None else [lane_pb2.PhotoChunk(header=header)]
+    return parts + [lane_pb2.PhotoChunk(data=data[i : i + size]) for i in range(0, len(data), size)]
+
+
+async def upload(pda: Pda, record_id: str, data: bytes, item: str = "0111", token: str | None = None,
+                 content_type: str = "image/jpeg") -> lane_pb2.UploadPhotoResponse:  # fmt: skip
+    header = lane_pb2.PhotoHeader(
+        session_token=pda.token if token is None else token,
+        record_id=record_id,
+        item_code=item,
+        content_type=content_type,
+    )
+    return await pda.stub.UploadPhoto(iter(chunks(header, data)))
+
+
+async def refused(call: object) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call  # type: ignore[misc]
+    return caught.value
+
+
+def items(*codes: str) -> list[lane_pb2.CheckItem]:
+    return [lane_pb2.CheckItem(item_code=c, passed=True, note=f"ok {c}") for c in codes]
+
+
+def stored_files(pda: Pda) -> list[Path]:
+    return sorted(p for p in pda.photos.root.rglob("*") if p.is_file()) if pda.photos.root.exists() else []
+
+
+async def test_wrong_credential_and_bad_tokens_are_unauthenticated(pda: Pda) -> None:
+    record_id = await visual_record(pda)
+    for inspector, credential in (
+        (INSPECTOR, pda.credential + "x"),
+        ("nobody", pda.credential),
+        (INSPECTOR, ""),
+    ):
+        error = await refused(
+            pda.stub.SignIn(lane_pb2.SignInRequest(inspector_id=inspector, credential=credential))
+        )
+        assert error.code() is grpc.StatusCode.UNAUTHENTICATED
+        assert error.details() == "wrong inspector id or credential"
+    for token in ("", "forged-token"):
+        calls = [
+            pda.stub.ListVehicles(lane_pb2.ListVehiclesRequest(session_token=token, lane=1)),
+            pda.stub.SubmitChecks(lane_pb2.SubmitChecksRequest(session_token=token, record_id=record_id, items=items("0101"))),
+            upload(pda, record_id, jpeg(), token=token),
+            pda.stub.Complete(lane_pb2.CompleteRequest(session_token=token, record_id=record_id)),
+        ]  # fmt: skip
+        for call in calls:
+            assert (await refused(call)).code() is grpc.StatusCode.UNAUTHENTICATED
+    view = pda.lane.lane.visit(record_id)
+    assert (view.state, view.checked_items, view.photo_count) == (LaneState.VISUAL, (), 0)
+    assert stored_files(pda) == []
+
+
+async def test_unknown_lane_and_record_are_not_found(pda: Pda) -> None:
+    error = await refused(
+        pda.stub.ListVehicles(lane_pb2.ListVehiclesRequest(session_token=pda.token, lane=9))
+    )
+    assert error.code() is grpc.StatusCode.NOT_FOUND and "no lane 9" in (error.details() or "")
+    for record_id in (str(uuid.uuid4()), "not-a-uuid"):
+        calls = [
+            pda.stub.SubmitChecks(lane_pb2.SubmitChecksRequest(session_token=pda.token, record_id=record_id, items=items("0101"))),
+            upload(pda, record_id, jpeg()),
+            pda.stub.Complete(lane_pb2.CompleteRequest(session_token=pda.token, record_id=record_id)),
+        ]  # fmt: skip
+        for call in calls:
+            error = await refused(call)
+            assert error.code() is grpc.StatusCode.NOT_FOUND
+            assert record_id in (error.details() or "")
+    assert stored_files(pda) == []
+
+
+async def test_list_vehicles_shows_state(pda: Pda) -> None:
+    record_id = await visual_record(pda)
+    reply = await pda.stub.ListVehicles(lane_pb2.ListVehiclesRequest(session_token=pda.token, lane=1))
+    assert (reply.station_id, reply.lane) == (pda.lane.lane.station_id, 1)
+    (vehicle,) = reply.vehicles
+    assert vehicle.record_id == record_id
+    assert vehicle.vin == pda.lane.lane.visit(record_id).vehicle.vin
+    assert vehicle.state == lane_pb2.LANE_STATE_VISUAL
+    assert vehicle.fuel == inspection_pb2.FUEL_ELECTRIC
+
+
+async def test_bad_check_list_is_refused_whole(pda: Pda) -> None:
+    record_id = await visual_record(pda)
+    ok = await pda.stub.SubmitChecks(
+        lane_pb2.SubmitChecksRequest(session_token=pda.token, record_id=record_id, items=items("0101"))
+    )
+    assert list(ok.checked_items) == ["0101"]
+    for bad in (
+        items("0102", "bad code!"),
+        items("0102", "0102"),
+        items(),
+        [lane_pb2.CheckItem(item_code="0103", note="x" * 501)],
+    ):
+        error = await refused(
+            pda.stub.SubmitChecks(
+                lane_pb2.SubmitChecksRequest(session_token=pda.token, record_id=record_id, items=bad)
+            )
+        )
+        assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert pda.lane.lane.visit(record_id).checked_items == ("0101",)  # nothing of the refused calls
+
+
+async def test_photo_refusals_leave_no_file(pda: Pda) -> None:
+    record_id = await visual_record(pda)
+    too_big = jpeg(b"x" * MAX_PHOTO)
+    error = await refused(upload(pda, record_id, too_big))
+    assert error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert str(MAX_PHOTO) in (error.details() or "")
+
+    for data in (b"GIF89a" + b"\x00" * 50, jpeg()[:-2], b""):
+        error = await refused(upload(pda, record_id, data))
+        assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "JPEG" in (error.details() or "")
+
+    error = await refused(upload(pda, record_id, jpeg(), content_type="image/png"))
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+    error = await refused(pda.stub.UploadPhoto(iter(chunks(None, jpeg()))))
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT and "header" in (error.details() or "")
+    error = await refused(pda.stub.UploadPhoto(iter([])))
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+    assert stored_files(pda) == []
+    assert pda.lane.lane.visit(record_id).photo_count == 0
+
+
+async def test_photos_content_addressed_in_the_record_and_second_completion_refused(pda: Pda) -> None:
+    record_id = await visual_record(pda)
+    front, vin_plate = jpeg(b"front of the car"), jpeg(b"VIN plate" * 300)  # the second spans chunks
+    replies = [
+        await upload(pda, record_id, front, item="0101"),
+        await upload(pda, record_id, vin_plate, item="0102"),
+    ]
+    assert [r.sha256 for r in replies] == [
+        hashlib.sha256(front).hexdigest(),
+        hashlib.sha256(vin_plate).hexdigest(),
+    ]
+    assert [r.size_bytes for r in replies] == [len(front), len(vin_plate)]
+    for reply, data in zip(replies, (front, vin_plate), strict=True):
+        assert pda.photos.path_of(reply.sha256).read_bytes() == data
+    await upload(pda, record_id, front, item="0101")  # the same photo again: stored and listed once
+    assert len(stored_files(pda)) == 2
+
+    await pda.stub.SubmitChecks(
+        lane_pb2.SubmitChecksRequest(
+            session_token=pda.token, record_id=record_id, items=items("0101", "0102")
+        )
+    )
+    done = await pda.stub.Complete(lane_pb2.CompleteRequest(session_token=pda.token, record_id=record_id))
+    (record,) = pda.lane.completed
+    assert done.record_id == record_id == str(record.record_id)
+    assert record.station_verdict is not None
+    assert done.overall == getattr(inspection_pb2, f"OUTCOME_{record.station_verdict.overall.name}")
+    assert [(p.sha256, p.item_code, p.size_bytes, p.content_type) for p in record.photos] == [
+        (replies[0].sha256, "0101", len(front), "image/jpeg"),
+        (replies[1].sha256, "0102", len(vin_plate), "image/jpeg"),
+    ]
+    assert [(c.item_code, c.passed, c.inspector_id) for c in record.visual_checks] == [
+        ("0101", True, INSPECTOR),
+        ("0102", True, INSPECTOR),
+    ]
+
+    again = await refused(
+        pda.stub.Complete(lane_pb2.CompleteRequest(session_token=pda.token, record_id=record_id))
+    )
+    assert again.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert "complete is not allowed in state complete" in (again.details() or "")
+    late = await refused(
+        pda.stub.SubmitChecks(
+            lane_pb2.SubmitChecksRequest(session_token=pda.token, record_id=record_id, items=items("0103"))
+        )
+    )
+    assert late.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert (
+        await refused(upload(pda, record_id, jpeg(b"late")))
+    ).code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert len(pda.lane.completed) == 1 and len(stored_files(pda)) == 2
+
+
+async def test_concurrent_completions_hand_over_once(pda: Pda) -> None:
+    record_id = await visual_record(pda)
+    calls = [
+        pda.stub.Complete(lane_pb2.CompleteRequest(session_token=pda.token, record_id=record_id))
+        for _ in range(3)
+    ]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    refusals = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert len(refusals) == 2 and all(r.code() is grpc.StatusCode.FAILED_PRECONDITION for r in refusals)
+    assert len(pda.lane.completed) == 1
+
+
+# --- the command-line PDA ---------------------------------------------------------------------------
+
+
+def run_cli(argv: list[str], stdin: str = "") -> tuple[int, str]:
+    """``tongjian pda ...`` in-process: the pda parser, its handler, stdout captured."""
+    parser = argparse.ArgumentParser(prog="tongjian")
+    pda_command.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["pda", *argv])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), _stdin(stdin):
+        status = args.handler(args)
+    return status, out.getvalue()
+
+
+@contextlib.contextmanager
+def _stdin(text: str) -> Iterable[None]:
+    import sys
+
+    saved, sys.stdin = sys.stdin, io.StringIO(text)
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+
+
+async def test_command_line_pda(pda: Pda, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(pda_command.TOKEN_VARIABLE, raising=False)
+    monkeypatch.delenv(pda_command.CREDENTIAL_VARIABLE, raising=False)
+    directory = tmp_path / "inspectors.sqlite3"  # the fixture's directory: the server verifies against it
+    status, out = await asyncio.to_thread(
+        run_cli, ["issue-credential", "--inspector", "insp-08", "--directory", str(directory)]
+    )
+    credential = out.strip()
+    assert status == 0 and pda.directory.verify("insp-08", credential)
+
+    record_id = await visual_record(pda)
+    server = ["--server", pda.address]
+    status, out = await asyncio.to_thread(
+        run_cli, ["sign-in", *server, "--inspector", "insp-08"], credential + "\n"
+    )
+    token = out.strip()
+    assert status == 0 and token
+    with_token = [*server, "--token", token]
+
+    status, out = await asyncio.to_thread(run_cli, ["vehicles", *with_token, "--lane", "1"])
+    assert status == 0 and record_id in out and "visual" in out
+
+    status, out = await asyncio.to_thread(
+        run_cli,
+        ["check", *with_token, "--record", record_id, "--item", "0101=pass", "--item", "0102=fail:worn tyre"],
+    )
+    assert status == 0 and "accepted 2" in out
+
+    photo = tmp_path / "front.jpg"
+    photo.write_bytes(jpeg(b"cli photo"))
+    status, out = await asyncio.to_thread(
+        run_cli, ["photo", *with_token, "--record", record_id, "--item", "0101", str(photo)]
+    )
+    assert status == 0 and out.strip() == hashlib.sha256(photo.read_bytes()).hexdigest()
+
+    status, out = await asyncio.to_thread(run_cli, ["complete", *with_token, "--record", record_id])
+    assert status == 0 and out.startswith(record_id)
+    (record,) = pda.lane.completed
+    assert [(c.item_code, c.passed, c.note, c.inspector_id) for c in record.visual_checks] == [
+        ("0101", True, "", "insp-08"),
+        ("0102", False, "worn tyre", "insp-08"),
+    ]
+
+    # User errors are CommandErrors that say what went wrong.
+    with pytest.raises(CommandError, match="FAILED_PRECONDITION"):
+        await asyncio.to_thread(run_cli, ["complete", *with_token, "--record", record_id])
+    with pytest.raises(CommandError, match="UNAUTHENTICATED"):
+        await asyncio.to_thread(run_cli, ["sign-in", *server, "--inspector", "insp-08"], "wrong\n")
+    with pytest.raises(CommandError, match="CODE=pass"):
+        await asyncio.to_thread(
+            run_cli, ["check", *with_token, "--record", record_id, "--item", "0101=maybe"]
+        )
+    with pytest.raises(CommandError, match="no session token"):
+        await asyncio.to_thread(run_cli, ["vehicles", *server, "--lane", "1"])
+    with pytest.raises(CommandError, match="inspector id"):
+        await asyncio.to_thread(
+            run_cli, ["issue-credential", "--inspector", "a b", "--directory", str(directory)]
+        )

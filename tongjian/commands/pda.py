@@ -1,0 +1,200 @@
+"""``tongjian pda``: a command-line PDA for the lane service, and issuing inspectors' credentials.
+
+    tongjian pda issue-credential --inspector ID --directory FILE      (on the station: prints it once)
+    tongjian pda sign-in  --server HOST:PORT --inspector ID             (credential from
+                          $TONGJIAN_PDA_CREDENTIAL or the first line of stdin; prints a token)
+    tongjian pda vehicles --server HOST:PORT --lane N
+    tongjian pda check    --server HOST:PORT --record ID --item CODE=pass|fail[:note] ...
+    tongjian pda photo    --server HOST:PORT --record ID --item CODE FILE.jpg
+    tongjian pda complete --server HOST:PORT --record ID
+
+Every call but sign-in takes the session token from ``--token`` or ``$TONGJIAN_PDA_TOKEN``. The
+credential is never taken from the command line, where other users could read it in ``ps``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+
+from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
+from station_agent.inspector_directory import InspectorDirectory, InspectorDirectoryError
+from tongjian.cli import CommandError
+
+TOKEN_VARIABLE = "TONGJIAN_PDA_TOKEN"
+CREDENTIAL_VARIABLE = "TONGJIAN_PDA_CREDENTIAL"
+CHUNK_BYTES = 64 * 1024
+TIMEOUT_S = 30.0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    pda = commands.add_parser("pda", help="inspectors' PDA: lane service client, credentials").add_subparsers(
+        dest="action", required=True
+    )
+
+    issue = pda.add_parser("issue-credential", help="issue (or replace) an inspector's credential")
+    issue.add_argument("--inspector", required=True, help="inspector id, e.g. 50-0001-07")
+    issue.add_argument("--directory", type=Path, required=True, help="the station's inspector directory file")
+    issue.add_argument("--name", default="", help="the inspector's name, for the station's list")
+    issue.set_defaults(handler=_issue)
+
+    def client(name: str, help_text: str, token: bool = True) -> argparse.ArgumentParser:
+        parser = pda.add_parser(name, help=help_text)
+        parser.add_argument("--server", required=True, help="the lane service, HOST:PORT")
+        if token:
+            parser.add_argument("--token", help=f"session token (default: ${TOKEN_VARIABLE})")
+        return parser
+
+    sign_in = client("sign-in", "sign in; prints the session token", token=False)
+    sign_in.add_argument("--inspector", required=True)
+    sign_in.set_defaults(handler=_sign_in)
+
+    vehicles = client("vehicles", "list the vehicles in a lane")
+    vehicles.add_argument("--lane", type=int, required=True)
+    vehicles.set_defaults(handler=_vehicles)
+
+    check = client("check", "submit visual check items (all or none are accepted)")
+    check.add_argument("--record", required=True, help="record id (from `vehicles`)")
+    check.add_argument(
+        "--item", action="append", required=True, metavar="CODE=pass|fail[:note]", help="repeat for each item"
+    )
+    check.set_defaults(handler=_check)
+
+    photo = client("photo", "upload a JPEG photo for a check item; prints its SHA-256")
+    photo.add_argument("--record", required=True)
+    photo.add_argument("--item", required=True, help="check item code the photo documents")
+    photo.add_argument("file", type=Path)
+    photo.set_defaults(handler=_photo)
+
+    complete = client("complete", "complete the inspection; prints the station's verdict")
+    complete.add_argument("--record", required=True)
+    complete.set_defaults(handler=_complete)
+
+
+def _issue(args: argparse.Namespace) -> int:
+    try:
+        credential = InspectorDirectory(args.directory).issue(args.inspector, args.name)
+    except InspectorDirectoryError as error:
+        raise CommandError(str(error)) from error
+    print(credential)
+    return 0
+
+
+def _stub(args: argparse.Namespace) -> tuple[grpc.Channel, lane_pb2_grpc.LaneServiceStub]:
+    channel = grpc.insecure_channel(args.server)
+    return channel, lane_pb2_grpc.LaneServiceStub(channel)
+
+
+def _token(args: argparse.Namespace) -> str:
+    token = args.token or os.environ.get(TOKEN_VARIABLE, "")
+    if not token:
+        raise CommandError(
+            f"no session token: pass --token or set ${TOKEN_VARIABLE} (from `tongjian pda sign-in`)"
+        )
+    return token
+
+
+def _rpc_error(error: grpc.RpcError) -> CommandError:
+    code = error.code() if isinstance(error, grpc.Call) else None
+    details = error.details() if isinstance(error, grpc.Call) else str(error)
+    return CommandError(f"{code.name if code else 'ERROR'}: {details}")
+
+
+def _sign_in(args: argparse.Namespace) -> int:
+    credential = os.environ.get(CREDENTIAL_VARIABLE) or sys.stdin.readline().strip()
+    if not credential:
+        raise CommandError(f"no credential: set ${CREDENTIAL_VARIABLE} or give it on stdin")
+    channel, stub = _stub(args)
+    with channel:
+        try:
+            reply = stub.SignIn(
+                lane_pb2.SignInRequest(inspector_id=args.inspector, credential=credential), timeout=TIMEOUT_S
+            )
+        except grpc.RpcError as error:
+            raise _rpc_error(error) from error
+    print(reply.session_token)
+    return 0
+
+
+def _vehicles(args: argparse.Namespace) -> int:
+    channel, stub = _stub(args)
+    with channel:
+        try:
+            reply = stub.ListVehicles(
+                lane_pb2.ListVehiclesRequest(session_token=_token(args), lane=args.lane), timeout=TIMEOUT_S
+            )
+        except grpc.RpcError as error:
+            raise _rpc_error(error) from error
+    print(f"station {reply.station_id} lane {reply.lane}: {len(reply.vehicles)} vehicle(s)")
+    for v in reply.vehicles:
+        state = lane_pb2.LaneState.Name(v.state).removeprefix("LANE_STATE_").lower()
+        fuel = inspection_pb2.Fuel.Name(v.fuel).removeprefix("FUEL_").lower()
+        line = f"{v.record_id}\t{v.plate}\t{v.vin}\t{fuel}\t{state}\tchecks={len(v.checked_items)}\tphotos={v.photo_count}"
+        print(line + (f"\terror={v.error}" if v.error else ""))
+    return 0
+
+
+def parse_item(text: str) -> lane_pb2.CheckItem:
+    """``CODE=pass``, ``CODE=fail:note``; the note may contain anything after the first colon."""
+    code, sep, rest = text.partition("=")
+    outcome, _, note = rest.partition(":")
+    if not sep or not code or outcome not in ("pass", "fail"):
+        raise CommandError(f"item {text!r}: write CODE=pass or CODE=fail, optionally followed by :note")
+    return lane_pb2.CheckItem(item_code=code, passed=outcome == "pass", note=note)
+
+
+def _check(args: argparse.Namespace) -> int:
+    items = [parse_item(text) for text in args.item]
+    channel, stub = _stub(args)
+    with channel:
+        try:
+            reply = stub.SubmitChecks(
+                lane_pb2.SubmitChecksRequest(session_token=_token(args), record_id=args.record, items=items),
+                timeout=TIMEOUT_S,
+            )
+        except grpc.RpcError as error:
+            raise _rpc_error(error) from error
+    print(f"accepted {reply.accepted}; record holds {', '.join(reply.checked_items)}")
+    return 0
+
+
+def _chunks(header: lane_pb2.PhotoHeader, data: bytes) -> Iterator[lane_pb2.PhotoChunk]:
+    yield lane_pb2.PhotoChunk(header=header)
+    for start in range(0, len(data), CHUNK_BYTES):
+        yield lane_pb2.PhotoChunk(data=data[start : start + CHUNK_BYTES])
+
+
+def _photo(args: argparse.Namespace) -> int:
+    try:
+        data = args.file.read_bytes()
+    except OSError as error:
+        raise CommandError(f"{args.file}: {error}") from error
+    header = lane_pb2.PhotoHeader(
+        session_token=_token(args), record_id=args.record, item_code=args.item, content_type="image/jpeg"
+    )
+    channel, stub = _stub(args)
+    with channel:
+        try:
+            reply = stub.UploadPhoto(_chunks(header, data), timeout=TIMEOUT_S)
+        except grpc.RpcError as error:
+            raise _rpc_error(error) from error
+    print(reply.sha256)
+    return 0
+
+
+def _complete(args: argparse.Namespace) -> int:
+    channel, stub = _stub(args)
+    with channel:
+        try:
+            reply = stub.Complete(
+                lane_pb2.CompleteRequest(session_token=_token(args), record_id=args.record), timeout=TIMEOUT_S
+            )
+        except grpc.RpcError as error:
+            raise _rpc_error(error) from error
+    print(f"{reply.record_id}\t{inspection_pb2.Outcome.Name(reply.overall).removeprefix('OUTCOME_').lower()}")
+    return 0

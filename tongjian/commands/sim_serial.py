@@ -1,0 +1,75 @@
+"""``tongjian sim hlt|ega|opm``: run a serial bench simulator on a pseudo-terminal.
+
+Prints the pty path for the driver (or a terminal program) and serves until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from collections.abc import Callable
+
+from simulators.ega_sim import GasAnalyserSimulator
+from simulators.hlt_sim import HeadlightTesterSimulator
+from simulators.opm_sim import OpacityMeterSimulator
+from simulators.serial_device import Fault, SerialDeviceSimulator, parse_fault
+from tongjian.cli import CommandError
+
+_SIMULATORS: dict[str, tuple[str, Callable[..., SerialDeviceSimulator]]] = {
+    "hlt": ("headlight tester (ASCII frames)", HeadlightTesterSimulator),
+    "ega": ("exhaust gas analyser (binary frames, two-speed idle script)", GasAnalyserSimulator),
+    "opm": ("smoke opacity meter (binary frames, free acceleration script)", OpacityMeterSimulator),
+}
+
+
+def _fault(text: str) -> Fault:
+    try:
+        return parse_fault(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def register(devices: argparse._SubParsersAction) -> None:
+    for name, (description, _factory) in _SIMULATORS.items():
+        parser = devices.add_parser(name, help=f"{description} on a pty")
+        parser.add_argument("--seed", type=int, default=0, help="scenario and noise seed (default 0)")
+        parser.add_argument(
+            "--time-scale",
+            type=float,
+            default=1.0,
+            help="real seconds per simulated second (0.01 runs a 10 s zeroing in 0.1 s; default 1)",
+        )
+        parser.add_argument(
+            "--fault",
+            type=_fault,
+            action="append",
+            default=[],
+            metavar="KIND[:CODE][@COMMAND][/COUNT]",
+            help="inject a fault: garbage, bad-checksum, partial, silence, reject:CODE (nak/err), "
+            "fault, close; e.g. --fault nak:4@read/2 (repeatable)",
+        )
+        parser.add_argument(
+            "--serve-for", type=float, default=None, metavar="SECONDS", help="stop after this long"
+        )
+        parser.set_defaults(handler=_serve, simulator=name)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if args.time_scale <= 0:
+        raise CommandError("--time-scale must be positive")
+    _description, factory = _SIMULATORS[args.simulator]
+    simulator = factory(seed=args.seed, time_scale=args.time_scale, faults=args.fault)
+    stop = threading.Event()
+    try:
+        path = simulator.start()
+    except OSError as error:
+        raise CommandError(f"cannot open a pseudo-terminal: {error}") from error
+    try:
+        print(path, flush=True)
+        # Event.wait wakes for Ctrl-C (KeyboardInterrupt) on the main thread.
+        stop.wait(args.serve_for)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is the normal way to stop serving
+    finally:
+        simulator.stop()
+    return 0
