@@ -207,6 +207,15 @@ class GasAnalyserSimulator(BinaryBenchSimulator):
         super()._on_start()
         self._script_started = None
 
+    def next_vehicle(self, scenario: EgaScenario | None = None) -> None:
+        """The next car drives up: its engine script starts at its first READ, from the first phase.
+
+        The analyser keeps its warm-up and zero, as a real one does between cars.
+        """
+        if scenario is not None:
+            self.scenario = scenario
+        self._script_started = None
+
     def script_time(self) -> float:
         """Simulated seconds since the engine script started (0 before the first READ)."""
         return 0.0 if self._script_started is None else self.now() - self._script_started

@@ -73,6 +73,13 @@ class OpacityMeterSimulator(BinaryBenchSimulator):
         self._accelerations = []
         self._reset_at = 0.0
 
+    def next_vehicle(self, scenario: OpmScenario | None = None) -> None:
+        """The next diesel drives up: its accelerations start again from the scenario's first peak."""
+        if scenario is not None:
+            self.scenario = scenario
+        self._accelerations = []
+        self._reset_at = self.now()
+
     def _current(self, t: float) -> _Acceleration | None:
         started = [a for a in self._accelerations if a.start <= t]
         return started[-1] if started else None

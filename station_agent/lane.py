@@ -229,6 +229,7 @@ class Lane:
         clock: Clock | None = None,
         judge: Judge = _default_judge,
         display: Callable[[str], None] | None = None,
+        on_bench_error: Callable[[EquipmentError], None] | None = None,
         history: int = 200,
     ) -> None:
         self.config = config
@@ -240,6 +241,7 @@ class Lane:
         self._judge = judge
         self.clock: Clock = clock or ScaledClock(config.procedures.time_scale)
         self._display = display or (lambda text: log.info("lane %d display: %s", config.lane, text))
+        self._on_bench_error = on_bench_error
         self._history = history
         self._visits: OrderedDict[uuid.UUID, _Visit] = OrderedDict()
 
@@ -340,6 +342,8 @@ class Lane:
             self._fire(visit, LaneEvent.EMISSION_DONE)
             self._display(f"{vehicle.plate}: benches done; inspector to complete the visual checks")
         except (EquipmentError, ProcedureError) as error:
+            if isinstance(error, EquipmentError) and self._on_bench_error is not None:
+                self._on_bench_error(error)
             self._abort(visit, str(error))
         except BaseException as error:
             # A bug or a cancellation must not leave the lane believing the benches are in use.
@@ -466,6 +470,7 @@ async def open_lane(
     *,
     judge: Judge = _default_judge,
     display: Callable[[str], None] | None = None,
+    on_bench_error: Callable[[EquipmentError], None] | None = None,
 ) -> AsyncIterator[Lane]:
     """Open the four benches named in ``config`` and run a ``Lane`` over them; closes all on exit."""
     # Imported here so the state machine above stays importable (and testable) without pyserial or
@@ -506,6 +511,7 @@ async def open_lane(
             on_complete=on_complete,
             judge=judge,
             display=display,
+            on_bench_error=on_bench_error,
         )
         try:
             yield lane

@@ -1,14 +1,32 @@
-"""Shared fixtures: database URLs (SQLite always, PostgreSQL when given), free ports, temp dirs."""
+"""Shared fixtures: database URLs (SQLite always, PostgreSQL when given), free ports, station keys,
+valid inspection records."""
 
 from __future__ import annotations
 
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from inspection import (
+    AxleBrake,
+    BrakeCurve,
+    BrakeKind,
+    Fuel,
+    InspectionRecord,
+    Vehicle,
+    VehicleClass,
+    VehicleUse,
+    vin_check_digit,
+)
+from inspection.measurements import BrakeTest
+from station_agent.record_signer import RecordSigner
+from tongjian.commands.keys import write_key_pair
 
 POSTGRES_URL_VARIABLE = "TONGJIAN_TEST_DATABASE_URL"
 
@@ -49,3 +67,68 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+STATION_ID = "50-0001"
+_START = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
+
+RecordFactory = Callable[..., InspectionRecord]
+
+
+def _vin(index: int) -> str:
+    body = f"LFV2A21K0NA{index % 1_000_000:06d}"  # position 9 is a placeholder for the check digit
+    return body[:8] + vin_check_digit(body) + body[9:]
+
+
+@pytest.fixture
+def make_record() -> RecordFactory:
+    """``make_record(index, station_id=STATION_ID)``: a valid, distinct record per index."""
+
+    def make(index: int, station_id: str = STATION_ID) -> InspectionRecord:
+        vehicle = Vehicle(
+            vin=_vin(index),
+            plate=f"渝A{index % 100_000:05d}",
+            registration_province="50",
+            vehicle_class=VehicleClass.M1,
+            fuel=Fuel.PETROL,
+            seats=5,
+            use=VehicleUse.NON_OPERATING,
+            registration_date=date(2020, 5, 1),
+            curb_mass_kg=1350,
+            max_total_mass_kg=1800,
+            axle_count=2,
+        )
+        curve = BrakeCurve(100, tuple(range(0, 3000, 60)), tuple(range(0, 2900, 58)))
+        service = BrakeTest(BrakeKind.SERVICE, 2950.0, 2842.0, 40.0, 35.0, False, False, curve, index)
+        started = _START + timedelta(minutes=10 * index)
+        return InspectionRecord(
+            record_id=uuid.uuid5(uuid.NAMESPACE_URL, f"tongjian-test/{station_id}/{index}"),
+            station_id=station_id,
+            lane=1,
+            vehicle=vehicle,
+            started_at=started,
+            finished_at=started + timedelta(minutes=8),
+            axles=(AxleBrake(1, 420.0, 415.0, service), AxleBrake(2, 260.0, 255.0, service)),
+        )
+
+    return make
+
+
+@dataclass(frozen=True)
+class StationKey:
+    station_id: str
+    private_path: Path
+    public_path: Path
+    key_id: str
+
+
+@pytest.fixture
+def station_key(tmp_path: Path) -> StationKey:
+    """A key pair written the way ``tongjian keys new`` writes it."""
+    private_path, public_path, key_id = write_key_pair(STATION_ID, tmp_path / "keys")
+    return StationKey(STATION_ID, private_path, public_path, key_id)
+
+
+@pytest.fixture
+def signer(station_key: StationKey) -> RecordSigner:
+    return RecordSigner.from_pem_file(station_key.station_id, station_key.private_path)

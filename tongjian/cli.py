@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 
 # Top-level command groups, each a module in tongjian.commands with register(subparsers).
-_COMMANDS = ("keys",)
+_COMMANDS = ("keys", "agent", "demo", "pda")
 # Simulator groups below `tongjian sim`, same protocol.
-_SIM_COMMANDS: tuple[str, ...] = ()
+_SIM_COMMANDS: tuple[str, ...] = ("sim_serial",)
 
 
 class CommandError(Exception):

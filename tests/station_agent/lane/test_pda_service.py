@@ -24,10 +24,9 @@ from station_agent.inspector_directory import InspectorDirectory
 from station_agent.lane import LaneState
 from station_agent.pda_service import PdaService, start_pda_server
 from station_agent.photo_store import PhotoStore
+from tests.station_agent.lane.lane_rig import RunningLane, jpeg
 from tongjian.cli import CommandError
 from tongjian.commands import pda as pda_command
-
-from .conftest import RunningLane, jpeg
 
 MAX_PHOTO = 4096
 INSPECTOR = "insp-07"

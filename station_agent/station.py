@@ -1,0 +1,147 @@
+"""A running station: outbox, signer, uplink, lanes, PDA service and metrics wired together.
+
+``Station`` is what ``tongjian agent run`` and the demo start. It owns the order of start-up and
+shut-down, which matters: the outbox opens before anything can complete a record, the uplink
+starts before the lanes so a backlog from the last run drains at once, and on the way out the
+lanes stop first (no new records), then the PDA service, then the uplink, whose unsettled
+records simply stay in the outbox for the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+from station_agent.agent import StationAgent
+from station_agent.inspector_directory import InspectorDirectory
+from station_agent.lane import Lane, open_lane
+from station_agent.lane_config import LaneConfig
+from station_agent.metrics import AgentMetrics
+from station_agent.outbox import OutboxStore
+from station_agent.pda_service import PdaService, start_pda_server
+from station_agent.photo_store import PhotoStore
+from station_agent.record_signer import RecordSigner
+from station_agent.uplink import Uplink
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StationTls:
+    """The station's client certificate for mTLS to the hub, and the CA that signed the hub's."""
+
+    ca_pem: bytes
+    cert_pem: bytes
+    key_pem: bytes
+
+    @classmethod
+    def from_files(cls, ca: Path, cert: Path, key: Path) -> StationTls:
+        return cls(ca.read_bytes(), cert.read_bytes(), key.read_bytes())
+
+    def channel_credentials(self) -> grpc.ChannelCredentials:
+        return grpc.ssl_channel_credentials(
+            root_certificates=self.ca_pem, private_key=self.key_pem, certificate_chain=self.cert_pem
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StationSettings:
+    station_id: str
+    signing_key: Path  # Ed25519 private key, PEM (``tongjian keys new``)
+    outbox_path: Path
+    hub_target: str  # host:port of the province hub
+    tls: StationTls | None = None  # None only with insecure=True
+    insecure: bool = False
+    outbox_max_depth: int = 100_000
+    window: int = 64
+    lanes: Sequence[LaneConfig] = field(default_factory=tuple)
+    metrics_listen: str | None = None
+    uplink_backoff_max_s: float = 30.0
+    uplink_ack_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.tls is None and not self.insecure:
+            raise ValueError("the hub link needs TLS files, or insecure=True to send in plaintext")
+        for lane in self.lanes:
+            if lane.station_id != self.station_id:
+                raise ValueError(
+                    f"lane {lane.lane} ({lane.source}) is configured for station {lane.station_id!r}, "
+                    f"this agent is {self.station_id!r}"
+                )
+
+
+class Station:
+    """``async with Station(settings) as station:`` runs everything until the block ends."""
+
+    def __init__(self, settings: StationSettings) -> None:
+        self.settings = settings
+        self.metrics = AgentMetrics()
+        self.lanes: list[Lane] = []
+        self.pda_port: int | None = None
+        self.inspectors: InspectorDirectory | None = None
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Station:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._stack.aclose()
+
+    async def _start(self) -> None:
+        s = self.settings
+        if s.tls is None:
+            log.warning(
+                "!!! INSECURE: station %s sends records to %s in PLAINTEXT without authenticating the hub "
+                "(--insecure). Never do this outside a test bench. !!!",
+                s.station_id,
+                s.hub_target,
+            )
+        signer = RecordSigner.from_pem_file(s.station_id, s.signing_key)
+        self.outbox = OutboxStore(s.outbox_path, s.outbox_max_depth)
+        self._stack.callback(self.outbox.close)
+        self.uplink = Uplink(
+            self.outbox,
+            s.hub_target,
+            window=s.window,
+            channel_credentials=None if s.tls is None else s.tls.channel_credentials(),
+            insecure=s.tls is None,
+            backoff_max_s=s.uplink_backoff_max_s,
+            ack_timeout_s=s.uplink_ack_timeout_s,
+        )
+        await self.uplink.start()
+        self._stack.push_async_callback(self.uplink.stop)
+        self.agent = StationAgent(s.station_id, signer, self.outbox, self.uplink)
+        self.metrics.watch_delivery(self.outbox, self.uplink)
+        if s.metrics_listen is not None:
+            self.metrics.serve(s.metrics_listen)
+            self._stack.callback(self.metrics.close)
+        for config in s.lanes:
+            lane = await self._stack.enter_async_context(
+                open_lane(config, self.agent.submit, on_bench_error=self.metrics.count_bench_error)
+            )
+            self.lanes.append(lane)
+        pda = next((c.pda for c in s.lanes if c.pda is not None), None)
+        if pda is not None:
+            # One PDA service per station serves every lane; the first lane with a [pda] table sets it.
+            self.inspectors = InspectorDirectory(pda.directory)
+            photos = PhotoStore(pda.photo_dir, max_bytes=pda.max_photo_bytes)
+            service = PdaService(self.lanes, self.inspectors, photos, session_ttl_s=pda.session_ttl_s)
+            server, self.pda_port = await start_pda_server(service, pda.listen)
+            self._stack.push_async_callback(server.stop, 5.0)
+            log.info("PDA lane service on %s (port %d)", pda.listen, self.pda_port)
+
+    def lane(self, number: int) -> Lane:
+        for lane in self.lanes:
+            if lane.number == number:
+                return lane
+        raise KeyError(f"no lane {number} at station {self.settings.station_id}")

@@ -1,0 +1,149 @@
+"""``tongjian agent``: run the station agent, and look into its outbox.
+
+    tongjian agent run --station-id 50-0001 --signing-key station.pem --outbox outbox.sqlite3 \\
+        --hub hub.example:50051 --ca ca.pem --cert station.crt --key station.key \\
+        [--lane lane1.toml ...] [--metrics-listen 127.0.0.1:9101]
+    tongjian agent outbox --outbox outbox.sqlite3        depth, oldest age, parked rejections
+
+``run`` serves until SIGINT or SIGTERM, then stops the lanes, the PDA service and the uplink in
+that order; records not yet acknowledged stay in the outbox and go out on the next start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from station_agent.lane_config import LaneConfigError, load_lane_config
+from station_agent.outbox import OutboxStore
+from station_agent.station import Station, StationSettings, StationTls
+from tongjian.cli import CommandError
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    agent = commands.add_parser("agent", help="the station agent: lanes, PDA service, outbox, uplink")
+    actions = agent.add_subparsers(dest="action", required=True)
+
+    run = actions.add_parser("run", help="run the station agent until SIGINT / SIGTERM")
+    run.add_argument("--station-id", required=True)
+    run.add_argument(
+        "--signing-key", type=Path, required=True, help="the station's Ed25519 private key (PEM)"
+    )
+    run.add_argument("--outbox", type=Path, required=True, help="outbox database file (created if missing)")
+    run.add_argument("--outbox-max-depth", type=int, default=100_000)
+    run.add_argument("--hub", required=True, metavar="HOST:PORT", help="the province hub's ingest address")
+    run.add_argument("--ca", type=Path, help="CA certificate that signed the hub's certificate (PEM)")
+    run.add_argument("--cert", type=Path, help="this station's client certificate (PEM)")
+    run.add_argument("--key", type=Path, help="this station's client certificate key (PEM)")
+    run.add_argument("--insecure", action="store_true", help="plaintext to the hub (test benches only)")
+    run.add_argument("--lane", type=Path, action="append", default=[], help="a lane configuration TOML")
+    run.add_argument("--window", type=int, default=64, help="records in flight before waiting for Acks")
+    run.add_argument(
+        "--reconnect-max-s", type=float, default=30.0, help="ceiling of the reconnect backoff (default 30)"
+    )
+    run.add_argument(
+        "--ack-timeout-s",
+        type=float,
+        default=60.0,
+        help="reopen the stream when the oldest record has waited this long for its Ack (default 60)",
+    )
+    run.add_argument("--metrics-listen", metavar="HOST:PORT", help="serve Prometheus /metrics here")
+    run.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    run.set_defaults(handler=_run)
+
+    outbox = actions.add_parser("outbox", help="show the outbox: depth, oldest record, rejections")
+    outbox.add_argument("--outbox", type=Path, required=True)
+    outbox.set_defaults(handler=_outbox)
+
+
+def settings_from_args(args: argparse.Namespace) -> StationSettings:
+    tls_files = (args.ca, args.cert, args.key)
+    if args.insecure and any(tls_files):
+        raise CommandError("--insecure and --ca/--cert/--key exclude each other")
+    if not args.insecure and not all(tls_files):
+        raise CommandError(
+            "the hub link needs --ca, --cert and --key (or --insecure for a plaintext test bench)"
+        )
+    if args.outbox_max_depth < 1:
+        raise CommandError(f"--outbox-max-depth must be at least 1, not {args.outbox_max_depth}")
+    if args.window < 1:
+        raise CommandError(f"--window must be at least 1, not {args.window}")
+    for flag, value in (("--reconnect-max-s", args.reconnect_max_s), ("--ack-timeout-s", args.ack_timeout_s)):
+        if not value > 0:
+            raise CommandError(f"{flag} must be positive, not {value}")
+    if not args.signing_key.is_file():
+        raise CommandError(f"--signing-key {args.signing_key}: no such file")
+    tls = None
+    if not args.insecure:
+        for flag, path in zip(("--ca", "--cert", "--key"), tls_files, strict=True):
+            if not path.is_file():
+                raise CommandError(f"{flag} {path}: no such file")
+        tls = StationTls.from_files(args.ca, args.cert, args.key)
+    try:
+        lanes = tuple(load_lane_config(path) for path in args.lane)
+    except LaneConfigError as error:
+        raise CommandError(str(error)) from error
+    try:
+        return StationSettings(
+            station_id=args.station_id,
+            signing_key=args.signing_key,
+            outbox_path=args.outbox,
+            hub_target=args.hub,
+            tls=tls,
+            insecure=args.insecure,
+            outbox_max_depth=args.outbox_max_depth,
+            window=args.window,
+            lanes=lanes,
+            metrics_listen=args.metrics_listen,
+            uplink_backoff_max_s=args.reconnect_max_s,
+            uplink_ack_timeout_s=args.ack_timeout_s,
+        )
+    except ValueError as error:
+        raise CommandError(str(error)) from error
+
+
+def _run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = settings_from_args(args)
+    return asyncio.run(_serve(settings))
+
+
+async def _serve(settings: StationSettings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with Station(settings) as station:
+        # One line on stdout that scripts and tests can wait for.
+        print(
+            f"agent ready station={settings.station_id} hub={settings.hub_target} "
+            f"lanes={len(station.lanes)} pda_port={station.pda_port or '-'} "
+            f"metrics_port={station.metrics.port or '-'}",
+            flush=True,
+        )
+        await stop.wait()
+    return 0
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    if not args.outbox.is_file():
+        raise CommandError(f"--outbox {args.outbox}: no such file")
+    with OutboxStore(args.outbox, max_depth=sys.maxsize) as outbox:
+        console = Console()
+        console.print(f"outbox {args.outbox}: {outbox.depth()} waiting, oldest {outbox.oldest_age_s():.1f} s")
+        rejected = outbox.rejected()
+        if rejected:
+            table = Table(title=f"{len(rejected)} records refused by the hub")
+            for column in ("record", "reason"):
+                table.add_column(column)
+            for entry in rejected:
+                table.add_row(entry.record_id, entry.reason)
+            console.print(table)
+    return 0
