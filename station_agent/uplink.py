@@ -378,12 +378,23 @@ class _Session:
             for entry, ack in batch
             if ack.status == ingest_pb2.ACK_STATUS_REJECTED
         ]
-        await asyncio.to_thread(self._apply, delivered, rejected)
+        # The outbox update runs in a thread that a cancellation cannot stop; if the session is torn
+        # down meanwhile, wait for it and still count the batch, or counters and outbox disagree.
+        applying = asyncio.ensure_future(asyncio.to_thread(self._apply, delivered, rejected))
+        try:
+            await asyncio.shield(applying)
+        except asyncio.CancelledError:
+            await applying
+            self._count(batch, len(delivered), len(rejected))
+            raise
+        self._count(batch, len(delivered), len(rejected))
+
+    def _count(self, batch: list[tuple[OutboxEntry, ingest_pb2.Ack]], delivered: int, rejected: int) -> None:
         uplink = self._uplink
         duplicates = sum(1 for _, ack in batch if ack.status == ingest_pb2.ACK_STATUS_DUPLICATE)
         uplink.duplicate += duplicates
-        uplink.accepted += len(delivered) - duplicates
-        uplink.rejected += len(rejected)
+        uplink.accepted += delivered - duplicates
+        uplink.rejected += rejected
         self._unsettled -= len(batch)
         self._window_free.set()
         uplink._settled.set()

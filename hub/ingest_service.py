@@ -1,0 +1,444 @@
+"""``StationIngest.Submit``: verify each record, recompute its verdict, group-commit, Ack in order.
+
+Theory of operation
+-------------------
+Each stream has a reader task and the response generator. The reader takes envelopes off the
+wire, checks them (``envelope_check``), judges accepted ones again with the hub's own rules and
+hands each to the ``GroupCommitter`` (rejections too: they are audited), queueing a pending Ack
+per record. The generator awaits the pending Acks strictly in arrival order, so every Ack is
+sent after its record's commit and in the order the records came.
+
+One ``GroupCommitter`` per hub process is the only writer: it gathers work from every stream
+into batches of up to ``group_commit_max`` items, waiting at most ``group_commit_wait_ms`` for a
+batch to fill, and commits each batch as one transaction in a worker thread. What is a
+duplicate is decided by the database inside that transaction, so replicas sharing a database
+agree without talking to each other.
+
+Refusals: a record that fails a check gets Ack REJECTED (and is audited). A station that exceeds
+``station_rate_per_s`` gets the stream ended with RESOURCE_EXHAUSTED (see ``rate_limit``). A
+message over ``max_message_bytes`` never reaches us: gRPC ends the stream with
+RESOURCE_EXHAUSTED itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+import grpc.aio
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub.envelope_check import (
+    EnvelopeLimits,
+    KnownKey,
+    RecordRejected,
+    RejectionKind,
+    VerifiedRecord,
+    open_envelope,
+    verify_envelope,
+)
+from hub.metrics import HubMetrics
+from hub.rate_limit import StationRateLimiter
+from hub.store import AuditEntry, CommitOutcome, HubStore, NewRecord
+from inspection import InspectionRecord, Verdict
+from protos.envelope import station_of_key_id
+from protos.tongjian.v1 import ingest_pb2
+
+log = logging.getLogger(__name__)
+
+Judge = Callable[[InspectionRecord], Verdict]
+
+_SERVICE = ingest_pb2.DESCRIPTOR.services_by_name["StationIngest"]
+SERVICE_NAME = _SERVICE.full_name
+ID_REUSED_REASON = "record id reused with different content"
+
+
+class HubShuttingDown(Exception):
+    """Work handed to the committer after it was told to stop."""
+
+
+# ---------------------------------------------------------------- station directory cache
+
+
+class KeyDirectory:
+    """The station keys, cached: reloaded when this process changed them, or after ``ttl_s``
+    (the bound on how long another replica's revocation takes to reach this one)."""
+
+    def __init__(self, store: HubStore, ttl_s: float = 2.0) -> None:
+        self._store = store
+        self._ttl_s = ttl_s
+        self._keys: dict[str, KnownKey] = {}
+        self._loaded_at = float("-inf")
+        self._version = -1
+        self._lock = asyncio.Lock()
+
+    async def keys(self) -> dict[str, KnownKey]:
+        if self._fresh():
+            return self._keys
+        async with self._lock:
+            if not self._fresh():
+                version = self._store.directory_version
+                self._keys = await asyncio.to_thread(self._store.known_keys)
+                self._version = version
+                self._loaded_at = time.monotonic()
+        return self._keys
+
+    def _fresh(self) -> bool:
+        return (
+            self._version == self._store.directory_version
+            and time.monotonic() - self._loaded_at < self._ttl_s
+        )
+
+
+# ---------------------------------------------------------------- group commit
+
+
+@dataclass(slots=True)
+class _Work:
+    record: NewRecord | None
+    audit: AuditEntry | None
+    future: asyncio.Future[CommitOutcome | None]
+
+
+_STOP = object()
+
+
+class GroupCommitter:
+    def __init__(
+        self, store: HubStore, metrics: HubMetrics, max_batch: int = 256, wait_ms: float = 2.0
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"group_commit_max must be at least 1, not {max_batch}")
+        self._store = store
+        self._metrics = metrics
+        self._max_batch = max_batch
+        self._wait_s = wait_ms / 1000.0
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._batch_full = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="hub group commit")
+
+    async def close(self) -> None:
+        """Commit everything already handed in, then stop."""
+        if self._task is None or self._closing:
+            return
+        self._closing = True
+        self._queue.put_nowait(_STOP)
+        self._batch_full.set()
+        await self._task
+
+    def store_record(self, record: NewRecord) -> asyncio.Future[CommitOutcome | None]:
+        return self._put(record, None)
+
+    def append_audit(self, entry: AuditEntry) -> asyncio.Future[CommitOutcome | None]:
+        return self._put(None, entry)
+
+    def _put(
+        self, record: NewRecord | None, audit: AuditEntry | None
+    ) -> asyncio.Future[CommitOutcome | None]:
+        if self._closing:
+            raise HubShuttingDown("the hub is shutting down")
+        future: asyncio.Future[CommitOutcome | None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Work(record, audit, future))
+        if self._queue.qsize() >= self._max_batch:
+            self._batch_full.set()
+        return future
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is _STOP:
+                break
+            if self._queue.qsize() < self._max_batch - 1 and self._wait_s > 0:
+                self._batch_full.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._batch_full.wait(), self._wait_s)
+            batch: list[_Work] = [first]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Work]) -> None:
+        records = [work.record for work in batch if work.record is not None]
+        audits = [work.audit for work in batch if work.audit is not None]
+        started = time.perf_counter()
+        try:
+            outcomes = await asyncio.to_thread(self._store.commit_batch, records, audits)
+        except SQLAlchemyError as error:
+            # Nothing of the batch is stored; the streams end and the stations send again.
+            log.error("group commit of %d items failed: %s", len(batch), error)
+            for work in batch:
+                if not work.future.done():
+                    work.future.set_exception(error)
+            return
+        self._metrics.commit_latency.observe(time.perf_counter() - started)
+        self._metrics.batch_size.observe(len(batch))
+        results = iter(outcomes)
+        for work in batch:
+            outcome = next(results) if work.record is not None else None
+            if not work.future.done():  # the stream may have gone; the commit stands regardless
+                work.future.set_result(outcome)
+
+
+# ---------------------------------------------------------------- verdict
+
+
+class VerdictJudge:
+    """The hub's own verdict, by ``inspection.verdicts.judge`` unless a judge is configured.
+
+    The rules module is imported on first use; if it cannot be imported, records are stored
+    without a hub verdict and that is logged once. A judge that raises on one record is a bug
+    in the rules, not in the record: that record is stored without a hub verdict and logged.
+    """
+
+    def __init__(self, judge: Judge | None) -> None:
+        self._judge = judge
+        self._resolved = judge is not None
+
+    def __call__(self, record: InspectionRecord) -> Verdict | None:
+        if not self._resolved:
+            self._resolved = True
+            try:
+                from inspection.verdicts import judge
+            except ImportError as error:
+                log.warning("no hub verdicts: inspection.verdicts.judge is not available (%s)", error)
+            else:
+                self._judge = judge
+        if self._judge is None:
+            return None
+        try:
+            return self._judge(record)
+        except Exception:
+            log.exception("judging record %s failed; stored without a hub verdict", record.record_id)
+            return None
+
+
+def verdict_to_json(verdict: Verdict) -> dict[str, Any]:
+    return {
+        "overall": verdict.overall.value,
+        "items": [
+            {
+                "code": item.code,
+                "clause": item.clause,
+                "measured": item.measured,
+                "limit": item.limit,
+                "unit": item.unit,
+                "outcome": item.outcome.value,
+                "note": item.note,
+            }
+            for item in verdict.items
+        ],
+    }
+
+
+def new_record(verified: VerifiedRecord, received_at: datetime, hub_verdict: Verdict | None) -> NewRecord:
+    record = verified.record
+    station_overall = record.station_verdict.overall.value if record.station_verdict is not None else None
+    hub_overall = hub_verdict.overall.value if hub_verdict is not None else None
+    return NewRecord(
+        station_id=record.station_id,
+        record_id=verified.record_id,
+        key_id=verified.key.key_id,
+        payload=verified.payload,
+        payload_sha256=verified.payload_sha256,
+        signature=verified.signature,
+        received_at=received_at,
+        vin=record.vehicle.vin,
+        plate=record.vehicle.plate,
+        finished_at=record.finished_at,
+        station_overall=station_overall,
+        hub_overall=hub_overall,
+        hub_verdict=verdict_to_json(hub_verdict) if hub_verdict is not None else None,
+        verdict_mismatch=(
+            station_overall is not None and hub_overall is not None and station_overall != hub_overall
+        ),
+    )
+
+
+# ---------------------------------------------------------------- the service
+
+
+@dataclass(slots=True)
+class _Pending:
+    arrived: float  # time.perf_counter()
+    future: asyncio.Future[CommitOutcome | None]
+    record_id: str
+    rejection: RecordRejected | None  # None: a verified record, its Ack follows from the outcome
+
+
+@dataclass(slots=True)
+class _End:
+    refusal: str | None = None  # rate limit: end the stream with RESOURCE_EXHAUSTED and this message
+    drained: bool = False  # the hub is stopping: every Ack is out, hold the stream until grace ends
+
+
+class StationIngestService:
+    def __init__(
+        self,
+        directory: KeyDirectory,
+        committer: GroupCommitter,
+        metrics: HubMetrics,
+        limits: EnvelopeLimits,
+        judge: VerdictJudge,
+        rate_limiter: StationRateLimiter | None = None,
+        require_certificate: bool = False,
+        max_pending_per_stream: int = 1024,
+    ) -> None:
+        self._directory = directory
+        self._committer = committer
+        self._metrics = metrics
+        self._limits = limits
+        self._judge = judge
+        self._rate_limiter = rate_limiter
+        self._require_certificate = require_certificate
+        self._max_pending = max_pending_per_stream
+        self._readers: set[asyncio.Task[None]] = set()
+        self._draining = False
+
+    def drain(self) -> None:
+        """Stop reading records on every stream; Acks for what was read still go out, then the
+        streams end (status OK) and the stations reconnect, to this hub or another replica."""
+        self._draining = True
+        for reader in self._readers:
+            reader.cancel()
+
+    def rpc_handler(self) -> grpc.GenericRpcHandler:
+        # Raw bytes in: a message that is not a SignedRecord is answered with REJECTED rather
+        # than failing the whole stream in the deserializer.
+        submit = grpc.stream_stream_rpc_method_handler(self.submit)
+        return grpc.method_handlers_generic_handler(SERVICE_NAME, {"Submit": submit})
+
+    async def submit(
+        self, request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bytes]:
+        certificate_station = self._certificate_station(context)
+        if self._require_certificate and certificate_station is None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "client certificate without a common name")
+        if self._draining:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the hub is shutting down; retry")
+        pending: asyncio.Queue[_Pending | _End] = asyncio.Queue(self._max_pending)
+        reader = asyncio.create_task(self._read(request_iterator, certificate_station, pending))
+        self._readers.add(reader)
+        reader.add_done_callback(self._readers.discard)
+        try:
+            while True:
+                item = await pending.get()
+                if isinstance(item, _End):
+                    if item.refusal is not None:
+                        self._metrics.rate_limited.inc()
+                        await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, item.refusal)
+                    if item.drained:
+                        # Ending the stream now would race the station settling the last Acks;
+                        # server.stop(grace) cancels this wait when the grace period is over.
+                        await asyncio.Event().wait()
+                    break
+                try:
+                    outcome = await item.future
+                except SQLAlchemyError:
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, "the hub could not store records; retry")
+                except HubShuttingDown:
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, "the hub is shutting down; retry")
+                yield self._ack(item, outcome).SerializeToString()
+            await asyncio.wait({reader})
+            if not reader.cancelled() and reader.exception() is not None:
+                raise reader.exception()  # what ended the reader: a broken stream, a bug
+        finally:
+            reader.cancel()
+
+    def _ack(self, item: _Pending, outcome: CommitOutcome | None) -> ingest_pb2.Ack:
+        metrics = self._metrics
+        metrics.ingest_latency.observe(time.perf_counter() - item.arrived)
+        if item.rejection is not None:
+            return ingest_pb2.Ack(
+                record_id=item.record_id, status=ingest_pb2.ACK_STATUS_REJECTED, reason=item.rejection.reason
+            )
+        if outcome is CommitOutcome.STORED:
+            metrics.accepted.inc()
+            return ingest_pb2.Ack(record_id=item.record_id, status=ingest_pb2.ACK_STATUS_ACCEPTED)
+        if outcome is CommitOutcome.DUPLICATE:
+            metrics.duplicate.inc()
+            return ingest_pb2.Ack(record_id=item.record_id, status=ingest_pb2.ACK_STATUS_DUPLICATE)
+        metrics.rejected.labels(RejectionKind.ID_REUSED.value).inc()
+        return ingest_pb2.Ack(
+            record_id=item.record_id, status=ingest_pb2.ACK_STATUS_REJECTED, reason=ID_REUSED_REASON
+        )
+
+    async def _read(
+        self,
+        request_iterator: AsyncIterator[bytes],
+        certificate_station: str | None,
+        pending: asyncio.Queue[_Pending | _End],
+    ) -> None:
+        end = _End()
+        try:
+            async for raw in request_iterator:
+                arrived = time.perf_counter()
+                self._metrics.received.inc()
+                try:
+                    item = await self._take(raw, arrived, certificate_station)
+                except _RateLimited as limited:
+                    end = _End(str(limited))
+                    return
+                await pending.put(item)
+        finally:
+            if self._draining and end.refusal is None:
+                end = _End(drained=True)
+            # put_nowait could fail on a full queue; the generator is draining it, so wait.
+            await pending.put(end)
+
+    async def _take(self, raw: bytes, arrived: float, certificate_station: str | None) -> _Pending:
+        received_at = datetime.now(UTC)
+        key_id = ""
+        try:
+            envelope = open_envelope(raw)
+            key_id = envelope.key_id
+            if self._rate_limiter is not None:
+                station = certificate_station or station_of_key_id(key_id)
+                if not self._rate_limiter.allow(station):
+                    raise _RateLimited(
+                        f"rate limit: station {station!r} exceeds {self._rate_limiter.rate_per_s:g} records/s; "
+                        "back off and resend"
+                    )
+            keys = await self._directory.keys()
+            verified = verify_envelope(envelope, keys, self._limits, received_at, certificate_station)
+        except RecordRejected as rejection:
+            self._metrics.rejected.labels(rejection.kind.value).inc()
+            log.info("rejected record %s: %s", rejection.record_id or "(unnamed)", rejection)
+            audit = AuditEntry(
+                "record_rejected",
+                f"{rejection.kind.value}: {rejection.reason}",
+                station_id=certificate_station or station_of_key_id(key_id) or None,
+                record_id=rejection.record_id or None,
+                key_id=key_id or None,
+                at=received_at,
+            )
+            return _Pending(arrived, self._committer.append_audit(audit), rejection.record_id, rejection)
+        hub_verdict = self._judge(verified.record)
+        future = self._committer.store_record(new_record(verified, received_at, hub_verdict))
+        return _Pending(arrived, future, verified.record_id, None)
+
+    @staticmethod
+    def _certificate_station(context: grpc.aio.ServicerContext) -> str | None:
+        names = context.auth_context().get("x509_common_name")
+        if not names:
+            return None
+        return names[0].decode("utf-8", errors="replace")
+
+
+class _RateLimited(Exception):
+    pass

@@ -1,0 +1,629 @@
+"""The hub's storage: station directory, records as signed, and the hash-chained audit log.
+
+SQLite (a file, WAL, busy timeout) by default, PostgreSQL by URL. Several stateless hub replicas
+may share one PostgreSQL: duplicates are decided by the unique constraint on
+(station_id, record_id), not by anything held in memory, and audit appends are serialised by
+locking the chain-head row.
+
+Dialect-specific SQL lives in one place, the ``_Dialect`` section below, with the SQLite
+equivalent beside the PostgreSQL form.
+
+SQLite transactions: reads start a deferred ``BEGIN`` (WAL readers never wait), writes start
+``BEGIN IMMEDIATE`` so that a writer takes the write lock before it reads what it will change
+(the chain head), and waits for it under the busy timeout instead of failing on lock upgrade.
+
+Errors::
+
+    HubStoreError
+    ├── UnknownStation   a key for a station nobody registered
+    ├── UnknownKeyId     revoking a key id the directory does not hold
+    └── InvalidStationKey key material that is not an Ed25519 public key
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from hub.envelope_check import KnownKey
+from hub.models import AUDIT_GENESIS_HASH, AuditEvent, AuditHead, Record, Station, StationKey
+from protos.envelope import InvalidKey, key_id_of, load_public_key, raw_public_key
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_WRITE = "tongjian_hub_write"  # execution option: this connection writes (SQLite: BEGIN IMMEDIATE)
+
+
+class HubStoreError(Exception):
+    """The store was asked for something it cannot do; the message says what."""
+
+
+class UnknownStation(HubStoreError):
+    def __init__(self, station_id: str) -> None:
+        super().__init__(f"station {station_id!r} is not registered (register it first)")
+        self.station_id = station_id
+
+
+class UnknownKeyId(HubStoreError):
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"no station key with id {key_id!r}")
+        self.key_id = key_id
+
+
+class InvalidStationKey(HubStoreError):
+    pass
+
+
+class CommitOutcome(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # the same bytes were stored before
+    ID_REUSED = "id_reused"  # the same (station, record id) was stored with other bytes
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    """A verified record ready to be stored (built by the ingest service)."""
+
+    station_id: str
+    record_id: str
+    key_id: str
+    payload: bytes
+    payload_sha256: str
+    signature: bytes
+    received_at: datetime
+    vin: str
+    plate: str
+    finished_at: datetime
+    station_overall: str | None
+    hub_overall: str | None
+    hub_verdict: dict[str, Any] | None
+    verdict_mismatch: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    record_id: str
+    station_id: str
+    key_id: str
+    payload: bytes  # exactly the bytes the station signed
+    signature: bytes
+    received_at: datetime
+    vin: str
+    plate: str
+    finished_at: datetime
+    station_overall: str | None
+    hub_overall: str | None
+    hub_verdict: dict[str, Any] | None
+    verdict_mismatch: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """An event to append to the audit log."""
+
+    kind: str
+    detail: str
+    station_id: str | None = None
+    record_id: str | None = None
+    key_id: str | None = None
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    seq: int
+    at: datetime
+    kind: str
+    station_id: str | None
+    record_id: str | None
+    key_id: str | None
+    detail: str
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditCheck:
+    ok: bool
+    rows_checked: int
+    first_bad_seq: int | None = None
+    problem: str = ""
+
+
+def audit_hash(
+    seq: int,
+    at: datetime,
+    kind: str,
+    station_id: str | None,
+    record_id: str | None,
+    key_id: str | None,
+    detail: str,
+    prev_hash: str,
+) -> str:
+    canonical = json.dumps(
+        [seq, at.astimezone(UTC).isoformat(), kind, station_id, record_id, key_id, detail, prev_hash],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------- _Dialect: the only dialect-specific SQL
+
+
+def _insert_ignoring_duplicates(dialect_name: str, table: Table) -> Any:
+    """INSERT .. ON CONFLICT DO NOTHING (same syntax on PostgreSQL and SQLite >= 3.24)."""
+    if dialect_name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect_name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise HubStoreError(f"unsupported database dialect {dialect_name!r} (use sqlite or postgresql)")
+
+
+def _lock_audit_head(connection: Connection) -> tuple[int, str]:
+    """The chain head, locked until the transaction ends.
+
+    PostgreSQL: SELECT .. FOR UPDATE of the head row serialises appenders across replicas.
+    SQLite: FOR UPDATE is not rendered; the BEGIN IMMEDIATE write transaction already excludes
+    every other writer.
+    """
+    row = connection.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    ).one()
+    return row.seq, row.hash
+
+
+def _lock_migrations(connection: Connection) -> None:
+    """Two replicas starting together must not both create the schema.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: the BEGIN IMMEDIATE transaction.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(7301985240)"))
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 30.0, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the sqlite3 module so that BEGIN is ours (see "begin").
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: an Ack promises the record is durable; group commit pays for the fsync.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql(
+            "BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE) else "BEGIN"
+        )
+
+    return engine
+
+
+# ---------------------------------------------------------------- the store
+
+
+class HubStore:
+    def __init__(self, url: str) -> None:
+        dialect = make_url(url).get_backend_name()
+        if dialect == "sqlite":
+            self._engine = _sqlite_engine(url)
+        elif dialect == "postgresql":
+            self._engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+        else:
+            raise HubStoreError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql+psycopg://")
+        self._writer = self._engine.execution_options(**{_WRITE: True})
+        self._url = url
+        # Bumped on every change to the key directory made through this store, so a cache of
+        # known_keys() in this process can notice at once (other replicas rely on its TTL).
+        self._directory_version = 0
+        self._version_lock = threading.Lock()
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    @property
+    def directory_version(self) -> int:
+        return self._directory_version
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (idempotent; safe with replicas starting together)."""
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        with self._writer.begin() as connection:
+            _lock_migrations(connection)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @contextmanager
+    def _write_session(self) -> Iterator[Session]:
+        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def _bump_directory(self) -> None:
+        with self._version_lock:
+            self._directory_version += 1
+
+    # ------------------------------------------------------------ station directory
+
+    def register_station(self, station_id: str, province: str | None = None) -> None:
+        """Add a station; registering one that exists changes nothing."""
+        if not station_id or "/" in station_id:
+            raise HubStoreError(f"station id {station_id!r} must be non-empty and contain no '/'")
+        with self._write_session() as session:
+            if session.get(Station, station_id) is not None:
+                return
+            now = datetime.now(UTC)
+            session.add(Station(station_id=station_id, province=province, registered_at=now))
+            session.flush()
+            self._append_audit(
+                session.connection(),
+                [
+                    AuditEntry(
+                        "station_registered", f"province {province or '-'}", station_id=station_id, at=now
+                    )
+                ],
+            )
+
+    def add_station_key(
+        self,
+        station_id: str,
+        pem_or_raw: bytes,
+        valid_from: datetime | None = None,
+        valid_until: datetime | None = None,
+    ) -> str:
+        """Enrol a station's public key; returns its key id. Adding the same key again is a no-op."""
+        try:
+            public_key = load_public_key(pem_or_raw)
+        except (InvalidKey, ValueError) as error:
+            raise InvalidStationKey(f"key for station {station_id!r}: {error}") from error
+        for name, value in (("valid_from", valid_from), ("valid_until", valid_until)):
+            if value is not None and value.tzinfo is None:
+                raise HubStoreError(f"{name} {value.isoformat()} has no time zone")
+        if valid_from is not None and valid_until is not None and valid_until <= valid_from:
+            raise HubStoreError(f"valid_until {valid_until.isoformat()} is not after valid_from")
+        key_id = key_id_of(station_id, public_key)
+        with self._write_session() as session:
+            if session.get(Station, station_id) is None:
+                raise UnknownStation(station_id)
+            if session.get(StationKey, key_id) is not None:
+                return key_id
+            now = datetime.now(UTC)
+            session.add(
+                StationKey(
+                    key_id=key_id,
+                    station_id=station_id,
+                    public_key=raw_public_key(public_key),
+                    added_at=now,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                )
+            )
+            session.flush()
+            window = f"valid {valid_from.isoformat() if valid_from else '-'} .. "
+            window += valid_until.isoformat() if valid_until else "-"
+            self._append_audit(
+                session.connection(),
+                [AuditEntry("key_added", window, station_id=station_id, key_id=key_id, at=now)],
+            )
+        self._bump_directory()
+        return key_id
+
+    def revoke_key(self, key_id: str, at: datetime | None = None) -> None:
+        """Revoke from ``at`` (default now): records received from then on are rejected; records
+        accepted before stay stored and verifiable."""
+        when = at or datetime.now(UTC)
+        if when.tzinfo is None:
+            raise HubStoreError(f"revocation time {when.isoformat()} has no time zone")
+        with self._write_session() as session:
+            key = session.get(StationKey, key_id)
+            if key is None:
+                raise UnknownKeyId(key_id)
+            key.revoked_at = when
+            session.flush()
+            self._append_audit(
+                session.connection(),
+                [
+                    AuditEntry(
+                        "key_revoked", f"from {when.isoformat()}", station_id=key.station_id, key_id=key_id
+                    )
+                ],
+            )
+        self._bump_directory()
+
+    def known_keys(self) -> dict[str, KnownKey]:
+        with Session(self._engine) as session:
+            return {
+                key.key_id: KnownKey(
+                    key_id=key.key_id,
+                    station_id=key.station_id,
+                    public_key=load_public_key(key.public_key),
+                    valid_from=key.valid_from,
+                    valid_until=key.valid_until,
+                    revoked_at=key.revoked_at,
+                )
+                for key in session.scalars(select(StationKey))
+            }
+
+    def station_province(self, station_id: str) -> str | None:
+        with Session(self._engine) as session:
+            station = session.get(Station, station_id)
+            if station is None:
+                raise UnknownStation(station_id)
+            return station.province
+
+    # ------------------------------------------------------------ records
+
+    def commit_batch(
+        self, records: Sequence[NewRecord], audits: Sequence[AuditEntry] = ()
+    ) -> list[CommitOutcome]:
+        """Store ``records`` and append ``audits`` in one transaction; one outcome per record.
+
+        The database decides duplicates: INSERT .. ON CONFLICT DO NOTHING RETURNING tells which
+        rows went in; for the others the stored payload digest tells a harmless resend
+        (DUPLICATE) from a record id reused with other content (ID_REUSED, audited here).
+        """
+        table = Record.__table__
+        outcomes: list[CommitOutcome] = []
+        extra_audits: list[AuditEntry] = []
+        with self._writer.begin() as connection:
+            if records:
+                statement = _insert_ignoring_duplicates(connection.dialect.name, table).returning(
+                    table.c.station_id, table.c.record_id
+                )
+                inserted = {tuple(row) for row in connection.execute(statement, [_row(r) for r in records])}
+                pending = [r for r in records if (r.station_id, r.record_id) not in inserted]
+                # Digests of what is stored now: rows from earlier commits, and (filled in below)
+                # the rows this batch inserted, for a record sent twice within one batch.
+                stored_digests: dict[tuple[str, str], str] = {}
+                if pending:
+                    query = select(table.c.station_id, table.c.record_id, table.c.payload_sha256).where(
+                        table.c.record_id.in_({r.record_id for r in pending})
+                    )
+                    stored_digests = {(s, r): d for s, r, d in connection.execute(query)}
+                claimed: set[tuple[str, str]] = set()
+                for record in records:
+                    key = (record.station_id, record.record_id)
+                    if key in inserted and key not in claimed:
+                        claimed.add(key)
+                        stored_digests[key] = record.payload_sha256
+                        outcomes.append(CommitOutcome.STORED)
+                    elif stored_digests[key] == record.payload_sha256:
+                        outcomes.append(CommitOutcome.DUPLICATE)
+                    else:
+                        outcomes.append(CommitOutcome.ID_REUSED)
+                        extra_audits.append(
+                            AuditEntry(
+                                "record_rejected",
+                                "id_reused: record id reused with different content "
+                                f"(stored sha256 {stored_digests[key][:16]}, new {record.payload_sha256[:16]})",
+                                station_id=record.station_id,
+                                record_id=record.record_id,
+                                key_id=record.key_id,
+                                at=record.received_at,
+                            )
+                        )
+            if audits or extra_audits:
+                self._append_audit(connection, [*audits, *extra_audits])
+        return outcomes
+
+    def count_records(self, station_id: str | None = None) -> int:
+        query = select(func.count()).select_from(Record)
+        if station_id is not None:
+            query = query.where(Record.station_id == station_id)
+        with self._engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def get_record(self, record_id: str, station_id: str | None = None) -> StoredRecord | None:
+        """The record with this id (record ids are UUIDs: unique across stations in practice; pass
+        ``station_id`` to be exact)."""
+        query = select(Record).where(Record.record_id == record_id).order_by(Record.seq).limit(1)
+        if station_id is not None:
+            query = query.where(Record.station_id == station_id)
+        with Session(self._engine) as session:
+            row = session.scalars(query).first()
+            return None if row is None else _stored(row)
+
+    def list_records(self, limit: int = 50, station_id: str | None = None) -> list[StoredRecord]:
+        """Newest first."""
+        query = select(Record).order_by(Record.seq.desc()).limit(limit)
+        if station_id is not None:
+            query = query.where(Record.station_id == station_id)
+        with Session(self._engine) as session:
+            return [_stored(row) for row in session.scalars(query)]
+
+    # ------------------------------------------------------------ audit log
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        if entries:
+            with self._writer.begin() as connection:
+                self._append_audit(connection, entries)
+
+    def _append_audit(self, connection: Connection, entries: Sequence[AuditEntry]) -> None:
+        seq, previous = _lock_audit_head(connection)
+        rows = []
+        for entry in entries:
+            seq += 1
+            digest = audit_hash(
+                seq,
+                entry.at,
+                entry.kind,
+                entry.station_id,
+                entry.record_id,
+                entry.key_id,
+                entry.detail,
+                previous,
+            )
+            rows.append(
+                {
+                    "seq": seq,
+                    "at": entry.at,
+                    "kind": entry.kind,
+                    "station_id": entry.station_id,
+                    "record_id": entry.record_id,
+                    "key_id": entry.key_id,
+                    "detail": entry.detail,
+                    "prev_hash": previous,
+                    "hash": digest,
+                }
+            )
+            previous = digest
+        connection.execute(insert(AuditEvent), rows)
+        connection.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=previous))
+
+    def audit_events(
+        self,
+        limit: int = 100,
+        kind: str | None = None,
+        station_id: str | None = None,
+        record_id: str | None = None,
+    ) -> list[AuditRow]:
+        """Newest first."""
+        query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+        if kind is not None:
+            query = query.where(AuditEvent.kind == kind)
+        if station_id is not None:
+            query = query.where(AuditEvent.station_id == station_id)
+        if record_id is not None:
+            query = query.where(AuditEvent.record_id == record_id)
+        with Session(self._engine) as session:
+            return [_audit_row(row) for row in session.scalars(query)]
+
+    def verify_audit_chain(self) -> AuditCheck:
+        """Recompute every row's hash in order; report the first row that does not fit.
+
+        Detects an edited row (its hash no longer matches), a deleted or inserted row (a gap in
+        seq or a broken prev_hash link) and rows cut off the end (the head names a later row).
+        An edit that also rewrites every later hash and the head is only caught by comparing the
+        head hash with a copy kept elsewhere (``audit_head_hash``).
+        """
+        checked = 0
+        previous_seq, previous_hash = 0, AUDIT_GENESIS_HASH
+        with self._engine.connect() as connection:
+            head_seq, head_hash = connection.execute(
+                select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
+            ).one()
+            rows = connection.execution_options(yield_per=1000).execute(
+                select(AuditEvent).order_by(AuditEvent.seq)
+            )
+            for row in rows:
+                checked += 1
+                if row.seq != previous_seq + 1:
+                    return AuditCheck(
+                        False, checked, row.seq, f"seq {row.seq} follows {previous_seq}: rows missing"
+                    )
+                if row.prev_hash != previous_hash:
+                    return AuditCheck(
+                        False, checked, row.seq, "prev_hash does not match the previous row's hash"
+                    )
+                expected = audit_hash(
+                    row.seq,
+                    row.at,
+                    row.kind,
+                    row.station_id,
+                    row.record_id,
+                    row.key_id,
+                    row.detail,
+                    row.prev_hash,
+                )
+                if row.hash != expected:
+                    return AuditCheck(False, checked, row.seq, "row content does not match its hash (edited)")
+                previous_seq, previous_hash = row.seq, row.hash
+        if (head_seq, head_hash) != (previous_seq, previous_hash):
+            return AuditCheck(
+                False, checked, previous_seq + 1, f"chain ends at seq {previous_seq}, head says {head_seq}"
+            )
+        return AuditCheck(True, checked)
+
+    def audit_head_hash(self) -> tuple[int, str]:
+        with self._engine.connect() as connection:
+            seq, digest = connection.execute(
+                select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
+            ).one()
+            return int(seq), str(digest)
+
+
+def _row(record: NewRecord) -> dict[str, Any]:
+    return {
+        "station_id": record.station_id,
+        "record_id": record.record_id,
+        "key_id": record.key_id,
+        "payload": record.payload,
+        "payload_sha256": record.payload_sha256,
+        "signature": record.signature,
+        "received_at": record.received_at,
+        "vin": record.vin,
+        "plate": record.plate,
+        "finished_at": record.finished_at,
+        "station_overall": record.station_overall,
+        "hub_overall": record.hub_overall,
+        "hub_verdict": record.hub_verdict,
+        "verdict_mismatch": record.verdict_mismatch,
+    }
+
+
+def _stored(row: Record) -> StoredRecord:
+    return StoredRecord(
+        record_id=row.record_id,
+        station_id=row.station_id,
+        key_id=row.key_id,
+        payload=bytes(row.payload),
+        signature=bytes(row.signature),
+        received_at=row.received_at,
+        vin=row.vin,
+        plate=row.plate,
+        finished_at=row.finished_at,
+        station_overall=row.station_overall,
+        hub_overall=row.hub_overall,
+        hub_verdict=row.hub_verdict,
+        verdict_mismatch=row.verdict_mismatch,
+    )
+
+
+def _audit_row(row: AuditEvent) -> AuditRow:
+    return AuditRow(
+        seq=row.seq,
+        at=row.at,
+        kind=row.kind,
+        station_id=row.station_id,
+        record_id=row.record_id,
+        key_id=row.key_id,
+        detail=row.detail,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )

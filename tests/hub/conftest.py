@@ -1,0 +1,103 @@
+"""Fixtures for the hub's tests: a running hub on the parametrized database, an enrolled station,
+and a plain grpc.aio client that sends raw envelopes (records and keys come from tests/conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+
+import grpc
+import grpc.aio
+import pytest
+
+from hub.server import HubConfig, HubServer
+from protos.envelope import load_private_key, seal
+from protos.record_mapping import record_to_bytes
+from protos.tongjian.v1 import ingest_pb2
+from protos.tongjian.v1 import inspection_pb2 as pb
+
+_SUBMIT = ingest_pb2.DESCRIPTOR.services_by_name["StationIngest"].methods_by_name["Submit"]
+SUBMIT_METHOD = f"/{_SUBMIT.containing_service.full_name}/{_SUBMIT.name}"
+
+
+@dataclass
+class Outcome:
+    acks: list[ingest_pb2.Ack] = field(default_factory=list)
+    error: grpc.aio.AioRpcError | None = None
+
+
+async def _submit(
+    target: str | int,
+    envelopes: Iterable[bytes | pb.SignedRecord],
+    credentials: grpc.ChannelCredentials | None = None,
+) -> Outcome:
+    """Send envelopes on one Submit stream; every Ack the hub sent, and the error that ended it."""
+    address = f"127.0.0.1:{target}" if isinstance(target, int) else target
+    raw = [e if isinstance(e, bytes) else e.SerializeToString() for e in envelopes]
+    channel = (
+        grpc.aio.secure_channel(address, credentials)
+        if credentials is not None
+        else grpc.aio.insecure_channel(address)
+    )
+    outcome = Outcome()
+    async with channel:
+        call = channel.stream_stream(SUBMIT_METHOD, response_deserializer=ingest_pb2.Ack.FromString)(
+            iter(raw)
+        )
+        try:
+            async for ack in call:
+                outcome.acks.append(ack)
+        except grpc.aio.AioRpcError as error:
+            outcome.error = error
+    return outcome
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    hub: HubServer
+    station_id: str
+    key_id: str
+    private_pem: bytes
+    public_pem: bytes
+
+    def seal(self, record: object, key_id: str | None = None) -> pb.SignedRecord:
+        """Sign any record with this station's key, whatever station the record names."""
+        return seal(record_to_bytes(record), key_id or self.key_id, load_private_key(self.private_pem))  # type: ignore[arg-type]
+
+    def seal_bytes(self, payload: bytes) -> pb.SignedRecord:
+        return seal(payload, self.key_id, load_private_key(self.private_pem))
+
+
+@pytest.fixture
+def submit() -> Callable[..., object]:
+    """``await submit(port_or_target, envelopes, credentials=None) -> Outcome`` (acks, error)."""
+    return _submit
+
+
+@pytest.fixture
+def enrol() -> Callable[..., Enrolled]:
+    """``enrol(hub, station_key, valid_from=..., valid_until=...)``: register station and key."""
+    return _enrol
+
+
+@pytest.fixture
+def hub_config(database_url: str) -> Callable[..., HubConfig]:
+    def make(**options: object) -> HubConfig:
+        return HubConfig(database_url=database_url, **options)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+async def enrolled(hub_config: Callable[..., HubConfig], station_key) -> AsyncIterator[Enrolled]:  # type: ignore[no-untyped-def]
+    """A hub with default settings on the parametrized database, the test station enrolled."""
+    async with HubServer(hub_config()) as hub:
+        yield _enrol(hub, station_key)
+
+
+def _enrol(hub: HubServer, station_key, **window: object) -> Enrolled:  # type: ignore[no-untyped-def]
+    hub.store.register_station(station_key.station_id, province="50")
+    public_pem = station_key.public_path.read_bytes()
+    key_id = hub.store.add_station_key(station_key.station_id, public_pem, **window)  # type: ignore[arg-type]
+    assert key_id == station_key.key_id
+    return Enrolled(hub, station_key.station_id, key_id, station_key.private_path.read_bytes(), public_pem)
