@@ -72,6 +72,7 @@ class KeyDirectory:
     (the bound on how long another replica's revocation takes to reach this one)."""
 
     def __init__(self, store: HubStore, ttl_s: float = 2.0) -> None:
+        self.store = store
         self._store = store
         self._ttl_s = ttl_s
         self._keys: dict[str, KnownKey] = {}
@@ -299,6 +300,7 @@ class StationIngestService:
         require_certificate: bool = False,
         max_pending_per_stream: int = 1024,
     ) -> None:
+        self._store = directory.store
         self._directory = directory
         self._committer = committer
         self._metrics = metrics
@@ -417,6 +419,12 @@ class StationIngestService:
             keys = await self._directory.keys()
             verified = verify_envelope(envelope, keys, self._limits, received_at, certificate_station)
         except RecordRejected as rejection:
+            if rejection.kind in _RESEND_KINDS and await self._already_stored(raw, key_id, rejection.record_id):
+                # A resend of what the hub stored while the key was still good (its Ack was lost):
+                # the record is safe here, so say DUPLICATE rather than park it at the station.
+                done: asyncio.Future[CommitOutcome | None] = asyncio.get_running_loop().create_future()
+                done.set_result(CommitOutcome.DUPLICATE)
+                return _Pending(arrived, done, rejection.record_id, None)
             self._metrics.rejected.labels(rejection.kind.value).inc()
             log.info("rejected record %s: %s", rejection.record_id or "(unnamed)", rejection)
             audit = AuditEntry(
@@ -432,12 +440,28 @@ class StationIngestService:
         future = self._committer.store_record(new_record(verified, received_at, hub_verdict))
         return _Pending(arrived, future, verified.record_id, None)
 
+    async def _already_stored(self, raw: bytes, key_id: str, record_id: str) -> bool:
+        if not record_id or not key_id:
+            return False
+        envelope = open_envelope(raw)
+        stored = await asyncio.to_thread(self._store.get_record, record_id, station_of_key_id(key_id))
+        return (
+            stored is not None
+            and stored.key_id == key_id
+            and stored.payload == envelope.record
+            and stored.signature == envelope.signature
+        )
+
     @staticmethod
     def _certificate_station(context: grpc.aio.ServicerContext) -> str | None:
         names = context.auth_context().get("x509_common_name")
         if not names:
             return None
         return names[0].decode("utf-8", errors="replace")
+
+
+# Refusals that a key's later revocation or expiry can cause for a record stored before it.
+_RESEND_KINDS = frozenset({RejectionKind.KEY_REVOKED, RejectionKind.KEY_NOT_VALID})
 
 
 class _RateLimited(Exception):

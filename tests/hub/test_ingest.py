@@ -126,6 +126,10 @@ async def test_a_revoked_key_rejects_new_records_and_keeps_the_old(enrolled, sub
     assert stored is not None and stored.payload == record_to_bytes(old)
     assert enrolled.hub.store.get_record(str(new.record_id)) is None
     assert [e.kind for e in enrolled.hub.store.audit_events(limit=2)] == ["record_rejected", "key_revoked"]
+    # A resend of the record stored before the revocation (its Ack was lost) is a duplicate, not
+    # a rejection: the station must not park a record the hub holds.
+    resend = await submit(enrolled.hub.port, [enrolled.seal(old)])
+    assert resend.acks[0].status == DUPLICATE
 
 
 async def test_a_key_is_only_good_for_records_inside_its_validity_window(
