@@ -481,7 +481,7 @@ async def open_lane(
     from equipment.opm_driver import OpacityMeter as OpmDriver
     from equipment.rbt_driver import RbtTimings, RollerBrakeTester
     from equipment.rbt_profile import load_profile
-    from equipment.serial_link import SerialLink
+    from equipment.serial_link import SerialConfig, SerialLink
 
     rbt = config.rbt
     link = (
@@ -493,15 +493,25 @@ async def open_lane(
     )  # fmt: skip
     timings = RbtTimings(**dict(rbt.timings))
 
-    def serial(bench: SerialBenchConfig, device: str) -> SerialLink:
-        return SerialLink(bench.serial_port, baud=bench.baud, timeout=bench.timeout_s, retries=bench.retries,
-                          device=device)  # fmt: skip
-
     async with AsyncExitStack() as stack:
+
+        def serial(bench: SerialBenchConfig, device: str) -> SerialLink:
+            serial_link = SerialLink(
+                SerialConfig(
+                    port=bench.serial_port,
+                    baudrate=bench.baud,
+                    response_timeout_s=bench.timeout_s,
+                    checksum_retries=bench.retries,
+                )
+            )
+            serial_link.open(device)
+            stack.callback(serial_link.close)
+            return serial_link
+
         brake = await stack.enter_async_context(RollerBrakeTester(link, load_profile(rbt.profile), timings))
-        headlight = await stack.enter_async_context(HltDriver(serial(config.hlt, "hlt")))
-        gas = await stack.enter_async_context(EgaDriver(serial(config.ega, "ega")))
-        opacity = await stack.enter_async_context(OpmDriver(serial(config.opm, "opm")))
+        headlight = HltDriver(serial(config.hlt, "hlt"))
+        gas = EgaDriver(serial(config.ega, "ega"))
+        opacity = OpmDriver(serial(config.opm, "opm"))
         lane = Lane(
             config,
             brake=brake,

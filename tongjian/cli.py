@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 
 # Top-level command groups, each a module in tongjian.commands with register(subparsers).
-_COMMANDS = ("keys", "agent", "demo", "pda")
+_COMMANDS = ("keys", "agent", "demo", "pda", "hub", "pki", "report")
 # Simulator groups below `tongjian sim`, same protocol.
-_SIM_COMMANDS: tuple[str, ...] = ("sim_serial",)
+_SIM_COMMANDS: tuple[str, ...] = ("sim_rbt", "sim_serial")
 
 
 class CommandError(Exception):

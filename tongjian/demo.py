@@ -278,9 +278,9 @@ async def run_demo(
         database_url=f"sqlite:///{workdir / 'hub.sqlite3'}",
         province=PROVINCE,
         tls=HubTls(
-            cert_pem=hub_files.cert.read_bytes(),
-            key_pem=hub_files.key.read_bytes(),
-            client_ca_pem=ca.cert.read_bytes(),
+            cert_pem=hub_files.cert_path.read_bytes(),
+            key_pem=hub_files.key_path.read_bytes(),
+            client_ca_pem=ca.cert_path.read_bytes(),
         ),
     )
     async with HubServer(hub_config) as hub:
@@ -294,7 +294,7 @@ async def run_demo(
                 signing_key=signing_key,
                 outbox_path=workdir / "outbox.sqlite3",
                 hub_target=f"localhost:{hub.port}",
-                tls=StationTls.from_files(ca.cert, station_files.cert, station_files.key),
+                tls=StationTls.from_files(ca.cert_path, station_files.cert_path, station_files.key_path),
                 lanes=tuple(load_lane_config(p) for p in lane_paths),
                 uplink_backoff_max_s=2.0,
             )

@@ -18,7 +18,8 @@ _FLEET = generate_fleet(200, seed=11, as_of=date(2026, 11, 25))
 
 
 def vehicle_with(fuel: Fuel, index: int = 0) -> Vehicle:
-    return [v for v in _FLEET if v.fuel is fuel][index]
+    wanted = Fuel(fuel)
+    return [v for v in _FLEET if v.fuel is wanted][index]
 
 
 @dataclass
