@@ -63,8 +63,12 @@ class HeadlightScenario:
     fault: bool = False
 
     @classmethod
-    def typical(cls, *, lamp_height_mm: int = 650, seed: int = 0) -> HeadlightScenario:
-        """A passenger car in good order: high beams 20-30 kcd, low-beam elbow at ~0.8 H."""
+    def typical(
+        cls, *, lamp_height_mm: int = 650, seed: int = 0, low_beam_band: tuple[float, float] = (0.72, 0.88)
+    ) -> HeadlightScenario:
+        """Lamps in good order: high beams 20-30 kcd, the low-beam elbow inside ``low_beam_band``
+        (fractions of the lamp height H; the default suits a passenger car, trucks and buses aim
+        lower, e.g. (0.62, 0.78))."""
         rng = random.Random(seed)
         lamps: dict[tuple[Side, Beam], LampScenario] = {}
         for side in Side:
@@ -77,7 +81,7 @@ class HeadlightScenario:
             )
             lamps[(side, Beam.LOW)] = LampScenario(
                 intensity_cd=0,
-                vertical_mm=round(height * rng.uniform(0.72, 0.88)),
+                vertical_mm=round(height * rng.uniform(*low_beam_band)),
                 horizontal_mm=rng.randint(-100, 200),
                 lamp_height_mm=height,
             )

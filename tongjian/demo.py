@@ -25,11 +25,11 @@ from pathlib import Path
 
 import grpc
 
-from inspection import Fuel, InspectionRecord, Vehicle
+from inspection import Fuel, InspectionRecord, Vehicle, VehicleClass
 from protos.envelope import load_public_key, signature_valid
 from protos.record_mapping import record_to_bytes
 from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
-from simulators.brake_scenario import scenario_for_vehicle
+from simulators.brake_scenario import BrakeScenario, scenario_for_vehicle
 from simulators.ega_sim import EgaScenario, GasAnalyserSimulator
 from simulators.fleet import generate_fleet
 from simulators.hlt_sim import HeadlightScenario, HeadlightTesterSimulator
@@ -68,6 +68,7 @@ class SimulatedLane:
     ega: GasAnalyserSimulator = field(init=False)
     opm: OpacityMeterSimulator = field(init=False)
     config_path: Path | None = None
+    brake_scenario: BrakeScenario | None = None
 
     async def start(self, workdir: Path, pda_listen: str | None) -> Path:
         self.rbt = RbtSimulator(profile=self.profile, time_scale=TIME_SCALE)
@@ -98,8 +99,11 @@ class SimulatedLane:
 
     def next_vehicle(self, vehicle: Vehicle, seed: int) -> None:
         """Set the benches up for the car that drives in next (its engine, lamps and brakes)."""
-        self.rbt.load_vehicle(scenario_for_vehicle(vehicle, seed))
-        self.hlt.scenario = HeadlightScenario.typical(seed=seed)
+        self.brake_scenario = scenario_for_vehicle(vehicle, seed)
+        self.rbt.load_vehicle(self.brake_scenario)
+        # GB 7258 aims a car's low beam at 0.7-0.9 H and every other vehicle's at 0.6-0.8 H.
+        band = (0.72, 0.88) if vehicle.vehicle_class is VehicleClass.M1 else (0.62, 0.78)
+        self.hlt.scenario = HeadlightScenario.typical(seed=seed, low_beam_band=band)
         rated = vehicle.rated_engine_speed_rpm or 5500
         self.ega.next_vehicle(EgaScenario.two_speed_idle(rated_rpm=rated, warm_up_s=30.0, zero_s=10.0))
         self.opm.next_vehicle(OpmScenario())

@@ -1,8 +1,9 @@
 """GB 3847-2018 free acceleration, run by the host on the opacity meter (spec section 4).
 
-Three purging accelerations blow out deposits; then three measured ones. Each measured
-acceleration is bracketed by PEAK_RESET before the pedal goes down and PEAK after the engine is
-back at idle, so each K is the peak of exactly that acceleration (standards.md section 5). The
+Three purging accelerations blow out deposits; then three measured ones. Every acceleration,
+purges included, starts with PEAK_RESET (the meter's cue that the pedal goes down next, and the
+operator sees each purge's smoke on the meter); each measured one ends with PEAK after the engine
+is back at idle, so each K is the peak of exactly that acceleration (standards.md section 5). The
 mean of the three is the rules' business; the record keeps the three peaks.
 """
 
@@ -51,6 +52,7 @@ async def run_free_acceleration(
     display("insert the probe; opacity meter preparing")
     await prepare_analyser(meter, clock, t.warm_up_wait_s, t.zero_wait_s, PROCEDURE)
     for n in range(1, t.purge_count + 1):
+        await meter.peak_reset()
         await _accelerate(clock, t, display, f"purge {n}/{t.purge_count}")
     peaks = []
     for n in range(1, t.measured_count + 1):

@@ -35,7 +35,8 @@ def _demo(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
     )
-    console = Console()
+    # A log or CI captures no terminal width; the table needs ~120 columns to stay readable.
+    console = Console() if Console().is_terminal else Console(width=132)
     keep = args.workdir is not None
     workdir = args.workdir or default_workdir()
     workdir.mkdir(parents=True, exist_ok=True)
