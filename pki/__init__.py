@@ -1,0 +1,27 @@
+"""Certificates for mutual TLS between stations, people and province hubs.
+
+A development certificate authority (``pki.authority``) issues ECDSA P-256 certificates for three
+roles: hubs (server certificates), stations and persons (client certificates whose common name is
+the station id or person id the hub trusts them to be). ``pki.grpc_credentials`` turns those PEM
+files into gRPC credentials after checking them, so that a wrong file fails here, naming the file,
+rather than as an opaque handshake failure on the wire.
+
+Production deployments are expected to use the province's own CA; nothing outside ``pki`` depends
+on the dev CA, only on the certificate profile (CN = identity, OU = role).
+"""
+
+from pki.authority import CaFiles, IssuedFiles, Role, init_ca, issue
+from pki.grpc_credentials import channel_credentials, peer_common_name, server_credentials
+from pki.pem_files import PkiError
+
+__all__ = [
+    "CaFiles",
+    "IssuedFiles",
+    "PkiError",
+    "Role",
+    "channel_credentials",
+    "init_ca",
+    "issue",
+    "peer_common_name",
+    "server_credentials",
+]

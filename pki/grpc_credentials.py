@@ -1,0 +1,81 @@
+"""gRPC credentials for mutual TLS, from PEM files checked before gRPC ever sees them.
+
+gRPC reports a bad certificate or a key that belongs to another certificate only as a failed
+handshake, or not at all until the first connection. Each function here loads and checks its
+inputs first (readable, valid PEM, key matches certificate, certificate valid now) and raises
+``PkiError`` naming the file otherwise.
+
+Each PEM argument is a ``Path`` to read or the PEM ``bytes`` themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from pki.pem_files import (
+    PemSource,
+    PkiError,
+    check_key_matches,
+    check_valid_now,
+    is_ca,
+    parse_certificates,
+    parse_private_key,
+    read_pem,
+)
+
+__all__ = ["PkiError", "channel_credentials", "peer_common_name", "server_credentials"]
+
+# The auth-context property gRPC's TLS transport fills with the peer certificate's subject CN.
+_COMMON_NAME_PROPERTY = "x509_common_name"
+
+
+def server_credentials(
+    cert_pem: PemSource, key_pem: PemSource, client_ca_pem: PemSource
+) -> grpc.ServerCredentials:
+    """TLS server credentials that demand a client certificate signed by ``client_ca_pem``."""
+    cert, key = _identity(cert_pem, key_pem)
+    client_ca = _trust_anchors(client_ca_pem, "client_ca_pem")
+    return grpc.ssl_server_credentials([(key, cert)], root_certificates=client_ca, require_client_auth=True)
+
+
+def channel_credentials(
+    ca_pem: PemSource, cert_pem: PemSource, key_pem: PemSource
+) -> grpc.ChannelCredentials:
+    """TLS channel credentials: trust servers signed by ``ca_pem``, present ``cert_pem`` as the client."""
+    ca = _trust_anchors(ca_pem, "ca_pem")
+    cert, key = _identity(cert_pem, key_pem)
+    return grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+
+
+def peer_common_name(context: Any) -> str | None:
+    """The subject CN of the peer's verified certificate, or None on a connection without one.
+
+    ``context`` is a ``grpc.ServicerContext`` or ``grpc.aio.ServicerContext``. gRPC fills the
+    auth context only from a certificate that passed verification against the server's client CA.
+    """
+    names = context.auth_context().get(_COMMON_NAME_PROPERTY)
+    if not names:
+        return None
+    return bytes(names[0]).decode("utf-8", errors="replace")
+
+
+def _identity(cert_source: PemSource, key_source: PemSource) -> tuple[bytes, bytes]:
+    """Certificate chain and key bytes, once they are known to belong together and to be valid now."""
+    cert_pem = read_pem(cert_source, "cert_pem")
+    key_pem = read_pem(key_source, "key_pem")
+    certificate = parse_certificates(cert_pem)[0]
+    check_key_matches(certificate, cert_pem.name, parse_private_key(key_pem), key_pem.name)
+    check_valid_now(certificate, cert_pem.name)
+    return cert_pem.data, key_pem.data
+
+
+def _trust_anchors(source: PemSource, label: str) -> bytes:
+    pem = read_pem(source, label)
+    certificates = parse_certificates(pem)
+    for certificate in certificates:
+        check_valid_now(certificate, pem.name)
+    if not any(is_ca(certificate) for certificate in certificates):
+        raise PkiError(pem.name, "holds no CA certificate (basicConstraints CA:TRUE) to trust")
+    return pem.data
