@@ -22,7 +22,7 @@ import pytest
 from hub.server import HubConfig, HubServer
 from station_agent.outbox import OutboxStore
 from station_agent.record_signer import RecordSigner
-from tests.fault_proxy import FaultProxy
+from tests.fault_proxy import FaultProxy, Mode
 
 pytestmark = pytest.mark.slow
 
@@ -169,11 +169,11 @@ async def test_cut_stalled_and_refused_connections_lose_and_duplicate_nothing(
         await wait_until(lambda: hub.store.count_records() >= 150, 60, "150 records")
         proxy.cut()  # mid-stream: records in flight lose their Acks
         await wait_until(lambda: hub.store.count_records() >= 350, 60, "350 records")
-        proxy.stall()  # the hub goes quiet but the sockets stay up: the agent's ack watchdog fires
+        proxy.mode = Mode.STALL  # the hub goes quiet but the sockets stay up: the agent's ack watchdog fires
         await asyncio.sleep(3)
-        proxy.drop()  # reconnects are refused for a while
+        proxy.mode = Mode.DROP  # reconnects are refused for a while
         await asyncio.sleep(1.5)
-        proxy.forward()
+        proxy.mode = Mode.PASS
         await wait_until(lambda: hub.store.count_records() >= 700, 60, "700 records")
         proxy.cut()
         return hub
