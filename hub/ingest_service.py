@@ -419,7 +419,9 @@ class StationIngestService:
             keys = await self._directory.keys()
             verified = verify_envelope(envelope, keys, self._limits, received_at, certificate_station)
         except RecordRejected as rejection:
-            if rejection.kind in _RESEND_KINDS and await self._already_stored(raw, key_id, rejection.record_id):
+            if rejection.kind in _RESEND_KINDS and await self._already_stored(
+                raw, key_id, rejection.record_id
+            ):
                 # A resend of what the hub stored while the key was still good (its Ack was lost):
                 # the record is safe here, so say DUPLICATE rather than park it at the station.
                 done: asyncio.Future[CommitOutcome | None] = asyncio.get_running_loop().create_future()

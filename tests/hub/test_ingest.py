@@ -210,6 +210,33 @@ async def test_the_hub_recomputes_the_verdict_and_flags_a_mismatch(
         assert stored.hub_verdict["items"][0]["code"] == "brake.service.total"
 
 
+async def test_the_standards_judge_catches_a_station_that_passed_a_weak_brake(
+    hub_config, enrol, submit, make_record, station_key
+) -> None:  # type: ignore[no-untyped-def]
+    from inspection.verdicts import judge
+
+    honest = make_record(1)
+    # The same car with a rear brake far too weak, signed with the verdict of an honest brake.
+    weak_service = dataclasses.replace(honest.axles[1].service, left_max_n=150.0, right_max_n=140.0)
+    weak = dataclasses.replace(honest.axles[1], service=weak_service)
+    forged = dataclasses.replace(make_record(2), axles=(honest.axles[0], weak), station_verdict=judge(honest))
+    async with HubServer(hub_config()) as hub:  # the default judge: inspection.verdicts.judge
+        station = enrol(hub, station_key)
+        records = [dataclasses.replace(honest, station_verdict=judge(honest)), forged]
+        assert [a.status for a in (await submit(hub.port, [station.seal(r) for r in records])).acks] == [
+            ACCEPTED,
+            ACCEPTED,
+        ]
+        agreed = hub.store.get_record(str(honest.record_id))
+        assert agreed.hub_overall == agreed.station_overall and not agreed.verdict_mismatch
+        flagged = hub.store.get_record(str(forged.record_id))
+        assert (flagged.station_overall, flagged.hub_overall, flagged.verdict_mismatch) == (
+            agreed.station_overall,
+            "fail",
+            True,
+        )
+
+
 async def test_a_judge_that_raises_stores_the_record_without_a_hub_verdict(
     hub_config, enrol, submit, make_record, station_key
 ) -> None:  # type: ignore[no-untyped-def]

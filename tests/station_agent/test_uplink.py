@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hub.server import HubConfig, HubServer
-
 from inspection import InspectionRecord
 from protos.record_mapping import record_to_bytes
 from station_agent.agent import StationAgent
