@@ -39,7 +39,6 @@ from equipment.errors import EquipmentError
 from inspection import (
     AxleBrake,
     EmissionRun,
-    Fuel,
     InspectionRecord,
     LampMeasurement,
     PhotoRef,
@@ -47,6 +46,7 @@ from inspection import (
     Verdict,
     VisualCheck,
 )
+from inspection.verdicts.emission_rules import Procedure, required_procedure
 from station_agent.clock import Clock, ScaledClock
 from station_agent.lane_config import LaneConfig, SerialBenchConfig, TcpTransport
 from station_agent.procedures import ProcedureError
@@ -111,10 +111,6 @@ del S, E
 ON_BENCHES = frozenset({LaneState.CHECKING_IN, LaneState.BRAKE, LaneState.HEADLIGHT, LaneState.EMISSION})
 FINAL = frozenset({LaneState.COMPLETE, LaneState.ABORTED})
 
-# Fuels on the gas analyser (GB 18285 covers petrol and gas-fuelled engines; a petrol hybrid is
-# tested on its engine) and on the opacity meter (GB 3847). Electric vehicles have no emission test.
-TWO_SPEED_IDLE_FUELS = frozenset({Fuel.PETROL, Fuel.HYBRID_PETROL, Fuel.GAS})
-FREE_ACCELERATION_FUELS = frozenset({Fuel.DIESEL})
 
 _ITEM_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 MAX_NOTE_CHARS = 500
@@ -352,7 +348,9 @@ class Lane:
 
     async def _emission(self, vehicle: Vehicle) -> EmissionRun | None:
         procedures, limit_set = self.config.procedures, self.config.limit_set
-        if vehicle.fuel in TWO_SPEED_IDLE_FUELS:
+        # Which test a fuel takes is the rules' decision, so lane and judge cannot drift apart.
+        procedure = required_procedure(vehicle.fuel)
+        if procedure is Procedure.TWO_SPEED_IDLE:
             return await run_two_speed_idle(
                 self._gas,
                 vehicle,
@@ -361,7 +359,7 @@ class Lane:
                 clock=self.clock,
                 display=self._display,
             )
-        if vehicle.fuel in FREE_ACCELERATION_FUELS:
+        if procedure is Procedure.FREE_ACCELERATION:
             return await run_free_acceleration(
                 self._opacity,
                 vehicle,

@@ -18,13 +18,13 @@ import signal
 import sys
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from station_agent.lane_config import LaneConfigError, load_lane_config
 from station_agent.outbox import OutboxStore
 from station_agent.station import Station, StationSettings, StationTls
 from tongjian.cli import CommandError
+from tongjian.console import table_console
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -136,7 +136,7 @@ def _outbox(args: argparse.Namespace) -> int:
     if not args.outbox.is_file():
         raise CommandError(f"--outbox {args.outbox}: no such file")
     with OutboxStore(args.outbox, max_depth=sys.maxsize) as outbox:
-        console = Console()
+        console = table_console()
         console.print(f"outbox {args.outbox}: {outbox.depth()} waiting, oldest {outbox.oldest_age_s():.1f} s")
         rejected = outbox.rejected()
         if rejected:

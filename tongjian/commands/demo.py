@@ -8,10 +8,10 @@ import logging
 import shutil
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from tongjian.cli import CommandError
+from tongjian.console import table_console
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -35,8 +35,7 @@ def _demo(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
     )
-    # A log or CI captures no terminal width; the table needs ~120 columns to stay readable.
-    console = Console() if Console().is_terminal else Console(width=132)
+    console = table_console()
     keep = args.workdir is not None
     workdir = args.workdir or default_workdir()
     workdir.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from tongjian.cli import CommandError
+from tongjian.console import table_console
 
 DATABASE_URL_VARIABLE = "TONGJIAN_HUB_DATABASE_URL"
 DEFAULT_DATABASE_FILE = "tongjian-hub.sqlite3"
@@ -188,7 +189,6 @@ def _keys_revoke(args: argparse.Namespace) -> int:
 
 
 def _records(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from protos.envelope import signature_valid
@@ -231,7 +231,7 @@ def _records(args: argparse.Namespace) -> int:
             record.hub_overall or "-",
             "[red]YES[/]" if record.verdict_mismatch else "no",
         )
-    Console().print(table)
+    table_console().print(table)
     return 0
 
 
