@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 
+from equipment.receive_buffer import ReceiveBuffer
+
 STX = 0x02
 ETX = 0x03
 NAK = 0x7F
@@ -140,41 +142,17 @@ def encode_frame(cmd: int, data: bytes = b"") -> bytes:
     return bytes((STX, cmd, len(data))) + data + bytes((checksum(cmd, data), ETX))
 
 
-class FrameDecoder:
+class FrameDecoder(ReceiveBuffer):
     """Feed bytes, pull ``Frame``s. ``next_frame()`` returns None when it needs more bytes."""
-
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-        # Bytes thrown away as noise or unfinished frames, for diagnostics ("garbage before reply").
-        self.discarded = 0
-
-    def feed(self, data: bytes) -> None:
-        self._buffer += data
-
-    def reset(self) -> None:
-        self.discarded += len(self._buffer)
-        self._buffer.clear()
-
-    def idle(self) -> None:
-        """The line went quiet: whatever is buffered can no longer become a frame."""
-        self.reset()
-
-    @property
-    def pending(self) -> int:
-        """How many bytes are buffered (a non-zero value after silence means a partial frame)."""
-        return len(self._buffer)
 
     def next_frame(self) -> Frame | None:
         buffer = self._buffer
         while True:
             start = buffer.find(STX)
             if start < 0:
-                self.discarded += len(buffer)
-                buffer.clear()
+                self._drop(len(buffer))
                 return None
-            if start:
-                self.discarded += start
-                del buffer[:start]
+            self._drop(start)
             if len(buffer) < 3:
                 return None
             total = buffer[2] + OVERHEAD
@@ -182,8 +160,7 @@ class FrameDecoder:
                 return None
             if buffer[total - 1] != ETX:
                 # Not a frame after all: drop just this STX and look for the next candidate.
-                self.discarded += 1
-                del buffer[0]
+                self._drop(1)
                 continue
             raw = bytes(buffer[:total])
             del buffer[:total]

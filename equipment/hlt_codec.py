@@ -23,6 +23,8 @@ from enum import IntEnum, StrEnum
 from functools import reduce
 from typing import TypeVar
 
+from equipment.receive_buffer import ReceiveBuffer
+
 START = ord("$")
 # Longest frame we wait for before calling a line noise; real frames are under 60 bytes.
 MAX_FRAME = 255
@@ -62,31 +64,8 @@ def frame_body(body: str | bytes) -> bytes:
     return b"$" + raw + b"*" + f"{xor_checksum(raw):02X}".encode() + b"\r\n"
 
 
-class HltDecoder:
+class HltDecoder(ReceiveBuffer):
     """Feed bytes, pull frame bodies (bytes between ``$`` and ``*``)."""
-
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-        self.discarded = 0
-
-    def feed(self, data: bytes) -> None:
-        self._buffer += data
-
-    def reset(self) -> None:
-        self.discarded += len(self._buffer)
-        self._buffer.clear()
-
-    def idle(self) -> None:
-        """The line went quiet: an unfinished frame will not be finished."""
-        self.reset()
-
-    @property
-    def pending(self) -> int:
-        return len(self._buffer)
-
-    def _drop(self, count: int) -> None:
-        self.discarded += count
-        del self._buffer[:count]
 
     def next_frame(self) -> bytes | None:
         buffer = self._buffer

@@ -25,11 +25,11 @@ import contextlib
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import IntEnum, IntFlag
 from typing import Protocol, Self
 
 from equipment.errors import DeviceFault, DeviceTimeout, EquipmentError, RemoteProtocolError
 from equipment.rbt_profile import Quantity, RbtProfile
+from equipment.rbt_signals import FAULT_MEANING, Command, Status
 from equipment.register_codec import (
     MAX_READ_REGISTERS,
     RegisterKind,
@@ -41,29 +41,7 @@ from equipment.register_codec import (
 )
 
 DEVICE = "rbt"
-FAULT_MEANING = {0: "none", 1: "overload", 2: "roller motor", 3: "force sensor", 4: "scale"}
-
-
-class Status(IntFlag):
-    READY = 1 << 0
-    AXLE_PRESENT = 1 << 1
-    ROLLERS_RUNNING = 1 << 2
-    WEIGHED = 1 << 3
-    TEST_DONE = 1 << 4
-    FAULT = 1 << 5
-    SLIP_LEFT = 1 << 6
-    SLIP_RIGHT = 1 << 7
-
-
 _NOTHING = Status(0)
-
-
-class Command(IntEnum):
-    RESET = 0
-    WEIGH = 1
-    SERVICE_BRAKE_TEST = 2
-    PARKING_BRAKE_TEST = 3
-    ABORT = 4
 
 
 class RegisterLink(Protocol):

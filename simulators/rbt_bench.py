@@ -33,9 +33,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import IntEnum, IntFlag, StrEnum
+from enum import StrEnum
 
 from equipment.rbt_profile import CURVES, Quantity, RbtProfile
+from equipment.rbt_signals import Command, Status
 from equipment.register_codec import RegisterKind, RegisterSpec, encode_one
 from simulators.brake_scenario import AxleScenario, BrakeScenario, RollerRunScenario
 
@@ -48,29 +49,6 @@ ILLEGAL_ADDRESS = 2
 ILLEGAL_VALUE = 3
 # Exception codes a fault may inject (the Modbus standard's).
 VALID_EXCEPTION_CODES = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 10, 11})
-
-
-class Status(IntFlag):
-    READY = 1 << 0
-    AXLE_PRESENT = 1 << 1
-    ROLLERS_RUNNING = 1 << 2
-    WEIGHED = 1 << 3
-    TEST_DONE = 1 << 4
-    FAULT = 1 << 5
-    SLIP_LEFT = 1 << 6
-    SLIP_RIGHT = 1 << 7
-
-
-class Command(IntEnum):
-    RESET = 0
-    WEIGH = 1
-    SERVICE_BRAKE_TEST = 2
-    PARKING_BRAKE_TEST = 3
-    ABORT = 4
-
-    @property
-    def label(self) -> str:
-        return _COMMAND_LABELS[self]
 
 
 _COMMAND_LABELS = {
@@ -348,7 +326,7 @@ class RbtBench:
             return f"read {request.kind.value} {request.address}+{request.count}"
         command = self._command_of(request)
         return (
-            f"write {command.label}"
+            f"write {_COMMAND_LABELS[command]}"
             if command is not None
             else f"write {request.address}={list(request.values)}"
         )
@@ -365,7 +343,7 @@ class RbtBench:
     def _targets(self, request: Request) -> set[str]:
         if isinstance(request, WriteRequest):
             command = self._command_of(request)
-            return {command.label} if command is not None else set()
+            return {_COMMAND_LABELS[command]} if command is not None else set()
         targets = {"read"}
         for quantity, spec in self.profile.registers.items():
             if spec.kind is request.kind and _overlaps(spec, request.address, request.count):

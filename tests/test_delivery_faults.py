@@ -155,6 +155,10 @@ async def deliver_with(
             await agent.start(proxy.port)
             hub = await trouble(hub, proxy, agent)
             await wait_until(lambda: hub.store.count_records() >= RECORDS, 120, "every record at the hub")
+            # The hub may hold a record whose Ack the agent has yet to read (e.g. a resend after the
+            # restart, answered DUPLICATE): the outbox empties only then, so wait for the agent too.
+            with OutboxStore(outbox_path, max_depth=1) as outbox:
+                await wait_until(lambda: outbox.depth() == 0, 60, "the agent to empty its outbox")
         agent.stop()
         assert_exactly_once(hub, expected, outbox_path)
     finally:

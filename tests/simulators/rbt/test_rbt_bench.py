@@ -9,19 +9,18 @@ import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
 from equipment.rbt_profile import load_profile
+from equipment.rbt_signals import Command, Status
 from equipment.register_codec import RegisterKind
 from simulators.brake_scenario import AxleScenario, BrakeScenario, RollerRunScenario, scenario_for_vehicle
 from simulators.fleet import generate_fleet
 from simulators.rbt_bench import (
     TRANSITIONS,
     Answer,
-    Command,
     Phase,
     RbtBench,
     ReadRequest,
     Refuse,
     Silence,
-    Status,
     WriteRequest,
     parse_fault,
 )
