@@ -108,7 +108,7 @@ def record_to_proto(record: InspectionRecord) -> pb.InspectionRecord:
         record_id=str(record.record_id),
         station_id=record.station_id,
         lane=record.lane,
-        vehicle=_vehicle_to_proto(record.vehicle),
+        vehicle=vehicle_to_proto(record.vehicle),
         axles=[_axle_to_proto(axle) for axle in record.axles],
         lamps=[
             pb.LampMeasurement(
@@ -141,7 +141,7 @@ def record_to_bytes(record: InspectionRecord) -> bytes:
     return record_to_proto(record).SerializeToString(deterministic=True)
 
 
-def _vehicle_to_proto(vehicle: Vehicle) -> pb.Vehicle:
+def vehicle_to_proto(vehicle: Vehicle) -> pb.Vehicle:
     registered = vehicle.registration_date
     return pb.Vehicle(
         vin=vehicle.vin, plate=vehicle.plate, registration_province=vehicle.registration_province,
@@ -257,7 +257,7 @@ def record_from_proto(message: pb.InspectionRecord) -> InspectionRecord:
         record_id=record_id,
         station_id=message.station_id,
         lane=message.lane,
-        vehicle=_vehicle_from_proto(message.vehicle),
+        vehicle=vehicle_from_proto(message.vehicle),
         started_at=started,
         finished_at=finished,
         axles=tuple(_axle_from_proto(a, f"axles[{i}]") for i, a in enumerate(message.axles)),
@@ -281,7 +281,9 @@ def _datetime_from(timestamp: timestamp_pb2.Timestamp, path: str) -> datetime:
         raise MalformedRecord(path, f"not a valid timestamp ({error})") from error
 
 
-def _vehicle_from_proto(message: pb.Vehicle) -> Vehicle:
+def vehicle_from_proto(message: pb.Vehicle) -> Vehicle:
+    """A vehicle from a record or a lane check-in; ``MalformedRecord`` names the field (``vehicle.vin``)."""
+
     def checked(field: str, validate: Callable[[str], str], value: str) -> str:
         try:
             return validate(value)

@@ -5,8 +5,10 @@ session token that every other call carries. Status codes, as documented in ``la
 
     UNAUTHENTICATED      wrong inspector id or credential; unknown or expired session token
     NOT_FOUND            no such lane, or no such record in any lane
-    FAILED_PRECONDITION  the record's state does not allow the call (message names event and state)
-    INVALID_ARGUMENT     malformed check items, a header missing, not a JPEG
+    FAILED_PRECONDITION  the record's state does not allow the call (message names event and state),
+                         or a check-in while another vehicle is on the lane's benches
+    INVALID_ARGUMENT     malformed check items or vehicle (the field is named), a header missing,
+                         not a JPEG
     RESOURCE_EXHAUSTED   photo larger than the limit (the limit is in the message)
     UNAVAILABLE          the completed record could not be handed to the agent; retry Complete
 
@@ -29,6 +31,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from inspection import Fuel, Outcome, PhotoRef, VehicleClass, VisualCheck
+from protos.record_mapping import MalformedRecord, vehicle_from_proto
 from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
 from station_agent.inspector_directory import InspectorDirectory, InspectorDirectoryError
 from station_agent.lane import (
@@ -118,14 +121,37 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
             return lane
         raise UnknownRecord(record_id)
 
+    async def _lane(self, number: int, context: grpc.aio.ServicerContext) -> Lane:
+        lane = self._lanes.get(number)
+        if lane is None:
+            known = ", ".join(str(n) for n in sorted(self._lanes))
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no lane {number} here (lanes: {known})")
+        return lane
+
+    async def CheckIn(
+        self, request: lane_pb2.CheckInRequest, context: grpc.aio.ServicerContext
+    ) -> lane_pb2.CheckInResponse:
+        await self._session(request.session_token, context)
+        lane = await self._lane(request.lane, context)
+        if not request.HasField("vehicle"):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "vehicle: missing")
+        try:
+            vehicle = vehicle_from_proto(request.vehicle)
+        except MalformedRecord as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        try:
+            record_id = await lane.check_in(vehicle)
+        except LaneError as error:
+            await _abort_for(error, context)
+        started = Timestamp()
+        started.FromDatetime(lane.visit(record_id).started_at)
+        return lane_pb2.CheckInResponse(record_id=str(record_id), started_at=started)
+
     async def ListVehicles(
         self, request: lane_pb2.ListVehiclesRequest, context: grpc.aio.ServicerContext
     ) -> lane_pb2.ListVehiclesResponse:
         await self._session(request.session_token, context)
-        lane = self._lanes.get(request.lane)
-        if lane is None:
-            known = ", ".join(str(n) for n in sorted(self._lanes))
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no lane {request.lane} here (lanes: {known})")
+        lane = await self._lane(request.lane, context)
         return lane_pb2.ListVehiclesResponse(
             station_id=lane.station_id,
             lane=lane.number,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 # Top-level command groups, each a module in tongjian.commands with register(subparsers).
 _COMMANDS = ("keys", "agent", "demo", "pda", "hub", "pki", "report")
 # Simulator groups below `tongjian sim`, same protocol.
-_SIM_COMMANDS: tuple[str, ...] = ("sim_rbt", "sim_serial")
+_SIM_COMMANDS: tuple[str, ...] = ("sim_rbt", "sim_serial", "sim_fleet")
 
 
 class CommandError(Exception):
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(f"tongjian.commands.{name}").register(commands)
     if _SIM_COMMANDS:
         sim = commands.add_parser(
-            "sim", help="run a bench simulator (Modbus server or serial device on a pty)"
+            "sim", help="run a bench simulator (Modbus server or serial device on a pty); generate vehicles"
         )
         devices = sim.add_subparsers(dest="device", required=True, metavar="DEVICE")
         for name in _SIM_COMMANDS:

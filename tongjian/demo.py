@@ -27,7 +27,7 @@ import grpc
 
 from inspection import Fuel, InspectionRecord, Vehicle, VehicleClass
 from protos.envelope import load_public_key, signature_valid
-from protos.record_mapping import record_to_bytes
+from protos.record_mapping import record_to_bytes, vehicle_to_proto
 from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
 from simulators.brake_scenario import BrakeScenario, scenario_for_vehicle
 from simulators.ega_sim import EgaScenario, GasAnalyserSimulator
@@ -164,6 +164,13 @@ class Pda:
         )
         self._token = reply.session_token
 
+    async def check_in(self, lane: int, vehicle: Vehicle) -> str:
+        reply = await self._stub.CheckIn(
+            lane_pb2.CheckInRequest(session_token=self._token, lane=lane, vehicle=vehicle_to_proto(vehicle)),
+            timeout=10,
+        )
+        return reply.record_id
+
     async def inspect(self, record_id: str, plate: str) -> inspection_pb2.Outcome:
         items = [lane_pb2.CheckItem(item_code=c, passed=p, note=n) for c, p, n in VISUAL_ITEMS]
         await self._stub.SubmitChecks(
@@ -221,12 +228,12 @@ class StationRig:
         sim = self.lanes[lane_number - 1]
         lane = self.station.lane(lane_number)
         sim.next_vehicle(vehicle, seed)
-        record_id = await lane.check_in(vehicle)
+        record_id = await pda.check_in(lane_number, vehicle)
         view = await lane.wait_for(record_id, LaneState.VISUAL)
         if view.state is not LaneState.VISUAL:
-            return Inspected(vehicle, lane_number, str(record_id), None, view.error)
-        await pda.inspect(str(record_id), vehicle.plate)
-        return Inspected(vehicle, lane_number, str(record_id), lane.visit(record_id).record, None)
+            return Inspected(vehicle, lane_number, record_id, None, view.error)
+        await pda.inspect(record_id, vehicle.plate)
+        return Inspected(vehicle, lane_number, record_id, lane.visit(record_id).record, None)
 
 
 @dataclass

@@ -3,6 +3,8 @@
     tongjian pda issue-credential --inspector ID --directory FILE      (on the station: prints it once)
     tongjian pda sign-in  --server HOST:PORT --inspector ID             (credential from
                           $TONGJIAN_PDA_CREDENTIAL or the first line of stdin; prints a token)
+    tongjian pda check-in --server HOST:PORT --lane N --vin VIN --plate PLATE ...   (prints the record id;
+                          `tongjian sim fleet` prints these arguments for generated vehicles)
     tongjian pda vehicles --server HOST:PORT --lane N
     tongjian pda check    --server HOST:PORT --record ID --item CODE=pass|fail[:note] ...
     tongjian pda photo    --server HOST:PORT --record ID --item CODE FILE.jpg
@@ -18,10 +20,13 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import grpc
 
+from inspection import Fuel, LampSystem, Vehicle, VehicleClass, VehicleUse
+from protos.record_mapping import vehicle_to_proto
 from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
 from station_agent.inspector_directory import InspectorDirectory, InspectorDirectoryError
 from tongjian.cli import CommandError
@@ -30,6 +35,7 @@ TOKEN_VARIABLE = "TONGJIAN_PDA_TOKEN"
 CREDENTIAL_VARIABLE = "TONGJIAN_PDA_CREDENTIAL"
 CHUNK_BYTES = 64 * 1024
 TIMEOUT_S = 30.0
+_UINT32_MAX = 2**32 - 1  # the contract's counts and masses are uint32
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -53,6 +59,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     sign_in = client("sign-in", "sign in; prints the session token", token=False)
     sign_in.add_argument("--inspector", required=True)
     sign_in.set_defaults(handler=_sign_in)
+
+    check_in = client("check-in", "check a vehicle in to a lane (starts its benches); prints the record id")
+    check_in.add_argument("--lane", type=int, required=True)
+    add_vehicle_arguments(check_in)
+    check_in.set_defaults(handler=_check_in)
 
     vehicles = client("vehicles", "list the vehicles in a lane")
     vehicles.add_argument("--lane", type=int, required=True)
@@ -118,6 +129,110 @@ def _sign_in(args: argparse.Namespace) -> int:
         except grpc.RpcError as error:
             raise _rpc_error(error) from error
     print(reply.session_token)
+    return 0
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= _UINT32_MAX:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..{_UINT32_MAX}")
+    return value
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _axles(text: str) -> tuple[int, ...]:
+    return tuple(_count(part) for part in text.split(",")) if text else ()
+
+
+def add_vehicle_arguments(parser: argparse.ArgumentParser) -> None:
+    """The vehicle as registered; the lane service checks VIN, plate and the rest and names what is wrong."""
+    parser.add_argument("--vin", required=True)
+    parser.add_argument("--plate", required=True, help="e.g. 渝A12345")
+    parser.add_argument("--province", required=True, help="registration province, GB/T 2260 code (50)")
+    parser.add_argument(
+        "--class", dest="vehicle_class", required=True, choices=[c.value for c in VehicleClass]
+    )
+    parser.add_argument("--fuel", required=True, choices=[f.value for f in Fuel])
+    parser.add_argument("--registered", type=_date, required=True, help="registration date, YYYY-MM-DD")
+    parser.add_argument("--seats", type=_count, required=True)
+    parser.add_argument(
+        "--use", choices=[u.value for u in VehicleUse], default=VehicleUse.NON_OPERATING.value
+    )
+    parser.add_argument("--curb-mass-kg", type=_count, required=True)
+    parser.add_argument("--max-mass-kg", type=_count, required=True)
+    parser.add_argument("--axles", type=_count, default=2)
+    parser.add_argument("--parking-axles", type=_axles, default=(2,), help="comma-separated, 1 = front (2)")
+    parser.add_argument("--lamps", choices=[s.value for s in LampSystem], default=LampSystem.TWO_LAMP.value)
+    parser.add_argument("--articulated", action="store_true")
+    parser.add_argument("--van", action="store_true", help="面包车")
+    parser.add_argument("--high-beam-separately-adjustable", action="store_true")
+    parser.add_argument("--rated-rpm", type=_count, default=None, help="rated engine speed (diesels)")
+
+
+def vehicle_from_arguments(args: argparse.Namespace) -> Vehicle:
+    return Vehicle(
+        vin=args.vin,
+        plate=args.plate,
+        registration_province=args.province,
+        vehicle_class=VehicleClass(args.vehicle_class),
+        fuel=Fuel(args.fuel),
+        seats=args.seats,
+        use=VehicleUse(args.use),
+        registration_date=args.registered,
+        curb_mass_kg=args.curb_mass_kg,
+        max_total_mass_kg=args.max_mass_kg,
+        axle_count=args.axles,
+        parking_brake_axles=args.parking_axles,
+        lamp_system=LampSystem(args.lamps),
+        articulated=args.articulated,
+        high_beam_separately_adjustable=args.high_beam_separately_adjustable,
+        van=args.van,
+        rated_engine_speed_rpm=args.rated_rpm,
+    )
+
+
+def vehicle_arguments(vehicle: Vehicle) -> list[str]:
+    """The ``check-in`` arguments that describe ``vehicle`` (the inverse of ``vehicle_from_arguments``)."""
+    arguments = [
+        "--vin", vehicle.vin, "--plate", vehicle.plate, "--province", vehicle.registration_province,
+        "--class", vehicle.vehicle_class.value, "--fuel", vehicle.fuel.value,
+        "--registered", vehicle.registration_date.isoformat(), "--seats", str(vehicle.seats),
+        "--use", vehicle.use.value, "--curb-mass-kg", str(vehicle.curb_mass_kg),
+        "--max-mass-kg", str(vehicle.max_total_mass_kg), "--axles", str(vehicle.axle_count),
+        "--parking-axles", ",".join(map(str, vehicle.parking_brake_axles)),
+        "--lamps", vehicle.lamp_system.value,
+    ]  # fmt: skip
+    flags = {
+        "--articulated": vehicle.articulated,
+        "--van": vehicle.van,
+        "--high-beam-separately-adjustable": vehicle.high_beam_separately_adjustable,
+    }
+    arguments += [flag for flag, on in flags.items() if on]
+    if vehicle.rated_engine_speed_rpm is not None:
+        arguments += ["--rated-rpm", str(vehicle.rated_engine_speed_rpm)]
+    return arguments
+
+
+def _check_in(args: argparse.Namespace) -> int:
+    request = lane_pb2.CheckInRequest(
+        session_token=_token(args), lane=args.lane, vehicle=vehicle_to_proto(vehicle_from_arguments(args))
+    )
+    channel, stub = _stub(args)
+    with channel:
+        try:
+            reply = stub.CheckIn(request, timeout=TIMEOUT_S)
+        except grpc.RpcError as error:
+            raise _rpc_error(error) from error
+    print(reply.record_id)
     return 0
 
 

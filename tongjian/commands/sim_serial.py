@@ -9,7 +9,7 @@ import argparse
 import threading
 from collections.abc import Callable
 
-from simulators.ega_sim import GasAnalyserSimulator
+from simulators.ega_sim import EgaScenario, GasAnalyserSimulator
 from simulators.hlt_sim import HeadlightTesterSimulator
 from simulators.opm_sim import OpacityMeterSimulator
 from simulators.serial_device import Fault, SerialDeviceSimulator, parse_fault
@@ -51,14 +51,33 @@ def register(devices: argparse._SubParsersAction) -> None:
         parser.add_argument(
             "--serve-for", type=float, default=None, metavar="SECONDS", help="stop after this long"
         )
+        if name == "ega":
+            # A real analyser reads whatever the engine runs at; the simulated driver cannot see the
+            # lane's prompt, so it is told the engine's rated speed (the host asks for 70% of it).
+            parser.add_argument(
+                "--rated-rpm",
+                type=float,
+                default=5500.0,
+                help="rated speed of the engine under test, as checked in (default 5500)",
+            )
         parser.set_defaults(handler=_serve, simulator=name)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def build_simulator(args: argparse.Namespace) -> SerialDeviceSimulator:
+    """The simulator the arguments describe, not yet started."""
     if args.time_scale <= 0:
         raise CommandError("--time-scale must be positive")
     _description, factory = _SIMULATORS[args.simulator]
-    simulator = factory(seed=args.seed, time_scale=args.time_scale, faults=args.fault)
+    options = {}
+    if args.simulator == "ega":
+        if not 1000 <= args.rated_rpm <= 10000:
+            raise CommandError(f"--rated-rpm {args.rated_rpm:g}: expected 1000..10000")
+        options["scenario"] = EgaScenario.two_speed_idle(rated_rpm=args.rated_rpm)
+    return factory(seed=args.seed, time_scale=args.time_scale, faults=args.fault, **options)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    simulator = build_simulator(args)
     stop = threading.Event()
     try:
         path = simulator.start()

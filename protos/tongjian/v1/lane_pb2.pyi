@@ -92,6 +92,24 @@ class ListVehiclesResponse(_message.Message):
     vehicles: _containers.RepeatedCompositeFieldContainer[LaneVehicle]
     def __init__(self, station_id: _Optional[str] = ..., lane: _Optional[int] = ..., vehicles: _Optional[_Iterable[_Union[LaneVehicle, _Mapping]]] = ...) -> None: ...
 
+class CheckInRequest(_message.Message):
+    __slots__ = ("session_token", "lane", "vehicle")
+    SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    LANE_FIELD_NUMBER: _ClassVar[int]
+    VEHICLE_FIELD_NUMBER: _ClassVar[int]
+    session_token: str
+    lane: int
+    vehicle: _inspection_pb2.Vehicle
+    def __init__(self, session_token: _Optional[str] = ..., lane: _Optional[int] = ..., vehicle: _Optional[_Union[_inspection_pb2.Vehicle, _Mapping]] = ...) -> None: ...
+
+class CheckInResponse(_message.Message):
+    __slots__ = ("record_id", "started_at")
+    RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    record_id: str
+    started_at: _timestamp_pb2.Timestamp
+    def __init__(self, record_id: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class CheckItem(_message.Message):
     __slots__ = ("item_code", "passed", "note")
     ITEM_CODE_FIELD_NUMBER: _ClassVar[int]

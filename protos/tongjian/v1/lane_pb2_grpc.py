@@ -44,6 +44,11 @@ class LaneServiceStub:
                 request_serializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.ListVehiclesRequest.SerializeToString,
                 response_deserializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.ListVehiclesResponse.FromString,
                 _registered_method=True)
+        self.CheckIn = channel.unary_unary(
+                '/tongjian.v1.LaneService/CheckIn',
+                request_serializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.CheckInRequest.SerializeToString,
+                response_deserializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.CheckInResponse.FromString,
+                _registered_method=True)
         self.SubmitChecks = channel.unary_unary(
                 '/tongjian.v1.LaneService/SubmitChecks',
                 request_serializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.SubmitChecksRequest.SerializeToString,
@@ -72,6 +77,14 @@ class LaneServiceServicer:
 
     def ListVehicles(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckIn(self, request, context):
+        """Opens the vehicle's record in the lane and starts its benches; returns at once with the record
+        id (follow the lane with ListVehicles). Refused while another vehicle is on the benches.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -109,6 +122,11 @@ def add_LaneServiceServicer_to_server(servicer, server):
                     servicer.ListVehicles,
                     request_deserializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.ListVehiclesRequest.FromString,
                     response_serializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.ListVehiclesResponse.SerializeToString,
+            ),
+            'CheckIn': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckIn,
+                    request_deserializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.CheckInRequest.FromString,
+                    response_serializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.CheckInResponse.SerializeToString,
             ),
             'SubmitChecks': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitChecks,
@@ -180,6 +198,33 @@ class LaneService:
             '/tongjian.v1.LaneService/ListVehicles',
             protos_dot_tongjian_dot_v1_dot_lane__pb2.ListVehiclesRequest.SerializeToString,
             protos_dot_tongjian_dot_v1_dot_lane__pb2.ListVehiclesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckIn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tongjian.v1.LaneService/CheckIn',
+            protos_dot_tongjian_dot_v1_dot_lane__pb2.CheckInRequest.SerializeToString,
+            protos_dot_tongjian_dot_v1_dot_lane__pb2.CheckInResponse.FromString,
             options,
             channel_credentials,
             insecure,

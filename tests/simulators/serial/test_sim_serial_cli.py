@@ -11,6 +11,7 @@ import pytest
 import serial
 
 from equipment.hlt_codec import HltDecoder, frame_body, parse_reply
+from tongjian.cli import CommandError
 from tongjian.commands import sim_serial
 
 # Wires the subcommands under a `sim` group the way tongjian.cli does, without depending on it.
@@ -34,6 +35,18 @@ def test_register_adds_the_three_benches_with_their_options() -> None:
         assert parser.parse_args([device]).simulator == device
     with pytest.raises(SystemExit):
         parser.parse_args(["hlt", "--fault", "explode"])
+
+
+def test_the_gas_analysers_driver_follows_the_rated_speed_it_is_given() -> None:
+    parser = argparse.ArgumentParser()
+    sim_serial.register(parser.add_subparsers(dest="device", required=True))
+    simulator = sim_serial.build_simulator(parser.parse_args(["ega", "--rated-rpm", "6200"]))
+    assert simulator.scenario.phases[0].rpm == 4340  # type: ignore[attr-defined]  # 70 % of rated
+    assert sim_serial.build_simulator(parser.parse_args(["ega"])).scenario.phases[0].rpm == 3850  # type: ignore[attr-defined]
+    with pytest.raises(CommandError, match=r"--rated-rpm 50: expected 1000\.\.10000"):
+        sim_serial.build_simulator(parser.parse_args(["ega", "--rated-rpm", "50"]))
+    with pytest.raises(CommandError, match="--time-scale must be positive"):
+        sim_serial.build_simulator(parser.parse_args(["hlt", "--time-scale", "0"]))
 
 
 @pytest.mark.slow

@@ -9,22 +9,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import io
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import grpc
 import pytest
 
+from inspection import Fuel
+from protos.record_mapping import vehicle_to_proto
 from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
 from station_agent.inspector_directory import InspectorDirectory
 from station_agent.lane import LaneState
 from station_agent.pda_service import PdaService, start_pda_server
 from station_agent.photo_store import PhotoStore
-from tests.station_agent.lane.lane_rig import RunningLane, jpeg
+from tests.station_agent.lane.lane_rig import RunningLane, jpeg, vehicle_with
 from tongjian.cli import CommandError
 from tongjian.commands import pda as pda_command
 
@@ -344,3 +348,60 @@ async def test_command_line_pda(pda: Pda, tmp_path: Path, monkeypatch: pytest.Mo
         await asyncio.to_thread(
             run_cli, ["issue-credential", "--inspector", "a b", "--directory", str(directory)]
         )
+
+
+def wrong_check_digit(vin: str) -> str:
+    digit = vin[8]
+    return vin[:8] + ("0" if digit != "0" else "1") + vin[9:]
+
+
+async def test_check_in_starts_the_benches_and_refuses_bad_vehicles_and_a_busy_lane(pda: Pda) -> None:
+    vehicle = vehicle_with(Fuel.ELECTRIC, 0)
+    pda.lane.benches.next_vehicle(vehicle, seed=0)
+
+    def request(token: str | None = None, lane: int = 1, **changes: str) -> lane_pb2.CheckInRequest:
+        message = vehicle_to_proto(dataclasses.replace(vehicle, **changes))
+        return lane_pb2.CheckInRequest(
+            session_token=pda.token if token is None else token, lane=lane, vehicle=message
+        )
+
+    refusals = [
+        (request(vin=wrong_check_digit(vehicle.vin)), grpc.StatusCode.INVALID_ARGUMENT, "vehicle.vin"),
+        (request(plate="XX12345"), grpc.StatusCode.INVALID_ARGUMENT, "vehicle.plate"),
+        (request(registration_province="5"), grpc.StatusCode.INVALID_ARGUMENT, "vehicle.registration_province"),
+        (lane_pb2.CheckInRequest(session_token=pda.token, lane=1), grpc.StatusCode.INVALID_ARGUMENT, "vehicle: missing"),
+        (request(lane=9), grpc.StatusCode.NOT_FOUND, "no lane 9"),
+        (request(token="forged"), grpc.StatusCode.UNAUTHENTICATED, "sign in again"),
+    ]  # fmt: skip
+    for message, code, detail in refusals:
+        error = await refused(pda.stub.CheckIn(message))
+        assert error.code() is code and detail in (error.details() or ""), (code, error.details())
+    assert pda.lane.lane.visits() == []  # nothing was opened by a refused check-in
+
+    reply = await pda.stub.CheckIn(request())
+    view = pda.lane.lane.visit(reply.record_id)
+    assert view.vehicle == vehicle
+    assert reply.started_at.ToDatetime(tzinfo=UTC) == view.started_at
+    busy = await refused(pda.stub.CheckIn(request()))
+    assert busy.code() is grpc.StatusCode.FAILED_PRECONDITION and "lane busy" in (busy.details() or "")
+    done = await pda.lane.lane.wait_for(reply.record_id, LaneState.VISUAL)
+    assert done.state is LaneState.VISUAL, done.error
+    assert len(pda.lane.lane.visits()) == 1
+
+
+async def test_command_line_check_in_carries_the_whole_vehicle(
+    pda: Pda, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(pda_command.TOKEN_VARIABLE, pda.token)
+    vehicle = vehicle_with(Fuel.DIESEL, 1)
+    pda.lane.benches.next_vehicle(vehicle, seed=1)
+    server = ["--server", pda.address]
+
+    with pytest.raises(CommandError, match=r"INVALID_ARGUMENT: vehicle\.vin"):
+        bad = pda_command.vehicle_arguments(dataclasses.replace(vehicle, vin=wrong_check_digit(vehicle.vin)))
+        await asyncio.to_thread(run_cli, ["check-in", *server, "--lane", "1", *bad])
+    status, out = await asyncio.to_thread(
+        run_cli, ["check-in", *server, "--lane", "1", *pda_command.vehicle_arguments(vehicle)]
+    )
+    assert status == 0
+    assert pda.lane.lane.visit(out.strip()).vehicle == vehicle  # every field survived flags and protobuf
