@@ -37,6 +37,7 @@ from hub.metrics import HubMetrics
 from hub.rate_limit import StationRateLimiter
 from hub.store import HubStore
 from inspection import InspectionRecord, Verdict
+from pki.grpc_credentials import server_credentials
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +150,8 @@ class HubServer:
             server,
         )
         if config.tls is not None:
-            credentials = grpc.ssl_server_credentials(
-                [(config.tls.key_pem, config.tls.cert_pem)],
-                root_certificates=config.tls.client_ca_pem,
-                require_client_auth=True,
+            credentials = server_credentials(
+                config.tls.cert_pem, config.tls.key_pem, config.tls.client_ca_pem
             )
             self._port = server.add_secure_port(config.listen, credentials)
         else:

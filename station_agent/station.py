@@ -17,6 +17,7 @@ from pathlib import Path
 
 import grpc
 
+from pki.grpc_credentials import channel_credentials
 from station_agent.agent import StationAgent
 from station_agent.inspector_directory import InspectorDirectory
 from station_agent.lane import Lane, open_lane
@@ -41,12 +42,13 @@ class StationTls:
 
     @classmethod
     def from_files(cls, ca: Path, cert: Path, key: Path) -> StationTls:
+        """Reads and checks the files (``PkiError`` names the file that is unreadable, not PEM,
+        expired, or a key that belongs to another certificate): gRPC would only fail the handshake."""
+        channel_credentials(ca, cert, key)
         return cls(ca.read_bytes(), cert.read_bytes(), key.read_bytes())
 
     def channel_credentials(self) -> grpc.ChannelCredentials:
-        return grpc.ssl_channel_credentials(
-            root_certificates=self.ca_pem, private_key=self.key_pem, certificate_chain=self.cert_pem
-        )
+        return channel_credentials(self.ca_pem, self.cert_pem, self.key_pem)
 
 
 @dataclass(frozen=True, slots=True)

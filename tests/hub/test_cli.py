@@ -69,6 +69,27 @@ def test_serve_refuses_to_run_without_tls_unless_insecure(capsys) -> None:  # ty
     assert "--insecure" in capsys.readouterr().err
 
 
+def test_serve_checks_its_tls_files_and_names_the_wrong_one(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from pki.authority import Role, init_ca, issue
+
+    ca = init_ca(tmp_path / "ca", "test CA")
+    hub = issue(tmp_path / "ca", Role.HUB, "hub-50", tmp_path / "hub")
+    station = issue(tmp_path / "ca", Role.STATION, "50-0001", tmp_path / "station")
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate")
+    serve = ["hub", "serve", "--database-url", "sqlite:///:memory:", "--listen", "127.0.0.1:0"]
+    cases = [
+        ((hub.cert_path, station.key_path, ca.cert_path), f"{station.key_path}: private key does not belong"),
+        ((hub.cert_path, hub.key_path, garbage), f"{garbage}: no PEM certificate"),
+        ((hub.cert_path, hub.key_path, hub.cert_path), "holds no CA certificate"),
+        ((tmp_path / "missing.pem", hub.key_path, ca.cert_path), "missing.pem: cannot read"),
+    ]
+    for (cert, key, client_ca), message in cases:
+        argv = [*serve, "--tls-cert", str(cert), "--tls-key", str(key), "--client-ca", str(client_ca)]
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err
+
+
 @pytest.mark.slow
 async def test_serve_accepts_records_from_a_real_process(
     tmp_path: Path, station_key, signer, make_record, submit

@@ -49,3 +49,27 @@ def test_agent_run_refuses_bad_arguments_with_a_reason(
     ]
     assert main([*base, "--hub", "127.0.0.1:1", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_agent_run_checks_its_tls_files_before_connecting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], station_key: object
+) -> None:
+    from pki.authority import Role, init_ca, issue
+
+    init_ca(tmp_path / "ca", "test CA")
+    station = issue(tmp_path / "ca", Role.STATION, "50-0001", tmp_path / "station")
+    other = issue(tmp_path / "ca", Role.STATION, "50-0002", tmp_path / "other")
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate")
+    base = [
+        "agent", "run", "--station-id", "50-0001", "--outbox", str(tmp_path / "o.db"), "--hub", "127.0.0.1:1",
+        "--signing-key", str(station_key.private_path),  # type: ignore[attr-defined]
+    ]  # fmt: skip
+    ca = str(tmp_path / "ca" / "ca.cert.pem")
+    cases = [
+        (["--ca", str(garbage), "--cert", str(station.cert_path), "--key", str(station.key_path)], f"{garbage}: no PEM"),
+        (["--ca", ca, "--cert", str(station.cert_path), "--key", str(other.key_path)], "does not belong"),
+    ]  # fmt: skip
+    for argv, message in cases:
+        assert main([*base, *argv]) == 2
+        assert message in capsys.readouterr().err

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from pki.grpc_credentials import PkiError
 from station_agent.lane_config import LaneConfigError, load_lane_config
 from station_agent.outbox import OutboxStore
 from station_agent.station import Station, StationSettings, StationTls
@@ -85,7 +86,10 @@ def settings_from_args(args: argparse.Namespace) -> StationSettings:
         for flag, path in zip(("--ca", "--cert", "--key"), tls_files, strict=True):
             if not path.is_file():
                 raise CommandError(f"{flag} {path}: no such file")
-        tls = StationTls.from_files(args.ca, args.cert, args.key)
+        try:
+            tls = StationTls.from_files(args.ca, args.cert, args.key)
+        except PkiError as error:
+            raise CommandError(str(error)) from error
     try:
         lanes = tuple(load_lane_config(path) for path in args.lane)
     except LaneConfigError as error:

@@ -120,6 +120,13 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     tls = None
     if all(tls_files):
+        from pki.grpc_credentials import PkiError, server_credentials
+
+        try:
+            # Checked here, by file name: gRPC would only say "Failed to bind".
+            server_credentials(args.tls_cert, args.tls_key, args.client_ca)
+        except PkiError as error:
+            raise CommandError(str(error)) from error
         tls = HubTls(
             cert_pem=_read(args.tls_cert, "certificate"),
             key_pem=_read(args.tls_key, "private key"),
