@@ -240,6 +240,7 @@ class Lane:
         self._on_bench_error = on_bench_error
         self._history = history
         self._visits: OrderedDict[uuid.UUID, _Visit] = OrderedDict()
+        self._handovers: set[asyncio.Future[InspectionRecord]] = set()
 
     @property
     def station_id(self) -> str:
@@ -338,9 +339,13 @@ class Lane:
             self._fire(visit, LaneEvent.EMISSION_DONE)
             self._display(f"{vehicle.plate}: benches done; inspector to complete the visual checks")
         except (EquipmentError, ProcedureError) as error:
-            if isinstance(error, EquipmentError) and self._on_bench_error is not None:
-                self._on_bench_error(error)
             self._abort(visit, str(error))
+            if isinstance(error, EquipmentError) and self._on_bench_error is not None:
+                try:
+                    self._on_bench_error(error)
+                except Exception:
+                    # Counting the error must not turn a bench failure into a stuck task.
+                    log.exception("lane %d: bench error callback failed", self.number)
         except BaseException as error:
             # A bug or a cancellation must not leave the lane believing the benches are in use.
             self._abort(visit, f"internal error: {error!r}")
@@ -395,9 +400,11 @@ class Lane:
         self._fire(visit, LaneEvent.SUBMIT_CHECKS)
         return tuple(visit.checks)
 
-    def check_can_add_photo(self, record_id: uuid.UUID | str) -> None:
-        """Raise now (UnknownRecord / IllegalTransition) rather than after receiving the photo."""
+    def check_can_add_photo(self, record_id: uuid.UUID | str, item_code: str) -> None:
+        """Raise now (UnknownRecord / IllegalTransition / InvalidCheck) rather than after receiving
+        and storing the photo."""
         self._next_state(self._visit(record_id), LaneEvent.ADD_PHOTO)
+        _validate_item_code(item_code)
 
     def add_photo(self, record_id: uuid.UUID | str, photo: PhotoRef) -> None:
         visit = self._visit(record_id)
@@ -424,6 +431,15 @@ class Lane:
             visual_checks=tuple(visit.checks.values()),
             photos=tuple(visit.photos),
         )
+        # The hand-over runs to its end even if our caller is cancelled (a PDA deadline, shutdown):
+        # the outbox commit happens in a thread that cannot be called back, so the visit must
+        # follow what the hand-over did, not what the caller saw. ``close`` waits for these.
+        handover = asyncio.ensure_future(self._hand_over(visit, record))
+        self._handovers.add(handover)
+        handover.add_done_callback(self._handover_done)
+        return await asyncio.shield(handover)
+
+    async def _hand_over(self, visit: _Visit, record: InspectionRecord) -> InspectionRecord:
         try:
             record = replace(record, station_verdict=self._judge(record))
             await self._on_complete(record)
@@ -438,12 +454,20 @@ class Lane:
         self._forget_old()
         return record
 
+    def _handover_done(self, task: asyncio.Future[InspectionRecord]) -> None:
+        self._handovers.discard(task)
+        # Retrieved here so that a hand-over whose caller left does not end as "never retrieved".
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.warning("lane %d: %s", self.number, error)
+
     async def close(self) -> None:
         """Stop any bench task still running (its visit ends ABORTED)."""
         tasks = [v.task for v in self._visits.values() if v.task is not None and not v.task.done()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # Records being handed to the outbox are finished, not cut off: they may be committed already.
+        await asyncio.gather(*self._handovers, return_exceptions=True)
 
 
 def _validate_item_code(code: str) -> None:

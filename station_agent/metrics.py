@@ -67,7 +67,9 @@ class _DeliveryCollector(Collector):
             labels=["reason"],
         )
         with contextlib.suppress(Exception):
-            for reason, count in Tally(_reason_class(e.reason) for e in self._outbox.rejected()).items():
+            for reason, count in Tally(
+                _reason_class(reason) for reason in self._outbox.rejected_reasons()
+            ).items():
                 rejected.add_metric([reason], count)
         yield rejected
 

@@ -136,10 +136,13 @@ class OutboxStore:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # A failed COMMIT (disk full, I/O error) may or may not have ended the transaction;
+            # left open, every later BEGIN would fail and reads would see the uncommitted rows.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     @property
     def path(self) -> Path:
@@ -226,6 +229,11 @@ class OutboxStore:
         with self._lock:
             (oldest,) = self._db.execute("SELECT MIN(enqueued_at) FROM outbox").fetchone()
         return 0.0 if oldest is None else max(0.0, self._clock() - oldest)
+
+    def rejected_reasons(self) -> list[str]:
+        """The reason of each dead-letter entry, without loading the envelopes (for metrics)."""
+        with self._lock:
+            return [reason for (reason,) in self._db.execute("SELECT reason FROM rejected ORDER BY seq")]
 
     def rejected(self) -> list[RejectedEntry]:
         """The dead-letter table, oldest record first."""

@@ -195,7 +195,7 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         try:
             # Refuse before reading megabytes for a record that cannot take them.
             lane = self._lane_of(header.record_id)
-            lane.check_can_add_photo(header.record_id)
+            lane.check_can_add_photo(header.record_id, header.item_code)
         except LaneError as error:
             await _abort_for(error, context)
         # Collected in memory, bounded by the limit; nothing touches the disk before it is complete.

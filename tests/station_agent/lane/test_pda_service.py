@@ -189,6 +189,8 @@ async def test_photo_refusals_leave_no_file(pda: Pda) -> None:
         assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
         assert "JPEG" in (error.details() or "")
 
+    error = await refused(upload(pda, record_id, jpeg(), item="bad code!"))
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT and "item code" in (error.details() or "")
     error = await refused(upload(pda, record_id, jpeg(), content_type="image/png"))
     assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
     error = await refused(pda.stub.UploadPhoto(iter(chunks(None, jpeg()))))

@@ -1,0 +1,57 @@
+"""Completing a visit hands the record to the agent; a caller that gives up does not undo that."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from inspection import Fuel, InspectionRecord
+from station_agent.lane import LaneState, open_lane
+from station_agent.lane_config import load_lane_config
+from tests.station_agent.lane.lane_rig import vehicle_with
+from tongjian.demo import SimulatedLane
+
+
+async def test_a_cancelled_completion_still_settles_the_visit_by_what_the_hand_over_did(
+    tmp_path: Path,
+) -> None:
+    benches = SimulatedLane(number=1, profile="default", rtu=False, seed=1)
+    config_path = await benches.start(tmp_path, pda_listen=None)
+    release = asyncio.Event()
+    handed_over: list[InspectionRecord] = []
+
+    async def slow_outbox(record: InspectionRecord) -> None:
+        await release.wait()  # e.g. an fsync stuck behind other disk work
+        handed_over.append(record)
+
+    try:
+        async with open_lane(load_lane_config(config_path), slow_outbox) as lane:
+            vehicle = vehicle_with(Fuel.ELECTRIC)
+            benches.next_vehicle(vehicle, seed=0)
+            record_id = await lane.check_in(vehicle)
+            assert (await lane.wait_for(record_id, LaneState.VISUAL)).state is LaneState.VISUAL
+
+            caller = asyncio.create_task(lane.complete(record_id))
+            await asyncio.sleep(0.05)
+            caller.cancel()  # the PDA's deadline expired while the record was being committed
+            await asyncio.gather(caller, return_exceptions=True)
+            assert lane.visit(record_id).state is LaneState.COMPLETING  # not back to VISUAL
+
+            release.set()
+            view = await lane.wait_for(record_id, LaneState.COMPLETE)
+            assert view.state is LaneState.COMPLETE
+            assert [r.record_id for r in handed_over] == [record_id]
+
+            # A second visit whose hand-over is still running when the lane closes is finished first.
+            release.clear()
+            benches.next_vehicle(vehicle_with(Fuel.ELECTRIC, 1), seed=1)
+            second = await lane.check_in(vehicle_with(Fuel.ELECTRIC, 1))
+            await lane.wait_for(second, LaneState.VISUAL)
+            completing = asyncio.create_task(lane.complete(second))
+            await asyncio.sleep(0.05)
+            asyncio.get_running_loop().call_later(0.2, release.set)
+        # open_lane's exit closed the lane: it waited for the hand-over instead of cutting it off.
+        assert [r.record_id for r in handed_over] == [record_id, second]
+        assert (await completing).record_id == second
+    finally:
+        await benches.stop()
