@@ -58,6 +58,24 @@ Judge = Callable[[InspectionRecord], Verdict]
 _SERVICE = ingest_pb2.DESCRIPTOR.services_by_name["StationIngest"]
 SERVICE_NAME = _SERVICE.full_name
 ID_REUSED_REASON = "record id reused with different content"
+# Rejection reasons quote what the sender sent; an Ack must stay far below the message size limit
+# (an oversize Ack would end the stream, and the station would resend the same record forever).
+MAX_ACK_REASON_CHARS = 512
+MAX_ACK_RECORD_ID_CHARS = 64
+# What the audit log's columns hold (hub.models.AuditRow); anything else goes into the detail.
+_AUDIT_LIMITS = {"station_id": 64, "record_id": 36, "key_id": 96}
+MAX_AUDIT_DETAIL_CHARS = 2000
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _audit_field(value: str, column: str) -> str | None:
+    """``value`` if the audit column can hold it as given; None otherwise (the detail quotes it)."""
+    if not value or len(value) > _AUDIT_LIMITS[column] or not value.isprintable():
+        return None
+    return value
 
 
 class HubShuttingDown(Exception):
@@ -181,8 +199,17 @@ class GroupCommitter:
         try:
             outcomes = await asyncio.to_thread(self._store.commit_batch, records, audits)
         except SQLAlchemyError as error:
-            # Nothing of the batch is stored; the streams end and the stations send again.
-            log.error("group commit of %d items failed: %s", len(batch), error)
+            if len(batch) > 1:
+                # Nothing of the batch is stored. One bad item must not cost the others their
+                # commit: try each on its own, so only what really cannot be stored fails.
+                log.warning(
+                    "group commit of %d items failed (%s); committing them one by one", len(batch), error
+                )
+                for work in batch:
+                    await self._commit([work])
+                return
+            # Not stored; the stream ends with UNAVAILABLE and the station sends again.
+            log.error("commit failed: %s", error)
             for work in batch:
                 if not work.future.done():
                     work.future.set_exception(error)
@@ -286,6 +313,7 @@ class _Pending:
 class _End:
     refusal: str | None = None  # rate limit: end the stream with RESOURCE_EXHAUSTED and this message
     drained: bool = False  # the hub is stopping: every Ack is out, hold the stream until grace ends
+    unavailable: str | None = None  # the hub cannot go on (database, shutdown): UNAVAILABLE, retry
 
 
 class StationIngestService:
@@ -341,6 +369,8 @@ class StationIngestService:
             while True:
                 item = await pending.get()
                 if isinstance(item, _End):
+                    if item.unavailable is not None:
+                        await context.abort(grpc.StatusCode.UNAVAILABLE, item.unavailable)
                     if item.refusal is not None:
                         self._metrics.rate_limited.inc()
                         await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, item.refusal)
@@ -367,7 +397,9 @@ class StationIngestService:
         metrics.ingest_latency.observe(time.perf_counter() - item.arrived)
         if item.rejection is not None:
             return ingest_pb2.Ack(
-                record_id=item.record_id, status=ingest_pb2.ACK_STATUS_REJECTED, reason=item.rejection.reason
+                record_id=item.record_id[:MAX_ACK_RECORD_ID_CHARS],
+                status=ingest_pb2.ACK_STATUS_REJECTED,
+                reason=_clip(item.rejection.reason, MAX_ACK_REASON_CHARS),
             )
         if outcome is CommitOutcome.STORED:
             metrics.accepted.inc()
@@ -396,9 +428,16 @@ class StationIngestService:
                 except _RateLimited as limited:
                     end = _End(str(limited))
                     return
+                except SQLAlchemyError as error:
+                    log.error("reading the station directory failed: %s", error)
+                    end = _End(unavailable="the hub cannot reach its database; retry")
+                    return
+                except HubShuttingDown:
+                    end = _End(unavailable="the hub is shutting down; retry")
+                    return
                 await pending.put(item)
         finally:
-            if self._draining and end.refusal is None:
+            if self._draining and end.refusal is None and end.unavailable is None:
                 end = _End(drained=True)
             # put_nowait could fail on a full queue; the generator is draining it, so wait.
             await pending.put(end)
@@ -429,12 +468,14 @@ class StationIngestService:
                 return _Pending(arrived, done, rejection.record_id, None)
             self._metrics.rejected.labels(rejection.kind.value).inc()
             log.info("rejected record %s: %s", rejection.record_id or "(unnamed)", rejection)
+            # The sender chose key id and record id: one that no column can hold (a NUL, 200
+            # characters) must not fail the group commit it shares with other stations' records.
             audit = AuditEntry(
                 "record_rejected",
-                f"{rejection.kind.value}: {rejection.reason}",
-                station_id=certificate_station or station_of_key_id(key_id) or None,
-                record_id=rejection.record_id or None,
-                key_id=key_id or None,
+                _clip(f"{rejection.kind.value}: {rejection.reason}", MAX_AUDIT_DETAIL_CHARS),
+                station_id=_audit_field(certificate_station or station_of_key_id(key_id), "station_id"),
+                record_id=_audit_field(rejection.record_id, "record_id"),
+                key_id=_audit_field(key_id, "key_id"),
                 at=received_at,
             )
             return _Pending(arrived, self._committer.append_audit(audit), rejection.record_id, rejection)

@@ -418,7 +418,8 @@ def _photo_from_proto(message: pb.PhotoRef, path: str) -> PhotoRef:
 
 
 def verdict_from_proto(message: pb.Verdict) -> Verdict:
-    return Verdict(
+    """The verdict's items; its signed ``overall`` must be the one the items give (``Verdict.overall``)."""
+    verdict = Verdict(
         items=tuple(
             VerdictItem(
                 code=item.code,
@@ -432,3 +433,11 @@ def verdict_from_proto(message: pb.Verdict) -> Verdict:
             for i, item in enumerate(message.items)
         )
     )
+    # A signed PASS over failing items must not turn into whatever the items say: refuse it.
+    overall = _enum_from(_OUTCOME, message.overall, "station_verdict.overall")
+    if overall is not verdict.overall:
+        raise MalformedRecord(
+            "station_verdict.overall",
+            f"says {overall.value} but its items give {verdict.overall.value}",
+        )
+    return verdict

@@ -11,7 +11,7 @@ from hub.server import HubServer
 from hub.store import HubStore
 from inspection import Outcome, PhotoRef, Verdict, VerdictItem, VisualCheck
 from protos.envelope import load_private_key, seal
-from protos.record_mapping import record_to_bytes
+from protos.record_mapping import record_to_bytes, record_to_proto
 from protos.tongjian.v1 import ingest_pb2
 from protos.tongjian.v1 import inspection_pb2 as pb
 from tongjian.commands.keys import write_key_pair
@@ -269,3 +269,44 @@ async def test_records_handed_in_before_stop_are_committed(
         assert len(stored) == 50  # and what was in the queue was committed, not dropped
     finally:
         store.dispose()
+
+
+async def test_hostile_key_ids_neither_poison_the_batch_nor_end_the_stream(
+    enrolled, submit, make_record
+) -> None:  # type: ignore[no-untyped-def]
+    # No valid key needed: anyone who can connect may send these. A NUL or 200 characters do not
+    # fit the audit log's key id column (PostgreSQL refuses them), and a 100 kB key id quoted in
+    # the Ack would make the Ack larger than the hub may send.
+    first, last = enrolled.seal(make_record(0)), enrolled.seal(make_record(3))
+    nul_key = pb.SignedRecord(
+        record=record_to_bytes(make_record(1)),
+        key_id=f"{enrolled.station_id}/\x00{'k' * 200}",
+        signature=b"s" * 64,
+    )
+    huge_key = pb.SignedRecord(
+        record=record_to_bytes(make_record(2)), key_id="x" * 100_000, signature=b"s" * 64
+    )
+    outcome = await submit(enrolled.hub.port, [first, nul_key, huge_key, last])
+    assert outcome.error is None
+    assert [a.status for a in outcome.acks] == [ACCEPTED, REJECTED, REJECTED, ACCEPTED]
+    assert all(len(a.reason) <= 512 for a in outcome.acks) and "unknown key" in outcome.acks[2].reason
+    assert enrolled.hub.store.count_records() == 2
+    audited = enrolled.hub.store.audit_events(kind="record_rejected")
+    assert len(audited) == 2 and all(event.key_id is None for event in audited)
+    assert enrolled.hub.store.verify_audit_chain().ok
+
+
+async def test_a_station_verdict_whose_overall_contradicts_its_items_is_malformed(
+    enrolled, submit, make_record
+) -> None:  # type: ignore[no-untyped-def]
+    record = make_record(0)
+    failing = Verdict((VerdictItem("brake.total", "GB 7258-2017 7.13", 41.0, 60.0, "%", Outcome.FAIL),))
+    message = record_to_proto(dataclasses.replace(record, station_verdict=failing))
+    message.station_verdict.overall = pb.OUTCOME_PASS  # a signed PASS over a failing item
+    outcome = await submit(
+        enrolled.hub.port, [enrolled.seal_bytes(message.SerializeToString(deterministic=True))]
+    )
+    (ack,) = outcome.acks
+    assert ack.status == REJECTED
+    assert "station_verdict.overall" in ack.reason and "says pass but its items give fail" in ack.reason
+    assert enrolled.hub.store.count_records() == 0
