@@ -362,7 +362,9 @@ class StationIngestService:
         if self._draining:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the hub is shutting down; retry")
         pending: asyncio.Queue[_Pending | _End] = asyncio.Queue(self._max_pending)
-        reader = asyncio.create_task(self._read(request_iterator, certificate_station, pending))
+        answering = asyncio.Event()  # cleared when this generator is gone and nobody reads `pending`
+        answering.set()
+        reader = asyncio.create_task(self._read(request_iterator, certificate_station, pending, answering))
         self._readers.add(reader)
         reader.add_done_callback(self._readers.discard)
         try:
@@ -390,6 +392,7 @@ class StationIngestService:
             if not reader.cancelled() and reader.exception() is not None:
                 raise reader.exception()  # what ended the reader: a broken stream, a bug
         finally:
+            answering.clear()
             reader.cancel()
 
     def _ack(self, item: _Pending, outcome: CommitOutcome | None) -> ingest_pb2.Ack:
@@ -417,6 +420,7 @@ class StationIngestService:
         request_iterator: AsyncIterator[bytes],
         certificate_station: str | None,
         pending: asyncio.Queue[_Pending | _End],
+        answering: asyncio.Event,
     ) -> None:
         end = _End()
         try:
@@ -439,8 +443,10 @@ class StationIngestService:
         finally:
             if self._draining and end.refusal is None and end.unavailable is None:
                 end = _End(drained=True)
-            # put_nowait could fail on a full queue; the generator is draining it, so wait.
-            await pending.put(end)
+            # put_nowait could fail on a full queue; the generator is draining it, so wait. If the
+            # generator is gone (the station hung up), nobody would ever make room: just end.
+            if answering.is_set():
+                await pending.put(end)
 
     async def _take(self, raw: bytes, arrived: float, certificate_station: str | None) -> _Pending:
         received_at = datetime.now(UTC)

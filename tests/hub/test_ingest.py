@@ -7,6 +7,8 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
+import grpc
+
 from hub.server import HubServer
 from hub.store import HubStore
 from inspection import Outcome, PhotoRef, Verdict, VerdictItem, VisualCheck
@@ -14,6 +16,7 @@ from protos.envelope import load_private_key, seal
 from protos.record_mapping import record_to_bytes, record_to_proto
 from protos.tongjian.v1 import ingest_pb2
 from protos.tongjian.v1 import inspection_pb2 as pb
+from station_agent.uplink import SUBMIT_METHOD
 from tongjian.commands.keys import write_key_pair
 
 ACCEPTED = ingest_pb2.ACK_STATUS_ACCEPTED
@@ -310,3 +313,30 @@ async def test_a_station_verdict_whose_overall_contradicts_its_items_is_malforme
     assert ack.status == REJECTED
     assert "station_verdict.overall" in ack.reason and "says pass but its items give fail" in ack.reason
     assert enrolled.hub.store.count_records() == 0
+
+
+async def test_a_station_that_hangs_up_while_the_hub_is_behind_leaves_no_reader_behind(
+    hub_config, enrol, station_key
+) -> None:  # type: ignore[no-untyped-def]
+    # Commits held back for 3 s: the stream's queue of records waiting for their commit fills up
+    # (1,024) and the hub's reader waits for room in it when the station hangs up.
+    async with HubServer(hub_config(group_commit_wait_ms=3000, group_commit_max=100_000)) as hub:
+        enrolled = enrol(hub, station_key)
+        await _hang_up_on(enrolled)
+
+
+async def _hang_up_on(enrolled) -> None:  # type: ignore[no-untyped-def]
+    service = enrolled.hub._service
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{enrolled.hub.port}") as channel:
+        call = channel.stream_stream(SUBMIT_METHOD)(iter([b"\xff\xff\xff"] * 3000))
+        deadline = asyncio.get_running_loop().time() + 20
+        while enrolled.hub.metrics.received._value.get() < 1025:
+            assert asyncio.get_running_loop().time() < deadline, "the hub did not read the envelopes"
+            await asyncio.sleep(0.05)
+        assert len(service._readers) == 1
+        call.cancel()
+    for _ in range(100):
+        if not service._readers:
+            break
+        await asyncio.sleep(0.05)
+    assert not service._readers
