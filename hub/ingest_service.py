@@ -452,17 +452,17 @@ class StationIngestService:
         received_at = datetime.now(UTC)
         key_id = ""
         try:
+            # Only an authenticated station is charged: its certificate's, before any work (garbage
+            # counts too); without a certificate, the station of a verified record, so that no one
+            # can spend another station's allowance by writing its name into a key id.
+            if certificate_station is not None:
+                self._charge(certificate_station)
             envelope = open_envelope(raw)
             key_id = envelope.key_id
-            if self._rate_limiter is not None:
-                station = certificate_station or station_of_key_id(key_id)
-                if not self._rate_limiter.allow(station):
-                    raise _RateLimited(
-                        f"rate limit: station {station!r} exceeds {self._rate_limiter.rate_per_s:g} records/s; "
-                        "back off and resend"
-                    )
             keys = await self._directory.keys()
             verified = verify_envelope(envelope, keys, self._limits, received_at, certificate_station)
+            if certificate_station is None:
+                self._charge(verified.record.station_id)
         except RecordRejected as rejection:
             if rejection.kind in _RESEND_KINDS and await self._already_stored(
                 raw, key_id, rejection.record_id
@@ -488,6 +488,13 @@ class StationIngestService:
         hub_verdict = self._judge(verified.record)
         future = self._committer.store_record(new_record(verified, received_at, hub_verdict))
         return _Pending(arrived, future, verified.record_id, None)
+
+    def _charge(self, station: str) -> None:
+        if self._rate_limiter is not None and not self._rate_limiter.allow(station):
+            raise _RateLimited(
+                f"rate limit: station {station!r} exceeds {self._rate_limiter.rate_per_s:g} records/s; "
+                "back off and resend"
+            )
 
     async def _already_stored(self, raw: bytes, key_id: str, record_id: str) -> bool:
         if not record_id or not key_id:

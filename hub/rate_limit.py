@@ -13,6 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# Past this many buckets, refilled ones are dropped (a province has a few hundred stations).
+_PRUNE_AT = 1024
+
 
 @dataclass(slots=True)
 class _Bucket:
@@ -41,6 +44,8 @@ class StationRateLimiter:
 
     def allow(self, station_id: str) -> bool:
         now = self._clock()
+        if len(self._buckets) >= _PRUNE_AT:
+            self._forget_full(now)
         bucket = self._buckets.get(station_id)
         if bucket is None:
             bucket = self._buckets[station_id] = _Bucket(self.burst, now)
@@ -51,3 +56,16 @@ class StationRateLimiter:
             bucket.tokens -= 1.0
             return True
         return False
+
+    def _forget_full(self, now: float) -> None:
+        """Drop buckets that have refilled: a new bucket starts full, so nothing changes for them."""
+        full = [
+            station
+            for station, bucket in self._buckets.items()
+            if bucket.tokens + (now - bucket.updated) * self.rate_per_s >= self.burst
+        ]
+        for station in full:
+            del self._buckets[station]
+
+    def __len__(self) -> int:
+        return len(self._buckets)

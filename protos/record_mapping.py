@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import TypeVar
@@ -47,6 +47,17 @@ from inspection.measurements import BrakeTest
 from protos.tongjian.v1 import inspection_pb2 as pb
 
 E = TypeVar("E", bound=Enum)
+
+# Bounds on repeated fields: far above any real vehicle or test, far below what would let one
+# record tie up a hub's event loop (80,000 check items in one 1 MiB record took 0.7 s to judge).
+MAX_AXLES = 12
+MAX_LAMPS = 16
+MAX_CURVE_SAMPLES = 1000  # spec 1.2: CURVE_SAMPLES is at most 1000
+MAX_GAS_READINGS = 600  # per phase: ten minutes at one reading a second
+MAX_K_VALUES = 10
+MAX_VISUAL_CHECKS = 300
+MAX_PHOTOS = 1000  # the hub's own, lower limit is configuration (hub.envelope_check.EnvelopeLimits)
+MAX_VERDICT_ITEMS = 1000
 
 
 class MalformedRecord(ValueError):
@@ -235,7 +246,19 @@ def record_from_bytes(payload: bytes) -> InspectionRecord:
     return record_from_proto(message)
 
 
+def _at_most(count: int, limit: int, path: str) -> None:
+    if count > limit:
+        raise MalformedRecord(path, f"{count} entries, at most {limit} allowed")
+
+
 def record_from_proto(message: pb.InspectionRecord) -> InspectionRecord:
+    for name, limit in (
+        ("axles", MAX_AXLES),
+        ("lamps", MAX_LAMPS),
+        ("visual_checks", MAX_VISUAL_CHECKS),
+        ("photos", MAX_PHOTOS),
+    ):
+        _at_most(len(getattr(message, name)), limit, name)
     try:
         record_id = uuid.UUID(message.record_id)
     except ValueError as error:
@@ -253,6 +276,9 @@ def record_from_proto(message: pb.InspectionRecord) -> InspectionRecord:
         raise MalformedRecord(
             "finished_at", f"{finished.isoformat()} is before started_at {started.isoformat()}"
         )
+    axle_numbers = [axle.axle for axle in message.axles]
+    if len(set(axle_numbers)) != len(axle_numbers):
+        raise MalformedRecord("axles", f"an axle appears twice: {axle_numbers}")
     return InspectionRecord(
         record_id=record_id,
         station_id=message.station_id,
@@ -330,6 +356,7 @@ def vehicle_from_proto(message: pb.Vehicle) -> Vehicle:
 
 
 def _brake_test_from_proto(message: pb.BrakeTest, path: str) -> BrakeTest:
+    _at_most(len(message.left_curve_n), MAX_CURVE_SAMPLES, f"{path}.left_curve_n")
     if len(message.left_curve_n) != len(message.right_curve_n):
         raise MalformedRecord(
             f"{path}.right_curve_n",
@@ -384,12 +411,22 @@ def _lamp_from_proto(message: pb.LampMeasurement, path: str) -> LampMeasurement:
     )
 
 
-def _gas_from_proto(message: pb.GasReading) -> GasReading:
+_GAS_FIELDS = ("t_s", "hc_ppm", "co_pct", "co2_pct", "o2_pct", "no_ppm", "lambda", "rpm", "oil_temp_c")
+
+
+def _gas_from_proto(message: pb.GasReading, path: str) -> GasReading:
+    for name in _GAS_FIELDS:
+        _finite(getattr(message, name), f"{path}.{name}")
     return GasReading(
         t_s=message.t_s, hc_ppm=message.hc_ppm, co_pct=message.co_pct, co2_pct=message.co2_pct,
         o2_pct=message.o2_pct, no_ppm=message.no_ppm, lambda_=getattr(message, "lambda"), rpm=message.rpm,
         oil_temp_c=message.oil_temp_c, low_flow=message.low_flow, dilution=message.dilution,
     )  # fmt: skip
+
+
+def _gas_phase(readings: Sequence[pb.GasReading], path: str) -> tuple[GasReading, ...]:
+    _at_most(len(readings), MAX_GAS_READINGS, path)
+    return tuple(_gas_from_proto(r, f"{path}[{i}]") for i, r in enumerate(readings))
 
 
 def _emission_from_proto(message: pb.Emission) -> EmissionRun:
@@ -399,13 +436,16 @@ def _emission_from_proto(message: pb.Emission) -> EmissionRun:
     if run == "two_speed_idle":
         return TwoSpeedIdleRun(
             limit_set=message.limit_set,
-            high_idle=tuple(_gas_from_proto(r) for r in message.two_speed_idle.high_idle),
-            low_idle=tuple(_gas_from_proto(r) for r in message.two_speed_idle.low_idle),
+            high_idle=_gas_phase(message.two_speed_idle.high_idle, "emission.two_speed_idle.high_idle"),
+            low_idle=_gas_phase(message.two_speed_idle.low_idle, "emission.two_speed_idle.low_idle"),
         )
     if run == "free_acceleration":
-        return FreeAccelerationRun(
-            limit_set=message.limit_set, k_per_m=tuple(message.free_acceleration.k_per_m)
-        )
+        k_values = message.free_acceleration.k_per_m
+        path = "emission.free_acceleration.k_per_m"
+        _at_most(len(k_values), MAX_K_VALUES, path)
+        for i, k in enumerate(k_values):
+            _finite(k, f"{path}[{i}]")
+        return FreeAccelerationRun(limit_set=message.limit_set, k_per_m=tuple(k_values))
     raise MalformedRecord("emission.run", "neither two_speed_idle nor free_acceleration is set")
 
 
@@ -419,13 +459,14 @@ def _photo_from_proto(message: pb.PhotoRef, path: str) -> PhotoRef:
 
 def verdict_from_proto(message: pb.Verdict) -> Verdict:
     """The verdict's items; its signed ``overall`` must be the one the items give (``Verdict.overall``)."""
+    _at_most(len(message.items), MAX_VERDICT_ITEMS, "station_verdict.items")
     verdict = Verdict(
         items=tuple(
             VerdictItem(
                 code=item.code,
                 clause=item.clause,
-                measured=item.measured if item.HasField("measured") else None,
-                limit=item.limit if item.HasField("limit") else None,
+                measured=_finite(_opt(item, "measured"), f"station_verdict.items[{i}].measured"),
+                limit=_finite(_opt(item, "limit"), f"station_verdict.items[{i}].limit"),
                 unit=item.unit,
                 outcome=_enum_from(_OUTCOME, item.outcome, f"station_verdict.items[{i}].outcome"),
                 note=item.note,

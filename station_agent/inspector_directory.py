@@ -117,6 +117,13 @@ class InspectorDirectory:
         with self._connect() as db:
             return db.execute("DELETE FROM inspectors WHERE inspector_id = ?", (inspector_id,)).rowcount > 0
 
+    def credential_stamp(self, inspector_id: str) -> str | None:
+        """A value that names the inspector's current credential (its random salt); None once
+        revoked. A session opened under another stamp was opened with a credential no longer valid."""
+        with self._connect() as db:
+            row = db.execute("SELECT salt FROM inspectors WHERE inspector_id = ?", (inspector_id,)).fetchone()
+        return None if row is None else bytes(row[0]).hex()
+
     def verify(self, inspector_id: str, credential: str) -> bool:
         """True only for a known inspector with this exact credential."""
         with self._connect() as db:

@@ -32,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from equipment.errors import EquipmentError
@@ -82,6 +82,7 @@ class LaneEvent(StrEnum):
     SUBMITTED = "submitted"
     SUBMIT_FAILED = "submit_failed"
     BENCH_FAILED = "bench_failed"
+    EXPIRED = "expired"  # left open (benches done, never completed) for longer than the lane keeps it
 
 
 S, E = LaneState, LaneEvent
@@ -100,7 +101,7 @@ TRANSITIONS: dict[LaneState, dict[LaneEvent, LaneState]] = {
     S.BRAKE: _open(S.BRAKE, {E.BRAKE_DONE: S.HEADLIGHT, E.BENCH_FAILED: S.ABORTED}),
     S.HEADLIGHT: _open(S.HEADLIGHT, {E.HEADLIGHT_DONE: S.EMISSION, E.BENCH_FAILED: S.ABORTED}),
     S.EMISSION: _open(S.EMISSION, {E.EMISSION_DONE: S.VISUAL, E.BENCH_FAILED: S.ABORTED}),
-    S.VISUAL: _open(S.VISUAL, {E.COMPLETE: S.COMPLETING}),
+    S.VISUAL: _open(S.VISUAL, {E.COMPLETE: S.COMPLETING, E.EXPIRED: S.ABORTED}),
     S.COMPLETING: {E.SUBMITTED: S.COMPLETE, E.SUBMIT_FAILED: S.VISUAL},
     S.COMPLETE: {},
     S.ABORTED: {},
@@ -227,6 +228,7 @@ class Lane:
         display: Callable[[str], None] | None = None,
         on_bench_error: Callable[[EquipmentError], None] | None = None,
         history: int = 200,
+        open_visit_ttl: timedelta = timedelta(hours=24),
     ) -> None:
         self.config = config
         self._brake = brake
@@ -239,6 +241,7 @@ class Lane:
         self._display = display or (lambda text: log.info("lane %d display: %s", config.lane, text))
         self._on_bench_error = on_bench_error
         self._history = history
+        self._open_visit_ttl = open_visit_ttl
         self._visits: OrderedDict[uuid.UUID, _Visit] = OrderedDict()
         self._handovers: set[asyncio.Future[InspectionRecord]] = set()
 
@@ -319,6 +322,14 @@ class Lane:
         return visit.record_id
 
     def _forget_old(self) -> None:
+        # A vehicle that drove off without its inspection being completed would otherwise be held
+        # (curves, checks, photo references) for as long as the agent runs.
+        cutoff = self.clock.now() - self._open_visit_ttl
+        for visit in self._visits.values():
+            if visit.state is LaneState.VISUAL and visit.started_at < cutoff:
+                visit.error = f"not completed within {self._open_visit_ttl}; nothing was signed or sent"
+                log.warning("lane %d record %s expired: %s", self.number, visit.record_id, visit.error)
+                self._fire(visit, LaneEvent.EXPIRED)
         finished = [rid for rid, v in self._visits.items() if v.state in FINAL]
         for rid in finished[: max(0, len(finished) - self._history)]:
             del self._visits[rid]
@@ -493,6 +504,7 @@ async def open_lane(
     judge: Judge = _default_judge,
     display: Callable[[str], None] | None = None,
     on_bench_error: Callable[[EquipmentError], None] | None = None,
+    open_visit_ttl: timedelta = timedelta(hours=24),
 ) -> AsyncIterator[Lane]:
     """Open the four benches named in ``config`` and run a ``Lane`` over them; closes all on exit."""
     # Imported here so the state machine above stays importable (and testable) without pyserial or
@@ -544,6 +556,7 @@ async def open_lane(
             judge=judge,
             display=display,
             on_bench_error=on_bench_error,
+            open_visit_ttl=open_visit_ttl,
         )
         try:
             yield lane

@@ -52,11 +52,13 @@ _CLASS = {cls: getattr(inspection_pb2, f"VEHICLE_CLASS_{cls.name}") for cls in V
 _OUTCOME = {outcome: getattr(inspection_pb2, f"OUTCOME_{outcome.name}") for outcome in Outcome}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Session:
     inspector_id: str
     expires_monotonic: float
     expires_at: datetime
+    credential_stamp: str  # the credential signed in with; revoked or re-issued ends the session
+    checked_monotonic: float  # when the directory last confirmed it
 
 
 class PdaService(lane_pb2_grpc.LaneServiceServicer):
@@ -67,6 +69,7 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         photos: PhotoStore,
         *,
         session_ttl_s: float = 12 * 3600.0,
+        session_recheck_s: float = 10.0,
     ) -> None:
         lane_list = [lanes] if isinstance(lanes, Lane) else list(lanes)
         self._lanes = {lane.number: lane for lane in lane_list}
@@ -75,6 +78,7 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         self._directory = directory
         self._photos = photos
         self._ttl = session_ttl_s
+        self._recheck_s = session_recheck_s
         self._sessions: dict[str, Session] = {}
 
     # --- sessions -------------------------------------------------------------------------------
@@ -85,14 +89,20 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         try:
             # scrypt is deliberately slow: keep it off the event loop.
             ok = await asyncio.to_thread(self._directory.verify, request.inspector_id, request.credential)
+            credential = (
+                await asyncio.to_thread(self._directory.credential_stamp, request.inspector_id)
+                if ok
+                else None
+            )
         except InspectorDirectoryError as error:
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"inspector directory: {error}")
-        if not ok:
+        if credential is None:
             # One message for unknown inspector and wrong credential: do not say which ids exist.
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "wrong inspector id or credential")
         token = secrets.token_urlsafe(32)
         expires_at = datetime.now(UTC) + timedelta(seconds=self._ttl)
-        self._sessions[token] = Session(request.inspector_id, time.monotonic() + self._ttl, expires_at)
+        now = time.monotonic()
+        self._sessions[token] = Session(request.inspector_id, now + self._ttl, expires_at, credential, now)
         self._drop_expired()
         stamp = Timestamp()
         stamp.FromDatetime(expires_at)
@@ -106,8 +116,21 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
     async def _session(self, token: str, context: grpc.aio.ServicerContext) -> Session:
         # A plain dict lookup: timing can at best hint at a prefix of a 256-bit random token.
         session = self._sessions.get(token) if token else None
-        if session is None or session.expires_monotonic <= time.monotonic():
+        now = time.monotonic()
+        if session is None or session.expires_monotonic <= now:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "unknown or expired session: sign in again")
+        if now - session.checked_monotonic >= self._recheck_s:
+            # Revoking (or re-issuing) a credential must end its sessions too, not only new sign-ins.
+            try:
+                stamp = await asyncio.to_thread(self._directory.credential_stamp, session.inspector_id)
+            except InspectorDirectoryError as error:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, f"inspector directory: {error}")
+            if stamp != session.credential_stamp:
+                self._sessions.pop(token, None)
+                await context.abort(
+                    grpc.StatusCode.UNAUTHENTICATED, "credential revoked or re-issued: sign in again"
+                )
+            session.checked_monotonic = now
         return session
 
     # --- lanes and records ----------------------------------------------------------------------

@@ -65,3 +65,15 @@ def test_a_bucket_never_allows_more_than_burst_plus_rate_times_elapsed(
         allowed += limiter.allow("50-0001")
     assert allowed <= limiter.burst + rate * now[0] + 1e-9
     assert limiter.allow("50-0002")  # stations have separate buckets
+
+
+def test_refilled_buckets_are_forgotten_and_busy_ones_kept() -> None:
+    now = [0.0]
+    limiter = StationRateLimiter(10.0, burst=2, clock=lambda: now[0])
+    for index in range(3000):  # stations seen once, long ago
+        limiter.allow(f"station-{index}")
+    now[0] += 1.0  # every bucket has refilled
+    assert limiter.allow("busy") and limiter.allow("busy") and not limiter.allow("busy")
+    assert len(limiter) == 1  # only the bucket that is not full is kept
+    # Forgetting changes nothing for a station: a refilled bucket and a new one are the same.
+    assert limiter.allow("station-7") and limiter.allow("station-7") and not limiter.allow("station-7")

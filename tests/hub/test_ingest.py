@@ -193,6 +193,23 @@ async def test_a_station_over_its_rate_gets_resource_exhausted_after_its_earlier
         assert hub.store.count_records() >= len(outcome.acks)
 
 
+async def test_forged_key_ids_cannot_spend_another_stations_allowance(
+    hub_config, enrol, submit, make_record, station_key
+) -> None:  # type: ignore[no-untyped-def]
+    async with HubServer(hub_config(station_rate_per_s=2.0)) as hub:
+        station = enrol(hub, station_key)
+        forged = [
+            pb.SignedRecord(
+                record=record_to_bytes(make_record(i)), key_id=station.key_id, signature=b"f" * 64
+            )
+            for i in range(20)
+        ]
+        spent = await submit(hub.port, forged)
+        assert spent.error is None and all(a.status == REJECTED for a in spent.acks)
+        genuine = await submit(hub.port, [station.seal(make_record(100))])
+        assert genuine.error is None and [a.status for a in genuine.acks] == [ACCEPTED]
+
+
 async def test_the_hub_recomputes_the_verdict_and_flags_a_mismatch(
     hub_config, enrol, submit, make_record, station_key
 ) -> None:  # type: ignore[no-untyped-def]

@@ -29,7 +29,18 @@ from inspection import (
     VisualCheck,
 )
 from inspection.measurements import BrakeTest
-from protos.record_mapping import MalformedRecord, record_from_bytes, record_to_bytes, record_to_proto
+from protos.record_mapping import (
+    MAX_AXLES,
+    MAX_CURVE_SAMPLES,
+    MAX_GAS_READINGS,
+    MAX_K_VALUES,
+    MAX_VERDICT_ITEMS,
+    MAX_VISUAL_CHECKS,
+    MalformedRecord,
+    record_from_bytes,
+    record_to_bytes,
+    record_to_proto,
+)
 from simulators.fleet import generate_fleet
 
 START = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
@@ -96,6 +107,34 @@ def test_serialization_is_deterministic() -> None:
         (lambda m: setattr(m.photos[0], "sha256", "xyz"), "photos[0].sha256"),
         (lambda m: setattr(m.emission, "limit_set", "c"), "emission.limit_set"),
         (lambda m: m.ClearField("finished_at"), "finished_at"),
+        # Bounds and finiteness everywhere, so that no record can stall or poison the hub.
+        (lambda m: m.axles.extend([m.axles[0]] * MAX_AXLES), "axles"),
+        (lambda m: setattr(m.axles[1], "axle", 1), "axles"),
+        (lambda m: m.visual_checks.extend([m.visual_checks[0]] * MAX_VISUAL_CHECKS), "visual_checks"),
+        (
+            lambda m: m.axles[0].service.left_curve_n.extend([1] * MAX_CURVE_SAMPLES),
+            "axles[0].service.left_curve_n",
+        ),
+        (
+            lambda m: m.emission.two_speed_idle.low_idle.extend(
+                [m.emission.two_speed_idle.low_idle[0]] * MAX_GAS_READINGS
+            ),
+            "emission.two_speed_idle.low_idle",
+        ),
+        (
+            lambda m: setattr(m.emission.two_speed_idle.high_idle[0], "co_pct", float("inf")),
+            "emission.two_speed_idle.high_idle[0].co_pct",
+        ),
+        (
+            lambda m: m.station_verdict.items.extend([m.station_verdict.items[0]] * MAX_VERDICT_ITEMS),
+            "station_verdict.items",
+        ),
+        (
+            lambda m: setattr(m.station_verdict.items[0], "measured", float("nan")),
+            "station_verdict.items[0].measured",
+        ),
+        (lambda m: setattr(m.station_verdict, "overall", 0), "station_verdict.overall"),
+        (lambda m: setattr(m.station_verdict.items[0], "outcome", 2), "station_verdict.overall"),
     ],
 )
 def test_malformed_fields_are_named(mutate, path: str) -> None:  # type: ignore[no-untyped-def]
@@ -104,6 +143,20 @@ def test_malformed_fields_are_named(mutate, path: str) -> None:  # type: ignore[
     with pytest.raises(MalformedRecord) as caught:
         record_from_bytes(message.SerializeToString())
     assert caught.value.path == path
+
+
+def test_free_acceleration_k_values_are_bounded_and_finite() -> None:
+    diesel = record_to_proto(replace(full_record(), emission=FreeAccelerationRun("b", (0.41, 0.44, 0.39))))
+    for mutate, path in (
+        (lambda m: m.emission.free_acceleration.k_per_m.extend([0.4] * MAX_K_VALUES), "emission.free_acceleration.k_per_m"),
+        (lambda m: m.emission.free_acceleration.k_per_m.append(float("nan")), "emission.free_acceleration.k_per_m[3]"),
+    ):  # fmt: skip
+        message = type(diesel)()
+        message.CopyFrom(diesel)
+        mutate(message)
+        with pytest.raises(MalformedRecord) as caught:
+            record_from_bytes(message.SerializeToString())
+        assert caught.value.path == path
 
 
 @settings(max_examples=300)

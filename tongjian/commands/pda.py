@@ -1,6 +1,7 @@
 """``tongjian pda``: a command-line PDA for the lane service, and issuing inspectors' credentials.
 
     tongjian pda issue-credential --inspector ID --directory FILE      (on the station: prints it once)
+    tongjian pda revoke-credential --inspector ID --directory FILE     (ends that inspector's sessions)
     tongjian pda sign-in  --server HOST:PORT --inspector ID             (credential from
                           $TONGJIAN_PDA_CREDENTIAL or the first line of stdin; prints a token)
     tongjian pda check-in --server HOST:PORT --lane N --vin VIN --plate PLATE ...   (prints the record id;
@@ -49,6 +50,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     issue.add_argument("--name", default="", help="the inspector's name, for the station's list")
     issue.set_defaults(handler=_issue)
 
+    revoke = pda.add_parser("revoke-credential", help="revoke an inspector's credential; their sessions end")
+    revoke.add_argument("--inspector", required=True)
+    revoke.add_argument(
+        "--directory", type=Path, required=True, help="the station's inspector directory file"
+    )
+    revoke.set_defaults(handler=_revoke)
+
     def client(name: str, help_text: str, token: bool = True) -> argparse.ArgumentParser:
         parser = pda.add_parser(name, help=help_text)
         parser.add_argument("--server", required=True, help="the lane service, HOST:PORT")
@@ -93,6 +101,17 @@ def _issue(args: argparse.Namespace) -> int:
     except InspectorDirectoryError as error:
         raise CommandError(str(error)) from error
     print(credential)
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    try:
+        revoked = InspectorDirectory(args.directory).revoke(args.inspector)
+    except InspectorDirectoryError as error:
+        raise CommandError(str(error)) from error
+    if not revoked:
+        raise CommandError(f"no inspector {args.inspector!r} in {args.directory}")
+    print(f"revoked {args.inspector}: open sessions end within seconds")
     return 0
 
 

@@ -127,6 +127,53 @@ async def test_wrong_credential_and_bad_tokens_are_unauthenticated(pda: Pda) -> 
     assert stored_files(pda) == []
 
 
+async def test_revoking_or_reissuing_a_credential_ends_its_sessions(
+    running_lane: RunningLane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = InspectorDirectory(tmp_path / "inspectors.sqlite3")
+    service = PdaService(running_lane.lane, directory, PhotoStore(tmp_path / "photos"), session_recheck_s=0)
+    server, port = await start_pda_server(service)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = lane_pb2_grpc.LaneServiceStub(channel)
+
+            async def session(inspector: str) -> str:
+                credential = directory.issue(inspector)
+                reply = await stub.SignIn(
+                    lane_pb2.SignInRequest(inspector_id=inspector, credential=credential)
+                )
+                return reply.session_token
+
+            def listing(token: str) -> object:
+                return stub.ListVehicles(lane_pb2.ListVehiclesRequest(session_token=token, lane=1))
+
+            revoked, reissued, other = (
+                await session("insp-01"),
+                await session("insp-02"),
+                await session("insp-03"),
+            )
+            for token in (revoked, reissued, other):
+                await listing(token)
+            monkeypatch.delenv(pda_command.TOKEN_VARIABLE, raising=False)
+            status, out = await asyncio.to_thread(
+                run_cli, ["revoke-credential", "--inspector", "insp-01", "--directory", str(directory.path)]
+            )
+            assert status == 0 and "revoked insp-01" in out
+            directory.issue("insp-02")  # a new credential: the old one's sessions end as well
+            for token in (revoked, reissued):
+                error = await refused(listing(token))
+                assert error.code() is grpc.StatusCode.UNAUTHENTICATED
+                assert "revoked or re-issued" in (error.details() or "")
+            await listing(other)  # nobody else is signed out
+            with pytest.raises(CommandError, match="no inspector 'insp-01'"):
+                await asyncio.to_thread(
+                    run_cli,
+                    ["revoke-credential", "--inspector", "insp-01", "--directory", str(directory.path)],
+                )
+    finally:
+        await server.stop(None)
+
+
 async def test_unknown_lane_and_record_are_not_found(pda: Pda) -> None:
     error = await refused(
         pda.stub.ListVehicles(lane_pb2.ListVehiclesRequest(session_token=pda.token, lane=9))
