@@ -3,8 +3,9 @@
 A ``SerialLink`` owns one port and does one request/reply exchange at a time: flush stale input,
 write the request, read until the codec yields a frame or the deadline passes. It knows no message
 layout; drivers pass the codec's decoder in and decode the frame themselves. The blocking pyserial
-calls run in a worker thread (``asyncio.to_thread``) behind a lock, so a port never has two
-requests in flight - the benches answer strictly one frame per request.
+calls run in the link's own worker thread behind a lock, so a port never has two requests in
+flight - the benches answer strictly one frame per request - and a headlight reading that takes
+seconds never holds a thread of the event loop's shared pool, where the outbox's commits run.
 
 What can be observed, and what it becomes (every error names device, command and cause):
 
@@ -23,7 +24,9 @@ for USB-serial adapters and ptys.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -104,6 +107,7 @@ class SerialLink:
         # A threading lock, not an asyncio one: the exchange runs in worker threads, and the
         # link may be shared by callers on different event loops (tests, CLI).
         self._lock = threading.Lock()
+        self._thread: concurrent.futures.ThreadPoolExecutor | None = None  # made on first request
 
     # Opening and closing
 
@@ -139,6 +143,9 @@ class SerialLink:
             # The port may already be gone; a failing close leaves nothing for us to act on.
             with contextlib.suppress(serial.SerialException, OSError):
                 port.close()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.shutdown(wait=False)  # an exchange still running ends at its deadline
 
     @property
     def is_open(self) -> bool:
@@ -243,8 +250,8 @@ class SerialLink:
         corrupt: tuple[type[Exception], ...],
         timeout_s: float | None = None,
     ) -> T:
-        """Async ``exchange_retrying`` in a worker thread (one exchange at a time on this port)."""
-        return await asyncio.to_thread(
+        """Async ``exchange_retrying`` in the link's worker thread (one exchange at a time on this port)."""
+        exchange = functools.partial(
             self.exchange_retrying,
             request,
             decoder,
@@ -253,6 +260,11 @@ class SerialLink:
             corrupt=corrupt,
             timeout_s=timeout_s,
         )
+        if self._thread is None:
+            self._thread = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix=f"serial {self.config.port}"
+            )
+        return await asyncio.get_running_loop().run_in_executor(self._thread, exchange)
 
 
 def retrying_busy(config: SerialConfig, is_busy: Callable[[BaseException], bool]) -> AsyncRetrying:

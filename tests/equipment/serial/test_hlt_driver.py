@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import time
 
 import pytest
@@ -90,3 +92,15 @@ async def test_measurement_slower_than_the_timeout_is_a_device_timeout(connect) 
     assert time.monotonic() - started < 0.4
     assert (caught.value.device, caught.value.command) == ("hlt", "MEAS,L,H")
     assert "no reply within 0.1 s" in caught.value.cause
+
+
+async def test_a_bench_exchange_does_not_wait_for_the_event_loops_shared_threads(connect) -> None:
+    # The loop's default pool is where the outbox commits; here its only thread is busy for 3 s.
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(1))
+    busy = asyncio.ensure_future(asyncio.to_thread(time.sleep, 3))
+    hlt = HeadlightTester(connect(HeadlightTesterSimulator(time_scale=SCALE)), measure_timeout_s=0.5)
+    started = time.monotonic()
+    assert (await asyncio.wait_for(hlt.measure(Side.LEFT, Beam.LOW), 2)).side is Side.LEFT
+    assert time.monotonic() - started < 1.5
+    await busy
