@@ -44,6 +44,7 @@ from hub.envelope_check import (
     open_envelope,
     verify_envelope,
 )
+from hub.inflight_budget import InflightBudget
 from hub.metrics import HubMetrics
 from hub.rate_limit import StationRateLimiter
 from hub.store import AuditEntry, CommitOutcome, HubStore, NewRecord
@@ -307,6 +308,7 @@ class _Pending:
     future: asyncio.Future[CommitOutcome | None]
     record_id: str
     rejection: RecordRejected | None  # None: a verified record, its Ack follows from the outcome
+    held_bytes: int = 0  # taken from the hub's in-flight budget, given back once answered
 
 
 @dataclass(slots=True)
@@ -327,6 +329,7 @@ class StationIngestService:
         rate_limiter: StationRateLimiter | None = None,
         require_certificate: bool = False,
         max_pending_per_stream: int = 1024,
+        max_inflight_bytes: int = 256 * 1024 * 1024,
     ) -> None:
         self._store = directory.store
         self._directory = directory
@@ -337,6 +340,7 @@ class StationIngestService:
         self._rate_limiter = rate_limiter
         self._require_certificate = require_certificate
         self._max_pending = max_pending_per_stream
+        self.budget = InflightBudget(max_inflight_bytes)
         self._readers: set[asyncio.Task[None]] = set()
         self._draining = False
 
@@ -367,6 +371,7 @@ class StationIngestService:
         reader = asyncio.create_task(self._read(request_iterator, certificate_station, pending, answering))
         self._readers.add(reader)
         reader.add_done_callback(self._readers.discard)
+        item: _Pending | _End | None = None
         try:
             while True:
                 item = await pending.get()
@@ -387,6 +392,8 @@ class StationIngestService:
                     await context.abort(grpc.StatusCode.UNAVAILABLE, "the hub could not store records; retry")
                 except HubShuttingDown:
                     await context.abort(grpc.StatusCode.UNAVAILABLE, "the hub is shutting down; retry")
+                self.budget.release(item.held_bytes)
+                item.held_bytes = 0
                 yield self._ack(item, outcome).SerializeToString()
             await asyncio.wait({reader})
             if not reader.cancelled() and reader.exception() is not None:
@@ -394,6 +401,14 @@ class StationIngestService:
         finally:
             answering.clear()
             reader.cancel()
+            # Records read but never answered (the station hung up, the stream was aborted): their
+            # commits stand or fail on their own, but they no longer take up the budget.
+            if item is not None and isinstance(item, _Pending):
+                self.budget.release(item.held_bytes)
+            while not pending.empty():
+                left = pending.get_nowait()
+                if isinstance(left, _Pending):
+                    self.budget.release(left.held_bytes)
 
     def _ack(self, item: _Pending, outcome: CommitOutcome | None) -> ingest_pb2.Ack:
         metrics = self._metrics
@@ -427,8 +442,14 @@ class StationIngestService:
             async for raw in request_iterator:
                 arrived = time.perf_counter()
                 self._metrics.received.inc()
+                # Room first: a hub that is behind stops reading, and flow control slows the station.
+                held = await self.budget.acquire(len(raw))
                 try:
                     item = await self._take(raw, arrived, certificate_station)
+                    item.held_bytes = held
+                    await pending.put(item)
+                    held = 0  # the generator gives it back now
+                    continue
                 except _RateLimited as limited:
                     end = _End(str(limited))
                     return
@@ -439,7 +460,8 @@ class StationIngestService:
                 except HubShuttingDown:
                     end = _End(unavailable="the hub is shutting down; retry")
                     return
-                await pending.put(item)
+                finally:
+                    self.budget.release(held)  # nothing, unless the record never reached the queue
         finally:
             if self._draining and end.refusal is None and end.unavailable is None:
                 end = _End(drained=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -40,6 +40,11 @@ class HubMetrics:
             "tongjian_hub_commit_batch_size", "items per group-commit transaction", buckets=_BATCH_BUCKETS,
             registry=r,
         )  # fmt: skip
+        self.inflight_bytes = Gauge(
+            "tongjian_hub_inflight_bytes",
+            "bytes of records read and not yet answered, all streams",
+            registry=r,
+        )
         self._http: WSGIServer | None = None
 
     def serve(self, host: str, port: int) -> int:

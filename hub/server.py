@@ -67,6 +67,9 @@ class HubConfig:
     insecure_ok: bool = True
     judge: Callable[[InspectionRecord], Verdict] | None = None
     key_cache_ttl_s: float = 2.0  # how long another replica's key change may take to apply here
+    # Bytes of records read but not yet answered, over all streams; past it the hub stops reading
+    # and gRPC flow control slows the stations down.
+    max_inflight_bytes: int = 256 * MiB
 
 
 class HubConfigError(ValueError):
@@ -135,8 +138,10 @@ class HubServer:
             VerdictJudge(config.judge),
             rate_limiter,
             require_certificate=config.tls is not None,
+            max_inflight_bytes=config.max_inflight_bytes,
         )
         self._service = service
+        self.metrics.inflight_bytes.set_function(lambda: service.budget.used_bytes)
         server = grpc.aio.server(options=_server_options(config))
         server.add_generic_rpc_handlers((service.rpc_handler(),))
         health = HealthServicer()
