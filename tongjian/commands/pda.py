@@ -20,9 +20,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 
@@ -36,6 +37,7 @@ TOKEN_VARIABLE = "TONGJIAN_PDA_TOKEN"
 CREDENTIAL_VARIABLE = "TONGJIAN_PDA_CREDENTIAL"
 CHUNK_BYTES = 64 * 1024
 TIMEOUT_S = 30.0
+T = TypeVar("T")
 _UINT32_MAX = 2**32 - 1  # the contract's counts and masses are uint32
 
 
@@ -115,9 +117,13 @@ def _revoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stub(args: argparse.Namespace) -> tuple[grpc.Channel, lane_pb2_grpc.LaneServiceStub]:
-    channel = grpc.insecure_channel(args.server)
-    return channel, lane_pb2_grpc.LaneServiceStub(channel)
+def _call(args: argparse.Namespace, rpc: Callable[[lane_pb2_grpc.LaneServiceStub], T]) -> T:
+    """One call on a fresh channel to ``--server``; a gRPC error becomes a ``CommandError``."""
+    with grpc.insecure_channel(args.server) as channel:
+        try:
+            return rpc(lane_pb2_grpc.LaneServiceStub(channel))
+        except grpc.RpcError as error:
+            raise _rpc_error(error) from error
 
 
 def _token(args: argparse.Namespace) -> str:
@@ -139,14 +145,8 @@ def _sign_in(args: argparse.Namespace) -> int:
     credential = os.environ.get(CREDENTIAL_VARIABLE) or sys.stdin.readline().strip()
     if not credential:
         raise CommandError(f"no credential: set ${CREDENTIAL_VARIABLE} or give it on stdin")
-    channel, stub = _stub(args)
-    with channel:
-        try:
-            reply = stub.SignIn(
-                lane_pb2.SignInRequest(inspector_id=args.inspector, credential=credential), timeout=TIMEOUT_S
-            )
-        except grpc.RpcError as error:
-            raise _rpc_error(error) from error
+    request = lane_pb2.SignInRequest(inspector_id=args.inspector, credential=credential)
+    reply = _call(args, lambda stub: stub.SignIn(request, timeout=TIMEOUT_S))
     print(reply.session_token)
     return 0
 
@@ -245,25 +245,14 @@ def _check_in(args: argparse.Namespace) -> int:
     request = lane_pb2.CheckInRequest(
         session_token=_token(args), lane=args.lane, vehicle=vehicle_to_proto(vehicle_from_arguments(args))
     )
-    channel, stub = _stub(args)
-    with channel:
-        try:
-            reply = stub.CheckIn(request, timeout=TIMEOUT_S)
-        except grpc.RpcError as error:
-            raise _rpc_error(error) from error
+    reply = _call(args, lambda stub: stub.CheckIn(request, timeout=TIMEOUT_S))
     print(reply.record_id)
     return 0
 
 
 def _vehicles(args: argparse.Namespace) -> int:
-    channel, stub = _stub(args)
-    with channel:
-        try:
-            reply = stub.ListVehicles(
-                lane_pb2.ListVehiclesRequest(session_token=_token(args), lane=args.lane), timeout=TIMEOUT_S
-            )
-        except grpc.RpcError as error:
-            raise _rpc_error(error) from error
+    request = lane_pb2.ListVehiclesRequest(session_token=_token(args), lane=args.lane)
+    reply = _call(args, lambda stub: stub.ListVehicles(request, timeout=TIMEOUT_S))
     print(f"station {reply.station_id} lane {reply.lane}: {len(reply.vehicles)} vehicle(s)")
     for v in reply.vehicles:
         state = lane_pb2.LaneState.Name(v.state).removeprefix("LANE_STATE_").lower()
@@ -284,15 +273,8 @@ def parse_item(text: str) -> lane_pb2.CheckItem:
 
 def _check(args: argparse.Namespace) -> int:
     items = [parse_item(text) for text in args.item]
-    channel, stub = _stub(args)
-    with channel:
-        try:
-            reply = stub.SubmitChecks(
-                lane_pb2.SubmitChecksRequest(session_token=_token(args), record_id=args.record, items=items),
-                timeout=TIMEOUT_S,
-            )
-        except grpc.RpcError as error:
-            raise _rpc_error(error) from error
+    request = lane_pb2.SubmitChecksRequest(session_token=_token(args), record_id=args.record, items=items)
+    reply = _call(args, lambda stub: stub.SubmitChecks(request, timeout=TIMEOUT_S))
     print(f"accepted {reply.accepted}; record holds {', '.join(reply.checked_items)}")
     return 0
 
@@ -311,24 +293,13 @@ def _photo(args: argparse.Namespace) -> int:
     header = lane_pb2.PhotoHeader(
         session_token=_token(args), record_id=args.record, item_code=args.item, content_type="image/jpeg"
     )
-    channel, stub = _stub(args)
-    with channel:
-        try:
-            reply = stub.UploadPhoto(_chunks(header, data), timeout=TIMEOUT_S)
-        except grpc.RpcError as error:
-            raise _rpc_error(error) from error
+    reply = _call(args, lambda stub: stub.UploadPhoto(_chunks(header, data), timeout=TIMEOUT_S))
     print(reply.sha256)
     return 0
 
 
 def _complete(args: argparse.Namespace) -> int:
-    channel, stub = _stub(args)
-    with channel:
-        try:
-            reply = stub.Complete(
-                lane_pb2.CompleteRequest(session_token=_token(args), record_id=args.record), timeout=TIMEOUT_S
-            )
-        except grpc.RpcError as error:
-            raise _rpc_error(error) from error
+    request = lane_pb2.CompleteRequest(session_token=_token(args), record_id=args.record)
+    reply = _call(args, lambda stub: stub.Complete(request, timeout=TIMEOUT_S))
     print(f"{reply.record_id}\t{inspection_pb2.Outcome.Name(reply.overall).removeprefix('OUTCOME_').lower()}")
     return 0
