@@ -44,20 +44,21 @@ from inspection import (
     validate_vin,
 )
 from inspection.measurements import BrakeTest
+from inspection.record_limits import MAX_COUNT, Part
 from protos.tongjian.v1 import inspection_pb2 as pb
 
 E = TypeVar("E", bound=Enum)
 
-# Bounds on repeated fields: far above any real vehicle or test, far below what would let one
-# record tie up a hub's event loop (80,000 check items in one 1 MiB record took 0.7 s to judge).
-MAX_AXLES = 12
-MAX_LAMPS = 16
-MAX_CURVE_SAMPLES = 1000  # spec 1.2: CURVE_SAMPLES is at most 1000
-MAX_GAS_READINGS = 600  # per phase: ten minutes at one reading a second
-MAX_K_VALUES = 10
-MAX_VISUAL_CHECKS = 300
-MAX_PHOTOS = 1000  # the hub's own, lower limit is configuration (hub.envelope_check.EnvelopeLimits)
-MAX_VERDICT_ITEMS = 1000
+# Bounds on repeated fields, from the one table station and hub share (inspection.record_limits):
+# checked here, before building the domain objects, so a huge message costs no more than its count.
+MAX_AXLES = MAX_COUNT[Part.AXLES]
+MAX_LAMPS = MAX_COUNT[Part.LAMPS]
+MAX_CURVE_SAMPLES = MAX_COUNT[Part.CURVE_SAMPLES]
+MAX_GAS_READINGS = MAX_COUNT[Part.GAS_READINGS]
+MAX_K_VALUES = MAX_COUNT[Part.K_VALUES]
+MAX_VISUAL_CHECKS = MAX_COUNT[Part.VISUAL_CHECKS]
+MAX_PHOTOS = MAX_COUNT[Part.PHOTOS]
+MAX_VERDICT_ITEMS = MAX_COUNT[Part.VERDICT_ITEMS]
 
 
 class MalformedRecord(ValueError):

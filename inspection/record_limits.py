@@ -1,0 +1,258 @@
+"""What one inspection record may hold: how many of each part, and the physical range of each value.
+
+One table, read by the station and by the hub alike, so that a station never signs a record the hub
+will refuse (a lane that accepted 13 axles signed a record that stayed a dead letter for ever):
+
+- the station checks counts at check-in and on each PDA call, and every bench reading against its
+  range as it arrives (a reading outside it aborts the visit naming bench, quantity and value);
+- the hub checks the whole record after parsing it (``check_record``) and rejects it naming the
+  field and the range.
+
+Counts are far above any real vehicle or test and far below what would let one record tie up a hub
+(80,000 check items in one 1 MiB record took 0.7 s to judge). Ranges are what a bench can physically
+report, not what passes: a weak brake is a FAIL, a negative wheel load is a broken record. Both
+ends are inclusive. The ranges are deliberately generous: refusing a real record costs a station
+more than accepting an odd one, which the judging rules and post-review still see.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+from inspection.measurements import FreeAccelerationRun, TwoSpeedIdleRun
+from inspection.record import InspectionRecord
+from inspection.vehicle import Vehicle
+
+
+class Part(StrEnum):
+    """A repeated part of a record, with a maximum count in ``MAX_COUNT``."""
+
+    AXLES = "axles"
+    LAMPS = "lamps"
+    VISUAL_CHECKS = "visual_checks"  # every entry, corrections included
+    PHOTOS = "photos"
+    CURVE_SAMPLES = "curve_samples"  # per side of one brake run; spec 1.2: at most 1000
+    GAS_READINGS = "gas_readings"  # per idle phase: ten minutes at one reading a second
+    K_VALUES = "k_values"
+    VERDICT_ITEMS = "verdict_items"
+
+
+MAX_COUNT: dict[Part, int] = {
+    Part.AXLES: 12,
+    Part.LAMPS: 16,
+    Part.VISUAL_CHECKS: 300,
+    Part.PHOTOS: 32,
+    Part.CURVE_SAMPLES: 1000,
+    Part.GAS_READINGS: 600,
+    Part.K_VALUES: 10,
+    Part.VERDICT_ITEMS: 1000,
+}
+
+PHOTO_CONTENT_TYPES = frozenset({"image/jpeg"})
+MAX_PHOTO_BYTES = 20_000_000  # a station may configure less (lane file ``max_photo_bytes``)
+MAX_TEXT_CHARS = 500  # a check note, a correction reason
+
+
+class Quantity(StrEnum):
+    """A measured or declared value with a physical range in ``RANGES``."""
+
+    LANE = "lane"
+    WHEEL_LOAD_KG = "wheel_load_kg"
+    BRAKE_FORCE_N = "brake_force_n"
+    DRAG_FORCE_N = "drag_force_n"
+    CURVE_SAMPLE_N = "curve_sample_n"
+    SAMPLE_RATE_HZ = "sample_rate_hz"
+    LUMINOUS_INTENSITY_CD = "luminous_intensity_cd"
+    BEAM_OFFSET_MM = "beam_offset_mm"
+    LAMP_HEIGHT_MM = "lamp_height_mm"
+    READING_TIME_S = "reading_time_s"
+    HC_PPM = "hc_ppm"
+    CO_PCT = "co_pct"
+    CO2_PCT = "co2_pct"
+    O2_PCT = "o2_pct"
+    NO_PPM = "no_ppm"
+    LAMBDA = "lambda"
+    ENGINE_SPEED_RPM = "engine_speed_rpm"
+    OIL_TEMP_C = "oil_temp_c"
+    OPACITY_K_PER_M = "opacity_k_per_m"
+    PHOTO_BYTES = "photo_bytes"
+    SEATS = "seats"
+    CURB_MASS_KG = "curb_mass_kg"
+    MAX_TOTAL_MASS_KG = "max_total_mass_kg"
+    AXLE_COUNT = "axle_count"
+    RATED_ENGINE_SPEED_RPM = "rated_engine_speed_rpm"
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    low: float
+    high: float
+    unit: str
+
+    def __contains__(self, value: float) -> bool:
+        return math.isfinite(value) and self.low <= value <= self.high
+
+    def __str__(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{_number(self.low)}..{_number(self.high)}{unit}"
+
+
+# Why each bound: a wheel of a 49 t road train carries well under 15 t; a brake force cannot exceed
+# about 1.2 x load x g of the heaviest wheel (the rules call more than that implausible); curve
+# samples may dip a little below zero from the load cell's zero drift; 10 m screen offsets beyond
+# 2 m miss the screen; analyser ranges follow spec 3 (HC 0-9999 ppm, CO 0-14 %, CO2 0-18 %, O2
+# 0-25 %, NO 0-5000 ppm), opacity meters read K up to 16 m^-1 at N = 99.9 %.
+RANGES: dict[Quantity, Range] = {
+    Quantity.LANE: Range(1, 99, ""),
+    Quantity.WHEEL_LOAD_KG: Range(0, 15_000, "kg"),
+    Quantity.BRAKE_FORCE_N: Range(0, 180_000, "N"),
+    Quantity.DRAG_FORCE_N: Range(0, 180_000, "N"),
+    Quantity.CURVE_SAMPLE_N: Range(-1_000, 180_000, "N"),
+    Quantity.SAMPLE_RATE_HZ: Range(1, 1_000, "Hz"),
+    Quantity.LUMINOUS_INTENSITY_CD: Range(0, 150_000, "cd"),
+    Quantity.BEAM_OFFSET_MM: Range(-2_000, 2_000, "mm"),
+    Quantity.LAMP_HEIGHT_MM: Range(0, 3_000, "mm"),
+    Quantity.READING_TIME_S: Range(0, 3_600, "s"),
+    Quantity.HC_PPM: Range(0, 10_000, "ppm"),
+    Quantity.CO_PCT: Range(0, 15, "%"),
+    Quantity.CO2_PCT: Range(0, 20, "%"),
+    Quantity.O2_PCT: Range(0, 25, "%"),
+    Quantity.NO_PPM: Range(0, 5_000, "ppm"),
+    Quantity.LAMBDA: Range(0, 10, ""),
+    Quantity.ENGINE_SPEED_RPM: Range(0, 12_000, "r/min"),
+    Quantity.OIL_TEMP_C: Range(-40, 200, "°C"),
+    Quantity.OPACITY_K_PER_M: Range(0, 16, "m^-1"),
+    Quantity.PHOTO_BYTES: Range(1, MAX_PHOTO_BYTES, "bytes"),
+    Quantity.SEATS: Range(1, 100, ""),
+    Quantity.CURB_MASS_KG: Range(100, 60_000, "kg"),
+    Quantity.MAX_TOTAL_MASS_KG: Range(100, 100_000, "kg"),
+    Quantity.AXLE_COUNT: Range(1, MAX_COUNT[Part.AXLES], ""),
+    Quantity.RATED_ENGINE_SPEED_RPM: Range(500, 12_000, "r/min"),
+}
+
+
+class RecordOutOfLimits(ValueError):
+    """A record, or a part of one, beyond the table: ``path`` names the field, ``reason`` the limit."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def check_count(part: Part, count: int, path: str | None = None) -> None:
+    """Refuse ``count`` entries of ``part`` when the table allows fewer."""
+    limit = MAX_COUNT[part]
+    if count > limit:
+        raise RecordOutOfLimits(path or part.value, f"{count} entries, at most {limit} allowed")
+
+
+def check_value(quantity: Quantity, value: float | None, path: str | None = None) -> None:
+    """Refuse a value outside the physical range of ``quantity``; ``None`` (not available) passes."""
+    if value is None:
+        return
+    allowed = RANGES[quantity]
+    if value not in allowed:
+        raise RecordOutOfLimits(
+            path or quantity.value, f"{_number(value)} is outside the range {allowed} of {quantity.value}"
+        )
+
+
+def check_text(text: str, path: str) -> None:
+    if len(text) > MAX_TEXT_CHARS:
+        raise RecordOutOfLimits(path, f"{len(text)} characters, at most {MAX_TEXT_CHARS} allowed")
+
+
+def check_photo(content_type: str, size_bytes: int, path: str = "photo") -> None:
+    if content_type not in PHOTO_CONTENT_TYPES:
+        raise RecordOutOfLimits(
+            f"{path}.content_type", f"{content_type!r} is not one of {sorted(PHOTO_CONTENT_TYPES)}"
+        )
+    check_value(Quantity.PHOTO_BYTES, size_bytes, f"{path}.size_bytes")
+
+
+def check_vehicle(vehicle: Vehicle, path: str = "vehicle") -> None:
+    """What check-in must refuse before a visit starts: a vehicle no record of ours could hold."""
+    check_value(Quantity.SEATS, vehicle.seats, f"{path}.seats")
+    check_value(Quantity.CURB_MASS_KG, vehicle.curb_mass_kg, f"{path}.curb_mass_kg")
+    check_value(Quantity.MAX_TOTAL_MASS_KG, vehicle.max_total_mass_kg, f"{path}.max_total_mass_kg")
+    check_value(Quantity.AXLE_COUNT, vehicle.axle_count, f"{path}.axle_count")
+    for axle in vehicle.parking_brake_axles:
+        if not 1 <= axle <= vehicle.axle_count:
+            raise RecordOutOfLimits(
+                f"{path}.parking_brake_axles", f"axle {axle} is not one of 1..{vehicle.axle_count}"
+            )
+    check_value(
+        Quantity.RATED_ENGINE_SPEED_RPM, vehicle.rated_engine_speed_rpm, f"{path}.rated_engine_speed_rpm"
+    )
+
+
+def check_record(record: InspectionRecord) -> None:
+    """Every count and value of ``record`` within the table; raises ``RecordOutOfLimits`` on the first."""
+    check_value(Quantity.LANE, record.lane, "lane")
+    check_vehicle(record.vehicle)
+    check_count(Part.AXLES, len(record.axles))
+    check_count(Part.LAMPS, len(record.lamps))
+    check_count(Part.VISUAL_CHECKS, len(record.visual_checks))
+    check_count(Part.PHOTOS, len(record.photos))
+    for i, axle in enumerate(record.axles):
+        at = f"axles[{i}]"
+        check_value(Quantity.WHEEL_LOAD_KG, axle.left_load_kg, f"{at}.left_load_kg")
+        check_value(Quantity.WHEEL_LOAD_KG, axle.right_load_kg, f"{at}.right_load_kg")
+        for name, test in (("service", axle.service), ("parking", axle.parking)):
+            if test is None:
+                continue
+            run = f"{at}.{name}"
+            check_value(Quantity.BRAKE_FORCE_N, test.left_max_n, f"{run}.left_max_n")
+            check_value(Quantity.BRAKE_FORCE_N, test.right_max_n, f"{run}.right_max_n")
+            check_value(Quantity.DRAG_FORCE_N, test.left_drag_n, f"{run}.left_drag_n")
+            check_value(Quantity.DRAG_FORCE_N, test.right_drag_n, f"{run}.right_drag_n")
+            if test.curve is not None:
+                curve = test.curve
+                check_value(Quantity.SAMPLE_RATE_HZ, curve.sample_rate_hz, f"{run}.curve.sample_rate_hz")
+                for side, samples in (("left_n", curve.left_n), ("right_n", curve.right_n)):
+                    check_count(Part.CURVE_SAMPLES, len(samples), f"{run}.curve.{side}")
+                    # min/max first: a 1000-sample curve is checked in two passes, not 1000 calls
+                    if samples:
+                        check_value(Quantity.CURVE_SAMPLE_N, min(samples), f"{run}.curve.{side}")
+                        check_value(Quantity.CURVE_SAMPLE_N, max(samples), f"{run}.curve.{side}")
+    for i, lamp in enumerate(record.lamps):
+        at = f"lamps[{i}]"
+        check_value(Quantity.LUMINOUS_INTENSITY_CD, lamp.intensity_cd, f"{at}.intensity_cd")
+        check_value(Quantity.BEAM_OFFSET_MM, lamp.vertical_mm, f"{at}.vertical_mm")
+        check_value(Quantity.BEAM_OFFSET_MM, lamp.horizontal_mm, f"{at}.horizontal_mm")
+        check_value(Quantity.LAMP_HEIGHT_MM, lamp.lamp_height_mm, f"{at}.lamp_height_mm")
+    emission = record.emission
+    if isinstance(emission, TwoSpeedIdleRun):
+        for phase, readings in (("high_idle", emission.high_idle), ("low_idle", emission.low_idle)):
+            at = f"emission.{phase}"
+            check_count(Part.GAS_READINGS, len(readings), at)
+            for j, reading in enumerate(readings):
+                for quantity, value in (
+                    (Quantity.READING_TIME_S, reading.t_s),
+                    (Quantity.HC_PPM, reading.hc_ppm),
+                    (Quantity.CO_PCT, reading.co_pct),
+                    (Quantity.CO2_PCT, reading.co2_pct),
+                    (Quantity.O2_PCT, reading.o2_pct),
+                    (Quantity.NO_PPM, reading.no_ppm),
+                    (Quantity.LAMBDA, reading.lambda_),
+                    (Quantity.ENGINE_SPEED_RPM, reading.rpm),
+                    (Quantity.OIL_TEMP_C, reading.oil_temp_c),
+                ):
+                    check_value(quantity, value, f"{at}[{j}].{quantity.value}")
+    elif isinstance(emission, FreeAccelerationRun):
+        check_count(Part.K_VALUES, len(emission.k_per_m), "emission.k_per_m")
+        for j, k in enumerate(emission.k_per_m):
+            check_value(Quantity.OPACITY_K_PER_M, k, f"emission.k_per_m[{j}]")
+    for i, check in enumerate(record.visual_checks):
+        check_text(check.note, f"visual_checks[{i}].note")
+    for i, photo in enumerate(record.photos):
+        check_photo(photo.content_type, photo.size_bytes, f"photos[{i}]")
+    if record.station_verdict is not None:
+        check_count(Part.VERDICT_ITEMS, len(record.station_verdict.items), "station_verdict.items")
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
