@@ -38,6 +38,7 @@ from hub.rate_limit import StationRateLimiter
 from hub.store import HubStore
 from inspection import InspectionRecord, Verdict
 from pki.grpc_credentials import server_credentials
+from protos.server_port import SERVER_OPTIONS, listen
 
 log = logging.getLogger(__name__)
 
@@ -158,14 +159,14 @@ class HubServer:
             credentials = server_credentials(
                 config.tls.cert_pem, config.tls.key_pem, config.tls.client_ca_pem
             )
-            self._port = server.add_secure_port(config.listen, credentials)
+            self._port = listen(server, config.listen, credentials)
         else:
             log.warning(
                 "WARNING: hub listening WITHOUT TLS on %s: station identity is not authenticated "
                 "and records travel in plaintext. Use only for tests and demos.",
                 config.listen,
             )
-            self._port = server.add_insecure_port(config.listen)
+            self._port = listen(server, config.listen)
         await server.start()
         self._server = server
         for name in ("", SERVICE_NAME):
@@ -200,6 +201,7 @@ class HubServer:
 
 def _server_options(config: HubConfig) -> list[tuple[str, Any]]:
     return [
+        *SERVER_OPTIONS,
         ("grpc.max_receive_message_length", config.max_message_bytes),
         ("grpc.max_send_message_length", 64 * 1024),  # Acks are small
         # Stations hold one long, often idle stream: ping it so dead peers are noticed, and let

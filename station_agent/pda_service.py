@@ -32,6 +32,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from inspection import Fuel, Outcome, PhotoRef, VehicleClass, VisualCheck
 from protos.record_mapping import MalformedRecord, vehicle_from_proto
+from protos.server_port import SERVER_OPTIONS, listen
 from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
 from station_agent.inspector_directory import InspectorDirectory, InspectorDirectoryError
 from station_agent.lane import (
@@ -307,10 +308,8 @@ def _vehicle_message(view: VisitView) -> lane_pb2.LaneVehicle:
 
 async def start_pda_server(service: PdaService, address: str = "127.0.0.1:0") -> tuple[grpc.aio.Server, int]:
     """A started grpc.aio server with the service; returns it and the bound port."""
-    server = grpc.aio.server()
+    server = grpc.aio.server(options=SERVER_OPTIONS)
     lane_pb2_grpc.add_LaneServiceServicer_to_server(service, server)
-    port = server.add_insecure_port(address)
-    if port == 0:
-        raise OSError(f"cannot listen on {address}")
+    port = listen(server, address)
     await server.start()
     return server, port
