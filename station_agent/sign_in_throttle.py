@@ -3,7 +3,8 @@
 Without it a script tried about 22 credentials a second. Each key (the inspector id tried, and the
 address it came from) keeps a count of recent failed sign-ins:
 
-- the first ``free_failures`` cost nothing (people mistype);
+- the first ``free_failures`` for an inspector id (``peer_free_failures`` for an address, which
+  several inspectors may share) cost nothing: people mistype;
 - after that every attempt pushes the key's next allowed attempt further out, doubling from
   ``first_delay_s`` up to ``max_delay_s``; an attempt before then is refused unverified, with the
   time to wait, and does not count;
@@ -36,17 +37,20 @@ class KeyKind(StrEnum):
 @dataclass(frozen=True, slots=True)
 class ThrottlePolicy:
     free_failures: int = 3
+    peer_free_failures: int = 10
     first_delay_s: float = 1.0
     max_delay_s: float = 300.0
     lockout_after: int = 10  # failures in a row for one inspector id
     forget_after_s: float = 900.0
     max_keys: int = 10_000  # beyond this, keys idle longer than forget_after_s are dropped
 
-    def delay_after(self, failures: int) -> float:
+    def delay_after(self, failures: int, kind: KeyKind = KeyKind.INSPECTOR) -> float:
         """How long a key must wait before its next attempt, after ``failures`` failures."""
-        if failures <= self.free_failures:
+        free = self.free_failures if kind is KeyKind.INSPECTOR else self.peer_free_failures
+        if failures <= free:
             return 0.0
-        return min(self.first_delay_s * 2 ** (failures - self.free_failures - 1), self.max_delay_s)
+        # capped exponent: 2**(large) would overflow a float long before max_delay_s matters
+        return min(self.first_delay_s * 2 ** min(failures - free - 1, 62), self.max_delay_s)
 
 
 class TooManyAttempts(Exception):
@@ -84,10 +88,10 @@ class SignInThrottle:
         for (kind, _), count in zip(keys, counts, strict=True):
             if now < count.not_before:
                 raise TooManyAttempts(kind, count.not_before - now)
-        for count in counts:
+        for (kind, _), count in zip(keys, counts, strict=True):
             count.failures += 1
             count.last_at = now
-            count.not_before = now + self.policy.delay_after(count.failures)
+            count.not_before = now + self.policy.delay_after(count.failures, kind)
 
     def succeeded(self, inspector_id: str, peer: str) -> None:
         self._counts.pop((KeyKind.INSPECTOR, inspector_id), None)
@@ -98,7 +102,9 @@ class SignInThrottle:
     def failures(self, inspector_id: str) -> int:
         """Failures in a row for this inspector id (the attempt just admitted included)."""
         count = self._counts.get((KeyKind.INSPECTOR, inspector_id))
-        return 0 if count is None else count.failures
+        if count is None or self._clock() - count.last_at > self.policy.forget_after_s:
+            return 0
+        return count.failures
 
     def locked_out(self, inspector_id: str) -> bool:
         return self.failures(inspector_id) >= self.policy.lockout_after
