@@ -181,7 +181,8 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
                 f"the credential is for station {credential.station_id or '(none)'}, this is station"
                 f" {self.station_id}: issue one with --station {self.station_id} --lanes ...",
             )
-        token = secrets.token_urlsafe(32)
+        # hex, not urlsafe base64: a token starting with '-' would read as an option in `--token TOKEN`
+        token = secrets.token_hex(32)
         expires_at = datetime.now(UTC) + timedelta(seconds=self._ttl)
         now = time.monotonic()
         self._sessions[token] = Session(
