@@ -193,3 +193,20 @@ def test_credentials_issued_before_scopes_name_none_and_the_file_is_upgraded(tmp
             directory.issue("insp-02", station_id=STATION, lanes=lanes)
     with pytest.raises(InspectorDirectoryError, match="station"):
         directory.issue("insp-02", station_id=" ", lanes=[1])
+
+
+def test_agent_run_checks_the_pda_tls_files_before_opening_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], station_key: object
+) -> None:
+    from tongjian.cli import main
+
+    lane_file = tmp_path / "lane1.toml"
+    lane_file.write_text(LANE + 'cert = "missing.cert.pem"\nkey = "missing.key.pem"\n', encoding="utf-8")
+    argv = [
+        "agent", "run", "--station-id", "50-0001", "--outbox", str(tmp_path / "o.db"), "--hub", "127.0.0.1:1",
+        "--insecure", "--signing-key", str(station_key.private_path),  # type: ignore[attr-defined]
+        "--lane", str(lane_file),
+    ]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{lane_file}: [pda]" in err and "missing.cert.pem" in err and "Traceback" not in err
