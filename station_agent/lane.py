@@ -99,26 +99,22 @@ class LaneEvent(StrEnum):
 
 
 S, E = LaneState, LaneEvent
-# While a visit is open, checks and photos leave its state unchanged.
+# While a visit is open, checks and photos leave its state unchanged, and an inspector may abort it.
 _PDA_EVENTS = {E.SUBMIT_CHECKS: None, E.ADD_PHOTO: None}
 
 
 def _open(state: LaneState, moves: dict[LaneEvent, LaneState]) -> dict[LaneEvent, LaneState]:
-    return {**{event: state for event in _PDA_EVENTS}, **moves}
+    return {**{event: state for event in _PDA_EVENTS}, LaneEvent.ABORT: LaneState.ABORTED, **moves}
 
 
 # Every legal transition: state -> event -> next state. Anything not here is an IllegalTransition.
 TRANSITIONS: dict[LaneState, dict[LaneEvent, LaneState]] = {
     S.WAITING: {E.CHECK_IN: S.CHECKING_IN},
-    S.CHECKING_IN: _open(
-        S.CHECKING_IN, {E.CHECKED_IN: S.BRAKE, E.BENCH_FAILED: S.ABORTED, E.ABORT: S.ABORTED}
-    ),
-    S.BRAKE: _open(S.BRAKE, {E.BRAKE_DONE: S.HEADLIGHT, E.BENCH_FAILED: S.ABORTED, E.ABORT: S.ABORTED}),
-    S.HEADLIGHT: _open(
-        S.HEADLIGHT, {E.HEADLIGHT_DONE: S.EMISSION, E.BENCH_FAILED: S.ABORTED, E.ABORT: S.ABORTED}
-    ),
-    S.EMISSION: _open(S.EMISSION, {E.EMISSION_DONE: S.VISUAL, E.BENCH_FAILED: S.ABORTED, E.ABORT: S.ABORTED}),
-    S.VISUAL: _open(S.VISUAL, {E.COMPLETE: S.COMPLETING, E.EXPIRED: S.ABORTED, E.ABORT: S.ABORTED}),
+    S.CHECKING_IN: _open(S.CHECKING_IN, {E.CHECKED_IN: S.BRAKE, E.BENCH_FAILED: S.ABORTED}),
+    S.BRAKE: _open(S.BRAKE, {E.BRAKE_DONE: S.HEADLIGHT, E.BENCH_FAILED: S.ABORTED}),
+    S.HEADLIGHT: _open(S.HEADLIGHT, {E.HEADLIGHT_DONE: S.EMISSION, E.BENCH_FAILED: S.ABORTED}),
+    S.EMISSION: _open(S.EMISSION, {E.EMISSION_DONE: S.VISUAL, E.BENCH_FAILED: S.ABORTED}),
+    S.VISUAL: _open(S.VISUAL, {E.COMPLETE: S.COMPLETING, E.EXPIRED: S.ABORTED}),
     S.COMPLETING: {E.SUBMITTED: S.COMPLETE, E.SUBMIT_FAILED: S.VISUAL},
     S.COMPLETE: {},
     S.ABORTED: {},
