@@ -14,9 +14,11 @@ to EMISSION) at a time; a visit in VISUAL has left the benches and waits for the
 complete it from the PDA, so the next vehicle may check in meanwhile. Visual checks and photos
 are accepted from check-in until completion; a record keeps every check entry (a second result for
 an item is a correction and must give a reason), and nothing enters a visit beyond the record
-limits every hub applies (``inspection.record_limits``). Completion builds the ``InspectionRecord``, judges
-it (``inspection.verdicts.judge``) and hands it to ``on_complete`` (the agent: sign, outbox,
-uplink); if that fails the visit returns to VISUAL, so completing can be retried.
+limits every hub applies (``inspection.record_limits``). Completion builds the
+``InspectionRecord``, judges it (``inspection.verdicts.judge``) and hands it to ``on_complete``
+(the agent: sign, outbox, uplink); if that fails the visit returns to VISUAL, so completing can be
+retried. An inspector may abort an open visit (``abort``): its bench run is cancelled and it ends
+ABORTED with the reason, never signed. ``state_changes`` follows a visit state by state.
 
 Two rules for this file, as in h11's ``_state.py``:
 1. every legal move is in ``TRANSITIONS`` below, and state changes only through ``_fire``, which
@@ -50,7 +52,6 @@ from inspection import (
     VisualCheck,
 )
 from inspection.record_limits import (
-    MAX_TEXT_CHARS,
     Part,
     RecordOutOfLimits,
     check_count,
@@ -127,7 +128,6 @@ FINAL = frozenset({LaneState.COMPLETE, LaneState.ABORTED})
 
 
 _ITEM_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
-MAX_NOTE_CHARS = MAX_TEXT_CHARS
 # How long an abort waits for the cancelled bench run to unwind (a driver's own clean-up) before it
 # answers anyway: the visit is ABORTED either way.
 ABORT_UNWIND_S = 10.0
