@@ -80,3 +80,36 @@ async def test_a_reason_beyond_the_text_limit_is_refused(pda: Pda, reason: str) 
         submit(pda, pda.token, record_id, lane_pb2.CheckItem(item_code="0101", passed=True, reason=reason))
     )
     assert error.code() is grpc.StatusCode.INVALID_ARGUMENT and "at most 500" in (error.details() or "")
+
+
+def test_judging_takes_the_latest_entry_per_item_and_old_records_still_parse() -> None:
+    from datetime import UTC, datetime
+
+    from inspection import VisualCheck
+    from inspection.verdict import Outcome
+    from inspection.verdicts import visual_items
+    from protos.tongjian.v1 import inspection_pb2
+
+    at = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    entries = (
+        VisualCheck("0102", False, "worn tyre", "insp-07", at),
+        VisualCheck("0101", True, "", "insp-07", at),
+        VisualCheck("0102", True, "", "insp-08", at, correction_reason="tyre changed on site"),
+    )
+    judged = visual_items(entries)
+    assert [(i.code, i.outcome) for i in judged] == [
+        ("visual.0102", Outcome.PASS),
+        ("visual.0101", Outcome.PASS),
+    ]
+    assert "insp-08" in judged[0].note and "tyre changed on site" in judged[0].note
+
+    # A record signed before entries were timed: no recorded_at, no reason; it parses to None / ""
+    # and serializes back to the very bytes that were signed.
+    old = inspection_pb2.VisualCheck(item_code="0101", passed=True, note="", inspector_id="insp-07")
+    from protos.record_mapping import _visual_check_from_proto, _visual_check_to_proto
+
+    parsed = _visual_check_from_proto(old, "visual_checks[0]")
+    assert (parsed.recorded_at, parsed.correction_reason) == (None, "")
+    assert _visual_check_to_proto(parsed).SerializeToString(deterministic=True) == old.SerializeToString(
+        deterministic=True
+    )
