@@ -9,6 +9,7 @@ survives a round trip through the protobuf contract bit for bit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -109,12 +110,18 @@ EmissionRun = TwoSpeedIdleRun | FreeAccelerationRun
 
 @dataclass(frozen=True, slots=True)
 class VisualCheck:
-    """One visual / chassis check item submitted by a PDA inspector."""
+    """One entry for a visual / chassis check item, as a PDA inspector submitted it.
+
+    A record keeps every entry: a later entry for an ``item_code`` already recorded is a
+    correction, carries its ``correction_reason``, and is judged in place of the earlier ones.
+    """
 
     item_code: str
     passed: bool
     note: str
     inspector_id: str
+    recorded_at: datetime | None = None  # timezone-aware; None only in records from before it was kept
+    correction_reason: str = ""  # empty on an item's first entry
 
 
 @dataclass(frozen=True, slots=True)

@@ -248,6 +248,7 @@ def check_record(record: InspectionRecord) -> None:
             check_value(Quantity.OPACITY_K_PER_M, k, f"emission.k_per_m[{j}]")
     for i, check in enumerate(record.visual_checks):
         check_text(check.note, f"visual_checks[{i}].note")
+        check_text(check.correction_reason, f"visual_checks[{i}].correction_reason")
     for i, photo in enumerate(record.photos):
         check_photo(photo.content_type, photo.size_bytes, f"photos[{i}]")
     if record.station_verdict is not None:

@@ -7,6 +7,8 @@ or person named by its certificate's subject common name, and the OU says which 
   subjectAltName localhost and 127.0.0.1 unless DNS names or IP addresses are given.
 * station: clientAuth; CN = station id, OU = station, O = Tongjian; subjectAltName only if given.
 * person: clientAuth; CN = person id, OU = person, O = Tongjian; subjectAltName only if given.
+* lane-service: serverAuth, for a station's PDA lane service; CN = its name, OU = lane-service;
+  subjectAltName as for the hub (localhost and 127.0.0.1 unless given).
 
 Keys are ECDSA P-256: gRPC's BoringSSL accepts them for TLS 1.2 and 1.3 alike (Ed25519 TLS
 certificates are not accepted everywhere gRPC runs). Files are PEM; private keys are written 0600.
@@ -61,12 +63,14 @@ class Role(enum.StrEnum):
     HUB = "hub"
     STATION = "station"
     PERSON = "person"
+    LANE_SERVICE = "lane-service"
 
 
 _EXTENDED_KEY_USAGE = {
     Role.HUB: ExtendedKeyUsageOID.SERVER_AUTH,
     Role.STATION: ExtendedKeyUsageOID.CLIENT_AUTH,
     Role.PERSON: ExtendedKeyUsageOID.CLIENT_AUTH,
+    Role.LANE_SERVICE: ExtendedKeyUsageOID.SERVER_AUTH,
 }
 _HUB_DEFAULT_DNS = ("localhost",)
 _HUB_DEFAULT_IPS = ("127.0.0.1",)
@@ -146,7 +150,7 @@ def issue(
     _check_days(days)
     dns = [_check_dns_name(value) for value in dns_names]
     ips = [_parse_ip(value) for value in ip_addresses]
-    if role is Role.HUB and not dns and not ips:
+    if _EXTENDED_KEY_USAGE[role] == ExtendedKeyUsageOID.SERVER_AUTH and not dns and not ips:
         dns = list(_HUB_DEFAULT_DNS)
         ips = [ipaddress.ip_address(value) for value in _HUB_DEFAULT_IPS]
     ca_cert_pem = read_pem(ca_dir / CA_CERT_FILE, "ca certificate")

@@ -25,7 +25,14 @@ from pki.pem_files import (
     read_pem,
 )
 
-__all__ = ["PkiError", "channel_credentials", "peer_common_name", "server_credentials"]
+__all__ = [
+    "PkiError",
+    "channel_credentials",
+    "peer_common_name",
+    "server_credentials",
+    "server_only_channel_credentials",
+    "server_tls_credentials",
+]
 
 # The auth-context property gRPC's TLS transport fills with the peer certificate's subject CN.
 _COMMON_NAME_PROPERTY = "x509_common_name"
@@ -38,6 +45,18 @@ def server_credentials(
     cert, key = _identity(cert_pem, key_pem)
     client_ca = _trust_anchors(client_ca_pem, "client_ca_pem")
     return grpc.ssl_server_credentials([(key, cert)], root_certificates=client_ca, require_client_auth=True)
+
+
+def server_tls_credentials(cert_pem: PemSource, key_pem: PemSource) -> grpc.ServerCredentials:
+    """TLS server credentials without client certificates: for services whose callers prove who
+    they are inside the call (the PDA lane service's session tokens)."""
+    cert, key = _identity(cert_pem, key_pem)
+    return grpc.ssl_server_credentials([(key, cert)])
+
+
+def server_only_channel_credentials(ca_pem: PemSource) -> grpc.ChannelCredentials:
+    """TLS channel credentials that trust servers signed by ``ca_pem`` and present no certificate."""
+    return grpc.ssl_channel_credentials(root_certificates=_trust_anchors(ca_pem, "ca_pem"))
 
 
 def channel_credentials(

@@ -130,10 +130,7 @@ def record_to_proto(record: InspectionRecord) -> pb.InspectionRecord:
             )
             for lamp in record.lamps
         ],
-        visual_checks=[
-            pb.VisualCheck(item_code=c.item_code, passed=c.passed, note=c.note, inspector_id=c.inspector_id)
-            for c in record.visual_checks
-        ],
+        visual_checks=[_visual_check_to_proto(c) for c in record.visual_checks],
         photos=[
             pb.PhotoRef(sha256=p.sha256, content_type=p.content_type, size_bytes=p.size_bytes, item_code=p.item_code)
             for p in record.photos
@@ -291,13 +288,41 @@ def record_from_proto(message: pb.InspectionRecord) -> InspectionRecord:
         lamps=tuple(_lamp_from_proto(lamp, f"lamps[{i}]") for i, lamp in enumerate(message.lamps)),
         emission=_emission_from_proto(message.emission) if message.HasField("emission") else None,
         visual_checks=tuple(
-            VisualCheck(item_code=c.item_code, passed=c.passed, note=c.note, inspector_id=c.inspector_id)
-            for c in message.visual_checks
+            _visual_check_from_proto(c, f"visual_checks[{i}]") for i, c in enumerate(message.visual_checks)
         ),
         photos=tuple(_photo_from_proto(p, f"photos[{i}]") for i, p in enumerate(message.photos)),
         station_verdict=(
             verdict_from_proto(message.station_verdict) if message.HasField("station_verdict") else None
         ),
+    )
+
+
+def _visual_check_to_proto(check: VisualCheck) -> pb.VisualCheck:
+    message = pb.VisualCheck(
+        item_code=check.item_code,
+        passed=check.passed,
+        note=check.note,
+        inspector_id=check.inspector_id,
+        correction_reason=check.correction_reason,
+    )
+    if check.recorded_at is not None:
+        message.recorded_at.FromDatetime(check.recorded_at.astimezone(UTC))
+    return message
+
+
+def _visual_check_from_proto(message: pb.VisualCheck, path: str) -> VisualCheck:
+    return VisualCheck(
+        item_code=message.item_code,
+        passed=message.passed,
+        note=message.note,
+        inspector_id=message.inspector_id,
+        # absent in records signed before entries were timed: kept as unknown, not invented
+        recorded_at=(
+            _datetime_from(message.recorded_at, f"{path}.recorded_at")
+            if message.HasField("recorded_at")
+            else None
+        ),
+        correction_reason=message.correction_reason,
     )
 
 

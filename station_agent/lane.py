@@ -6,14 +6,19 @@ Each vehicle that checks in gets a *visit* (its record id is the visit's id) wit
 A visit moves through the lane in one fixed order::
 
     WAITING -> CHECKING_IN -> BRAKE -> HEADLIGHT -> EMISSION -> VISUAL -> COMPLETING -> COMPLETE
-                    \\___________\\________\\___________\\-> ABORTED  (a bench or procedure failed)
+                    \\___________\\________\\___________\\_________\\-> ABORTED
+                      (a bench or procedure failed, an inspector aborted the visit, or it expired)
 
 The benches are run by one task per visit, and only one visit may be on the benches (CHECKING_IN
 to EMISSION) at a time; a visit in VISUAL has left the benches and waits for the inspector to
 complete it from the PDA, so the next vehicle may check in meanwhile. Visual checks and photos
-are accepted from check-in until completion. Completion builds the ``InspectionRecord``, judges
-it (``inspection.verdicts.judge``) and hands it to ``on_complete`` (the agent: sign, outbox,
-uplink); if that fails the visit returns to VISUAL, so completing can be retried.
+are accepted from check-in until completion; a record keeps every check entry (a second result for
+an item is a correction and must give a reason), and nothing enters a visit beyond the record
+limits every hub applies (``inspection.record_limits``). Completion builds the
+``InspectionRecord``, judges it (``inspection.verdicts.judge``) and hands it to ``on_complete``
+(the agent: sign, outbox, uplink); if that fails the visit returns to VISUAL, so completing can be
+retried. An inspector may abort an open visit (``abort``): its bench run is cancelled and it ends
+ABORTED with the reason, never signed. ``state_changes`` follows a visit state by state.
 
 Two rules for this file, as in h11's ``_state.py``:
 1. every legal move is in ``TRANSITIONS`` below, and state changes only through ``_fire``, which
@@ -45,6 +50,14 @@ from inspection import (
     Vehicle,
     Verdict,
     VisualCheck,
+)
+from inspection.record_limits import (
+    Part,
+    RecordOutOfLimits,
+    check_count,
+    check_photo,
+    check_text,
+    check_vehicle,
 )
 from inspection.verdicts.emission_rules import Procedure, required_procedure
 from station_agent.clock import Clock, ScaledClock
@@ -83,15 +96,16 @@ class LaneEvent(StrEnum):
     SUBMIT_FAILED = "submit_failed"
     BENCH_FAILED = "bench_failed"
     EXPIRED = "expired"  # left open (benches done, never completed) for longer than the lane keeps it
+    ABORT = "abort"  # an inspector ended the visit (stuck on a bench, vehicle gone); nothing is signed
 
 
 S, E = LaneState, LaneEvent
-# While a visit is open, checks and photos leave its state unchanged.
+# While a visit is open, checks and photos leave its state unchanged, and an inspector may abort it.
 _PDA_EVENTS = {E.SUBMIT_CHECKS: None, E.ADD_PHOTO: None}
 
 
 def _open(state: LaneState, moves: dict[LaneEvent, LaneState]) -> dict[LaneEvent, LaneState]:
-    return {**{event: state for event in _PDA_EVENTS}, **moves}
+    return {**{event: state for event in _PDA_EVENTS}, LaneEvent.ABORT: LaneState.ABORTED, **moves}
 
 
 # Every legal transition: state -> event -> next state. Anything not here is an IllegalTransition.
@@ -114,7 +128,9 @@ FINAL = frozenset({LaneState.COMPLETE, LaneState.ABORTED})
 
 
 _ITEM_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
-MAX_NOTE_CHARS = 500
+# How long an abort waits for the cancelled bench run to unwind (a driver's own clean-up) before it
+# answers anyway: the visit is ABORTED either way.
+ABORT_UNWIND_S = 10.0
 
 
 class LaneError(Exception):
@@ -124,7 +140,9 @@ class LaneError(Exception):
     ├── IllegalTransition   event not allowed in the visit's state (e.g. a second completion)
     ├── UnknownRecord       no visit with that record id in this lane
     ├── LaneBusy            another vehicle is on the benches
-    ├── InvalidCheck        a submitted check item is malformed (whole submission refused)
+    ├── InvalidRequest      malformed, or beyond the record limits (the message names which)
+    │   ├── InvalidCheck    a submitted check item is malformed (whole submission refused)
+    │   └── BeyondLimits    a count, vehicle, photo or text beyond ``inspection.record_limits``
     └── SubmitFailed        the completion callback failed; the visit is back in VISUAL
     """
 
@@ -150,12 +168,35 @@ class LaneBusy(LaneError):
         self.state = state
 
 
-class InvalidCheck(LaneError):
+class InvalidRequest(LaneError):
     pass
+
+
+class InvalidCheck(InvalidRequest):
+    pass
+
+
+class BeyondLimits(InvalidRequest):
+    """What the hub would refuse: ``path`` and ``reason`` as ``RecordOutOfLimits`` gave them."""
+
+    def __init__(self, error: RecordOutOfLimits) -> None:
+        super().__init__(f"beyond the record limits: {error}")
+        self.path = error.path
+        self.reason = error.reason
 
 
 class SubmitFailed(LaneError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A visit entered ``state`` at ``at`` (wall clock); ``error`` is set once it is ABORTED."""
+
+    record_id: uuid.UUID
+    state: LaneState
+    at: datetime
+    error: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,12 +222,16 @@ class _Visit:
     axles: tuple[AxleBrake, ...] = ()
     lamps: tuple[LampMeasurement, ...] = ()
     emission: EmissionRun | None = None
-    checks: dict[str, VisualCheck] = field(default_factory=dict)
+    checks: list[VisualCheck] = field(default_factory=list)  # every entry, corrections included
     photos: list[PhotoRef] = field(default_factory=list)
     error: str | None = None
     record: InspectionRecord | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    history: list[StateChange] = field(default_factory=list)  # every state entered, in order
     task: asyncio.Task[None] | None = None
+
+    def latest_check(self, item_code: str) -> VisualCheck | None:
+        return next((c for c in reversed(self.checks) if c.item_code == item_code), None)
 
     def view(self) -> VisitView:
         return VisitView(
@@ -195,7 +240,7 @@ class _Visit:
             state=self.state,
             started_at=self.started_at,
             error=self.error,
-            checked_items=tuple(self.checks),
+            checked_items=tuple(dict.fromkeys(c.item_code for c in self.checks)),
             photo_count=len(self.photos),
             record=self.record,
         )
@@ -269,6 +314,7 @@ class Lane:
                 "lane %d record %s: %s --%s--> %s", self.number, visit.record_id, visit.state, event, new
             )
             visit.state = new
+            visit.history.append(StateChange(visit.record_id, new, self.clock.now(), visit.error))
             visit.changed.set()
             visit.changed = asyncio.Event()
 
@@ -305,10 +351,27 @@ class Lane:
             await visit.changed.wait()
         return visit.view()
 
+    async def state_changes(self, record_id: uuid.UUID | str) -> AsyncIterator[StateChange]:
+        """Every state the visit entered since check-in, then each new one as it happens, until the
+        visit ends (COMPLETE or ABORTED). Woken by the visit's own event, never by polling."""
+        visit = self._visit(record_id)
+        seen = 0
+        while True:
+            while seen < len(visit.history):
+                seen += 1
+                yield visit.history[seen - 1]
+            if visit.state in FINAL:
+                return
+            await visit.changed.wait()
+
     # --- check-in and the benches ---------------------------------------------------------------
 
     async def check_in(self, vehicle: Vehicle) -> uuid.UUID:
         """Open a visit and start the benches for it; returns the record id at once."""
+        try:
+            check_vehicle(vehicle)  # a vehicle no record could hold would be signed and refused for ever
+        except RecordOutOfLimits as error:
+            raise BeyondLimits(error) from error
         busy = self.on_benches
         if busy is not None:
             raise LaneBusy(busy.record_id, busy.state)
@@ -395,35 +458,72 @@ class Lane:
     # --- the inspector's PDA --------------------------------------------------------------------
 
     def submit_checks(self, record_id: uuid.UUID | str, checks: Sequence[VisualCheck]) -> tuple[str, ...]:
-        """Add (or replace, by item code) visual check items: all of them or, if one is bad, none."""
+        """Add check entries: all of them or, if one is bad, none. An item already recorded is
+        corrected, never replaced: the new entry must give its ``correction_reason`` and the record
+        keeps both. Each entry is stamped with the lane's time."""
         visit = self._visit(record_id)
         self._next_state(visit, LaneEvent.SUBMIT_CHECKS)
+        if not checks:
+            raise InvalidCheck("no items submitted")
         seen: set[str] = set()
         for check in checks:
             _validate_check(check)
             if check.item_code in seen:
                 raise InvalidCheck(f"item {check.item_code!r} appears twice in one submission")
             seen.add(check.item_code)
-        if not checks:
-            raise InvalidCheck("no items submitted")
-        for check in checks:
-            visit.checks[check.item_code] = check
+            earlier = visit.latest_check(check.item_code)
+            if earlier is not None and not check.correction_reason.strip():
+                result = "pass" if earlier.passed else "fail"
+                raise InvalidCheck(
+                    f"item {check.item_code!r} already has a result ({result} by {earlier.inspector_id}): "
+                    "a second result is a correction and needs a reason"
+                )
+        try:
+            check_count(Part.VISUAL_CHECKS, len(visit.checks) + len(checks), "visual_checks")
+        except RecordOutOfLimits as error:
+            raise BeyondLimits(error) from error
+        now = self.clock.now()
+        visit.checks.extend(replace(check, recorded_at=now) for check in checks)
         self._fire(visit, LaneEvent.SUBMIT_CHECKS)
-        return tuple(visit.checks)
+        return visit.view().checked_items
 
     def check_can_add_photo(self, record_id: uuid.UUID | str, item_code: str) -> None:
-        """Raise now (UnknownRecord / IllegalTransition / InvalidCheck) rather than after receiving
-        and storing the photo."""
-        self._next_state(self._visit(record_id), LaneEvent.ADD_PHOTO)
+        """Raise now (UnknownRecord / IllegalTransition / InvalidCheck / BeyondLimits) rather than
+        after receiving and storing the photo."""
+        visit = self._visit(record_id)
+        self._next_state(visit, LaneEvent.ADD_PHOTO)
         _validate_item_code(item_code)
+        _within_limits(check_count, Part.PHOTOS, len(visit.photos) + 1, "photos")
 
     def add_photo(self, record_id: uuid.UUID | str, photo: PhotoRef) -> None:
         visit = self._visit(record_id)
         self._next_state(visit, LaneEvent.ADD_PHOTO)
         _validate_item_code(photo.item_code)
+        _within_limits(check_photo, photo.content_type, photo.size_bytes, f"photos[{len(visit.photos)}]")
         if photo not in visit.photos:  # the same photo for the same item, uploaded twice, counts once
+            _within_limits(check_count, Part.PHOTOS, len(visit.photos) + 1, "photos")
             visit.photos.append(photo)
         self._fire(visit, LaneEvent.ADD_PHOTO)
+
+    async def abort(self, record_id: uuid.UUID | str, reason: str, *, by: str) -> VisitView:
+        """End a visit that is on the benches or waiting for its checks: its bench run is
+        cancelled, it ends ABORTED with ``reason`` (and who gave it), and nothing is signed."""
+        visit = self._visit(record_id)
+        if not reason.strip():
+            raise InvalidRequest(f"record {visit.record_id}: an abort needs a reason")
+        _within_limits(check_text, reason, "reason")
+        state = visit.state
+        self._next_state(visit, LaneEvent.ABORT)
+        visit.error = f"{state.value}: aborted by {by}: {reason}"
+        log.warning("lane %d record %s aborted: %s", self.number, visit.record_id, visit.error)
+        # ABORTED before the cancellation lands, so the bench run's own clean-up sees a visit that
+        # is already ended and does not overwrite the inspector's reason with "internal error".
+        self._fire(visit, LaneEvent.ABORT)
+        task = visit.task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=ABORT_UNWIND_S)
+        return visit.view()
 
     async def complete(self, record_id: uuid.UUID | str) -> InspectionRecord:
         """Build, judge and hand over the record. A second completion raises IllegalTransition."""
@@ -439,7 +539,7 @@ class Lane:
             axles=visit.axles,
             lamps=visit.lamps,
             emission=visit.emission,
-            visual_checks=tuple(visit.checks.values()),
+            visual_checks=tuple(visit.checks),
             photos=tuple(visit.photos),
         )
         # The hand-over runs to its end even if our caller is cancelled (a PDA deadline, shutdown):
@@ -490,10 +590,18 @@ def _validate_item_code(code: str) -> None:
 
 def _validate_check(check: VisualCheck) -> None:
     _validate_item_code(check.item_code)
-    if len(check.note) > MAX_NOTE_CHARS:
-        raise InvalidCheck(f"item {check.item_code!r}: note longer than {MAX_NOTE_CHARS} characters")
+    _within_limits(check_text, check.note, f"item {check.item_code!r} note")
+    _within_limits(check_text, check.correction_reason, f"item {check.item_code!r} reason")
     if not check.inspector_id:
         raise InvalidCheck(f"item {check.item_code!r}: no inspector")
+
+
+def _within_limits(check: Callable[..., None], *args: object) -> None:
+    """Run one of ``inspection.record_limits``' checks; its refusal becomes the lane's ``BeyondLimits``."""
+    try:
+        check(*args)
+    except RecordOutOfLimits as error:
+        raise BeyondLimits(error) from error
 
 
 @asynccontextmanager

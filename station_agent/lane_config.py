@@ -31,6 +31,9 @@ One TOML file per lane, e.g.::
 
     [pda]                           # optional: the inspectors' handset service
     listen = "0.0.0.0:50071"
+    cert = "pki/pda/lane-50-0001.cert.pem"   # TLS: `tongjian pki issue --role lane-service`
+    key = "pki/pda/lane-50-0001.key.pem"
+    # insecure = true               # instead of cert and key: PLAINTEXT, test benches only
     directory = "inspectors.sqlite3"
     photo_dir = "photos"
     max_photo_bytes = 8000000
@@ -146,6 +149,9 @@ class ProcedureConfig:
 @dataclass(frozen=True, slots=True)
 class PdaConfig:
     listen: str = "127.0.0.1:50071"
+    cert: Path | None = None  # the lane service's TLS certificate and key (PEM); both or neither
+    key: Path | None = None
+    insecure: bool = False  # plaintext, asked for explicitly instead of cert and key
     directory: Path = Path("inspectors.sqlite3")
     photo_dir: Path = Path("photos")
     max_photo_bytes: int = 8_000_000
@@ -323,8 +329,27 @@ def _pda(table: _Table | None, base_dir: Path) -> PdaConfig | None:
     if table is None:
         return None
     defaults = PdaConfig()
+    given = set(table.keys())
+    cert = table.string("cert") if "cert" in given else None
+    key = table.string("key") if "key" in given else None
+    insecure = table.boolean("insecure", default=False)
+    if (cert is None) != (key is None):
+        missing = "key" if key is None else "cert"
+        raise LaneConfigError(table.file, table.key(missing), "missing: TLS needs both cert and key")
+    if cert is None and not insecure:
+        raise LaneConfigError(
+            table.file,
+            table.key("cert"),
+            "missing: the PDA service serves TLS (cert and key from `tongjian pki issue --role "
+            "lane-service`); plaintext only with insecure = true",
+        )
+    if cert is not None and insecure:
+        raise LaneConfigError(table.file, table.key("insecure"), "true, but cert and key are given too")
     config = PdaConfig(
         listen=table.string("listen", default=defaults.listen),
+        cert=None if cert is None else base_dir / cert,
+        key=None if key is None else base_dir / key,
+        insecure=insecure,
         directory=base_dir / table.string("directory", default=str(defaults.directory)),
         photo_dir=base_dir / table.string("photo_dir", default=str(defaults.photo_dir)),
         max_photo_bytes=table.integer(
@@ -418,6 +443,12 @@ class _Table:
             raise LaneConfigError(self.file, self.key(name), f"{value} is below the minimum {minimum}")
         if maximum is not None and value > maximum:
             raise LaneConfigError(self.file, self.key(name), f"{value} is above the maximum {maximum}")
+
+    def boolean(self, name: str, default: Any = _MISSING) -> bool:
+        value = self._get(name, default)
+        if not isinstance(value, bool):
+            raise self._wrong(name, "true or false", value)
+        return value
 
     def table(self, name: str) -> _Table:
         return _Table(self._get(name, _MISSING), self.file, self.key(name))

@@ -1,15 +1,23 @@
 """The inspectors' PDA service (``tongjian.v1.LaneService``) over the station's lanes.
 
 Inspectors sign in with the credential the station issued (``InspectorDirectory``) and get a
-session token that every other call carries. Status codes, as documented in ``lane.proto``:
+session token that every other call carries. The credential names the station and the lanes its
+inspector may act on; the session keeps that scope. Sign-ins are throttled per inspector id and per
+peer address (``SignInThrottle``), and repeated failures lock an inspector id out until an
+administrator lifts it. The service is served over TLS (``start_pda_server``); plaintext only when
+asked for, with a loud warning. Status codes, as documented in ``lane.proto``:
 
     UNAUTHENTICATED      wrong inspector id or credential; unknown or expired session token
+    PERMISSION_DENIED    a lane or record outside the credential's lanes, a credential for another
+                         station, or a sign-in for an inspector id that is locked out
     NOT_FOUND            no such lane, or no such record in any lane
     FAILED_PRECONDITION  the record's state does not allow the call (message names event and state),
                          or a check-in while another vehicle is on the lane's benches
     INVALID_ARGUMENT     malformed check items or vehicle (the field is named), a header missing,
-                         not a JPEG
-    RESOURCE_EXHAUSTED   photo larger than the limit (the limit is in the message)
+                         not a JPEG, a correction without a reason, an abort without a reason, or
+                         anything beyond ``inspection.record_limits`` (the limit is named)
+    RESOURCE_EXHAUSTED   photo larger than the limit (the limit is in the message); sign-in attempts
+                         too fast (the message says when to retry)
     UNAVAILABLE          the completed record could not be handed to the agent; retry Complete
 
 A refused call leaves nothing behind: check items are accepted all together or not at all
@@ -20,6 +28,7 @@ atomically (``PhotoStore.put``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -29,23 +38,29 @@ from typing import NoReturn
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import CollectorRegistry, Counter
 
 from inspection import Fuel, Outcome, PhotoRef, VehicleClass, VisualCheck
-from protos.record_mapping import MalformedRecord, vehicle_from_proto
+from inspection.record_limits import PHOTO_CONTENT_TYPES
+from protos.record_mapping import MalformedRecord, vehicle_from_proto, verdict_to_proto
 from protos.server_port import SERVER_OPTIONS, listen
 from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
 from station_agent.inspector_directory import InspectorDirectory, InspectorDirectoryError
 from station_agent.lane import (
     IllegalTransition,
-    InvalidCheck,
+    InvalidRequest,
     Lane,
     LaneError,
     LaneState,
+    StateChange,
     SubmitFailed,
     UnknownRecord,
     VisitView,
 )
 from station_agent.photo_store import JPEG_CONTENT_TYPE, NotAJpeg, PhotoStore, PhotoTooLarge
+from station_agent.sign_in_throttle import SignInThrottle, TooManyAttempts
+
+log = logging.getLogger(__name__)
 
 _LANE_STATE = {state: getattr(lane_pb2, f"LANE_STATE_{state.name}") for state in LaneState}
 _FUEL = {fuel: getattr(inspection_pb2, f"FUEL_{fuel.name}") for fuel in Fuel}
@@ -53,9 +68,14 @@ _CLASS = {cls: getattr(inspection_pb2, f"VEHICLE_CLASS_{cls.name}") for cls in V
 _OUTCOME = {outcome: getattr(inspection_pb2, f"OUTCOME_{outcome.name}") for outcome in Outcome}
 
 
+class InsecureNotAllowed(ValueError):
+    """The PDA service was to listen without TLS credentials, and plaintext was not asked for."""
+
+
 @dataclass(slots=True)
 class Session:
     inspector_id: str
+    lanes: frozenset[int]  # the lanes the credential names
     expires_monotonic: float
     expires_at: datetime
     credential_stamp: str  # the credential signed in with; revoked or re-issued ends the session
@@ -71,39 +91,103 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         *,
         session_ttl_s: float = 12 * 3600.0,
         session_recheck_s: float = 10.0,
+        throttle: SignInThrottle | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         lane_list = [lanes] if isinstance(lanes, Lane) else list(lanes)
         self._lanes = {lane.number: lane for lane in lane_list}
         if len(self._lanes) != len(lane_list):
             raise ValueError("two lanes with the same number")
+        stations = {lane.station_id for lane in lane_list}
+        if len(stations) != 1:
+            raise ValueError(f"one PDA service serves one station's lanes, not {sorted(stations)}")
+        (self.station_id,) = stations
         self._directory = directory
         self._photos = photos
         self._ttl = session_ttl_s
         self._recheck_s = session_recheck_s
         self._sessions: dict[str, Session] = {}
+        self.throttle = throttle or SignInThrottle()
+        # One photo stored and referenced at a time: the count check and the reference it guards
+        # must not be split by another upload's write, or two uploads could pass the last free slot.
+        self._photo_slot = asyncio.Lock()
+        registry = registry if registry is not None else CollectorRegistry()
+        self.sign_in_refusals = Counter(
+            "tongjian_pda_sign_in_refusals",
+            "PDA sign-ins refused, by reason (wrong_credential, throttled, locked_out, other_station)",
+            ["reason"],
+            registry=registry,
+        )
+        self.sign_in_lockouts = Counter(
+            "tongjian_pda_sign_in_lockouts",
+            "Inspector ids locked out after repeated failed sign-ins",
+            registry=registry,
+        )
 
     # --- sessions -------------------------------------------------------------------------------
 
     async def SignIn(
         self, request: lane_pb2.SignInRequest, context: grpc.aio.ServicerContext
     ) -> lane_pb2.SignInResponse:
+        inspector_id, peer = request.inspector_id, _peer_host(context.peer())
+        try:
+            lockout = await asyncio.to_thread(self._directory.lockout, inspector_id)
+        except InspectorDirectoryError as error:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"inspector directory: {error}")
+        if lockout is not None:
+            self.sign_in_refusals.labels("locked_out").inc()
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"inspector {inspector_id!r} is locked out after {lockout.failures} failed sign-ins;"
+                f" an administrator can lift it: tongjian pda unlock --inspector {inspector_id}"
+                " --directory FILE",
+            )
+        try:
+            self.throttle.admit(inspector_id, peer)
+        except TooManyAttempts as error:
+            self.sign_in_refusals.labels("throttled").inc()
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
         try:
             # scrypt is deliberately slow: keep it off the event loop.
-            ok = await asyncio.to_thread(self._directory.verify, request.inspector_id, request.credential)
-            credential = (
-                await asyncio.to_thread(self._directory.credential_stamp, request.inspector_id)
-                if ok
-                else None
+            credential = await asyncio.to_thread(
+                self._directory.authenticate, inspector_id, request.credential
             )
         except InspectorDirectoryError as error:
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"inspector directory: {error}")
         if credential is None:
+            self.sign_in_refusals.labels("wrong_credential").inc()
+            if self.throttle.locked_out(inspector_id):
+                failures = self.throttle.failures(inspector_id)
+                try:
+                    await asyncio.to_thread(self._directory.lock, inspector_id, failures)
+                except InspectorDirectoryError as error:
+                    log.error("cannot record the lockout of inspector %r: %s", inspector_id, error)
+                else:
+                    self.throttle.forget(inspector_id)
+                    self.sign_in_lockouts.inc()
+                    log.warning(
+                        "PDA sign-in: inspector id %r locked out after %d failed sign-ins (last from %s)",
+                        inspector_id,
+                        failures,
+                        peer,
+                    )
             # One message for unknown inspector and wrong credential: do not say which ids exist.
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "wrong inspector id or credential")
-        token = secrets.token_urlsafe(32)
+        self.throttle.succeeded(inspector_id, peer)
+        if credential.station_id != self.station_id:
+            self.sign_in_refusals.labels("other_station").inc()
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"the credential is for station {credential.station_id or '(none)'}, this is station"
+                f" {self.station_id}: issue one with --station {self.station_id} --lanes ...",
+            )
+        # hex, not urlsafe base64: a token starting with '-' would read as an option in `--token TOKEN`
+        token = secrets.token_hex(32)
         expires_at = datetime.now(UTC) + timedelta(seconds=self._ttl)
         now = time.monotonic()
-        self._sessions[token] = Session(request.inspector_id, now + self._ttl, expires_at, credential, now)
+        self._sessions[token] = Session(
+            inspector_id, credential.lanes, now + self._ttl, expires_at, credential.stamp, now
+        )
         self._drop_expired()
         stamp = Timestamp()
         stamp.FromDatetime(expires_at)
@@ -145,18 +229,28 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
             return lane
         raise UnknownRecord(record_id)
 
-    async def _lane(self, number: int, context: grpc.aio.ServicerContext) -> Lane:
+    async def _lane(self, number: int, session: Session, context: grpc.aio.ServicerContext) -> Lane:
         lane = self._lanes.get(number)
         if lane is None:
             known = ", ".join(str(n) for n in sorted(self._lanes))
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no lane {number} here (lanes: {known})")
+        await _in_scope(session, number, context)
+        return lane
+
+    async def _record_lane(self, record_id: str, session: Session, context: grpc.aio.ServicerContext) -> Lane:
+        """The lane holding ``record_id``, if the session may act on it."""
+        try:
+            lane = self._lane_of(record_id)
+        except LaneError as error:
+            await _abort_for(error, context)
+        await _in_scope(session, lane.number, context, f"record {record_id} is in lane {lane.number}: ")
         return lane
 
     async def CheckIn(
         self, request: lane_pb2.CheckInRequest, context: grpc.aio.ServicerContext
     ) -> lane_pb2.CheckInResponse:
-        await self._session(request.session_token, context)
-        lane = await self._lane(request.lane, context)
+        session = await self._session(request.session_token, context)
+        lane = await self._lane(request.lane, session, context)
         if not request.HasField("vehicle"):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "vehicle: missing")
         try:
@@ -174,8 +268,8 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
     async def ListVehicles(
         self, request: lane_pb2.ListVehiclesRequest, context: grpc.aio.ServicerContext
     ) -> lane_pb2.ListVehiclesResponse:
-        await self._session(request.session_token, context)
-        lane = await self._lane(request.lane, context)
+        session = await self._session(request.session_token, context)
+        lane = await self._lane(request.lane, session, context)
         return lane_pb2.ListVehiclesResponse(
             station_id=lane.station_id,
             lane=lane.number,
@@ -186,17 +280,19 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         self, request: lane_pb2.SubmitChecksRequest, context: grpc.aio.ServicerContext
     ) -> lane_pb2.SubmitChecksResponse:
         session = await self._session(request.session_token, context)
+        lane = await self._record_lane(request.record_id, session, context)
         checks = [
             VisualCheck(
                 item_code=item.item_code,
                 passed=item.passed,
                 note=item.note,
                 inspector_id=session.inspector_id,
+                correction_reason=item.reason,
             )
             for item in request.items
         ]
         try:
-            held = self._lane_of(request.record_id).submit_checks(request.record_id, checks)
+            held = lane.submit_checks(request.record_id, checks)
         except LaneError as error:
             await _abort_for(error, context)
         return lane_pb2.SubmitChecksResponse(accepted=len(checks), checked_items=held)
@@ -210,15 +306,15 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT, "the first chunk must carry the photo header"
             )
         header = first.header
-        await self._session(header.session_token, context)
-        if header.content_type != JPEG_CONTENT_TYPE:
+        session = await self._session(header.session_token, context)
+        if header.content_type not in PHOTO_CONTENT_TYPES:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"content type {header.content_type!r}: only {JPEG_CONTENT_TYPE} is accepted",
             )
+        lane = await self._record_lane(header.record_id, session, context)
         try:
             # Refuse before reading megabytes for a record that cannot take them.
-            lane = self._lane_of(header.record_id)
             lane.check_can_add_photo(header.record_id, header.item_code)
         except LaneError as error:
             await _abort_for(error, context)
@@ -235,44 +331,98 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
                     f"photo larger than the limit of {self._photos.max_bytes} bytes",
                 )
-        try:
-            stored = await asyncio.to_thread(self._photos.put, bytes(data))
-        except PhotoTooLarge as error:
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
-        except NotAJpeg as error:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        try:
-            # The visit may have been completed while the bytes were being written. Then the stored
-            # file is unreferenced, but complete and content-addressed (possibly shared): keep it.
-            lane.add_photo(
-                header.record_id,
-                PhotoRef(
-                    sha256=stored.sha256,
-                    content_type=JPEG_CONTENT_TYPE,
-                    size_bytes=stored.size_bytes,
-                    item_code=header.item_code,
-                ),
-            )
-        except LaneError as error:
-            await _abort_for(error, context)
+        async with self._photo_slot:
+            try:
+                # Again, now that the photo is here: the visit may have filled up or ended meanwhile,
+                # and a photo the record cannot take is not written at all.
+                lane.check_can_add_photo(header.record_id, header.item_code)
+                stored = await asyncio.to_thread(self._photos.put, bytes(data))
+            except LaneError as error:
+                await _abort_for(error, context)
+            except PhotoTooLarge as error:
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+            except NotAJpeg as error:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+            try:
+                # The visit may have been completed while the bytes were being written. Then the
+                # stored file is unreferenced, but complete and content-addressed (possibly shared).
+                lane.add_photo(
+                    header.record_id,
+                    PhotoRef(
+                        sha256=stored.sha256,
+                        content_type=JPEG_CONTENT_TYPE,
+                        size_bytes=stored.size_bytes,
+                        item_code=header.item_code,
+                    ),
+                )
+            except LaneError as error:
+                await _abort_for(error, context)
         return lane_pb2.UploadPhotoResponse(sha256=stored.sha256, size_bytes=stored.size_bytes)
 
     async def Complete(
         self, request: lane_pb2.CompleteRequest, context: grpc.aio.ServicerContext
     ) -> lane_pb2.CompleteResponse:
-        await self._session(request.session_token, context)
+        session = await self._session(request.session_token, context)
+        lane = await self._record_lane(request.record_id, session, context)
         try:
-            record = await self._lane_of(request.record_id).complete(request.record_id)
+            record = await lane.complete(request.record_id)
         except LaneError as error:
             await _abort_for(error, context)
         assert record.station_verdict is not None  # Lane.complete always judges
         finished = Timestamp()
         finished.FromDatetime(record.finished_at)
+        verdict = verdict_to_proto(record.station_verdict)
         return lane_pb2.CompleteResponse(
             record_id=str(record.record_id),
             overall=_OUTCOME[record.station_verdict.overall],
             finished_at=finished,
+            failing=[item for item in verdict.items if item.outcome != inspection_pb2.OUTCOME_PASS],
         )
+
+    async def Abort(
+        self, request: lane_pb2.AbortRequest, context: grpc.aio.ServicerContext
+    ) -> lane_pb2.AbortResponse:
+        session = await self._session(request.session_token, context)
+        lane = await self._record_lane(request.record_id, session, context)
+        try:
+            view = await lane.abort(request.record_id, request.reason, by=session.inspector_id)
+        except LaneError as error:
+            await _abort_for(error, context)
+        return lane_pb2.AbortResponse(
+            record_id=str(view.record_id), state=_LANE_STATE[view.state], error=view.error or ""
+        )
+
+    async def WatchVisit(
+        self, request: lane_pb2.WatchVisitRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[lane_pb2.VisitProgress]:
+        session = await self._session(request.session_token, context)
+        lane = await self._record_lane(request.record_id, session, context)
+        async for change in lane.state_changes(request.record_id):
+            yield _progress_message(change)
+
+
+async def _in_scope(session: Session, lane: int, context: grpc.aio.ServicerContext, what: str = "") -> None:
+    if lane not in session.lanes:
+        allowed = ", ".join(str(n) for n in sorted(session.lanes)) or "none"
+        await context.abort(
+            grpc.StatusCode.PERMISSION_DENIED,
+            f"{what}inspector {session.inspector_id}'s credential covers lanes {allowed}, not lane {lane}",
+        )
+
+
+def _peer_host(peer: str) -> str:
+    """``ipv4:10.0.0.5:53412`` -> ``ipv4:10.0.0.5``; ``ipv6:[::1]:53412`` -> ``ipv6:[::1]``: the
+    address without the port, which changes with every connection."""
+    host, sep, port = peer.rpartition(":")
+    return host if sep and port.isdigit() and ":" in host else peer
+
+
+def _progress_message(change: StateChange) -> lane_pb2.VisitProgress:
+    at = Timestamp()
+    at.FromDatetime(change.at)
+    return lane_pb2.VisitProgress(
+        record_id=str(change.record_id), state=_LANE_STATE[change.state], at=at, error=change.error or ""
+    )
 
 
 async def _abort_for(error: LaneError, context: grpc.aio.ServicerContext) -> NoReturn:
@@ -280,7 +430,7 @@ async def _abort_for(error: LaneError, context: grpc.aio.ServicerContext) -> NoR
         code = grpc.StatusCode.NOT_FOUND
     elif isinstance(error, IllegalTransition):
         code = grpc.StatusCode.FAILED_PRECONDITION
-    elif isinstance(error, InvalidCheck):
+    elif isinstance(error, InvalidRequest):
         code = grpc.StatusCode.INVALID_ARGUMENT
     elif isinstance(error, SubmitFailed):
         code = grpc.StatusCode.UNAVAILABLE
@@ -306,10 +456,37 @@ def _vehicle_message(view: VisitView) -> lane_pb2.LaneVehicle:
     )
 
 
-async def start_pda_server(service: PdaService, address: str = "127.0.0.1:0") -> tuple[grpc.aio.Server, int]:
-    """A started grpc.aio server with the service; returns it and the bound port."""
+async def start_pda_server(
+    service: PdaService,
+    address: str = "127.0.0.1:0",
+    *,
+    credentials: grpc.ServerCredentials | None = None,
+    insecure: bool = False,
+) -> tuple[grpc.aio.Server, int]:
+    """A started grpc.aio server with the service, over TLS with ``credentials``
+    (``pki.grpc_credentials.server_tls_credentials``); returns it and the bound port.
+
+    Without credentials it refuses (``InsecureNotAllowed``) unless ``insecure`` asks for plaintext,
+    and then it says so loudly: credentials and session tokens cross the network in the clear.
+    """
+    if credentials is None and not insecure:
+        raise InsecureNotAllowed(
+            f"the PDA service on {address} needs TLS credentials (lane file [pda] cert and key);"
+            " plaintext only with insecure = true"
+        )
+    if credentials is not None and insecure:
+        raise ValueError("TLS credentials and insecure=True both given: choose one")
     server = grpc.aio.server(options=SERVER_OPTIONS)
     lane_pb2_grpc.add_LaneServiceServicer_to_server(service, server)
-    port = listen(server, address)
+    port = listen(server, address, credentials)
+    if insecure:
+        log.warning(
+            "!!! INSECURE: the PDA lane service of station %s listens on %s (port %d) in PLAINTEXT:"
+            " inspectors' credentials and session tokens cross the network readable by anyone"
+            " (insecure = true). Never do this outside a test bench. !!!",
+            service.station_id,
+            address,
+            port,
+        )
     await server.start()
     return server, port

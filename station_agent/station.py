@@ -17,7 +17,7 @@ from pathlib import Path
 
 import grpc
 
-from pki.grpc_credentials import channel_credentials
+from pki.grpc_credentials import channel_credentials, server_tls_credentials
 from station_agent.agent import StationAgent
 from station_agent.inspector_directory import InspectorDirectory
 from station_agent.lane import Lane, open_lane
@@ -137,8 +137,20 @@ class Station:
             # One PDA service per station serves every lane; the first lane with a [pda] table sets it.
             self.inspectors = InspectorDirectory(pda.directory)
             photos = PhotoStore(pda.photo_dir, max_bytes=pda.max_photo_bytes)
-            service = PdaService(self.lanes, self.inspectors, photos, session_ttl_s=pda.session_ttl_s)
-            server, self.pda_port = await start_pda_server(service, pda.listen)
+            service = PdaService(
+                self.lanes,
+                self.inspectors,
+                photos,
+                session_ttl_s=pda.session_ttl_s,
+                registry=self.metrics.registry,
+            )
+            # The lane file's [pda] section has either a certificate and key or insecure = true.
+            credentials = (
+                None if pda.cert is None or pda.key is None else server_tls_credentials(pda.cert, pda.key)
+            )
+            server, self.pda_port = await start_pda_server(
+                service, pda.listen, credentials=credentials, insecure=pda.insecure
+            )
             self._stack.push_async_callback(server.stop, 5.0)
             log.info("PDA lane service on %s (port %d)", pda.listen, self.pda_port)
 

@@ -70,7 +70,11 @@ class SimulatedLane:
     config_path: Path | None = None
     brake_scenario: BrakeScenario | None = None
 
-    async def start(self, workdir: Path, pda_listen: str | None) -> Path:
+    async def start(
+        self, workdir: Path, pda_listen: str | None, pda_tls: tuple[Path, Path] | None = None
+    ) -> Path:
+        """Start the benches and write the lane file; with ``pda_listen`` it serves the PDA there,
+        over TLS with ``pda_tls`` (certificate, key), else in plaintext (insecure = true)."""
         self.rbt = RbtSimulator(profile=self.profile, time_scale=TIME_SCALE)
         if self.rtu:
             rbt_table = f'transport = "rtu"\nserial_port = "{await self.rbt.start_rtu()}"\n'
@@ -81,8 +85,9 @@ class SimulatedLane:
         self.opm = OpacityMeterSimulator(seed=self.seed, time_scale=TIME_SCALE)
         pda = ""
         if pda_listen is not None:
+            tls = "insecure = true\n" if pda_tls is None else f'cert = "{pda_tls[0]}"\nkey = "{pda_tls[1]}"\n'
             pda = (
-                f'[pda]\nlisten = "{pda_listen}"\ndirectory = "inspectors.sqlite3"\n'
+                f'[pda]\nlisten = "{pda_listen}"\n{tls}directory = "inspectors.sqlite3"\n'
                 f'photo_dir = "photos"\nmax_photo_bytes = 2000000\n'
             )
         text = (
@@ -152,8 +157,14 @@ class Inspected:
 class Pda:
     """An inspector's handset: signs in once, then checks, photographs and completes vehicles."""
 
-    def __init__(self, address: str, credential: str) -> None:
-        self._channel = grpc.aio.insecure_channel(address)
+    def __init__(self, address: str, credential: str, ca: Path | None = None) -> None:
+        from pki.grpc_credentials import server_only_channel_credentials
+
+        self._channel = (
+            grpc.aio.insecure_channel(address)
+            if ca is None
+            else grpc.aio.secure_channel(address, server_only_channel_credentials(ca))
+        )
         self._stub = lane_pb2_grpc.LaneServiceStub(self._channel)
         self._credential = credential
         self._token = ""
@@ -207,6 +218,7 @@ class StationRig:
     workdir: Path
     settings_for: Callable[[Sequence[Path]], StationSettings]
     lanes: list[SimulatedLane] = field(default_factory=list)
+    pda_tls: tuple[Path, Path] | None = None  # the PDA service's certificate and key; None: plaintext
     station: Station | None = None
 
     @asynccontextmanager
@@ -217,7 +229,8 @@ class StationRig:
             paths = []
             for number, (profile, rtu) in enumerate(lane_specs, start=1):
                 lane = SimulatedLane(number, profile, rtu, seed=number)
-                paths.append(await lane.start(self.workdir, "127.0.0.1:0" if number == 1 else None))
+                pda_listen = "127.0.0.1:0" if number == 1 else None
+                paths.append(await lane.start(self.workdir, pda_listen, self.pda_tls))
                 stack.push_async_callback(lane.stop)
                 self.lanes.append(lane)
             self.station = await stack.enter_async_context(Station(self.settings_for(paths)))
@@ -280,10 +293,11 @@ async def run_demo(
     ca = init_ca(pki_dir / "ca", "Tongjian demo CA")
     hub_files = issue(pki_dir / "ca", Role.HUB, "hub-50", pki_dir / "hub")
     station_files = issue(pki_dir / "ca", Role.STATION, STATION_ID, pki_dir / "station")
+    pda_files = issue(pki_dir / "ca", Role.LANE_SERVICE, f"lanes-{STATION_ID}", pki_dir / "pda")
     from tongjian.commands.keys import write_key_pair
 
     signing_key, public_key, _key_id = write_key_pair(STATION_ID, workdir / "keys")
-    progress("PKI: demo CA, hub and station certificates; station signing key")
+    progress("PKI: demo CA, hub, station and PDA service certificates; station signing key")
 
     hub_config = HubConfig(
         database_url=f"sqlite:///{workdir / 'hub.sqlite3'}",
@@ -310,15 +324,17 @@ async def run_demo(
                 uplink_backoff_max_s=2.0,
             )
 
-        rig = StationRig(workdir, settings_for)
+        rig = StationRig(workdir, settings_for, pda_tls=(pda_files.cert_path, pda_files.key_path))
         async with rig.running() as station:
             progress(
                 "station: lane 1 (default profile, Modbus TCP), lane 2 (RBT-F, Modbus RTU on a pty), "
-                f"PDA service on port {station.pda_port}"
+                f"PDA service on port {station.pda_port} (TLS)"
             )
             assert station.inspectors is not None and station.pda_port is not None
-            credential = station.inspectors.issue(INSPECTOR, name="Li Wei")
-            pda = Pda(f"127.0.0.1:{station.pda_port}", credential)
+            credential = station.inspectors.issue(
+                INSPECTOR, name="Li Wei", station_id=STATION_ID, lanes=[1, 2]
+            )
+            pda = Pda(f"127.0.0.1:{station.pda_port}", credential, ca=ca.cert_path)
             await pda.sign_in()
             chosen = pick_vehicles(vehicles, seed)
             queues: dict[int, list[tuple[int, Vehicle]]] = {1: [], 2: []}

@@ -41,20 +41,28 @@ VISUAL_CLAUSE = "GB 38900-2020 visual and chassis items"
 
 
 def visual_items(checks: tuple[VisualCheck, ...]) -> tuple[VerdictItem, ...]:
-    """The inspector's items as the PDA submitted them (the lane already refused duplicates)."""
-    return tuple(
-        VerdictItem(
-            code=f"visual.{check.item_code}",
-            clause=VISUAL_CLAUSE,
-            measured=None,
-            limit=None,
-            unit="",
-            outcome=Outcome.PASS if check.passed else Outcome.FAIL,
-            note=f"{check.note} (inspector {check.inspector_id})"
-            if check.note
-            else f"inspector {check.inspector_id}",
-        )
-        for check in checks
+    """One item per check item code, judged on its latest entry (entries are in the order the lane
+    took them; a later one is a correction, whose reason the note carries)."""
+    latest: dict[str, VisualCheck] = {}
+    for check in checks:
+        latest[check.item_code] = check  # a corrected item keeps the place of its first entry
+    return tuple(_visual_item(check) for check in latest.values())
+
+
+def _visual_item(check: VisualCheck) -> VerdictItem:
+    note = (
+        f"{check.note} (inspector {check.inspector_id})" if check.note else f"inspector {check.inspector_id}"
+    )
+    if check.correction_reason:
+        note += f"; corrects an earlier result: {check.correction_reason}"
+    return VerdictItem(
+        code=f"visual.{check.item_code}",
+        clause=VISUAL_CLAUSE,
+        measured=None,
+        limit=None,
+        unit="",
+        outcome=Outcome.PASS if check.passed else Outcome.FAIL,
+        note=note,
     )
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from pki.grpc_credentials import PkiError
+from pki.grpc_credentials import PkiError, server_tls_credentials
 from station_agent.lane_config import LaneConfigError, load_lane_config
 from station_agent.outbox import OutboxStore
 from station_agent.station import Station, StationSettings, StationTls
@@ -94,6 +94,13 @@ def settings_from_args(args: argparse.Namespace) -> StationSettings:
         lanes = tuple(load_lane_config(path) for path in args.lane)
     except LaneConfigError as error:
         raise CommandError(str(error)) from error
+    for lane in lanes:
+        # The PDA service's TLS files, checked now: not a traceback once the benches are open.
+        if lane.pda is not None and lane.pda.cert is not None and lane.pda.key is not None:
+            try:
+                server_tls_credentials(lane.pda.cert, lane.pda.key)
+            except PkiError as error:
+                raise CommandError(f"{lane.source}: [pda] {error}") from error
     try:
         return StationSettings(
             station_id=args.station_id,

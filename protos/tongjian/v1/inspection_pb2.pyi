@@ -252,16 +252,20 @@ class Emission(_message.Message):
     def __init__(self, limit_set: _Optional[str] = ..., two_speed_idle: _Optional[_Union[TwoSpeedIdle, _Mapping]] = ..., free_acceleration: _Optional[_Union[FreeAcceleration, _Mapping]] = ...) -> None: ...
 
 class VisualCheck(_message.Message):
-    __slots__ = ("item_code", "passed", "note", "inspector_id")
+    __slots__ = ("item_code", "passed", "note", "inspector_id", "recorded_at", "correction_reason")
     ITEM_CODE_FIELD_NUMBER: _ClassVar[int]
     PASSED_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
     INSPECTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
+    CORRECTION_REASON_FIELD_NUMBER: _ClassVar[int]
     item_code: str
     passed: bool
     note: str
     inspector_id: str
-    def __init__(self, item_code: _Optional[str] = ..., passed: _Optional[bool] = ..., note: _Optional[str] = ..., inspector_id: _Optional[str] = ...) -> None: ...
+    recorded_at: _timestamp_pb2.Timestamp
+    correction_reason: str
+    def __init__(self, item_code: _Optional[str] = ..., passed: _Optional[bool] = ..., note: _Optional[str] = ..., inspector_id: _Optional[str] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., correction_reason: _Optional[str] = ...) -> None: ...
 
 class PhotoRef(_message.Message):
     __slots__ = ("sha256", "content_type", "size_bytes", "item_code")

@@ -111,14 +111,16 @@ class CheckInResponse(_message.Message):
     def __init__(self, record_id: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CheckItem(_message.Message):
-    __slots__ = ("item_code", "passed", "note")
+    __slots__ = ("item_code", "passed", "note", "reason")
     ITEM_CODE_FIELD_NUMBER: _ClassVar[int]
     PASSED_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     item_code: str
     passed: bool
     note: str
-    def __init__(self, item_code: _Optional[str] = ..., passed: _Optional[bool] = ..., note: _Optional[str] = ...) -> None: ...
+    reason: str
+    def __init__(self, item_code: _Optional[str] = ..., passed: _Optional[bool] = ..., note: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class SubmitChecksRequest(_message.Message):
     __slots__ = ("session_token", "record_id", "items")
@@ -175,11 +177,53 @@ class CompleteRequest(_message.Message):
     def __init__(self, session_token: _Optional[str] = ..., record_id: _Optional[str] = ...) -> None: ...
 
 class CompleteResponse(_message.Message):
-    __slots__ = ("record_id", "overall", "finished_at")
+    __slots__ = ("record_id", "overall", "finished_at", "failing")
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
     OVERALL_FIELD_NUMBER: _ClassVar[int]
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    FAILING_FIELD_NUMBER: _ClassVar[int]
     record_id: str
     overall: _inspection_pb2.Outcome
     finished_at: _timestamp_pb2.Timestamp
-    def __init__(self, record_id: _Optional[str] = ..., overall: _Optional[_Union[_inspection_pb2.Outcome, str]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    failing: _containers.RepeatedCompositeFieldContainer[_inspection_pb2.VerdictItem]
+    def __init__(self, record_id: _Optional[str] = ..., overall: _Optional[_Union[_inspection_pb2.Outcome, str]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failing: _Optional[_Iterable[_Union[_inspection_pb2.VerdictItem, _Mapping]]] = ...) -> None: ...
+
+class AbortRequest(_message.Message):
+    __slots__ = ("session_token", "record_id", "reason")
+    SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    session_token: str
+    record_id: str
+    reason: str
+    def __init__(self, session_token: _Optional[str] = ..., record_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class AbortResponse(_message.Message):
+    __slots__ = ("record_id", "state", "error")
+    RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    record_id: str
+    state: LaneState
+    error: str
+    def __init__(self, record_id: _Optional[str] = ..., state: _Optional[_Union[LaneState, str]] = ..., error: _Optional[str] = ...) -> None: ...
+
+class WatchVisitRequest(_message.Message):
+    __slots__ = ("session_token", "record_id")
+    SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    session_token: str
+    record_id: str
+    def __init__(self, session_token: _Optional[str] = ..., record_id: _Optional[str] = ...) -> None: ...
+
+class VisitProgress(_message.Message):
+    __slots__ = ("record_id", "state", "at", "error")
+    RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    record_id: str
+    state: LaneState
+    at: _timestamp_pb2.Timestamp
+    error: str
+    def __init__(self, record_id: _Optional[str] = ..., state: _Optional[_Union[LaneState, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...

@@ -64,6 +64,16 @@ class LaneServiceStub:
                 request_serializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.CompleteRequest.SerializeToString,
                 response_deserializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.CompleteResponse.FromString,
                 _registered_method=True)
+        self.Abort = channel.unary_unary(
+                '/tongjian.v1.LaneService/Abort',
+                request_serializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.AbortRequest.SerializeToString,
+                response_deserializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.AbortResponse.FromString,
+                _registered_method=True)
+        self.WatchVisit = channel.unary_stream(
+                '/tongjian.v1.LaneService/WatchVisit',
+                request_serializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.WatchVisitRequest.SerializeToString,
+                response_deserializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.VisitProgress.FromString,
+                _registered_method=True)
 
 
 class LaneServiceServicer:
@@ -90,8 +100,8 @@ class LaneServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SubmitChecks(self, request, context):
-        """All items of one call are accepted together or none is. A later submission of the same item
-        code replaces the earlier one.
+        """All items of one call are accepted together or none is. A later submission of an item code
+        already recorded is a correction: it must carry a reason, and the record keeps every entry.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -106,6 +116,22 @@ class LaneServiceServicer:
 
     def Complete(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Abort(self, request, context):
+        """Ends a visit that is on the benches or waiting for its visual checks: the bench run is
+        cancelled and the visit ends ABORTED with the reason; nothing is signed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchVisit(self, request, context):
+        """The visit's state changes from check-in on (earlier ones first), then each as it happens,
+        until the visit ends (COMPLETE or ABORTED).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -142,6 +168,16 @@ def add_LaneServiceServicer_to_server(servicer, server):
                     servicer.Complete,
                     request_deserializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.CompleteRequest.FromString,
                     response_serializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.CompleteResponse.SerializeToString,
+            ),
+            'Abort': grpc.unary_unary_rpc_method_handler(
+                    servicer.Abort,
+                    request_deserializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.AbortRequest.FromString,
+                    response_serializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.AbortResponse.SerializeToString,
+            ),
+            'WatchVisit': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchVisit,
+                    request_deserializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.WatchVisitRequest.FromString,
+                    response_serializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.VisitProgress.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -306,6 +342,60 @@ class LaneService:
             '/tongjian.v1.LaneService/Complete',
             protos_dot_tongjian_dot_v1_dot_lane__pb2.CompleteRequest.SerializeToString,
             protos_dot_tongjian_dot_v1_dot_lane__pb2.CompleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Abort(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tongjian.v1.LaneService/Abort',
+            protos_dot_tongjian_dot_v1_dot_lane__pb2.AbortRequest.SerializeToString,
+            protos_dot_tongjian_dot_v1_dot_lane__pb2.AbortResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchVisit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tongjian.v1.LaneService/WatchVisit',
+            protos_dot_tongjian_dot_v1_dot_lane__pb2.WatchVisitRequest.SerializeToString,
+            protos_dot_tongjian_dot_v1_dot_lane__pb2.VisitProgress.FromString,
             options,
             channel_credentials,
             insecure,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.station_agent.lane.lane_rig import RunningLane, start_lane
+from tests.station_agent.lane.pda_rig import pda  # noqa: F401  (the PDA service fixture)
 
 
 @pytest.fixture

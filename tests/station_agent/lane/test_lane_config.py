@@ -54,6 +54,8 @@ purge_count = 2
 
 [pda]
 listen = "127.0.0.1:0"
+cert = "pki/pda.cert.pem"
+key = "pki/pda.key.pem"
 directory = "inspectors.sqlite3"
 photo_dir = "photos"
 max_photo_bytes = 100000
@@ -189,7 +191,8 @@ KEYS = [
     "rbt.baud", "rbt.parity", "rbt.profile", "rbt.timings", "rbt.timings.weigh_s", "hlt", "hlt.serial_port",
     "ega.baud", "opm.timeout_s", "opm.retries", "procedures", "procedures.time_scale",
     "procedures.two_speed_idle", "procedures.two_speed_idle.readings", "procedures.free_acceleration.idle_s",
-    "pda", "pda.listen", "pda.max_photo_bytes", "pda.session_ttl_s", "unknown", "rbt.unknown",
+    "pda", "pda.listen", "pda.max_photo_bytes", "pda.session_ttl_s", "pda.cert", "pda.insecure",
+    "unknown", "rbt.unknown",
 ]  # fmt: skip
 
 

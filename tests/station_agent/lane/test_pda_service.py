@@ -6,15 +6,10 @@ partial check list, no second completion.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
-import io
 import uuid
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 
@@ -29,76 +24,21 @@ from station_agent.lane import LaneState
 from station_agent.pda_service import PdaService, start_pda_server
 from station_agent.photo_store import PhotoStore
 from tests.station_agent.lane.lane_rig import RunningLane, jpeg, vehicle_with
+from tests.station_agent.lane.pda_rig import (
+    INSPECTOR,
+    MAX_PHOTO,
+    STATION,
+    Pda,
+    chunks,
+    items,
+    refused,
+    run_cli,
+    stored_files,
+    upload,
+    visual_record,
+)
 from tongjian.cli import CommandError
 from tongjian.commands import pda as pda_command
-
-MAX_PHOTO = 4096
-INSPECTOR = "insp-07"
-
-
-@dataclass
-class Pda:
-    stub: lane_pb2_grpc.LaneServiceStub
-    address: str
-    token: str
-    credential: str
-    directory: InspectorDirectory
-    photos: PhotoStore
-    lane: RunningLane
-
-
-@pytest.fixture
-async def pda(running_lane: RunningLane, tmp_path: Path) -> AsyncIterator[Pda]:
-    directory = InspectorDirectory(tmp_path / "inspectors.sqlite3")
-    credential = directory.issue(INSPECTOR, name="Li Wei")
-    photos = PhotoStore(tmp_path / "photos", max_bytes=MAX_PHOTO)
-    server, port = await start_pda_server(PdaService(running_lane.lane, directory, photos))
-    address = f"127.0.0.1:{port}"
-    try:
-        async with grpc.aio.insecure_channel(address) as channel:
-            stub = lane_pb2_grpc.LaneServiceStub(channel)
-            reply = await stub.SignIn(lane_pb2.SignInRequest(inspector_id=INSPECTOR, credential=credential))
-            yield Pda(stub, address, reply.session_token, credential, directory, photos, running_lane)
-    finally:
-        await server.stop(None)
-
-
-async def visual_record(pda: Pda, fuel: str = "electric") -> str:
-    """Check a vehicle in and wait until its benches are done (VISUAL)."""
-    record_id = await pda.lane.check_in(fuel)
-    view = await pda.lane.lane.wait_for(record_id, LaneState.VISUAL)
-    assert view.state is LaneState.VISUAL, view.error
-    return str(record_id)
-
-
-def chunks(header: lane_pb2.PhotoHeader | None, data: bytes, size: int = 1000) -> list[lane_pb2.PhotoChunk]:
-    parts = [] if header is None else [lane_pb2.PhotoChunk(header=header)]
-    return parts + [lane_pb2.PhotoChunk(data=data[i : i + size]) for i in range(0, len(data), size)]
-
-
-async def upload(pda: Pda, record_id: str, data: bytes, item: str = "0111", token: str | None = None,
-                 content_type: str = "image/jpeg") -> lane_pb2.UploadPhotoResponse:  # fmt: skip
-    header = lane_pb2.PhotoHeader(
-        session_token=pda.token if token is None else token,
-        record_id=record_id,
-        item_code=item,
-        content_type=content_type,
-    )
-    return await pda.stub.UploadPhoto(iter(chunks(header, data)))
-
-
-async def refused(call: object) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call  # type: ignore[misc]
-    return caught.value
-
-
-def items(*codes: str) -> list[lane_pb2.CheckItem]:
-    return [lane_pb2.CheckItem(item_code=c, passed=True, note=f"ok {c}") for c in codes]
-
-
-def stored_files(pda: Pda) -> list[Path]:
-    return sorted(p for p in pda.photos.root.rglob("*") if p.is_file()) if pda.photos.root.exists() else []
 
 
 async def test_wrong_credential_and_bad_tokens_are_unauthenticated(pda: Pda) -> None:
@@ -132,13 +72,13 @@ async def test_revoking_or_reissuing_a_credential_ends_its_sessions(
 ) -> None:
     directory = InspectorDirectory(tmp_path / "inspectors.sqlite3")
     service = PdaService(running_lane.lane, directory, PhotoStore(tmp_path / "photos"), session_recheck_s=0)
-    server, port = await start_pda_server(service)
+    server, port = await start_pda_server(service, insecure=True)
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = lane_pb2_grpc.LaneServiceStub(channel)
 
             async def session(inspector: str) -> str:
-                credential = directory.issue(inspector)
+                credential = directory.issue(inspector, station_id=STATION, lanes=[1])
                 reply = await stub.SignIn(
                     lane_pb2.SignInRequest(inspector_id=inspector, credential=credential)
                 )
@@ -159,7 +99,9 @@ async def test_revoking_or_reissuing_a_credential_ends_its_sessions(
                 run_cli, ["revoke-credential", "--inspector", "insp-01", "--directory", str(directory.path)]
             )
             assert status == 0 and "revoked insp-01" in out
-            directory.issue("insp-02")  # a new credential: the old one's sessions end as well
+            directory.issue(
+                "insp-02", station_id=STATION, lanes=[1]
+            )  # a new credential: the old one's sessions end as well
             for token in (revoked, reissued):
                 error = await refused(listing(token))
                 assert error.code() is grpc.StatusCode.UNAUTHENTICATED
@@ -317,40 +259,29 @@ async def test_concurrent_completions_hand_over_once(pda: Pda) -> None:
 # --- the command-line PDA ---------------------------------------------------------------------------
 
 
-def run_cli(argv: list[str], stdin: str = "") -> tuple[int, str]:
-    """``tongjian pda ...`` in-process: the pda parser, its handler, stdout captured."""
-    parser = argparse.ArgumentParser(prog="tongjian")
-    pda_command.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["pda", *argv])
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), _stdin(stdin):
-        status = args.handler(args)
-    return status, out.getvalue()
-
-
-@contextlib.contextmanager
-def _stdin(text: str) -> Iterable[None]:
-    import sys
-
-    saved, sys.stdin = sys.stdin, io.StringIO(text)
-    try:
-        yield
-    finally:
-        sys.stdin = saved
-
-
 async def test_command_line_pda(pda: Pda, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(pda_command.TOKEN_VARIABLE, raising=False)
     monkeypatch.delenv(pda_command.CREDENTIAL_VARIABLE, raising=False)
     directory = tmp_path / "inspectors.sqlite3"  # the fixture's directory: the server verifies against it
     status, out = await asyncio.to_thread(
-        run_cli, ["issue-credential", "--inspector", "insp-08", "--directory", str(directory)]
+        run_cli,
+        [
+            "issue-credential",
+            "--inspector",
+            "insp-08",
+            "--station",
+            STATION,
+            "--lanes",
+            "1",
+            "--directory",
+            str(directory),
+        ],
     )
     credential = out.strip()
     assert status == 0 and pda.directory.verify("insp-08", credential)
 
     record_id = await visual_record(pda)
-    server = ["--server", pda.address]
+    server = pda.cli_server
     status, out = await asyncio.to_thread(
         run_cli, ["sign-in", *server, "--inspector", "insp-08"], credential + "\n"
     )
@@ -395,7 +326,18 @@ async def test_command_line_pda(pda: Pda, tmp_path: Path, monkeypatch: pytest.Mo
         await asyncio.to_thread(run_cli, ["vehicles", *server, "--lane", "1"])
     with pytest.raises(CommandError, match="inspector id"):
         await asyncio.to_thread(
-            run_cli, ["issue-credential", "--inspector", "a b", "--directory", str(directory)]
+            run_cli,
+            [
+                "issue-credential",
+                "--inspector",
+                "a b",
+                "--station",
+                STATION,
+                "--lanes",
+                "1",
+                "--directory",
+                str(directory),
+            ],
         )
 
 
@@ -444,7 +386,7 @@ async def test_command_line_check_in_carries_the_whole_vehicle(
     monkeypatch.setenv(pda_command.TOKEN_VARIABLE, pda.token)
     vehicle = vehicle_with(Fuel.DIESEL, 1)
     pda.lane.benches.next_vehicle(vehicle, seed=1)
-    server = ["--server", pda.address]
+    server = pda.cli_server
 
     with pytest.raises(CommandError, match=r"INVALID_ARGUMENT: vehicle\.vin"):
         bad = pda_command.vehicle_arguments(dataclasses.replace(vehicle, vin=wrong_check_digit(vehicle.vin)))

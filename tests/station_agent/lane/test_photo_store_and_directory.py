@@ -48,7 +48,7 @@ def test_refused_photo_leaves_nothing(
 
 def test_directory_verifies_only_the_issued_credential(tmp_path: Path) -> None:
     directory = InspectorDirectory(tmp_path / "inspectors.sqlite3")
-    credential = directory.issue("insp-07", name="Li Wei")
+    credential = directory.issue("insp-07", name="Li Wei", station_id="50-0001", lanes=[1])
     assert directory.verify("insp-07", credential)
     assert not directory.verify("insp-07", credential + "x")
     assert not directory.verify("insp-08", credential)
@@ -58,7 +58,7 @@ def test_directory_verifies_only_the_issued_credential(tmp_path: Path) -> None:
         (salt,) = db.execute("SELECT salt FROM inspectors").fetchone()
     assert len(salt) == 16
 
-    replaced = directory.issue("insp-07")
+    replaced = directory.issue("insp-07", station_id="50-0001", lanes=[1])
     assert directory.verify("insp-07", replaced) and not directory.verify("insp-07", credential)
     assert [i.inspector_id for i in directory.inspectors()] == ["insp-07"]
     assert directory.revoke("insp-07") and not directory.verify("insp-07", replaced)
@@ -67,7 +67,7 @@ def test_directory_verifies_only_the_issued_credential(tmp_path: Path) -> None:
 def test_directory_refuses_bad_ids_and_bad_files(tmp_path: Path) -> None:
     directory = InspectorDirectory(tmp_path / "inspectors.sqlite3")
     with pytest.raises(InspectorDirectoryError, match="inspector id"):
-        directory.issue("bad id with spaces")
+        directory.issue("bad id with spaces", station_id="50-0001", lanes=[1])
     garbage = tmp_path / "garbage.sqlite3"
     garbage.write_bytes(b"not a database" * 100)
     with pytest.raises(InspectorDirectoryError, match=r"garbage\.sqlite3"):
