@@ -6,7 +6,8 @@ first, so a record tampered with is reported as a bad signature rather than as w
 tampering broke inside the payload:
 
     envelope parses -> record size -> key known -> Ed25519 signature over the exact bytes ->
-    payload parses (``MalformedRecord`` names the field) -> record station == key's station ->
+    payload parses (``MalformedRecord`` names the field) -> counts and physical ranges
+    (``inspection.record_limits``, shared with the station) -> record station == key's station ->
     record station == certificate CN -> key valid at the record's time -> key not revoked when
     received -> photo count
 
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf.message import DecodeError
 
 from inspection import InspectionRecord
+from inspection.record_limits import RecordOutOfLimits, check_record
 from protos.envelope import signature_valid
 from protos.record_mapping import MalformedRecord, record_from_bytes
 from protos.tongjian.v1 import inspection_pb2 as pb
@@ -37,6 +39,7 @@ class RejectionKind(StrEnum):
     UNKNOWN_KEY = "unknown_key"
     BAD_SIGNATURE = "bad_signature"
     MALFORMED = "malformed"
+    OUT_OF_RANGE = "out_of_range"  # a count or value beyond inspection.record_limits
     STATION_MISMATCH = "station_mismatch"
     CERTIFICATE_MISMATCH = "certificate_mismatch"
     KEY_NOT_VALID = "key_not_valid"
@@ -129,6 +132,10 @@ def verify_envelope(
     except MalformedRecord as error:
         raise reject(RejectionKind.MALFORMED, f"malformed record: {error.path}: {error.reason}") from error
     record_id = str(record.record_id)
+    try:
+        check_record(record)  # the table the station checked before signing
+    except RecordOutOfLimits as error:
+        raise reject(RejectionKind.OUT_OF_RANGE, f"out of range: {error}", record_id) from error
     if record.station_id != key.station_id:
         raise reject(
             RejectionKind.STATION_MISMATCH,

@@ -37,6 +37,7 @@ from hub.metrics import HubMetrics
 from hub.rate_limit import StationRateLimiter
 from hub.store import HubStore
 from inspection import InspectionRecord, Verdict
+from inspection.record_limits import MAX_COUNT, Part
 from pki.grpc_credentials import server_credentials
 from protos.server_port import SERVER_OPTIONS, listen
 
@@ -90,6 +91,11 @@ class HubServer:
             raise HubConfigError("no TLS configured and insecure_ok is False")
         if config.max_record_bytes > config.max_message_bytes:
             raise HubConfigError("max_record_bytes must not exceed max_message_bytes")
+        if not 0 <= config.max_photos_per_record <= MAX_COUNT[Part.PHOTOS]:
+            raise HubConfigError(
+                f"max_photos_per_record {config.max_photos_per_record} must be 0..{MAX_COUNT[Part.PHOTOS]} "
+                "(inspection.record_limits: what a station may put in one record)"
+            )
         self.config = config
         self.store = HubStore(config.database_url)
         self.metrics = HubMetrics()
