@@ -16,6 +16,7 @@ Errors::
 
     HubStoreError
     ├── UnknownStation   a key for a station nobody registered
+    ├── SchemaNotCurrent the database is not at this hub's schema revision
     ├── UnknownKeyId     revoking a key id the directory does not hold
     └── InvalidStationKey key material that is not an Ed25519 public key
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,6 +37,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Connection,
     Engine,
@@ -55,12 +59,18 @@ from hub.envelope_check import KnownKey
 from hub.models import AUDIT_GENESIS_HASH, AuditEvent, AuditHead, Record, Station, StationKey
 from protos.envelope import InvalidKey, key_id_of, load_public_key, raw_public_key
 
+log = logging.getLogger(__name__)
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE = "tongjian_hub_write"  # execution option: this connection writes (SQLite: BEGIN IMMEDIATE)
 
 
 class HubStoreError(Exception):
     """The store was asked for something it cannot do; the message says what."""
+
+
+class SchemaNotCurrent(HubStoreError):
+    """The database is not at this hub's schema revision (not migrated, or migrated by a newer hub)."""
 
 
 class UnknownStation(HubStoreError):
@@ -83,6 +93,12 @@ class CommitOutcome(StrEnum):
     STORED = "stored"
     DUPLICATE = "duplicate"  # the same bytes were stored before
     ID_REUSED = "id_reused"  # the same (station, record id) was stored with other bytes
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEnrolment:
+    key_id: str
+    warnings: tuple[str, ...]  # what an operator should know (already expired, shared key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +250,12 @@ def _sqlite_engine(url: str) -> Engine:
 # ---------------------------------------------------------------- the store
 
 
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return config
+
+
 class HubStore:
     def __init__(self, url: str) -> None:
         dialect = make_url(url).get_backend_name()
@@ -261,10 +283,40 @@ class HubStore:
     def dispose(self) -> None:
         self._engine.dispose()
 
+    def schema_revision(self) -> str | None:
+        """The database's Alembic revision; None for a database the hub never migrated."""
+        with self._engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    @staticmethod
+    def head_revision() -> str:
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        if head is None:  # pragma: no cover - the package always ships its migrations
+            raise HubStoreError(f"no migrations in {_MIGRATIONS}")
+        return head
+
+    def check_schema(self) -> None:
+        """Raise ``SchemaNotCurrent`` unless the schema is at this hub's newest revision."""
+        current, head = self.schema_revision(), self.head_revision()
+        if current == head:
+            return
+        if current is None:
+            raise SchemaNotCurrent("the database has no hub schema: run `tongjian hub migrate` first")
+        known = {
+            script.revision for script in ScriptDirectory.from_config(_alembic_config()).walk_revisions()
+        }
+        if current not in known:
+            raise SchemaNotCurrent(
+                f"the database schema is at revision {current}, newer than this hub knows (head {head}): "
+                "run a hub of the version that migrated it"
+            )
+        raise SchemaNotCurrent(
+            f"the database schema is at revision {current}, this hub needs {head}: run `tongjian hub migrate`"
+        )
+
     def migrate(self) -> None:
         """Bring the schema to the newest revision (idempotent; safe with replicas starting together)."""
-        config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS))
+        config = _alembic_config()
         with self._writer.begin() as connection:
             _lock_migrations(connection)
             config.attributes["connection"] = connection
@@ -307,7 +359,23 @@ class HubStore:
         valid_from: datetime | None = None,
         valid_until: datetime | None = None,
     ) -> str:
-        """Enrol a station's public key; returns its key id. Adding the same key again is a no-op."""
+        """Enrol a station's public key; returns its key id (warnings are logged)."""
+        return self.enrol_station_key(station_id, pem_or_raw, valid_from, valid_until).key_id
+
+    def enrol_station_key(
+        self,
+        station_id: str,
+        pem_or_raw: bytes,
+        valid_from: datetime | None = None,
+        valid_until: datetime | None = None,
+    ) -> KeyEnrolment:
+        """Enrol a station's public key. Adding the same key again is a no-op.
+
+        Allowed but warned about (logged, and returned for the CLI to print): a key already expired
+        (records under it are accepted only within the hub's expiry grace, see
+        ``hub.envelope_check``), and a public key another station holds (whoever has the private
+        key can sign as either station).
+        """
         try:
             public_key = load_public_key(pem_or_raw)
         except (InvalidKey, ValueError) as error:
@@ -318,17 +386,34 @@ class HubStore:
         if valid_from is not None and valid_until is not None and valid_until <= valid_from:
             raise HubStoreError(f"valid_until {valid_until.isoformat()} is not after valid_from")
         key_id = key_id_of(station_id, public_key)
+        raw = raw_public_key(public_key)
+        warnings: list[str] = []
         with self._write_session() as session:
             if session.get(Station, station_id) is None:
                 raise UnknownStation(station_id)
             if session.get(StationKey, key_id) is not None:
-                return key_id
+                return KeyEnrolment(key_id, ())
             now = datetime.now(UTC)
+            if valid_until is not None and valid_until <= now:
+                warnings.append(
+                    f"key {key_id} is already expired (valid until {valid_until.isoformat()}): the hub "
+                    "accepts records under it only within its expiry grace"
+                )
+            others = session.scalars(
+                select(StationKey.station_id).where(
+                    StationKey.public_key == raw, StationKey.station_id != station_id
+                )
+            ).all()
+            for other in sorted(set(others)):
+                warnings.append(
+                    f"key {key_id}: the same public key is also enrolled for station {other!r}; "
+                    "whoever holds its private key can sign for both"
+                )
             session.add(
                 StationKey(
                     key_id=key_id,
                     station_id=station_id,
-                    public_key=raw_public_key(public_key),
+                    public_key=raw,
                     added_at=now,
                     valid_from=valid_from,
                     valid_until=valid_until,
@@ -342,7 +427,9 @@ class HubStore:
                 [AuditEntry("key_added", window, station_id=station_id, key_id=key_id, at=now)],
             )
         self._bump_directory()
-        return key_id
+        for warning in warnings:
+            log.warning("enrolling a key for station %s: %s", station_id, warning)
+        return KeyEnrolment(key_id, tuple(warnings))
 
     def revoke_key(self, key_id: str, at: datetime | None = None) -> None:
         """Revoke from ``at`` (default now): records received from then on are rejected; records

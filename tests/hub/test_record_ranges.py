@@ -28,7 +28,15 @@ def _lamp(message: pb.InspectionRecord) -> pb.LampMeasurement:
 def _co(message: pb.InspectionRecord) -> None:
     message.emission.limit_set = "a"
     message.emission.two_speed_idle.high_idle.add(
-        t_s=1, hc_ppm=50, co_pct=-0.5, co2_pct=14, o2_pct=0.5, no_ppm=10, rpm=2500, oil_temp_c=80, **{"lambda": 1.0}
+        t_s=1,
+        hc_ppm=50,
+        co_pct=-0.5,
+        co2_pct=14,
+        o2_pct=0.5,
+        no_ppm=10,
+        rpm=2500,
+        oil_temp_c=80,
+        **{"lambda": 1.0},
     )
 
 
@@ -68,7 +76,10 @@ EXAMPLES: dict[str, tuple[Callable[[pb.InspectionRecord], object], str]] = {
         _photo,
         "photos[0].size_bytes: 18446744073709551615 is outside the range 1..20000000 bytes of photo_bytes",
     ),
-    "photo typed text/html": (_html_photo, "photos[0].content_type: 'text/html' is not one of ['image/jpeg']"),
+    "photo typed text/html": (
+        _html_photo,
+        "photos[0].content_type: 'text/html' is not one of ['image/jpeg']",
+    ),
 }
 
 
@@ -88,9 +99,7 @@ def test_out_of_range_values_are_rejected_naming_field_and_range(make_record, ex
 
 
 def test_a_record_within_every_range_is_accepted(make_record) -> None:  # type: ignore[no-untyped-def]
-    verified = verify_envelope(
-        _sealed(make_record, _lamp), {_KEY.key_id: _KEY}, EnvelopeLimits(), _RECEIVED
-    )
+    verified = verify_envelope(_sealed(make_record, _lamp), {_KEY.key_id: _KEY}, EnvelopeLimits(), _RECEIVED)
     assert verified.record.lamps[0].intensity_cd == 20_000
 
 
