@@ -57,6 +57,14 @@ from sqlalchemy.orm import Session
 
 from hub.envelope_check import KnownKey
 from hub.models import AUDIT_GENESIS_HASH, AuditEvent, AuditHead, Record, Station, StationKey
+from hub.record_integrity import (
+    RECORD_STORED,
+    StoredCheck,
+    check_stored_record,
+    digest_of_event_detail,
+    stored_event_detail,
+    stored_row_digest,
+)
 from protos.envelope import InvalidKey, key_id_of, load_public_key, raw_public_key
 
 log = logging.getLogger(__name__)
@@ -123,10 +131,13 @@ class NewRecord:
 
 @dataclass(frozen=True, slots=True)
 class StoredRecord:
+    """A row as stored: NOT yet known to be genuine. Show it only after ``HubStore.check_records``."""
+
     record_id: str
     station_id: str
     key_id: str
     payload: bytes  # exactly the bytes the station signed
+    payload_sha256: str
     signature: bytes
     received_at: datetime
     vin: str
@@ -136,6 +147,9 @@ class StoredRecord:
     hub_overall: str | None
     hub_verdict: dict[str, Any] | None
     verdict_mismatch: bool
+
+    def columns(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +183,9 @@ class AuditCheck:
     rows_checked: int
     first_bad_seq: int | None = None
     problem: str = ""
+    records_checked: int = 0
+    # Records whose row does not match the audit log: edited, deleted, or stored without an entry.
+    record_problems: tuple[str, ...] = ()
 
 
 def audit_hash(
@@ -510,6 +527,17 @@ class HubStore:
                         claimed.add(key)
                         stored_digests[key] = record.payload_sha256
                         outcomes.append(CommitOutcome.STORED)
+                        # The audit chain commits to the stored row (hub.record_integrity).
+                        extra_audits.append(
+                            AuditEntry(
+                                RECORD_STORED,
+                                stored_event_detail(stored_row_digest(_row(record))),
+                                station_id=record.station_id,
+                                record_id=record.record_id,
+                                key_id=record.key_id,
+                                at=record.received_at,
+                            )
+                        )
                     elif stored_digests[key] == record.payload_sha256:
                         outcomes.append(CommitOutcome.DUPLICATE)
                     else:
@@ -553,6 +581,35 @@ class HubStore:
             query = query.where(Record.station_id == station_id)
         with Session(self._engine) as session:
             return [_stored(row) for row in session.scalars(query)]
+
+    def committed_digests(self, records: Sequence[StoredRecord]) -> dict[tuple[str, str], str]:
+        """The row digest the audit log committed to for each of ``records`` (if any)."""
+        ids = {record.record_id for record in records}
+        if not ids:
+            return {}
+        query = (
+            select(AuditEvent.station_id, AuditEvent.record_id, AuditEvent.detail)
+            .where(AuditEvent.kind == RECORD_STORED, AuditEvent.record_id.in_(ids))
+            .order_by(AuditEvent.seq)
+        )
+        digests: dict[tuple[str, str], str] = {}
+        with self._engine.connect() as connection:
+            for station_id, record_id, detail in connection.execute(query):
+                digest = digest_of_event_detail(detail)
+                if digest is not None:
+                    digests[(station_id, record_id)] = digest
+        return digests
+
+    def check_records(self, records: Sequence[StoredRecord]) -> list[StoredCheck]:
+        """Check each stored record again (bytes, signature, key, columns, audit commitment)."""
+        keys = self.known_keys()
+        digests = self.committed_digests(records)
+        return [
+            check_stored_record(
+                record.columns(), keys, digests.get((record.station_id, record.record_id))
+            )
+            for record in records
+        ]
 
     # ------------------------------------------------------------ audit log
 
@@ -621,6 +678,7 @@ class HubStore:
         """
         checked = 0
         previous_seq, previous_hash = 0, AUDIT_GENESIS_HASH
+        committed: dict[tuple[str | None, str | None], tuple[int, str]] = {}
         with self._engine.connect() as connection:
             head_seq, head_hash = connection.execute(
                 select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
@@ -651,11 +709,29 @@ class HubStore:
                 if row.hash != expected:
                     return AuditCheck(False, checked, row.seq, "row content does not match its hash (edited)")
                 previous_seq, previous_hash = row.seq, row.hash
-        if (head_seq, head_hash) != (previous_seq, previous_hash):
+                if row.kind == RECORD_STORED:
+                    digest = digest_of_event_detail(row.detail)
+                    if digest is not None:
+                        committed[(row.station_id, row.record_id)] = (row.seq, digest)
+            if (head_seq, head_hash) != (previous_seq, previous_hash):
+                return AuditCheck(
+                    False,
+                    checked,
+                    previous_seq + 1,
+                    f"chain ends at seq {previous_seq}, head says {head_seq}",
+                )
+            problems, records_checked = _compare_records(connection, committed)
+        if problems:
+            first = min((seq for seq, _ in problems if seq), default=None)
             return AuditCheck(
-                False, checked, previous_seq + 1, f"chain ends at seq {previous_seq}, head says {head_seq}"
+                False,
+                checked,
+                first,
+                f"{len(problems)} stored record(s) do not match the audit log",
+                records_checked,
+                tuple(problem for _, problem in problems),
             )
-        return AuditCheck(True, checked)
+        return AuditCheck(True, checked, records_checked=records_checked)
 
     def audit_head_hash(self) -> tuple[int, str]:
         with self._engine.connect() as connection:
@@ -663,6 +739,31 @@ class HubStore:
                 select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
             ).one()
             return int(seq), str(digest)
+
+
+def _compare_records(
+    connection: Connection, committed: dict[tuple[str | None, str | None], tuple[int, str]]
+) -> tuple[list[tuple[int, str]], int]:
+    """Every record row against the digest its ``record_stored`` event committed to."""
+    problems: list[tuple[int, str]] = []
+    unseen = dict(committed)
+    checked = 0
+    rows = connection.execution_options(yield_per=1000).execute(
+        select(Record.__table__).order_by(Record.__table__.c.seq)
+    )
+    for row in rows:
+        checked += 1
+        columns = row._mapping
+        key = (columns["station_id"], columns["record_id"])
+        name = f"record {columns['record_id']} of station {columns['station_id']}"
+        entry = unseen.pop(key, None)
+        if entry is None:
+            problems.append((0, f"{name} has no record_stored audit entry (inserted outside the hub)"))
+        elif stored_row_digest(columns) != entry[1]:
+            problems.append((entry[0], f"{name} was edited: its row no longer matches audit seq {entry[0]}"))
+    for (station_id, record_id), (seq, _digest) in sorted(unseen.items(), key=lambda item: item[1][0]):
+        problems.append((seq, f"record {record_id} of station {station_id} was deleted (audit seq {seq})"))
+    return problems, checked
 
 
 def _row(record: NewRecord) -> dict[str, Any]:
@@ -690,6 +791,7 @@ def _stored(row: Record) -> StoredRecord:
         station_id=row.station_id,
         key_id=row.key_id,
         payload=bytes(row.payload),
+        payload_sha256=row.payload_sha256,
         signature=bytes(row.signature),
         received_at=row.received_at,
         vin=row.vin,
