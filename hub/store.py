@@ -16,6 +16,7 @@ Errors::
 
     HubStoreError
     ├── UnknownStation   a key for a station nobody registered
+    ├── InvalidDatabaseUrl a URL that does not parse or names an unusable database or driver
     ├── SchemaNotCurrent the database is not at this hub's schema revision
     ├── UnknownKeyId     revoking a key id the directory does not hold
     └── InvalidStationKey key material that is not an Ed25519 public key
@@ -53,6 +54,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session
 
 from hub.envelope_check import KnownKey
@@ -75,6 +77,10 @@ _WRITE = "tongjian_hub_write"  # execution option: this connection writes (SQLit
 
 class HubStoreError(Exception):
     """The store was asked for something it cannot do; the message says what."""
+
+
+class InvalidDatabaseUrl(HubStoreError):
+    """A database URL that cannot be parsed, or names a database or driver the hub cannot use."""
 
 
 class SchemaNotCurrent(HubStoreError):
@@ -101,6 +107,34 @@ class CommitOutcome(StrEnum):
     STORED = "stored"
     DUPLICATE = "duplicate"  # the same bytes were stored before
     ID_REUSED = "id_reused"  # the same (station, record id) was stored with other bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StationInfo:
+    station_id: str
+    province: str | None
+    registered_at: datetime
+    key_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    key_id: str
+    station_id: str
+    added_at: datetime
+    valid_from: datetime | None
+    valid_until: datetime | None
+    revoked_at: datetime | None
+
+    def status(self, now: datetime) -> str:
+        """revoked / not yet valid / expired / valid, as of ``now``."""
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return "revoked"
+        if self.valid_from is not None and now < self.valid_from:
+            return "not yet valid"
+        if self.valid_until is not None and now > self.valid_until:
+            return "expired"
+        return "valid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,13 +309,27 @@ def _alembic_config() -> Config:
 
 class HubStore:
     def __init__(self, url: str) -> None:
-        dialect = make_url(url).get_backend_name()
-        if dialect == "sqlite":
-            self._engine = _sqlite_engine(url)
-        elif dialect == "postgresql":
-            self._engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
-        else:
-            raise HubStoreError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql+psycopg://")
+        try:
+            parsed = make_url(url)
+        except ArgumentError as error:
+            raise InvalidDatabaseUrl(
+                f"database URL {url!r} does not parse: use sqlite:///FILE or postgresql+psycopg://..."
+            ) from error
+        shown = parsed.render_as_string(hide_password=True)
+        dialect = parsed.get_backend_name()
+        try:
+            if dialect == "sqlite":
+                self._engine = _sqlite_engine(url)
+            elif dialect == "postgresql":
+                self._engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+            else:
+                raise InvalidDatabaseUrl(
+                    f"unsupported database URL {shown!r}: use sqlite:/// or postgresql+psycopg://"
+                )
+        except (ArgumentError, NoSuchModuleError, ImportError) as error:
+            raise InvalidDatabaseUrl(
+                f"database URL {shown!r}: {error} (the hub speaks sqlite:/// and postgresql+psycopg://)"
+            ) from error
         self._writer = self._engine.execution_options(**{_WRITE: True})
         self._url = url
         # Bumped on every change to the key directory made through this store, so a cache of
@@ -484,6 +532,28 @@ class HubStore:
                 for key in session.scalars(select(StationKey))
             }
 
+    def stations(self) -> list[StationInfo]:
+        with Session(self._engine) as session:
+            key_counts = dict(
+                session.execute(
+                    select(StationKey.station_id, func.count()).group_by(StationKey.station_id)
+                ).all()
+            )
+            return [
+                StationInfo(s.station_id, s.province, s.registered_at, int(key_counts.get(s.station_id, 0)))
+                for s in session.scalars(select(Station).order_by(Station.station_id))
+            ]
+
+    def keys(self, station_id: str | None = None) -> list[KeyInfo]:
+        query = select(StationKey).order_by(StationKey.station_id, StationKey.added_at)
+        if station_id is not None:
+            query = query.where(StationKey.station_id == station_id)
+        with Session(self._engine) as session:
+            return [
+                KeyInfo(k.key_id, k.station_id, k.added_at, k.valid_from, k.valid_until, k.revoked_at)
+                for k in session.scalars(query)
+            ]
+
     def station_province(self, station_id: str) -> str | None:
         with Session(self._engine) as session:
             station = session.get(Station, station_id)
@@ -605,9 +675,7 @@ class HubStore:
         keys = self.known_keys()
         digests = self.committed_digests(records)
         return [
-            check_stored_record(
-                record.columns(), keys, digests.get((record.station_id, record.record_id))
-            )
+            check_stored_record(record.columns(), keys, digests.get((record.station_id, record.record_id)))
             for record in records
         ]
 
