@@ -177,6 +177,7 @@ class GroupCommitter:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._dead: BaseException | None = None
+        self._in_flight: list[_Work] = []  # the batch being committed, failed too if the loop dies
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._supervised(), name="hub group commit")
@@ -215,8 +216,10 @@ class GroupCommitter:
         except BaseException as error:
             self._dead = error if isinstance(error, Exception) else CommitFailed("writer cancelled")
             log.critical("the hub's writer stopped: %r; records are refused until restart", error)
+            waiting = list(self._in_flight)
             while not self._queue.empty():
-                item = self._queue.get_nowait()
+                waiting.append(self._queue.get_nowait())
+            for item in waiting:
                 if isinstance(item, _Work) and not item.future.done():
                     item.future.set_exception(CommitFailed(f"the hub's writer stopped: {error!r}"))
             await self._set_health(False)
@@ -247,7 +250,10 @@ class GroupCommitter:
                     stopping = True
                     break
                 batch.append(item)
-            if await self._commit(batch):
+            self._in_flight = batch
+            committed = await self._commit(batch)
+            self._in_flight = []
+            if committed:
                 self._failures_in_a_row = 0
                 await self._set_health(True)
             else:

@@ -92,3 +92,26 @@ async def test_a_writer_that_cannot_recover_turns_health_not_serving(
         outcome = await asyncio.wait_for(submit(hub.port, [station.seal(make_record(9))]), 10)
         assert [a.status for a in outcome.acks] == [ingest_pb2.ACK_STATUS_ACCEPTED]
         assert await _health(hub.port, SERVICE_NAME) == health_pb2.HealthCheckResponse.SERVING
+
+
+class BrokenOutcomeStore(HubStore):
+    """Commits, then answers with no outcomes: the writer's own loop breaks on it (a bug)."""
+
+    def commit_batch(
+        self, records: Sequence[NewRecord], audits: Sequence[AuditEntry] = ()
+    ) -> list[CommitOutcome]:
+        super().commit_batch(records, audits)
+        return []
+
+
+async def test_a_writer_whose_loop_dies_fails_what_waits_refuses_more_and_says_not_serving(
+    hub_config, enrol, submit, make_record, station_key, database_url, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    async with HubServer(hub_config(), store=BrokenOutcomeStore(database_url)) as hub:
+        station = enrol(hub, station_key)
+        for index in range(2):  # the one the loop died on, and one sent after
+            outcome = await asyncio.wait_for(submit(hub.port, [station.seal(make_record(index))]), 10)
+            assert outcome.error is not None and outcome.error.code() is grpc.StatusCode.UNAVAILABLE
+        for service in ("", SERVICE_NAME):
+            assert await _health(hub.port, service) == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert "the hub's writer stopped" in caplog.text
