@@ -178,9 +178,7 @@ def _serve(args: argparse.Namespace) -> int:
             "no TLS: give --tls-cert, --tls-key and --client-ca, or --insecure to serve plaintext"
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # gRPC's C core writes its own lines to stderr (a failed bind is one, beside our one-line
-    # error); the hub logs what matters itself. GRPC_VERBOSITY=ERROR (or DEBUG) brings them back.
-    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    _refuse_a_busy_port(args.listen)
     tls = None
     if all(tls_files):
         from pki.grpc_credentials import PkiError, server_credentials
@@ -233,6 +231,38 @@ def _serve(args: argparse.Namespace) -> int:
     except HubConfigError as error:
         raise CommandError(str(error)) from error
     return 0
+
+
+def _refuse_a_busy_port(address: str) -> None:
+    """One line, before gRPC tries: its C core would print a log line of its own beside ours.
+
+    The hub's own bind (``protos.server_port.listen``, no SO_REUSEPORT) stays the authority; this
+    only gives the common case - another hub already there - a clean message."""
+    import errno
+    import socket
+
+    from hub.server import HubConfigError, split_host_port
+    from protos.server_port import PortInUse
+
+    try:
+        host, port = split_host_port(address, "--listen")
+    except HubConfigError as error:
+        raise CommandError(str(error)) from error
+    if port == 0:
+        return
+    try:
+        candidates = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise CommandError(f"--listen {address}: {error.strerror}") from error
+    for family, kind, protocol, _name, socket_address in candidates:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no owner
+            try:
+                probe.bind(socket_address)
+            except OSError as error:
+                if error.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+                    raise CommandError(str(PortInUse(address))) from error
+                raise
 
 
 def _migrate(args: argparse.Namespace) -> int:
