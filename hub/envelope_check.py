@@ -6,9 +6,32 @@ first, so a record tampered with is reported as a bad signature rather than as w
 tampering broke inside the payload:
 
     envelope parses -> record size -> key known -> Ed25519 signature over the exact bytes ->
-    payload parses (``MalformedRecord`` names the field) -> record station == key's station ->
-    record station == certificate CN -> key valid at the record's time -> key not revoked when
-    received -> photo count
+    payload parses (``MalformedRecord`` names the field) -> counts and physical ranges
+    (``inspection.record_limits``, shared with the station) -> record station == key's station ->
+    record station == certificate CN -> times not in the future -> key valid (see below) -> key
+    not revoked when received -> photo count
+
+Trusted time
+------------
+The station writes ``started_at`` and ``finished_at``; only the hub's receive time is the hub's
+own. A record is accepted only if all of these hold (``received`` = the hub's clock when the
+record arrived, ``skew`` = ``EnvelopeLimits.clock_skew``, ``grace`` = ``key_expiry_grace``):
+
+1. ``started_at <= received + skew`` and ``finished_at <= received + skew``: a station clock may
+   run a little ahead, a record from the future is refused (``TIME_IN_FUTURE``, naming both times);
+2. ``valid_from <= finished_at <= valid_until``: the key covered the time the record claims to
+   have been signed (a key is never good for records from before it existed);
+3. ``received <= valid_until + grace``: the key was still valid when the record arrived, or
+   expired at most ``grace`` before. This is the allowance for a record signed while its key was
+   valid that waited in an outbox (a station offline over a weekend) and arrives after expiry.
+   Without rule 3 a station holding an expired key - or a key enrolled already expired - could
+   back-date records into the key's window for ever; with it, back-dating gains at most
+   ``grace`` after expiry;
+4. ``revoked_at`` is unset or later than ``received``: revocation has no grace (a revoked key is
+   presumed stolen); records stored before the revocation stay stored and verifiable.
+
+Enrolling a key that is already expired, or whose public key another station holds, is allowed
+(an operator may be re-registering history) but warned about (``HubStore.enrol_station_key``).
 
 Every failure raises ``RecordRejected`` with a ``RejectionKind`` (a small, fixed set, used as a
 metrics label) and a reason naming what was wrong, which goes back to the station in the Ack.
@@ -19,13 +42,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf.message import DecodeError
 
 from inspection import InspectionRecord
+from inspection.record_limits import RecordOutOfLimits, check_record
 from protos.envelope import signature_valid
 from protos.record_mapping import MalformedRecord, record_from_bytes
 from protos.tongjian.v1 import inspection_pb2 as pb
@@ -37,9 +61,11 @@ class RejectionKind(StrEnum):
     UNKNOWN_KEY = "unknown_key"
     BAD_SIGNATURE = "bad_signature"
     MALFORMED = "malformed"
+    OUT_OF_RANGE = "out_of_range"  # a count or value beyond inspection.record_limits
     STATION_MISMATCH = "station_mismatch"
     CERTIFICATE_MISMATCH = "certificate_mismatch"
     KEY_NOT_VALID = "key_not_valid"
+    TIME_IN_FUTURE = "time_in_future"  # started_at / finished_at past the hub's clock + skew
     KEY_REVOKED = "key_revoked"
     TOO_MANY_PHOTOS = "too_many_photos"
     ID_REUSED = "id_reused"  # decided at commit time by the store, not here
@@ -72,6 +98,8 @@ class KnownKey:
 class EnvelopeLimits:
     max_record_bytes: int = 1024 * 1024
     max_photos_per_record: int = 32
+    clock_skew: timedelta = timedelta(minutes=5)  # how far a station's clock may run ahead
+    key_expiry_grace: timedelta = timedelta(days=7)  # see "Trusted time" above, rule 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +157,10 @@ def verify_envelope(
     except MalformedRecord as error:
         raise reject(RejectionKind.MALFORMED, f"malformed record: {error.path}: {error.reason}") from error
     record_id = str(record.record_id)
+    try:
+        check_record(record)  # the table the station checked before signing
+    except RecordOutOfLimits as error:
+        raise reject(RejectionKind.OUT_OF_RANGE, f"out of range: {error}", record_id) from error
     if record.station_id != key.station_id:
         raise reject(
             RejectionKind.STATION_MISMATCH,
@@ -142,6 +174,15 @@ def verify_envelope(
             f"{certificate_station!r}",
             record_id,
         )
+    latest = received_at + limits.clock_skew
+    for name, claimed in (("started_at", record.started_at), ("finished_at", record.finished_at)):
+        if claimed > latest:
+            raise reject(
+                RejectionKind.TIME_IN_FUTURE,
+                f"record {name} {claimed.isoformat()} is in the future: the hub received it at "
+                f"{received_at.isoformat()} (clock skew allowed {_duration(limits.clock_skew)})",
+                record_id,
+            )
     signed_at = record.finished_at
     if key.valid_from is not None and signed_at < key.valid_from:
         raise reject(
@@ -154,6 +195,14 @@ def verify_envelope(
         raise reject(
             RejectionKind.KEY_NOT_VALID,
             f"key {key_id!r} expired {key.valid_until.isoformat()}, record finished {signed_at.isoformat()}",
+            record_id,
+        )
+    if key.valid_until is not None and received_at > key.valid_until + limits.key_expiry_grace:
+        raise reject(
+            RejectionKind.KEY_NOT_VALID,
+            f"key {key_id!r} expired {key.valid_until.isoformat()}, the hub received the record at "
+            f"{received_at.isoformat()}, past the grace of {_duration(limits.key_expiry_grace)} "
+            "for records that waited in an outbox",
             record_id,
         )
     if key.revoked_at is not None and key.revoked_at <= received_at:
@@ -173,6 +222,15 @@ def verify_envelope(
         key=key,
         record=record,
     )
+
+
+def _duration(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400} d"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
 
 
 def _peek_record_id(payload: bytes) -> str:

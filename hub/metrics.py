@@ -40,6 +40,11 @@ class HubMetrics:
             "tongjian_hub_commit_batch_size", "items per group-commit transaction", buckets=_BATCH_BUCKETS,
             registry=r,
         )  # fmt: skip
+        self.commit_failures = Counter(
+            "tongjian_hub_commit_failures",
+            "records or audit entries the writer could not store (the station resends)",
+            registry=r,
+        )
         self.inflight_bytes = Gauge(
             "tongjian_hub_inflight_bytes",
             "bytes of records read and not yet answered, all streams",

@@ -109,7 +109,7 @@ class AuditEvent(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     kind: Mapped[str] = mapped_column(String(32), index=True)
     station_id: Mapped[str | None] = mapped_column(String(64))
-    record_id: Mapped[str | None] = mapped_column(String(36))
+    record_id: Mapped[str | None] = mapped_column(String(36), index=True)
     key_id: Mapped[str | None] = mapped_column(String(96))
     detail: Mapped[str] = mapped_column(Text())
     prev_hash: Mapped[str] = mapped_column(String(64))

@@ -13,9 +13,11 @@ unless told ``--insecure``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
@@ -25,6 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from hub.access import RPC_ROLES, RoleGate
 from hub.envelope_check import EnvelopeLimits
 from hub.ingest_service import (
     SERVICE_NAME,
@@ -37,6 +40,7 @@ from hub.metrics import HubMetrics
 from hub.rate_limit import StationRateLimiter
 from hub.store import HubStore
 from inspection import InspectionRecord, Verdict
+from inspection.record_limits import MAX_COUNT, Part
 from pki.grpc_credentials import server_credentials
 from protos.server_port import SERVER_OPTIONS, listen
 
@@ -60,6 +64,9 @@ class HubConfig:
     max_message_bytes: int = 4 * MiB  # gRPC ends a stream with a larger message: RESOURCE_EXHAUSTED
     max_record_bytes: int = 1 * MiB  # a larger record is answered REJECTED
     max_photos_per_record: int = 32
+    clock_skew: timedelta = timedelta(minutes=5)  # see hub.envelope_check, "Trusted time"
+    key_expiry_grace: timedelta = timedelta(days=7)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the hub's receive time
     station_rate_per_s: float | None = None  # over it: stream ends with RESOURCE_EXHAUSTED
     group_commit_max: int = 256
     group_commit_wait_ms: float = 2.0
@@ -71,6 +78,11 @@ class HubConfig:
     # Bytes of records read but not yet answered, over all streams; past it the hub stops reading
     # and gRPC flow control slows the stations down.
     max_inflight_bytes: int = 256 * MiB
+    # Batches in a row that stored nothing before health says NOT_SERVING (see GroupCommitter).
+    writer_max_consecutive_failures: int = 3
+    # True: bring the schema to the newest revision on start (embedded use, tests). The CLI's
+    # ``hub serve`` passes False: it refuses a schema that is not current (``tongjian hub migrate``).
+    migrate_schema: bool = True
 
 
 class HubConfigError(ValueError):
@@ -85,20 +97,30 @@ def split_host_port(address: str, what: str) -> tuple[str, int]:
 
 
 class HubServer:
-    def __init__(self, config: HubConfig) -> None:
+    """The hub process. It owns everything it starts (an exit stack, unwound in reverse order):
+    a start that fails half-way - a port in use - stops what it had started and leaves no task
+    running; ``stop`` unwinds the same stack after draining the streams."""
+
+    def __init__(self, config: HubConfig, store: HubStore | None = None) -> None:
         if config.tls is None and not config.insecure_ok:
             raise HubConfigError("no TLS configured and insecure_ok is False")
         if config.max_record_bytes > config.max_message_bytes:
             raise HubConfigError("max_record_bytes must not exceed max_message_bytes")
+        if not 0 <= config.max_photos_per_record <= MAX_COUNT[Part.PHOTOS]:
+            raise HubConfigError(
+                f"max_photos_per_record {config.max_photos_per_record} must be 0..{MAX_COUNT[Part.PHOTOS]} "
+                "(inspection.record_limits: what a station may put in one record)"
+            )
         self.config = config
-        self.store = HubStore(config.database_url)
+        self.store = store if store is not None else HubStore(config.database_url)
         self.metrics = HubMetrics()
         self._server: grpc.aio.Server | None = None
-        self._committer: GroupCommitter | None = None
         self._port: int | None = None
         self._metrics_port: int | None = None
         self._health: HealthServicer | None = None
         self._service: StationIngestService | None = None
+        self._running: contextlib.AsyncExitStack | None = None
+        self._stop_grace: float | None = 1.0
         self._stopped = False
 
     @property
@@ -121,78 +143,111 @@ class HubServer:
         await self.stop()
 
     async def start(self) -> None:
+        """Start serving; raises ``PortInUse``, ``SchemaNotCurrent``, ... with nothing left running."""
         config = self.config
-        self.store.migrate()
-        committer = GroupCommitter(
-            self.store, self.metrics, config.group_commit_max, config.group_commit_wait_ms
-        )
-        committer.start()
-        self._committer = committer
-        rate_limiter = (
-            StationRateLimiter(config.station_rate_per_s) if config.station_rate_per_s is not None else None
-        )
-        service = StationIngestService(
-            KeyDirectory(self.store, config.key_cache_ttl_s),
-            committer,
-            self.metrics,
-            EnvelopeLimits(config.max_record_bytes, config.max_photos_per_record),
-            VerdictJudge(config.judge),
-            rate_limiter,
-            require_certificate=config.tls is not None,
-            max_inflight_bytes=config.max_inflight_bytes,
-        )
-        self._service = service
-        self.metrics.inflight_bytes.set_function(lambda: service.budget.used_bytes)
-        server = grpc.aio.server(options=_server_options(config))
-        server.add_generic_rpc_handlers((service.rpc_handler(),))
-        health = HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health, server)
-        reflection.enable_server_reflection(
-            (
-                SERVICE_NAME,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ),
-            server,
-        )
-        if config.tls is not None:
-            credentials = server_credentials(
-                config.tls.cert_pem, config.tls.key_pem, config.tls.client_ca_pem
+        async with contextlib.AsyncExitStack() as stack:
+            stack.callback(self.store.dispose)
+            if config.migrate_schema:
+                self.store.migrate()
+            else:
+                self.store.check_schema()
+            health = HealthServicer()
+            self._health = health
+            committer = GroupCommitter(
+                self.store,
+                self.metrics,
+                config.group_commit_max,
+                config.group_commit_wait_ms,
+                config.writer_max_consecutive_failures,
+                report_health=self._writer_health,
             )
-            self._port = listen(server, config.listen, credentials)
-        else:
-            log.warning(
-                "WARNING: hub listening WITHOUT TLS on %s: station identity is not authenticated "
-                "and records travel in plaintext. Use only for tests and demos.",
-                config.listen,
+            committer.start()
+            stack.push_async_callback(committer.close)
+            rate_limiter = (
+                StationRateLimiter(config.station_rate_per_s)
+                if config.station_rate_per_s is not None
+                else None
             )
-            self._port = listen(server, config.listen)
-        await server.start()
-        self._server = server
-        for name in ("", SERVICE_NAME):
-            await health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        self._health = health
-        if config.metrics_listen is not None:
-            host, port = split_host_port(config.metrics_listen, "metrics_listen")
-            self._metrics_port = self.metrics.serve(host, port)
+            service = StationIngestService(
+                KeyDirectory(self.store, config.key_cache_ttl_s),
+                committer,
+                self.metrics,
+                EnvelopeLimits(
+                    config.max_record_bytes,
+                    config.max_photos_per_record,
+                    config.clock_skew,
+                    config.key_expiry_grace,
+                ),
+                VerdictJudge(config.judge),
+                rate_limiter,
+                require_certificate=config.tls is not None,
+                max_inflight_bytes=config.max_inflight_bytes,
+                clock=config.clock,
+            )
+            self._service = service
+            self.metrics.inflight_bytes.set_function(lambda: service.budget.used_bytes)
+            interceptors = [RoleGate(RPC_ROLES)] if config.tls is not None else []
+            server = grpc.aio.server(options=_server_options(config), interceptors=interceptors)
+            server.add_generic_rpc_handlers((service.rpc_handler(),))
+            health_pb2_grpc.add_HealthServicer_to_server(health, server)
+            reflection.enable_server_reflection(
+                (
+                    SERVICE_NAME,
+                    health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                    reflection.SERVICE_NAME,
+                ),
+                server,
+            )
+            if config.tls is not None:
+                credentials = server_credentials(
+                    config.tls.cert_pem, config.tls.key_pem, config.tls.client_ca_pem
+                )
+                self._port = listen(server, config.listen, credentials)
+            else:
+                log.warning(
+                    "WARNING: hub listening WITHOUT TLS on %s: station identity is not authenticated "
+                    "and records travel in plaintext. Use only for tests and demos.",
+                    config.listen,
+                )
+                self._port = listen(server, config.listen)
+            await server.start()
+            stack.push_async_callback(self._stop_server, server)
+            self._server = server
+            for name in ("", SERVICE_NAME):
+                await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            if config.metrics_listen is not None:
+                host, port = split_host_port(config.metrics_listen, "metrics_listen")
+                self._metrics_port = self.metrics.serve(host, port)
+            stack.callback(self.metrics.close)
+            self._running = stack.pop_all()
         log.info("hub for province %s serving on port %d", config.province, self._port)
+
+    async def _writer_health(self, healthy: bool) -> None:
+        if self._health is None or self._stopped:
+            return
+        status = (
+            health_pb2.HealthCheckResponse.SERVING if healthy else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", SERVICE_NAME):
+            await self._health.set(name, status)
+
+    async def _stop_server(self, server: grpc.aio.Server) -> None:
+        await server.stop(self._stop_grace)
 
     async def stop(self, grace: float | None = 1.0) -> None:
         """Stop reading records, send the Acks of those read (``grace`` seconds at most), and commit
         everything handed to the committer before returning."""
-        if self._stopped:
+        if self._stopped or self._running is None:
             return
         self._stopped = True
+        self._stop_grace = grace
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
         if self._service is not None:
             self._service.drain()
-        if self._server is not None:
-            await self._server.stop(grace)
-        if self._committer is not None:
-            await self._committer.close()
-        self.metrics.close()
-        self.store.dispose()
+        running, self._running = self._running, None
+        await running.aclose()
+        log.info("hub for province %s on port %s stopped", self.config.province, self._port)
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:

@@ -16,6 +16,8 @@ Errors::
 
     HubStoreError
     ├── UnknownStation   a key for a station nobody registered
+    ├── InvalidDatabaseUrl a URL that does not parse or names an unusable database or driver
+    ├── SchemaNotCurrent the database is not at this hub's schema revision
     ├── UnknownKeyId     revoking a key id the directory does not hold
     └── InvalidStationKey key material that is not an Ed25519 public key
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,6 +38,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Connection,
     Engine,
@@ -49,11 +54,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session
 
 from hub.envelope_check import KnownKey
 from hub.models import AUDIT_GENESIS_HASH, AuditEvent, AuditHead, Record, Station, StationKey
+from hub.record_integrity import (
+    RECORD_STORED,
+    StoredCheck,
+    check_stored_record,
+    digest_of_event_detail,
+    stored_event_detail,
+    stored_row_digest,
+)
 from protos.envelope import InvalidKey, key_id_of, load_public_key, raw_public_key
+
+log = logging.getLogger(__name__)
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE = "tongjian_hub_write"  # execution option: this connection writes (SQLite: BEGIN IMMEDIATE)
@@ -61,6 +77,14 @@ _WRITE = "tongjian_hub_write"  # execution option: this connection writes (SQLit
 
 class HubStoreError(Exception):
     """The store was asked for something it cannot do; the message says what."""
+
+
+class InvalidDatabaseUrl(HubStoreError):
+    """A database URL that cannot be parsed, or names a database or driver the hub cannot use."""
+
+
+class SchemaNotCurrent(HubStoreError):
+    """The database is not at this hub's schema revision (not migrated, or migrated by a newer hub)."""
 
 
 class UnknownStation(HubStoreError):
@@ -86,6 +110,40 @@ class CommitOutcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class StationInfo:
+    station_id: str
+    province: str | None
+    registered_at: datetime
+    key_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    key_id: str
+    station_id: str
+    added_at: datetime
+    valid_from: datetime | None
+    valid_until: datetime | None
+    revoked_at: datetime | None
+
+    def status(self, now: datetime) -> str:
+        """revoked / not yet valid / expired / valid, as of ``now``."""
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return "revoked"
+        if self.valid_from is not None and now < self.valid_from:
+            return "not yet valid"
+        if self.valid_until is not None and now > self.valid_until:
+            return "expired"
+        return "valid"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEnrolment:
+    key_id: str
+    warnings: tuple[str, ...]  # what an operator should know (already expired, shared key)
+
+
+@dataclass(frozen=True, slots=True)
 class NewRecord:
     """A verified record ready to be stored (built by the ingest service)."""
 
@@ -107,10 +165,13 @@ class NewRecord:
 
 @dataclass(frozen=True, slots=True)
 class StoredRecord:
+    """A row as stored: NOT yet known to be genuine. Show it only after ``HubStore.check_records``."""
+
     record_id: str
     station_id: str
     key_id: str
     payload: bytes  # exactly the bytes the station signed
+    payload_sha256: str
     signature: bytes
     received_at: datetime
     vin: str
@@ -120,6 +181,9 @@ class StoredRecord:
     hub_overall: str | None
     hub_verdict: dict[str, Any] | None
     verdict_mismatch: bool
+
+    def columns(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +217,9 @@ class AuditCheck:
     rows_checked: int
     first_bad_seq: int | None = None
     problem: str = ""
+    records_checked: int = 0
+    # Records whose row does not match the audit log: edited, deleted, or stored without an entry.
+    record_problems: tuple[str, ...] = ()
 
 
 def audit_hash(
@@ -234,15 +301,35 @@ def _sqlite_engine(url: str) -> Engine:
 # ---------------------------------------------------------------- the store
 
 
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return config
+
+
 class HubStore:
     def __init__(self, url: str) -> None:
-        dialect = make_url(url).get_backend_name()
-        if dialect == "sqlite":
-            self._engine = _sqlite_engine(url)
-        elif dialect == "postgresql":
-            self._engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
-        else:
-            raise HubStoreError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql+psycopg://")
+        try:
+            parsed = make_url(url)
+        except ArgumentError as error:
+            raise InvalidDatabaseUrl(
+                f"database URL {url!r} does not parse: use sqlite:///FILE or postgresql+psycopg://..."
+            ) from error
+        shown = parsed.render_as_string(hide_password=True)
+        dialect = parsed.get_backend_name()
+        try:
+            if dialect == "sqlite":
+                self._engine = _sqlite_engine(url)
+            elif dialect == "postgresql":
+                self._engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+            else:
+                raise InvalidDatabaseUrl(
+                    f"unsupported database URL {shown!r}: use sqlite:/// or postgresql+psycopg://"
+                )
+        except (ArgumentError, NoSuchModuleError, ImportError) as error:
+            raise InvalidDatabaseUrl(
+                f"database URL {shown!r}: {error} (the hub speaks sqlite:/// and postgresql+psycopg://)"
+            ) from error
         self._writer = self._engine.execution_options(**{_WRITE: True})
         self._url = url
         # Bumped on every change to the key directory made through this store, so a cache of
@@ -261,10 +348,40 @@ class HubStore:
     def dispose(self) -> None:
         self._engine.dispose()
 
+    def schema_revision(self) -> str | None:
+        """The database's Alembic revision; None for a database the hub never migrated."""
+        with self._engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    @staticmethod
+    def head_revision() -> str:
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        if head is None:  # pragma: no cover - the package always ships its migrations
+            raise HubStoreError(f"no migrations in {_MIGRATIONS}")
+        return head
+
+    def check_schema(self) -> None:
+        """Raise ``SchemaNotCurrent`` unless the schema is at this hub's newest revision."""
+        current, head = self.schema_revision(), self.head_revision()
+        if current == head:
+            return
+        if current is None:
+            raise SchemaNotCurrent("the database has no hub schema: run `tongjian hub migrate` first")
+        known = {
+            script.revision for script in ScriptDirectory.from_config(_alembic_config()).walk_revisions()
+        }
+        if current not in known:
+            raise SchemaNotCurrent(
+                f"the database schema is at revision {current}, newer than this hub knows (head {head}): "
+                "run a hub of the version that migrated it"
+            )
+        raise SchemaNotCurrent(
+            f"the database schema is at revision {current}, this hub needs {head}: run `tongjian hub migrate`"
+        )
+
     def migrate(self) -> None:
         """Bring the schema to the newest revision (idempotent; safe with replicas starting together)."""
-        config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS))
+        config = _alembic_config()
         with self._writer.begin() as connection:
             _lock_migrations(connection)
             config.attributes["connection"] = connection
@@ -307,7 +424,23 @@ class HubStore:
         valid_from: datetime | None = None,
         valid_until: datetime | None = None,
     ) -> str:
-        """Enrol a station's public key; returns its key id. Adding the same key again is a no-op."""
+        """Enrol a station's public key; returns its key id (warnings are logged)."""
+        return self.enrol_station_key(station_id, pem_or_raw, valid_from, valid_until).key_id
+
+    def enrol_station_key(
+        self,
+        station_id: str,
+        pem_or_raw: bytes,
+        valid_from: datetime | None = None,
+        valid_until: datetime | None = None,
+    ) -> KeyEnrolment:
+        """Enrol a station's public key. Adding the same key again is a no-op.
+
+        Allowed but warned about (logged, and returned for the CLI to print): a key already expired
+        (records under it are accepted only within the hub's expiry grace, see
+        ``hub.envelope_check``), and a public key another station holds (whoever has the private
+        key can sign as either station).
+        """
         try:
             public_key = load_public_key(pem_or_raw)
         except (InvalidKey, ValueError) as error:
@@ -318,17 +451,34 @@ class HubStore:
         if valid_from is not None and valid_until is not None and valid_until <= valid_from:
             raise HubStoreError(f"valid_until {valid_until.isoformat()} is not after valid_from")
         key_id = key_id_of(station_id, public_key)
+        raw = raw_public_key(public_key)
+        warnings: list[str] = []
         with self._write_session() as session:
             if session.get(Station, station_id) is None:
                 raise UnknownStation(station_id)
             if session.get(StationKey, key_id) is not None:
-                return key_id
+                return KeyEnrolment(key_id, ())
             now = datetime.now(UTC)
+            if valid_until is not None and valid_until <= now:
+                warnings.append(
+                    f"key {key_id} is already expired (valid until {valid_until.isoformat()}): the hub "
+                    "accepts records under it only within its expiry grace"
+                )
+            others = session.scalars(
+                select(StationKey.station_id).where(
+                    StationKey.public_key == raw, StationKey.station_id != station_id
+                )
+            ).all()
+            for other in sorted(set(others)):
+                warnings.append(
+                    f"key {key_id}: the same public key is also enrolled for station {other!r}; "
+                    "whoever holds its private key can sign for both"
+                )
             session.add(
                 StationKey(
                     key_id=key_id,
                     station_id=station_id,
-                    public_key=raw_public_key(public_key),
+                    public_key=raw,
                     added_at=now,
                     valid_from=valid_from,
                     valid_until=valid_until,
@@ -342,7 +492,9 @@ class HubStore:
                 [AuditEntry("key_added", window, station_id=station_id, key_id=key_id, at=now)],
             )
         self._bump_directory()
-        return key_id
+        for warning in warnings:
+            log.warning("enrolling a key for station %s: %s", station_id, warning)
+        return KeyEnrolment(key_id, tuple(warnings))
 
     def revoke_key(self, key_id: str, at: datetime | None = None) -> None:
         """Revoke from ``at`` (default now): records received from then on are rejected; records
@@ -379,6 +531,28 @@ class HubStore:
                 )
                 for key in session.scalars(select(StationKey))
             }
+
+    def stations(self) -> list[StationInfo]:
+        with Session(self._engine) as session:
+            key_counts = dict(
+                session.execute(
+                    select(StationKey.station_id, func.count()).group_by(StationKey.station_id)
+                ).all()
+            )
+            return [
+                StationInfo(s.station_id, s.province, s.registered_at, int(key_counts.get(s.station_id, 0)))
+                for s in session.scalars(select(Station).order_by(Station.station_id))
+            ]
+
+    def keys(self, station_id: str | None = None) -> list[KeyInfo]:
+        query = select(StationKey).order_by(StationKey.station_id, StationKey.added_at)
+        if station_id is not None:
+            query = query.where(StationKey.station_id == station_id)
+        with Session(self._engine) as session:
+            return [
+                KeyInfo(k.key_id, k.station_id, k.added_at, k.valid_from, k.valid_until, k.revoked_at)
+                for k in session.scalars(query)
+            ]
 
     def station_province(self, station_id: str) -> str | None:
         with Session(self._engine) as session:
@@ -423,6 +597,17 @@ class HubStore:
                         claimed.add(key)
                         stored_digests[key] = record.payload_sha256
                         outcomes.append(CommitOutcome.STORED)
+                        # The audit chain commits to the stored row (hub.record_integrity).
+                        extra_audits.append(
+                            AuditEntry(
+                                RECORD_STORED,
+                                stored_event_detail(stored_row_digest(_row(record))),
+                                station_id=record.station_id,
+                                record_id=record.record_id,
+                                key_id=record.key_id,
+                                at=record.received_at,
+                            )
+                        )
                     elif stored_digests[key] == record.payload_sha256:
                         outcomes.append(CommitOutcome.DUPLICATE)
                     else:
@@ -466,6 +651,33 @@ class HubStore:
             query = query.where(Record.station_id == station_id)
         with Session(self._engine) as session:
             return [_stored(row) for row in session.scalars(query)]
+
+    def committed_digests(self, records: Sequence[StoredRecord]) -> dict[tuple[str, str], str]:
+        """The row digest the audit log committed to for each of ``records`` (if any)."""
+        ids = {record.record_id for record in records}
+        if not ids:
+            return {}
+        query = (
+            select(AuditEvent.station_id, AuditEvent.record_id, AuditEvent.detail)
+            .where(AuditEvent.kind == RECORD_STORED, AuditEvent.record_id.in_(ids))
+            .order_by(AuditEvent.seq)
+        )
+        digests: dict[tuple[str, str], str] = {}
+        with self._engine.connect() as connection:
+            for station_id, record_id, detail in connection.execute(query):
+                digest = digest_of_event_detail(detail)
+                if digest is not None:
+                    digests[(station_id, record_id)] = digest
+        return digests
+
+    def check_records(self, records: Sequence[StoredRecord]) -> list[StoredCheck]:
+        """Check each stored record again (bytes, signature, key, columns, audit commitment)."""
+        keys = self.known_keys()
+        digests = self.committed_digests(records)
+        return [
+            check_stored_record(record.columns(), keys, digests.get((record.station_id, record.record_id)))
+            for record in records
+        ]
 
     # ------------------------------------------------------------ audit log
 
@@ -534,6 +746,7 @@ class HubStore:
         """
         checked = 0
         previous_seq, previous_hash = 0, AUDIT_GENESIS_HASH
+        committed: dict[tuple[str | None, str | None], tuple[int, str]] = {}
         with self._engine.connect() as connection:
             head_seq, head_hash = connection.execute(
                 select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
@@ -564,11 +777,29 @@ class HubStore:
                 if row.hash != expected:
                     return AuditCheck(False, checked, row.seq, "row content does not match its hash (edited)")
                 previous_seq, previous_hash = row.seq, row.hash
-        if (head_seq, head_hash) != (previous_seq, previous_hash):
+                if row.kind == RECORD_STORED:
+                    digest = digest_of_event_detail(row.detail)
+                    if digest is not None:
+                        committed[(row.station_id, row.record_id)] = (row.seq, digest)
+            if (head_seq, head_hash) != (previous_seq, previous_hash):
+                return AuditCheck(
+                    False,
+                    checked,
+                    previous_seq + 1,
+                    f"chain ends at seq {previous_seq}, head says {head_seq}",
+                )
+            problems, records_checked = _compare_records(connection, committed)
+        if problems:
+            first = min((seq for seq, _ in problems if seq), default=None)
             return AuditCheck(
-                False, checked, previous_seq + 1, f"chain ends at seq {previous_seq}, head says {head_seq}"
+                False,
+                checked,
+                first,
+                f"{len(problems)} stored record(s) do not match the audit log",
+                records_checked,
+                tuple(problem for _, problem in problems),
             )
-        return AuditCheck(True, checked)
+        return AuditCheck(True, checked, records_checked=records_checked)
 
     def audit_head_hash(self) -> tuple[int, str]:
         with self._engine.connect() as connection:
@@ -576,6 +807,31 @@ class HubStore:
                 select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
             ).one()
             return int(seq), str(digest)
+
+
+def _compare_records(
+    connection: Connection, committed: dict[tuple[str | None, str | None], tuple[int, str]]
+) -> tuple[list[tuple[int, str]], int]:
+    """Every record row against the digest its ``record_stored`` event committed to."""
+    problems: list[tuple[int, str]] = []
+    unseen = dict(committed)
+    checked = 0
+    rows = connection.execution_options(yield_per=1000).execute(
+        select(Record.__table__).order_by(Record.__table__.c.seq)
+    )
+    for row in rows:
+        checked += 1
+        columns = row._mapping
+        key = (columns["station_id"], columns["record_id"])
+        name = f"record {columns['record_id']} of station {columns['station_id']}"
+        entry = unseen.pop(key, None)
+        if entry is None:
+            problems.append((0, f"{name} has no record_stored audit entry (inserted outside the hub)"))
+        elif stored_row_digest(columns) != entry[1]:
+            problems.append((entry[0], f"{name} was edited: its row no longer matches audit seq {entry[0]}"))
+    for (station_id, record_id), (seq, _digest) in sorted(unseen.items(), key=lambda item: item[1][0]):
+        problems.append((seq, f"record {record_id} of station {station_id} was deleted (audit seq {seq})"))
+    return problems, checked
 
 
 def _row(record: NewRecord) -> dict[str, Any]:
@@ -603,6 +859,7 @@ def _stored(row: Record) -> StoredRecord:
         station_id=row.station_id,
         key_id=row.key_id,
         payload=bytes(row.payload),
+        payload_sha256=row.payload_sha256,
         signature=bytes(row.signature),
         received_at=row.received_at,
         vin=row.vin,

@@ -7,8 +7,12 @@ or person named by its certificate's subject common name, and the OU says which 
   subjectAltName localhost and 127.0.0.1 unless DNS names or IP addresses are given.
 * station: clientAuth; CN = station id, OU = station, O = Tongjian; subjectAltName only if given.
 * person: clientAuth; CN = person id, OU = person, O = Tongjian; subjectAltName only if given.
+* reviewer, senior-reviewer, registry-clerk, admin: as person, OU = the role.
+* peer-hub: serverAuth and clientAuth; CN = hub name, OU = peer-hub; subjectAltName as for hub.
 * lane-service: serverAuth, for a station's PDA lane service; CN = its name, OU = lane-service;
   subjectAltName as for the hub (localhost and 127.0.0.1 unless given).
+
+The OU is the role (``certificate_role``); the EKU alone cannot tell a station from a person.
 
 Keys are ECDSA P-256: gRPC's BoringSSL accepts them for TLS 1.2 and 1.3 alike (Ed25519 TLS
 certificates are not accepted everywhere gRPC runs). Files are PEM; private keys are written 0600.
@@ -60,18 +64,63 @@ _MAX_NAME_BYTES = 64
 
 
 class Role(enum.StrEnum):
+    """What a certificate's holder is, written into its subject OU (one OU, exactly one role).
+
+    The OU, not the extended key usage, is authoritative: EKU says only client or server, and a
+    station and a person are both clients. Servers read it with ``certificate_role`` and admit
+    each RPC by a table of roles (the hub's is ``hub.access.RPC_ROLES``).
+    """
+
     HUB = "hub"
     STATION = "station"
     PERSON = "person"
-    LANE_SERVICE = "lane-service"
+    REVIEWER = "reviewer"  # reviews records flagged at the hub
+    SENIOR_REVIEWER = "senior-reviewer"  # decides what a reviewer escalated
+    REGISTRY_CLERK = "registry-clerk"  # maintains the station directory
+    ADMIN = "admin"  # operates the hub
+    PEER_HUB = "peer-hub"  # another province's hub, client and server to this one
+    LANE_SERVICE = "lane-service"  # a station's PDA lane service (server only)
 
 
-_EXTENDED_KEY_USAGE = {
-    Role.HUB: ExtendedKeyUsageOID.SERVER_AUTH,
-    Role.STATION: ExtendedKeyUsageOID.CLIENT_AUTH,
-    Role.PERSON: ExtendedKeyUsageOID.CLIENT_AUTH,
-    Role.LANE_SERVICE: ExtendedKeyUsageOID.SERVER_AUTH,
+_CLIENT = (ExtendedKeyUsageOID.CLIENT_AUTH,)
+_EXTENDED_KEY_USAGE: dict[Role, tuple[x509.ObjectIdentifier, ...]] = {
+    Role.HUB: (ExtendedKeyUsageOID.SERVER_AUTH,),
+    Role.STATION: _CLIENT,
+    Role.PERSON: _CLIENT,
+    Role.REVIEWER: _CLIENT,
+    Role.SENIOR_REVIEWER: _CLIENT,
+    Role.REGISTRY_CLERK: _CLIENT,
+    Role.ADMIN: _CLIENT,
+    Role.PEER_HUB: (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH),
+    Role.LANE_SERVICE: (ExtendedKeyUsageOID.SERVER_AUTH,),
 }
+_SERVER_ROLES = frozenset({Role.HUB, Role.PEER_HUB, Role.LANE_SERVICE})
+
+
+class CertificateRoleError(ValueError):
+    """A certificate whose subject does not name exactly one known role in its OU."""
+
+
+def certificate_role(certificate: x509.Certificate) -> Role:
+    """The role in ``certificate``'s subject OU; raises ``CertificateRoleError`` naming what is wrong."""
+    units = [
+        attribute.value
+        for attribute in certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+    ]
+    if len(units) != 1:
+        raise CertificateRoleError(
+            f"certificate {certificate.subject.rfc4514_string()!r} has {len(units)} OUs; "
+            "exactly one naming its role is required"
+        )
+    unit = str(units[0])
+    try:
+        return Role(unit)
+    except ValueError:
+        raise CertificateRoleError(
+            f"certificate OU {unit!r} is not a role (one of {', '.join(r.value for r in Role)})"
+        ) from None
+
+
 _HUB_DEFAULT_DNS = ("localhost",)
 _HUB_DEFAULT_IPS = ("127.0.0.1",)
 
@@ -150,7 +199,7 @@ def issue(
     _check_days(days)
     dns = [_check_dns_name(value) for value in dns_names]
     ips = [_parse_ip(value) for value in ip_addresses]
-    if _EXTENDED_KEY_USAGE[role] == ExtendedKeyUsageOID.SERVER_AUTH and not dns and not ips:
+    if role in _SERVER_ROLES and not dns and not ips:
         dns = list(_HUB_DEFAULT_DNS)
         ips = [ipaddress.ip_address(value) for value in _HUB_DEFAULT_IPS]
     ca_cert_pem = read_pem(ca_dir / CA_CERT_FILE, "ca certificate")
@@ -185,7 +234,7 @@ def issue(
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(cert_sign=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([_EXTENDED_KEY_USAGE[role]]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(list(_EXTENDED_KEY_USAGE[role])), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_certificate.public_key()),  # type: ignore[arg-type]

@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+from cryptography import x509
 
+from pki.authority import CertificateRoleError, Role, certificate_role
 from pki.pem_files import (
     PemSource,
     PkiError,
@@ -26,16 +28,19 @@ from pki.pem_files import (
 )
 
 __all__ = [
+    "CertificateRoleError",
     "PkiError",
     "channel_credentials",
     "peer_common_name",
+    "peer_role",
     "server_credentials",
     "server_only_channel_credentials",
     "server_tls_credentials",
 ]
 
-# The auth-context property gRPC's TLS transport fills with the peer certificate's subject CN.
+# The auth-context properties gRPC's TLS transport fills from the verified peer certificate.
 _COMMON_NAME_PROPERTY = "x509_common_name"
+_PEM_CERT_PROPERTY = "x509_pem_cert"
 
 
 def server_credentials(
@@ -78,6 +83,15 @@ def peer_common_name(context: Any) -> str | None:
     if not names:
         return None
     return bytes(names[0]).decode("utf-8", errors="replace")
+
+
+def peer_role(context: Any) -> Role | None:
+    """The role (subject OU) of the peer's verified certificate, or None on a connection without
+    one; raises ``CertificateRoleError`` for a certificate that names no single known role."""
+    pems = context.auth_context().get(_PEM_CERT_PROPERTY)
+    if not pems:
+        return None
+    return certificate_role(x509.load_pem_x509_certificate(bytes(pems[0])))
 
 
 def _identity(cert_source: PemSource, key_source: PemSource) -> tuple[bytes, bytes]:

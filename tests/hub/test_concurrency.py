@@ -11,9 +11,12 @@ from protos.tongjian.v1 import ingest_pb2
 async def test_four_streams_of_500_overlapping_records_store_each_record_once(
     hub_config, enrol, submit, make_record, station_key
 ) -> None:  # type: ignore[no-untyped-def]
-    async with HubServer(hub_config(group_commit_max=128)) as hub:
+    records = [make_record(i) for i in range(1_700)]
+    # The fixture's records finish ten minutes apart, the last ones days ahead of the wall clock:
+    # the hub receives them after the last one finished.
+    received_at = records[-1].finished_at
+    async with HubServer(hub_config(group_commit_max=128, clock=lambda: received_at)) as hub:
         station = enrol(hub, station_key)
-        records = [make_record(i) for i in range(1_700)]
         envelopes = [station.seal(record).SerializeToString() for record in records]
         # Stream k sends records 400k .. 400k+499: neighbours share 100 records, sent concurrently.
         streams = [envelopes[400 * k : 400 * k + 500] for k in range(4)]

@@ -139,7 +139,9 @@ async def test_a_key_is_only_good_for_records_inside_its_validity_window(
     hub_config, enrol, submit, make_record, station_key
 ) -> None:  # type: ignore[no-untyped-def]
     inside, before, after = make_record(10), make_record(0), make_record(30)
-    async with HubServer(hub_config()) as hub:
+    # Received soon after the key expired (within the outbox grace), not whenever the test runs.
+    received_at = make_record(31).finished_at
+    async with HubServer(hub_config(clock=lambda: received_at)) as hub:
         station = enrol(
             hub, station_key, valid_from=make_record(5).finished_at, valid_until=make_record(20).finished_at
         )
@@ -153,9 +155,9 @@ async def test_size_limits_reject_a_big_record_and_refuse_a_huge_message(
     hub_config, enrol, submit, make_record, station_key
 ) -> None:  # type: ignore[no-untyped-def]
     def with_note(size: int):  # type: ignore[no-untyped-def]
-        return dataclasses.replace(
-            make_record(size), visual_checks=(VisualCheck("F01", True, "x" * size, "I1"),)
-        )
+        # notes of at most 500 characters each (inspection.record_limits.MAX_TEXT_CHARS)
+        notes = tuple(VisualCheck("F01", True, "x" * 500, "I1") for _ in range(-(-size // 500)))
+        return dataclasses.replace(make_record(size // 1000), visual_checks=notes)
 
     async with HubServer(hub_config(max_record_bytes=16_000, max_message_bytes=64_000)) as hub:
         station = enrol(hub, station_key)

@@ -52,9 +52,14 @@ def pki() -> Pki:
 
     def issue(common_name: str, usage: x509.ObjectIdentifier, san: list[x509.GeneralName] | None) -> Issued:
         key = ec.generate_private_key(ec.SECP256R1())
+        role = "hub" if usage == ExtendedKeyUsageOID.SERVER_AUTH else "station"  # the OU is the role
+        subject = [
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
         builder = (
             x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .subject_name(x509.Name(subject))
             .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)

@@ -133,7 +133,7 @@ def test_an_unknown_role_is_refused_by_the_parser(tmp_path: Path) -> None:
             "--ca",
             "x",
             "--role",
-            "admin",
+            "janitor",
             "--name",
             "a",
             "--out",
@@ -143,4 +143,4 @@ def test_an_unknown_role_is_refused_by_the_parser(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
     )
-    assert result.returncode == 2 and "invalid choice: 'admin'" in result.stderr
+    assert result.returncode == 2 and "invalid choice: 'janitor'" in result.stderr

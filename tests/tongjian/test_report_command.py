@@ -88,30 +88,33 @@ def test_unknown_record_id_in_the_hub_database_is_named(database_url: str, capsy
 
 
 def test_report_from_the_hub_database_shows_the_hub_verdict(
-    database_url: str, judged_record: InspectionRecord, tmp_path: Path
-) -> None:
+    database_url: str, judged_record: InspectionRecord, tmp_path: Path, station_key
+) -> None:  # type: ignore[no-untyped-def]
     from hub.ingest_service import verdict_to_json
     from hub.store import HubStore, NewRecord
+    from protos.envelope import load_private_key, seal
 
     payload = record_to_bytes(judged_record)
     hub_verdict = judge(judged_record)
     store = HubStore(database_url)
     store.migrate()
     store.register_station(judged_record.station_id, "50")
+    key_id = store.add_station_key(judged_record.station_id, station_key.public_path.read_bytes())
+    signature = seal(payload, key_id, load_private_key(station_key.private_path.read_bytes())).signature
     store.commit_batch(
         [
             NewRecord(
                 station_id=judged_record.station_id,
                 record_id=str(judged_record.record_id),
-                key_id="test-key",
+                key_id=key_id,
                 payload=payload,
                 payload_sha256=hashlib.sha256(payload).hexdigest(),
-                signature=b"\x00" * 64,
+                signature=signature,
                 received_at=datetime.now(UTC),
                 vin=judged_record.vehicle.vin,
                 plate=judged_record.vehicle.plate,
                 finished_at=judged_record.finished_at,
-                station_overall=hub_verdict.overall.value,
+                station_overall=judged_record.station_verdict.overall.value,  # type: ignore[union-attr]
                 hub_overall=hub_verdict.overall.value,
                 hub_verdict=verdict_to_json(hub_verdict),
                 verdict_mismatch=False,

@@ -1,23 +1,36 @@
-"""``tongjian hub``: run the province hub and manage its station directory, records and audit log.
+"""``tongjian hub``: run the province hub and manage its schema, station directory, records and audit log.
 
 Every subcommand takes ``--database-url``; without it ``TONGJIAN_HUB_DATABASE_URL`` is used, and
-without that a SQLite file ``tongjian-hub.sqlite3`` in the current directory.
+without that a SQLite file ``tongjian-hub.sqlite3`` in the current directory. Only ``hub migrate``
+changes the schema: every other command (``serve`` included) refuses a database that is not at
+this hub's revision, naming what to do. A URL that does not parse, or a database that cannot be
+opened, is one line naming it, never a traceback.
+
+Readers re-check what they show (``hub.record_integrity``): ``hub records`` lists a record whose
+bytes, signature, key, columns or audit commitment fail as TAMPERED, with what failed, and not
+its content.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from tongjian.cli import CommandError
 from tongjian.console import table_console
+
+if TYPE_CHECKING:
+    from hub.store import HubStore
 
 DATABASE_URL_VARIABLE = "TONGJIAN_HUB_DATABASE_URL"
 DEFAULT_DATABASE_FILE = "tongjian-hub.sqlite3"
@@ -25,6 +38,45 @@ DEFAULT_DATABASE_FILE = "tongjian-hub.sqlite3"
 
 def default_database_url() -> str:
     return os.environ.get(DATABASE_URL_VARIABLE) or f"sqlite:///{Path.cwd() / DEFAULT_DATABASE_FILE}"
+
+
+def database_error(url: str, error: Exception) -> CommandError:
+    """One line naming the database (password hidden) and what went wrong with it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        shown = url
+    if isinstance(error, SQLAlchemyError):
+        # SQLAlchemy's messages run over several lines (statement, parameters, a link): the first
+        # line of the driver's own message is what the operator needs.
+        origin = getattr(error, "orig", None) or error
+        text = str(origin).strip().splitlines()[0] if str(origin).strip() else type(origin).__name__
+    else:
+        text = str(error).strip().splitlines()[0]
+    return CommandError(f"database {shown}: {text}")
+
+
+def open_store(url: str, *, check_schema: bool = True) -> HubStore:
+    """The hub's store at ``url``, its schema checked to be current; errors as one ``CommandError`` line."""
+    from hub.store import HubStore, HubStoreError
+
+    try:
+        store = HubStore(url)
+    except HubStoreError as error:
+        raise CommandError(str(error)) from error
+    try:
+        if check_schema:
+            store.check_schema()
+    except (HubStoreError, SQLAlchemyError) as error:
+        store.dispose()
+        raise database_error(url, error) from error
+    return store
+
+
+FORMATS = ("table", "tsv", "json")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -49,6 +101,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--station-rate", type=float, help="records per second allowed per station")
     serve.set_defaults(handler=_serve)
 
+    migrate = with_database(
+        actions.add_parser("migrate", help="bring the database schema to this hub's newest revision")
+    )
+    migrate.add_argument(
+        "--current", action="store_true", help="only show the database's revision and the newest one"
+    )
+    migrate.set_defaults(handler=_migrate)
+
     stations = actions.add_parser("stations", help="station directory").add_subparsers(
         dest="stations_action", required=True
     )
@@ -59,6 +119,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     add.add_argument("--valid-from", type=_timestamp, help="ISO 8601; no zone means UTC")
     add.add_argument("--valid-until", type=_timestamp, help="ISO 8601; no zone means UTC")
     add.set_defaults(handler=_stations_add)
+    stations_list = with_database(stations.add_parser("list", help="registered stations"))
+    stations_list.add_argument("--format", choices=FORMATS, help="table (terminal), tsv (pipe) or json")
+    stations_list.set_defaults(handler=_stations_list)
 
     keys = actions.add_parser("keys", help="station keys").add_subparsers(dest="keys_action", required=True)
     revoke = with_database(
@@ -67,10 +130,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     revoke.add_argument("key_id")
     revoke.add_argument("--at", type=_timestamp, help="revocation time, ISO 8601 (default now)")
     revoke.set_defaults(handler=_keys_revoke)
+    keys_list = with_database(keys.add_parser("list", help="station keys: validity window and status"))
+    keys_list.add_argument("--station", help="only this station's keys")
+    keys_list.add_argument("--format", choices=FORMATS, help="table (terminal), tsv (pipe) or json")
+    keys_list.set_defaults(handler=_keys_list)
 
     records = with_database(actions.add_parser("records", help="list stored records, newest first"))
     records.add_argument("--limit", type=int, default=20)
     records.add_argument("--station", help="only this station's records")
+    records.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="table (default on a terminal), tsv (default when piped: whole values) or json",
+    )
     records.set_defaults(handler=_records)
 
     audit = actions.add_parser("audit", help="the audit log").add_subparsers(
@@ -86,18 +158,6 @@ def _timestamp(text: str) -> datetime:
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from error
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _open_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from hub.store import HubStore, HubStoreError
-
-    url = args.database_url or default_database_url()
-    try:
-        store = HubStore(url)
-        store.migrate()
-    except (HubStoreError, SQLAlchemyError) as error:
-        raise CommandError(f"database {url}: {error}") from error
-    return store
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -118,6 +178,7 @@ def _serve(args: argparse.Namespace) -> int:
             "no TLS: give --tls-cert, --tls-key and --client-ca, or --insecure to serve plaintext"
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _refuse_a_busy_port(args.listen)
     tls = None
     if all(tls_files):
         from pki.grpc_credentials import PkiError, server_credentials
@@ -144,6 +205,7 @@ def _serve(args: argparse.Namespace) -> int:
         metrics_listen=args.metrics_listen,
         tls=tls,
         insecure_ok=tls is None,
+        migrate_schema=False,  # only `tongjian hub migrate` changes the schema
     )
 
     async def run() -> None:
@@ -157,34 +219,96 @@ def _serve(args: argparse.Namespace) -> int:
             await stop.wait()
             await hub.stop(grace=5.0)
 
+    from hub.store import HubStoreError
+    from protos.server_port import PortInUse
+
     try:
         asyncio.run(run())
-    except (HubConfigError, SQLAlchemyError, RuntimeError) as error:
+    except PortInUse as error:
         raise CommandError(str(error)) from error
+    except (HubStoreError, SQLAlchemyError) as error:
+        raise database_error(config.database_url, error) from error
+    except HubConfigError as error:
+        raise CommandError(str(error)) from error
+    return 0
+
+
+def _refuse_a_busy_port(address: str) -> None:
+    """One line, before gRPC tries: its C core would print a log line of its own beside ours.
+
+    The hub's own bind (``protos.server_port.listen``, no SO_REUSEPORT) stays the authority; this
+    only gives the common case - another hub already there - a clean message."""
+    import errno
+    import socket
+
+    from hub.server import HubConfigError, split_host_port
+    from protos.server_port import PortInUse
+
+    try:
+        host, port = split_host_port(address, "--listen")
+    except HubConfigError as error:
+        raise CommandError(str(error)) from error
+    if port == 0:
+        return
+    try:
+        candidates = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise CommandError(f"--listen {address}: {error.strerror}") from error
+    for family, kind, protocol, _name, socket_address in candidates:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no owner
+            try:
+                probe.bind(socket_address)
+            except OSError as error:
+                if error.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+                    raise CommandError(str(PortInUse(address))) from error
+                raise
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from hub.store import HubStoreError
+
+    url = args.database_url or default_database_url()
+    store = open_store(url, check_schema=False)
+    try:
+        head = store.head_revision()
+        if args.current:
+            current = store.schema_revision()
+            state = "current" if current == head else "needs `tongjian hub migrate`"
+            print(f"database revision {current or '(none)'}; this hub's newest {head} ({state})")
+            return 0
+        store.migrate()
+        print(f"database at revision {store.schema_revision()}")
+    except (HubStoreError, SQLAlchemyError) as error:
+        raise database_error(url, error) from error
+    finally:
+        store.dispose()
     return 0
 
 
 def _stations_add(args: argparse.Namespace) -> int:
     from hub.store import HubStoreError
 
-    store = _open_store(args)
+    store = _open(args)
     try:
         store.register_station(args.station_id, province=args.province)
-        key_id = store.add_station_key(
+        enrolment = store.enrol_station_key(
             args.station_id, _read(args.key, "public key"), args.valid_from, args.valid_until
         )
     except HubStoreError as error:
         raise CommandError(str(error)) from error
     finally:
         store.dispose()
-    print(f"station {args.station_id}: key {key_id} enrolled")
+    print(f"station {args.station_id}: key {enrolment.key_id} enrolled")
+    for warning in enrolment.warnings:
+        print(f"warning: {warning}")
     return 0
 
 
 def _keys_revoke(args: argparse.Namespace) -> int:
     from hub.store import HubStoreError
 
-    store = _open_store(args)
+    store = _open(args)
     try:
         store.revoke_key(args.key_id, args.at)
     except HubStoreError as error:
@@ -195,55 +319,191 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def _records(args: argparse.Namespace) -> int:
+def _open(args: argparse.Namespace) -> HubStore:
+    return open_store(args.database_url or default_database_url())
+
+
+def _output_format(args: argparse.Namespace) -> str:
+    """What the operator asked for; otherwise a table on a terminal and whole values down a pipe."""
+    if args.format is not None:
+        return str(args.format)
+    return "table" if sys.stdout.isatty() else "tsv"
+
+
+def _emit(
+    output: str,
+    title: str,
+    columns: list[str],
+    rows: list[dict[str, Any]],
+    styled: list[list[str]] | None = None,
+    extra: dict[str, Any] | None = None,
+    key: str = "rows",
+) -> None:
+    """Print ``rows`` (dicts keyed by ``columns``) as a rich table, tab-separated lines or JSON."""
+    if output == "json":
+        print(json.dumps({**(extra or {}), key: rows}, ensure_ascii=False, indent=2, default=str))
+        return
+    if output == "tsv":
+        print("\t".join(columns))
+        for row in rows:
+            print("\t".join("-" if row.get(c) is None else str(row.get(c)) for c in columns))
+        return
     from rich.table import Table
 
-    from protos.envelope import signature_valid
-    from protos.tongjian.v1 import inspection_pb2 as pb
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for index, row in enumerate(rows):
+        cells = (
+            styled[index]
+            if styled is not None
+            else [str(row.get(c) if row.get(c) is not None else "-") for c in columns]
+        )
+        table.add_row(*cells)
+    table_console().print(table)
 
+
+def _when(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _records(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise CommandError(f"--limit must be at least 1, not {args.limit}")
-    store = _open_store(args)
+    url = args.database_url or default_database_url()
+    store = _open(args)
     try:
         records = store.list_records(limit=args.limit, station_id=args.station)
-        keys = store.known_keys()
+        checks = store.check_records(records)
         total = store.count_records(args.station)
+    except SQLAlchemyError as error:
+        raise database_error(url, error) from error
     finally:
         store.dispose()
-    table = Table(title=f"hub records ({len(records)} of {total}, newest first)")
-    for column in (
-        "record id",
-        "station",
-        "VIN",
-        "plate",
-        "received",
-        "verified",
-        "station",
-        "hub",
-        "mismatch",
-    ):
-        table.add_column(column)
-    for record in records:
-        key = keys.get(record.key_id)
-        envelope = pb.SignedRecord(record=record.payload, key_id=record.key_id, signature=record.signature)
-        verified = key is not None and signature_valid(envelope, key.public_key)
-        table.add_row(
-            record.record_id,
-            record.station_id,
-            record.vin,
-            record.plate,
-            record.received_at.strftime("%Y-%m-%d %H:%M:%S"),
-            "[green]yes[/]" if verified else "[red]NO[/]",
-            record.station_overall or "-",
-            record.hub_overall or "-",
-            "[red]YES[/]" if record.verdict_mismatch else "no",
-        )
-    table_console().print(table)
+    columns = ["record_id", "station_id", "vin", "plate", "received_at", "verified", "station_overall"]
+    columns += ["hub_overall", "verdict_mismatch", "problems"]
+    rows: list[dict[str, Any]] = []
+    styled: list[list[str]] = []
+    for record, check in zip(records, checks, strict=True):
+        if check.ok:
+            row: dict[str, Any] = {
+                "record_id": record.record_id,
+                "station_id": record.station_id,
+                "vin": record.vin,
+                "plate": record.plate,
+                "received_at": _when(record.received_at),
+                "verified": True,
+                "station_overall": record.station_overall,
+                "hub_overall": record.hub_overall,
+                "verdict_mismatch": record.verdict_mismatch,
+            }
+            styled.append(
+                [
+                    record.record_id,
+                    record.station_id,
+                    record.vin,
+                    record.plate,
+                    record.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    "[green]yes[/]",
+                    record.station_overall or "-",
+                    record.hub_overall or "-",
+                    "[red]YES[/]" if record.verdict_mismatch else "no",
+                    "",
+                ]
+            )
+        else:
+            # Nothing of a tampered row is shown but where it is and what failed.
+            row = {
+                "record_id": record.record_id,
+                "station_id": record.station_id,
+                "verified": False,
+                "problems": list(check.problems),
+            }
+            styled.append(
+                [
+                    record.record_id,
+                    record.station_id,
+                    *(["-"] * 3),
+                    "[red]TAMPERED[/]",
+                    *(["-"] * 3),
+                    "; ".join(check.problems),
+                ]
+            )
+        rows.append(row)
+    output = _output_format(args)
+    if output == "tsv":
+        for row in rows:
+            row["verified"] = "yes" if row["verified"] else "TAMPERED"
+            row["problems"] = "; ".join(row.get("problems", []))
+    _emit(
+        output,
+        f"hub records ({len(records)} of {total}, newest first)",
+        columns,
+        rows,
+        styled,
+        {"total": total},
+        key="records",
+    )
+    return 0
+
+
+def _stations_list(args: argparse.Namespace) -> int:
+    url = args.database_url or default_database_url()
+    store = _open(args)
+    try:
+        stations = store.stations()
+    except SQLAlchemyError as error:
+        raise database_error(url, error) from error
+    finally:
+        store.dispose()
+    rows = [
+        {
+            "station_id": s.station_id,
+            "province": s.province,
+            "registered_at": _when(s.registered_at),
+            "keys": s.key_count,
+        }
+        for s in stations
+    ]
+    _emit(
+        _output_format(args),
+        f"stations ({len(rows)})",
+        ["station_id", "province", "registered_at", "keys"],
+        rows,
+        key="stations",
+    )
+    return 0
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    url = args.database_url or default_database_url()
+    store = _open(args)
+    try:
+        keys = store.keys(args.station)
+    except SQLAlchemyError as error:
+        raise database_error(url, error) from error
+    finally:
+        store.dispose()
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "key_id": k.key_id,
+            "station_id": k.station_id,
+            "status": k.status(now),
+            "valid_from": _when(k.valid_from),
+            "valid_until": _when(k.valid_until),
+            "revoked_at": _when(k.revoked_at),
+            "added_at": _when(k.added_at),
+        }
+        for k in keys
+    ]
+    columns = ["key_id", "station_id", "status", "valid_from", "valid_until", "revoked_at", "added_at"]
+    _emit(_output_format(args), f"station keys ({len(rows)})", columns, rows, key="keys")
     return 0
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    store = _open_store(args)
+    store = _open(args)
     try:
         check = store.verify_audit_chain()
         head_seq, head_hash = store.audit_head_hash()
@@ -253,6 +513,11 @@ def _audit_verify(args: argparse.Namespace) -> int:
         print(
             f"audit chain BROKEN at seq {check.first_bad_seq}: {check.problem} ({check.rows_checked} rows read)"
         )
+        for problem in check.record_problems:
+            print(f"  {problem}")
         return 1
-    print(f"audit chain ok: {check.rows_checked} rows, head seq {head_seq} hash {head_hash}")
+    print(
+        f"audit chain ok: {check.rows_checked} rows, {check.records_checked} records match it, "
+        f"head seq {head_seq} hash {head_hash}"
+    )
     return 0

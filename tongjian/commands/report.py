@@ -3,6 +3,9 @@
 The record comes from a hub database (``--database-url``, default as for ``tongjian hub``), where
 its payload is the exact bytes the station signed and the hub's own verdict sits beside it; or from
 ``--record-file``, a file holding those serialized bytes (no hub verdict then).
+
+A record from the hub is checked again before it is drawn (``hub.record_integrity``); one that
+fails is reported as TAMPERED, naming what failed, with exit status 1 and no report.
 """
 
 from __future__ import annotations
@@ -78,17 +81,31 @@ def load_from_file(path: Path, record_id: str) -> InspectionRecord:
     return record
 
 
+class RecordTampered(Exception):
+    """The stored record failed its checks (``hub.record_integrity``); the message says which."""
+
+
 def load_from_hub(url: str, record_id: str) -> tuple[InspectionRecord, Verdict | None]:
+    """The record and the hub's verdict, once the stored row has been checked again: bytes against
+    their hash, signature and key, the columns against the signed record, the row against the
+    audit log. Raises ``RecordTampered`` (what failed) instead of handing out an edited record."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from hub.store import HubStore, HubStoreError
+    from hub.store import HubStoreError
+    from tongjian.commands.hub import database_error, open_store
 
+    store = open_store(url)
     try:
-        stored = HubStore(url).get_record(record_id)
+        stored = store.get_record(record_id)
+        check = store.check_records([stored])[0] if stored is not None else None
     except (HubStoreError, SQLAlchemyError) as error:
-        raise CommandError(f"hub database {url}: {error}") from error
-    if stored is None:
+        raise database_error(url, error) from error
+    finally:
+        store.dispose()
+    if stored is None or check is None:
         raise CommandError(f"no record {record_id} in the hub database {url}")
+    if not check.ok:
+        raise RecordTampered("; ".join(check.problems))
     record = _decode(stored.payload, f"record {record_id} in {url}")
     hub_verdict = verdict_from_json(stored.hub_verdict) if stored.hub_verdict is not None else None
     return record, hub_verdict
@@ -104,7 +121,12 @@ def _report(args: argparse.Namespace) -> int:
     else:
         from tongjian.commands.hub import default_database_url
 
-        record, hub_verdict = load_from_hub(args.database_url or default_database_url(), record_id)
+        try:
+            record, hub_verdict = load_from_hub(args.database_url or default_database_url(), record_id)
+        except RecordTampered as tampered:
+            # No report is drawn from a record that no longer verifies: only what failed.
+            print(f"record {record_id} TAMPERED: {tampered}")
+            return 1
     try:
         pdf, png = render_report(record, args.out, hub_verdict=hub_verdict)
     except ReportError as error:

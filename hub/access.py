@@ -1,0 +1,110 @@
+"""Who may call what on the hub: one table from RPC to the certificate roles it accepts.
+
+The role is the verified client certificate's subject OU (``pki.authority.Role``, read by
+``pki.grpc_credentials.peer_role``); the common name then says which station or person it is.
+Deny by default: an RPC that is not in ``RPC_ROLES`` is refused to every role, and a certificate
+without exactly one known role is refused everything. Health checks and server reflection stay
+open to any client the TLS handshake admitted (load balancers and grpcurl carry no role).
+
+Adding an RPC is one line here, e.g. for the station-only enrolment check::
+
+    "/tongjian.v1.StationEnrollment/CheckEnrollment": frozenset({Role.STATION}),
+
+Only served with TLS: a plaintext hub (tests, demos; ``--insecure``) knows no roles.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from pki.authority import Role
+from pki.grpc_credentials import CertificateRoleError, peer_role
+
+_STATION_ONLY = frozenset({Role.STATION})
+
+RPC_ROLES: Mapping[str, frozenset[Role]] = {
+    "/tongjian.v1.StationIngest/Submit": _STATION_ONLY,
+}
+
+OPEN_SERVICES = frozenset(
+    {
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "grpc.reflection.v1.ServerReflection",
+    }
+)
+
+
+def service_of(method: str) -> str:
+    """``/pkg.Service/Method`` -> ``pkg.Service``."""
+    return method.lstrip("/").partition("/")[0]
+
+
+class RoleGate(grpc.aio.ServerInterceptor):
+    """Admits each call by ``table`` before its handler runs; refusals name role and method."""
+
+    def __init__(self, table: Mapping[str, frozenset[Role]]) -> None:
+        self._table = dict(table)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        method = handler_call_details.method
+        handler = await continuation(handler_call_details)
+        if handler is None or service_of(method) in OPEN_SERVICES:
+            return handler
+        return _guarded(handler, method, self._table.get(method, frozenset()))
+
+
+async def _admit(context: grpc.aio.ServicerContext, method: str, allowed: frozenset[Role]) -> None:
+    try:
+        role = peer_role(context)
+    except CertificateRoleError as error:
+        await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{method}: {error}")
+    if role is None:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"{method}: no client certificate")
+    if role not in allowed:
+        accepted = ", ".join(sorted(r.value for r in allowed)) or "no role"
+        await context.abort(
+            grpc.StatusCode.PERMISSION_DENIED,
+            f"{method} is not open to role {role.value!r} (it accepts: {accepted})",
+        )
+
+
+def _guarded(handler: grpc.RpcMethodHandler, method: str, allowed: frozenset[Role]) -> grpc.RpcMethodHandler:
+    if handler.request_streaming and handler.response_streaming:
+        inner, make = handler.stream_stream, grpc.stream_stream_rpc_method_handler
+    elif handler.request_streaming:
+        inner, make = handler.stream_unary, grpc.stream_unary_rpc_method_handler
+    elif handler.response_streaming:
+        inner, make = handler.unary_stream, grpc.unary_stream_rpc_method_handler
+    else:
+        inner, make = handler.unary_unary, grpc.unary_unary_rpc_method_handler
+
+    if inspect.isasyncgenfunction(inner):
+
+        async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            await _admit(context, method, allowed)
+            async for response in inner(request, context):
+                yield response
+
+        behaviour: Callable[..., Any] = streaming
+    else:
+
+        async def single(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            await _admit(context, method, allowed)
+            return await inner(request, context)
+
+        behaviour = single
+    return make(
+        behaviour,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )

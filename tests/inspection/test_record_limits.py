@@ -1,0 +1,101 @@
+"""The shared table of record limits and physical ranges: values inside a range never raise, values
+outside always raise naming the path and the range; counts likewise; a valid record passes whole."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from inspection.record_limits import (
+    MAX_COUNT,
+    RANGES,
+    Part,
+    Quantity,
+    RecordOutOfLimits,
+    check_count,
+    check_photo,
+    check_record,
+    check_text,
+    check_value,
+)
+
+
+@st.composite
+def _inside(draw: st.DrawFn) -> tuple[Quantity, float]:
+    quantity = draw(st.sampled_from(list(Quantity)))
+    allowed = RANGES[quantity]
+    return quantity, draw(st.floats(min_value=allowed.low, max_value=allowed.high))
+
+
+@st.composite
+def _outside(draw: st.DrawFn) -> tuple[Quantity, float]:
+    quantity = draw(st.sampled_from(list(Quantity)))
+    allowed = RANGES[quantity]
+    value = draw(
+        st.one_of(
+            st.floats(max_value=allowed.low, exclude_max=True),
+            st.floats(min_value=allowed.high, exclude_min=True),
+            st.just(math.nan),
+        )
+    )
+    return quantity, value
+
+
+@given(_inside())
+def test_values_inside_their_range_never_raise(case: tuple[Quantity, float]) -> None:
+    quantity, value = case
+    check_value(quantity, value, "somewhere.value")
+
+
+@given(_outside(), st.text(min_size=1, max_size=20))
+def test_values_outside_their_range_always_raise_naming_path_and_range(
+    case: tuple[Quantity, float], path: str
+) -> None:
+    quantity, value = case
+    with pytest.raises(RecordOutOfLimits) as error:
+        check_value(quantity, value, path)
+    assert error.value.path == path
+    assert str(RANGES[quantity]) in error.value.reason
+    assert quantity.value in error.value.reason
+
+
+def test_not_available_passes() -> None:
+    check_value(Quantity.CO_PCT, None, "co")
+
+
+@given(st.sampled_from(list(Part)), st.integers(min_value=0, max_value=2000))
+def test_counts_raise_exactly_above_the_table(part: Part, count: int) -> None:
+    if count <= MAX_COUNT[part]:
+        check_count(part, count)
+    else:
+        with pytest.raises(RecordOutOfLimits, match=f"{count} entries, at most {MAX_COUNT[part]}"):
+            check_count(part, count)
+
+
+def test_range_text_names_bounds_and_unit() -> None:
+    assert str(RANGES[Quantity.WHEEL_LOAD_KG]) == "0..15000 kg"
+    with pytest.raises(
+        RecordOutOfLimits, match=r"^x: -5 is outside the range 0\.\.15000 kg of wheel_load_kg$"
+    ):
+        check_value(Quantity.WHEEL_LOAD_KG, -5, "x")
+
+
+def test_photo_type_and_size() -> None:
+    check_photo("image/jpeg", 1000)
+    with pytest.raises(RecordOutOfLimits, match=r"photo\.content_type"):
+        check_photo("text/html", 1000)
+    with pytest.raises(RecordOutOfLimits, match=r"photo\.size_bytes: 0 is outside"):
+        check_photo("image/jpeg", 0)
+
+
+def test_long_text_is_refused() -> None:
+    check_text("x" * 500, "note")
+    with pytest.raises(RecordOutOfLimits, match="note: 501 characters"):
+        check_text("x" * 501, "note")
+
+
+def test_a_valid_record_passes_whole(make_record) -> None:  # type: ignore[no-untyped-def]
+    check_record(make_record(3))
