@@ -15,6 +15,12 @@ What can be observed, and what it becomes (every error names device, command and
 * the port fails on read or write: a USB adapter unplugged, or the
   far end of a pseudo-terminal closed, possibly mid-frame            -> ``DeviceDisconnected``
 * a frame with a bad checksum, ``checksum_retries`` + 1 times        -> ``RemoteProtocolError``
+* a bad checksum in the reply to a command that changes the bench's
+  state (``resend_corrupt=False``): not re-sent, at once           -> ``UnconfirmedCommand``
+
+Closed ports reopen by themselves: the next exchange after a ``DeviceDisconnected`` opens the path
+again (a USB adapter plugged back in, or a stable symlink to a re-created pty). How often that is
+tried is the caller's policy (the lane's bench supervisor backs off with tenacity).
 
 A real RS-232 cable pulled out of a plain UART cannot be seen at all: the driver only gets silence,
 so it reports ``DeviceTimeout``. ``DeviceDisconnected`` needs the OS to tell us (EIO), as it does
@@ -49,6 +55,7 @@ from equipment.errors import (
     DeviceTimeout,
     DeviceUnreachable,
     RemoteProtocolError,
+    UnconfirmedCommand,
 )
 
 F = TypeVar("F", covariant=True)
@@ -222,8 +229,25 @@ class SerialLink:
         command: str,
         corrupt: tuple[type[Exception], ...],
         timeout_s: float | None = None,
+        resend_corrupt: bool = True,
     ) -> T:
-        """``exchange``, re-sent while the reply is ``corrupt`` (the codec's checksum error)."""
+        """``exchange``, re-sent while the reply is ``corrupt`` (the codec's checksum error).
+
+        With ``resend_corrupt=False`` (a command that changes the bench's state) a corrupt reply
+        raises ``UnconfirmedCommand`` at once: the bench answered, so it may well have acted.
+        """
+        if not resend_corrupt:
+            with self._lock:
+                try:
+                    return self.exchange(
+                        request, decoder, device=device, command=command, timeout_s=timeout_s
+                    )
+                except corrupt as error:
+                    raise UnconfirmedCommand(
+                        device,
+                        command,
+                        f"corrupt reply ({error}); not re-sent: the bench may have acted on it already",
+                    ) from error
         attempts = self.config.checksum_retries + 1
         with self._lock:
             try:
@@ -249,6 +273,7 @@ class SerialLink:
         command: str,
         corrupt: tuple[type[Exception], ...],
         timeout_s: float | None = None,
+        resend_corrupt: bool = True,
     ) -> T:
         """Async ``exchange_retrying`` in the link's worker thread (one exchange at a time on this port)."""
         exchange = functools.partial(
@@ -259,6 +284,7 @@ class SerialLink:
             command=command,
             corrupt=corrupt,
             timeout_s=timeout_s,
+            resend_corrupt=resend_corrupt,
         )
         if self._thread is None:
             self._thread = concurrent.futures.ThreadPoolExecutor(
