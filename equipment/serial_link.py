@@ -33,6 +33,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import termios
 import threading
 import time
 from collections.abc import Callable
@@ -126,7 +127,7 @@ class SerialLink:
             for attempt in Retrying(
                 stop=stop_after_attempt(config.open_attempts),
                 wait=wait_fixed(config.open_retry_wait_s),
-                retry=retry_if_exception_type((serial.SerialException, OSError)),
+                retry=retry_if_exception_type((serial.SerialException, OSError, termios.error)),
                 reraise=True,
             ):
                 with attempt:
@@ -139,7 +140,7 @@ class SerialLink:
                         timeout=config.idle_gap_s,
                         exclusive=True,
                     )
-        except (serial.SerialException, OSError, ValueError) as error:
+        except (serial.SerialException, OSError, termios.error, ValueError) as error:
             raise DeviceUnreachable(
                 device, "open", f"cannot open {config.port} after {config.open_attempts} attempts: {error}"
             ) from error
@@ -206,7 +207,8 @@ class SerialLink:
                 elif decoder.pending:
                     dropped_partial = decoder.pending
                     decoder.idle()
-        except (serial.SerialException, OSError) as error:
+        except (serial.SerialException, OSError, termios.error) as error:
+            # termios.error (not an OSError): flushing a pty whose far end closed while we were idle.
             # A partial frame dropped at an idle gap just before the failure was cut short by it too.
             received = decoder.pending or dropped_partial
             where = f"mid-frame ({received} bytes of a reply received)" if received else "before any reply"

@@ -54,7 +54,9 @@ class BenchStatus:
     last_error: str  # the failure that took it down most recently ("" if none yet)
 
     def describe(self) -> str:
-        state = "up" if self.up else f"down since {self.since:%H:%M:%S} ({self.last_error or 'not reached yet'})"
+        state = (
+            "up" if self.up else f"down since {self.since:%H:%M:%S} ({self.last_error or 'not reached yet'})"
+        )
         return f"{self.bench.value} ({self.kind}) is {state}"
 
 
