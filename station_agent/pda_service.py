@@ -10,7 +10,8 @@ session token that every other call carries. Status codes, as documented in ``la
     INVALID_ARGUMENT     malformed check items or vehicle (the field is named), a header missing,
                          not a JPEG
     RESOURCE_EXHAUSTED   photo larger than the limit (the limit is in the message)
-    UNAVAILABLE          the completed record could not be handed to the agent; retry Complete
+    UNAVAILABLE          the completed record could not be handed to the agent; retry Complete;
+                         or a check-in while a bench the vehicle needs is down (named)
 
 A refused call leaves nothing behind: check items are accepted all together or not at all
 (``Lane.submit_checks``), and a photo is read completely and checked before the store writes it
@@ -36,6 +37,7 @@ from protos.server_port import SERVER_OPTIONS, listen
 from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
 from station_agent.inspector_directory import InspectorDirectory, InspectorDirectoryError
 from station_agent.lane import (
+    BenchUnavailable,
     IllegalTransition,
     InvalidCheck,
     Lane,
@@ -274,6 +276,26 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
             finished_at=finished,
         )
 
+    async def GetLaneStatus(
+        self, request: lane_pb2.GetLaneStatusRequest, context: grpc.aio.ServicerContext
+    ) -> lane_pb2.GetLaneStatusResponse:
+        await self._session(request.session_token, context)
+        lane = await self._lane(request.lane, context)
+        benches = []
+        for status in lane.bench_statuses():
+            since = Timestamp()
+            since.FromDatetime(status.since)
+            benches.append(
+                lane_pb2.BenchState(
+                    name=status.bench.value,
+                    kind=status.kind,
+                    up=status.up,
+                    since=since,
+                    last_error=status.last_error,
+                )
+            )
+        return lane_pb2.GetLaneStatusResponse(station_id=lane.station_id, lane=lane.number, benches=benches)
+
 
 async def _abort_for(error: LaneError, context: grpc.aio.ServicerContext) -> NoReturn:
     if isinstance(error, UnknownRecord):
@@ -282,7 +304,7 @@ async def _abort_for(error: LaneError, context: grpc.aio.ServicerContext) -> NoR
         code = grpc.StatusCode.FAILED_PRECONDITION
     elif isinstance(error, InvalidCheck):
         code = grpc.StatusCode.INVALID_ARGUMENT
-    elif isinstance(error, SubmitFailed):
+    elif isinstance(error, SubmitFailed | BenchUnavailable):
         code = grpc.StatusCode.UNAVAILABLE
     else:
         code = grpc.StatusCode.FAILED_PRECONDITION

@@ -9,6 +9,7 @@ records simply stay in the outbox for the next start.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
@@ -128,8 +129,14 @@ class Station:
             self.metrics.serve(s.metrics_listen)
             self._stack.callback(self.metrics.close)
         for config in s.lanes:
+            # A bench that is not there does not stop the agent: the lane reports it down and waits.
             lane = await self._stack.enter_async_context(
-                open_lane(config, self.agent.submit, on_bench_error=self.metrics.count_bench_error)
+                open_lane(
+                    config,
+                    self.agent.submit,
+                    on_bench_error=self.metrics.count_bench_error,
+                    on_bench_change=functools.partial(self.metrics.set_bench_state, config.lane),
+                )
             )
             self.lanes.append(lane)
         pda = next((c.pda for c in s.lanes if c.pda is not None), None)

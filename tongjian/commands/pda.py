@@ -96,6 +96,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     complete.add_argument("--record", required=True)
     complete.set_defaults(handler=_complete)
 
+    status = client("status", "each bench of a lane: up or down, since when, last error")
+    status.add_argument("--lane", type=int, required=True)
+    status.set_defaults(handler=_status)
+
 
 def _issue(args: argparse.Namespace) -> int:
     try:
@@ -303,3 +307,15 @@ def _complete(args: argparse.Namespace) -> int:
     reply = _call(args, lambda stub: stub.Complete(request, timeout=TIMEOUT_S))
     print(f"{reply.record_id}\t{inspection_pb2.Outcome.Name(reply.overall).removeprefix('OUTCOME_').lower()}")
     return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    """One line per bench; exit status 3 while any bench is down (for scripts and monitoring)."""
+    request = lane_pb2.GetLaneStatusRequest(session_token=_token(args), lane=args.lane)
+    reply = _call(args, lambda stub: stub.GetLaneStatus(request, timeout=TIMEOUT_S))
+    print(f"station {reply.station_id} lane {reply.lane}")
+    for bench in reply.benches:
+        since = bench.since.ToDatetime().strftime("%Y-%m-%d %H:%M:%S UTC")
+        line = f"{bench.name}\t{'up' if bench.up else 'DOWN'}\tsince {since}\t{bench.kind}"
+        print(line + ("" if bench.up or not bench.last_error else f"\terror={bench.last_error}"))
+    return 0 if all(bench.up for bench in reply.benches) else 3
