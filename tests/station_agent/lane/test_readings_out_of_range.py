@@ -20,7 +20,11 @@ async def test_a_gas_analyser_reading_40_percent_co_aborts_the_visit(running_lan
     broken = dataclasses.replace(CLEAN_LOW_IDLE, co_pct=40.0)
     running_lane.benches.ega.next_vehicle(
         EgaScenario.two_speed_idle(
-            rated_rpm=vehicle.rated_engine_speed_rpm or 5500, low_idle=broken, warm_up_s=30.0, zero_s=10.0, gas_noise=0
+            rated_rpm=vehicle.rated_engine_speed_rpm or 5500,
+            low_idle=broken,
+            warm_up_s=30.0,
+            zero_s=10.0,
+            gas_noise=0,
         )
     )
     record_id = await running_lane.lane.check_in(vehicle)
