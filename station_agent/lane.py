@@ -269,6 +269,11 @@ class Lane:
         benches: BenchSupervisor | None = None,
     ) -> None:
         self.config = config
+        # What the procedures run with, read here once (and asserted on by the lane-file tests).
+        self.limit_set = config.limit_set
+        self.two_speed_idle_timings = config.procedures.two_speed_idle
+        self.free_acceleration_timings = config.procedures.free_acceleration
+        self.bench_wait_s = config.benches.wait_s
         self.equipment: LaneEquipment | None = None  # set by open_lane: the links and drivers it built
         # None: every bench is taken to be there (lanes over stand-in drivers in tests).
         self.benches = benches
@@ -427,7 +432,7 @@ class Lane:
         supervisor = self.benches
         if supervisor is None:
             return await step()
-        wait_s = self.config.benches.wait_s
+        wait_s = self.bench_wait_s
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         while True:
@@ -452,7 +457,7 @@ class Lane:
 
     async def _emission(self, visit: _Visit) -> EmissionRun | None:
         vehicle = visit.vehicle
-        procedures, limit_set = self.config.procedures, self.config.limit_set
+        limit_set = self.limit_set
         # Which test a fuel takes is the rules' decision, so lane and judge cannot drift apart.
         procedure = required_procedure(vehicle.fuel)
         if procedure is Procedure.TWO_SPEED_IDLE:
@@ -463,7 +468,7 @@ class Lane:
                     self._gas,
                     vehicle,
                     limit_set=limit_set,
-                    timings=procedures.two_speed_idle,
+                    timings=self.two_speed_idle_timings,
                     clock=self.clock,
                     display=self._display,
                 ),
@@ -476,7 +481,7 @@ class Lane:
                     self._opacity,
                     vehicle,
                     limit_set=limit_set,
-                    timings=procedures.free_acceleration,
+                    timings=self.free_acceleration_timings,
                     clock=self.clock,
                     display=self._display,
                 ),

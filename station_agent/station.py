@@ -87,6 +87,7 @@ class Station:
         self.lanes: list[Lane] = []
         self.pda_port: int | None = None
         self.inspectors: InspectorDirectory | None = None
+        self.photos: PhotoStore | None = None
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Station:
@@ -143,7 +144,7 @@ class Station:
         if pda is not None:
             # One PDA service per station serves every lane; the first lane with a [pda] table sets it.
             self.inspectors = InspectorDirectory(pda.directory)
-            photos = PhotoStore(pda.photo_dir, max_bytes=pda.max_photo_bytes)
+            photos = self.photos = PhotoStore(pda.photo_dir, max_bytes=pda.max_photo_bytes)
             service = PdaService(self.lanes, self.inspectors, photos, session_ttl_s=pda.session_ttl_s)
             server, self.pda_port = await start_pda_server(service, pda.listen)
             self._stack.push_async_callback(server.stop, 5.0)
