@@ -3,7 +3,10 @@
 ``RollerBrakeTester(link, profile, timings)`` is an async context manager (it opens and closes the
 link); ``await tester.test_axle(parking)`` runs, for the axle on the rollers:
 
-1. wait for STATUS.AXLE_PRESENT (a stale WEIGHED / TEST_DONE from an earlier run is RESET first);
+1. wait for STATUS.AXLE_PRESENT (a stale WEIGHED / TEST_DONE from an earlier run is RESET first;
+   with ``again=True`` - the same axle once more, after the link dropped mid-test - the axle is
+   still on the rollers, and RESET would send it off: running rollers are stopped with ABORT and
+   the axle is weighed again where it stands);
 2. WEIGH, wait for WEIGHED, read both wheel loads;
 3. SERVICE_BRAKE_TEST, wait for TEST_DONE, read drag, TEST_COUNTER, CURVE_SAMPLES / CURVE_RATE and
    both curves in reads of at most 125 registers that never split a 32-bit value;
@@ -215,12 +218,16 @@ class RollerBrakeTester:
 
     # The sequence
 
-    async def test_axle(self, parking: bool) -> AxleResult:
+    async def test_axle(self, parking: bool, *, again: bool = False) -> AxleResult:
         t = self.timings
         status = await self.read_status()
         if Status.FAULT in status:
             raise await self._fault("weigh")
-        if status & (Status.WEIGHED | Status.TEST_DONE | Status.ROLLERS_RUNNING):
+        if again and Status.AXLE_PRESENT in status:
+            if Status.ROLLERS_RUNNING in status:
+                await self._command(Command.ABORT)
+                await self._wait("abort", t.reset_s, Status.AXLE_PRESENT, clear=Status.ROLLERS_RUNNING)
+        elif status & (Status.WEIGHED | Status.TEST_DONE | Status.ROLLERS_RUNNING):
             await self._command(Command.RESET)
             status = Status(0)
         if Status.AXLE_PRESENT not in status:

@@ -596,9 +596,17 @@ class _BrakeSteps:
     def __init__(self, lane: Lane, visit: _Visit) -> None:
         self._lane, self._visit = lane, visit
 
-    async def test_axle(self, parking: bool) -> AxleResultLike:
+    async def test_axle(self, parking: bool, *, again: bool = False) -> AxleResultLike:
         brake = self._lane._brake
-        return await self._lane.on_bench(self._visit, BenchId.RBT, lambda: brake.test_axle(parking=parking))
+        attempts = 0
+
+        def step() -> Awaitable[AxleResultLike]:
+            # A second attempt is the same axle, still on the rollers: not RESET (that sends it off).
+            nonlocal attempts
+            attempts += 1
+            return brake.test_axle(parking=parking, again=again or attempts > 1)
+
+        return await self._lane.on_bench(self._visit, BenchId.RBT, step)
 
 
 class _HeadlightSteps:
