@@ -19,6 +19,21 @@ next to each other in the same register kind are read in one request. The maximu
 is the largest sample of its curve (the live force registers are only live); "not available"
 (65535, NaN) stays ``None`` all the way up. FAULT at any poll -> ``DeviceFault`` with FAULT_CODE
 and the command under way (after a best-effort RESET, so the bench is left clean).
+
+Which COMMAND writes may be re-sent (spec 1.2/1.3). Modbus applies a write before it answers, so
+a write whose reply was lost or corrupt (over RTU pymodbus drops a bad CRC, which reads as no
+reply) may well have acted. Exception 6 (busy) means the bench refused and is always re-sent.
+
+| COMMAND                 | a second one would ...                        | lost / corrupt reply         |
+|-------------------------|-----------------------------------------------|------------------------------|
+| RESET                   | send the *next* axle's turn (NEXT_AXLE)       | not re-sent: ``DeviceTimeout`` |
+| WEIGH                   | weigh again (harmless)                        | not re-sent: ``DeviceTimeout`` |
+| SERVICE / PARKING test  | run a second brake test (TEST_COUNTER + 2)    | not re-sent: ``DeviceTimeout`` |
+| ABORT                   | nothing                                       | not re-sent: ``DeviceTimeout`` |
+
+Reads are re-sent ``retries`` times. A link that *dropped* mid-axle is another matter: once the bench
+is back, the lane runs the axle again with ``again=True``, which reads STATUS first and never RESETs
+the axle off the rollers - a decision made on the bench's state, not a blind re-send.
 """
 
 from __future__ import annotations
