@@ -142,12 +142,15 @@ class BenchSupervisor:
             self._set(watched, up=False)
         watched.trouble.set()
 
-    def _set(self, watched: _Watched, *, up: bool) -> None:
+    def _set(self, watched: _Watched, *, up: bool, first: bool = False) -> None:
         previous = watched.since
         watched.up = up
         watched.since = self._now()
         spec = watched.spec
-        if up:
+        if up and first:
+            log.info("lane %d: bench %s (%s) is up", self.lane, spec.bench, spec.kind)
+            watched.came_up.set()
+        elif up:
             log.info(
                 "lane %d: bench %s (%s) is up again after %.1f s down",
                 self.lane,
@@ -156,6 +159,14 @@ class BenchSupervisor:
                 (watched.since - previous).total_seconds(),
             )
             watched.came_up.set()
+        elif first:
+            log.warning(
+                "lane %d: bench %s (%s) is not there at start: %s; the lane waits for it",
+                self.lane,
+                spec.bench,
+                spec.kind,
+                watched.last_error,
+            )
         else:
             log.warning(
                 "lane %d: bench %s (%s) is down: %s; reconnecting",
@@ -183,17 +194,9 @@ class BenchSupervisor:
                     await watched.spec.probe()
             except (EquipmentError, TimeoutError) as error:
                 watched.last_error = str(error) or f"no answer within {self.policy.first_probe_s:g} s"
-                log.warning(
-                    "lane %d: bench %s (%s) is not there at start: %s; the lane waits for it",
-                    self.lane,
-                    watched.spec.bench,
-                    watched.spec.kind,
-                    watched.last_error,
-                )
-                if self._on_change is not None:
-                    self._on_change(watched.status())
+                self._set(watched, up=False, first=True)
             else:
-                self._set(watched, up=True)
+                self._set(watched, up=True, first=True)
 
         await asyncio.gather(*(first(w) for w in self._benches.values()))
         for watched in self._benches.values():

@@ -96,7 +96,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     complete.add_argument("--record", required=True)
     complete.set_defaults(handler=_complete)
 
-    status = client("status", "each bench of a lane: up or down, since when, last error")
+    status = client(
+        "status", "each bench of a lane: up or down, since when, last error (exit status 3 while one is down)"
+    )
     status.add_argument("--lane", type=int, required=True)
     status.set_defaults(handler=_status)
 

@@ -33,11 +33,11 @@ ROOT = Path(__file__).resolve().parents[3]
 INSPECTOR = "50-0001-07"
 
 
-async def until(condition: Callable[[], object], what: str, timeout_s: float = 30.0) -> None:
+async def until(condition: Callable[[], object], timeout_s: float = 30.0) -> None:
+    """Poll ``condition`` (state in another process or thread: nothing to await) until it holds."""
     async with asyncio.timeout(timeout_s):
         while not condition():
             await asyncio.sleep(0.05)
-    assert condition(), what
 
 
 def scrape(port: int) -> str:
@@ -83,7 +83,7 @@ async def test_agent_runs_delivers_and_serves_with_every_bench_missing(
         metrics_port = int(re.search(r"metrics_port=(\d+)", line).group(1))  # type: ignore[union-attr]
 
         # The outbox drains although no bench is there.
-        await until(lambda: hub.store.count_records() == 5, "the outbox delivered")
+        await until(lambda: hub.store.count_records() == 5)
 
         async with grpc.aio.insecure_channel(f"127.0.0.1:{pda_port}") as channel:
             stub = lane_pb2_grpc.LaneServiceStub(channel)

@@ -110,3 +110,18 @@ async def test_benches_missing_at_start_do_not_stop_the_lane(tmp_path: Path) -> 
         for bench in BenchId:
             assert await rig.lane.benches.wait_up(bench, 10.0), bench
         await inspect(rig, Fuel.PETROL, 0)
+
+
+async def test_a_visit_whose_bench_stays_away_aborts_after_the_wait_naming_the_bench(tmp_path: Path) -> None:
+    async with supervised_lane(tmp_path) as rig:
+        rig.lane.bench_wait_s = 0.3  # [benches] wait_s
+        vehicle = vehicle_with(Fuel.PETROL, 0)
+        rig.benches.next_vehicle(vehicle, seed=0)
+        record_id = await rig.lane.check_in(vehicle)
+        await rig.lane.wait_for(record_id, LaneState.HEADLIGHT)
+        await rig.benches.drop(BenchId.HLT)
+        view = await rig.lane.wait_for(record_id, LaneState.EMISSION)
+        assert view.state is LaneState.ABORTED
+        assert view.error is not None and view.error.startswith(
+            "headlight: hlt: reconnect: down for more than 0.3 s"
+        )
