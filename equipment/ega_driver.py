@@ -18,7 +18,8 @@ valid request and answered, so it may have acted) or not at all:
 | PEAK_RESET (OPM) | ends one           | not re-sent: ``UnconfirmedCommand``; no     | ``DeviceTimeout``    |
 |                  | acceleration's     | reading can tell whether it acted, and a    |                      |
 |                  | window, opens the  | second reset would shift every K by one     |                      |
-|                  | next               | acceleration, so the measurement fails      |                      |
+|                  | next               | acceleration; the free-acceleration         |                      |
+|                  |                    | procedure does not count that acceleration  |                      |
 
 A late reply never reaches the next request: the link drops whatever arrived before it writes.
 """
