@@ -3,11 +3,31 @@
 ``BinaryBench`` holds what the EGA and the opacity meter share: the request/NAK handling and
 zeroing. NAK 4 (busy) and NAK 1 (the bench saw our frame corrupted) are transient and re-sent under
 the link's busy policy; NAK 2 and NAK 3 (not warmed up) are raised at once as ``NakReply``.
+
+What is re-sent, command by command (EGA spec 3, OPM spec 4). A NAK 1 or NAK 4 is always re-sent:
+the bench says it did not act. The question is a reply that came back corrupt (the bench got a
+valid request and answered, so it may have acted) or not at all:
+
+| command          | changes the bench? | corrupt reply                               | no reply             |
+|------------------|--------------------|---------------------------------------------|----------------------|
+| STATUS, READ     | no                 | re-sent (``checksum_retries``)              | ``DeviceTimeout``    |
+| PEAK (OPM)       | no                 | re-sent                                     | ``DeviceTimeout``    |
+| ZERO             | starts a zeroing   | not re-sent: STATUS is polled as after an   | ``DeviceTimeout``    |
+|                  | (up to 10 s)       | ACK; zeroed in time confirms it, otherwise  |                      |
+|                  |                    | ``DeviceTimeout`` naming ZERO               |                      |
+| PEAK_RESET (OPM) | ends one           | not re-sent: ``UnconfirmedCommand``; no     | ``DeviceTimeout``    |
+|                  | acceleration's     | reading can tell whether it acted, and a    |                      |
+|                  | window, opens the  | second reset would shift every K by one     |                      |
+|                  | next               | acceleration; the free-acceleration         |                      |
+|                  |                    | procedure does not count that acceleration  |                      |
+
+A late reply never reaches the next request: the link drops whatever arrived before it writes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from enum import IntEnum
 from typing import TypeVar
@@ -24,10 +44,11 @@ from equipment.binary_frame_codec import (
 )
 from equipment.ega_codec import EgaCommand, GasSample, StatusFlags
 from equipment.ega_codec import decode_reply as decode_ega_reply
-from equipment.errors import DeviceTimeout, NakReply, RemoteProtocolError
+from equipment.errors import DeviceTimeout, NakReply, RemoteProtocolError, UnconfirmedCommand
 from equipment.serial_link import SerialLink, retrying_busy
 
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 
 _TRANSIENT = frozenset({NakCode.BUSY, NakCode.BAD_CHECKSUM})
 
@@ -54,7 +75,8 @@ class BinaryBench:
     def _decode(self, frame: Frame, command: IntEnum) -> object:
         raise NotImplementedError
 
-    async def _call(self, command: IntEnum, expected: type[R]) -> R:
+    async def _call(self, command: IntEnum, expected: type[R], *, changes_state: bool = False) -> R:
+        """One request; ``changes_state`` commands are not re-sent after a corrupt reply (table above)."""
         name = command.name
         async for attempt in retrying_busy(self.link.config, _is_transient):
             with attempt:
@@ -64,6 +86,7 @@ class BinaryBench:
                     device=self.device,
                     command=name,
                     corrupt=(ChecksumError,),
+                    resend_corrupt=not changes_state,
                 )
                 try:
                     reply = self._decode(frame, command)
@@ -81,7 +104,11 @@ class BinaryBench:
 
     async def zero(self) -> StatusFlags:
         """Start zeroing, then poll STATUS until it shows zeroed; DeviceTimeout past the deadline."""
-        await self._call(self.ZERO, Ack)
+        try:
+            await self._call(self.ZERO, Ack, changes_state=True)
+        except UnconfirmedCommand as error:
+            # STATUS tells whether ZERO acted: the poll below confirms it or times out naming ZERO.
+            log.warning("%s; waiting for STATUS to show zeroed", error)
         deadline = time.monotonic() + self.zero_timeout_s
         while True:
             status = await self.status()

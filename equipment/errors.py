@@ -7,7 +7,9 @@
     │   ├── DeviceTimeout               no (complete) answer in time
     │   └── DeviceDisconnected          the link dropped, possibly mid-frame
     ├── RemoteProtocolError             the device broke its protocol (garbage, bad checksum we received,
-    │                                   a reply that does not match the request)
+    │   │                               a reply that does not match the request)
+    │   └── UnconfirmedCommand          a state-changing command whose reply was corrupt: it may or may
+    │                                   not have acted, and re-sending it could act twice
     ├── DeviceRejected                  the device understood and refused
     │   ├── ModbusExceptionReply        Modbus exception code (6 = busy: retried before raising)
     │   ├── NakReply                    EGA / OPM NAK with its code (1 checksum, 2 unknown, 3 not warm, 4 busy)
@@ -54,6 +56,10 @@ class DeviceDisconnected(TransportError):
 
 
 class RemoteProtocolError(EquipmentError):
+    pass
+
+
+class UnconfirmedCommand(RemoteProtocolError):
     pass
 
 

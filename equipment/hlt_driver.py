@@ -4,6 +4,11 @@ One request, one reply frame. ``ERR,1`` (the tester saw our frame corrupted) and
 are transient and re-sent under the link's busy policy; any other ``ERR`` is an ``ErrorReply``
 with the tester's code and text. ``measure`` first asks STAT: a tester reporting FAULT raises
 ``DeviceFault`` instead of being asked to measure; ``status()`` itself just returns the state.
+
+Re-sending (spec 2): every HLT command is safe to send twice - ID and STAT only read, and a second
+MEAS measures the same lamp again (the tester keeps no state beyond BUSY, which answers ERR 3). So
+a reply with a bad checksum is re-sent ``checksum_retries`` times, as for the gas analyser's reads
+(the table of commands that are *not* re-sent is in ``equipment.ega_driver``).
 """
 
 from __future__ import annotations

@@ -16,7 +16,10 @@ What can be observed, and what it becomes (device "rbt"; the command names funct
 * any other Modbus exception code, at once                         -> ``ModbusExceptionReply(code)``
 
 pymodbus' own retries and auto-reconnect are switched off: a dropped bench must surface as an error
-the lane can act on, not as a reconnect loop behind the driver's back.
+the lane can act on, not as a reconnect loop behind the driver's back. The link reconnects on the
+next request instead (``DeviceUnreachable`` while the bench is still away), so whoever sends that
+request - the lane's bench supervisor, backing off with tenacity - decides how often. A request
+whose connection dropped after it was sent is never re-sent: a write of COMMAND may have acted.
 """
 
 from __future__ import annotations
@@ -204,11 +207,11 @@ class ModbusLink:
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
     async def _once(self, command: str, send: Any) -> Any:
+        if self._client is None or not self._client.connected:
+            # Nothing was sent on the lost connection for this request: opening a new one is safe.
+            await self.open()
         client = self._client
-        if client is None or not client.connected:
-            if client is None:
-                raise DeviceDisconnected(DEVICE, command, f"link to {self.where} is not open")
-            raise DeviceDisconnected(DEVICE, command, f"connection to {self.where} was lost")
+        assert client is not None  # open() raised otherwise
         try:
             reply = await send(client)
         except ConnectionException as error:

@@ -1,6 +1,7 @@
 """Smoke opacity meter driver over a ``SerialLink`` speaking ``opm_codec`` (spec section 4).
 
-Request handling, NAK retries and zeroing are the gas analyser's (``ega_driver.BinaryBench``).
+Request handling, NAK retries and zeroing are the gas analyser's (``ega_driver.BinaryBench``), and so
+is the table of which commands may be re-sent after a corrupt reply (PEAK_RESET may not).
 """
 
 from __future__ import annotations
@@ -34,4 +35,5 @@ class OpacityMeter(BinaryBench):
         return (await self._call(OpmCommand.PEAK, Peak)).k_per_m
 
     async def peak_reset(self) -> None:
-        await self._call(OpmCommand.PEAK_RESET, Ack)
+        """One per acceleration (spec 4); a corrupt ACK raises ``UnconfirmedCommand`` (see ega_driver)."""
+        await self._call(OpmCommand.PEAK_RESET, Ack, changes_state=True)

@@ -3,7 +3,10 @@
 ``RollerBrakeTester(link, profile, timings)`` is an async context manager (it opens and closes the
 link); ``await tester.test_axle(parking)`` runs, for the axle on the rollers:
 
-1. wait for STATUS.AXLE_PRESENT (a stale WEIGHED / TEST_DONE from an earlier run is RESET first);
+1. wait for STATUS.AXLE_PRESENT (a stale WEIGHED / TEST_DONE from an earlier run is RESET first;
+   with ``again=True`` - the same axle once more, after the link dropped mid-test - the axle is
+   still on the rollers, and RESET would send it off: running rollers are stopped with ABORT and
+   the axle is weighed again where it stands);
 2. WEIGH, wait for WEIGHED, read both wheel loads;
 3. SERVICE_BRAKE_TEST, wait for TEST_DONE, read drag, TEST_COUNTER, CURVE_SAMPLES / CURVE_RATE and
    both curves in reads of at most 125 registers that never split a 32-bit value;
@@ -16,6 +19,21 @@ next to each other in the same register kind are read in one request. The maximu
 is the largest sample of its curve (the live force registers are only live); "not available"
 (65535, NaN) stays ``None`` all the way up. FAULT at any poll -> ``DeviceFault`` with FAULT_CODE
 and the command under way (after a best-effort RESET, so the bench is left clean).
+
+Which COMMAND writes may be re-sent (spec 1.2/1.3). Modbus applies a write before it answers, so
+a write whose reply was lost or corrupt (over RTU pymodbus drops a bad CRC, which reads as no
+reply) may well have acted. Exception 6 (busy) means the bench refused and is always re-sent.
+
+| COMMAND                 | a second one would ...                        | lost / corrupt reply         |
+|-------------------------|-----------------------------------------------|------------------------------|
+| RESET                   | send the *next* axle's turn (NEXT_AXLE)       | not re-sent: ``DeviceTimeout`` |
+| WEIGH                   | weigh again (harmless)                        | not re-sent: ``DeviceTimeout`` |
+| SERVICE / PARKING test  | run a second brake test (TEST_COUNTER + 2)    | not re-sent: ``DeviceTimeout`` |
+| ABORT                   | nothing                                       | not re-sent: ``DeviceTimeout`` |
+
+Reads are re-sent ``retries`` times. A link that *dropped* mid-axle is another matter: once the bench
+is back, the lane runs the axle again with ``again=True``, which reads STATUS first and never RESETs
+the axle off the rollers - a decision made on the bench's state, not a blind re-send.
 """
 
 from __future__ import annotations
@@ -215,12 +233,16 @@ class RollerBrakeTester:
 
     # The sequence
 
-    async def test_axle(self, parking: bool) -> AxleResult:
+    async def test_axle(self, parking: bool, *, again: bool = False) -> AxleResult:
         t = self.timings
         status = await self.read_status()
         if Status.FAULT in status:
             raise await self._fault("weigh")
-        if status & (Status.WEIGHED | Status.TEST_DONE | Status.ROLLERS_RUNNING):
+        if again and Status.AXLE_PRESENT in status:
+            if Status.ROLLERS_RUNNING in status:
+                await self._command(Command.ABORT)
+                await self._wait("abort", t.reset_s, Status.AXLE_PRESENT, clear=Status.ROLLERS_RUNNING)
+        elif status & (Status.WEIGHED | Status.TEST_DONE | Status.ROLLERS_RUNNING):
             await self._command(Command.RESET)
             status = Status(0)
         if Status.AXLE_PRESENT not in status:

@@ -15,6 +15,12 @@ What can be observed, and what it becomes (every error names device, command and
 * the port fails on read or write: a USB adapter unplugged, or the
   far end of a pseudo-terminal closed, possibly mid-frame            -> ``DeviceDisconnected``
 * a frame with a bad checksum, ``checksum_retries`` + 1 times        -> ``RemoteProtocolError``
+* a bad checksum in the reply to a command that changes the bench's
+  state (``resend_corrupt=False``): not re-sent, at once           -> ``UnconfirmedCommand``
+
+Closed ports reopen by themselves: the next exchange after a ``DeviceDisconnected`` opens the path
+again (a USB adapter plugged back in, or a stable symlink to a re-created pty). How often that is
+tried is the caller's policy (the lane's bench supervisor backs off with tenacity).
 
 A real RS-232 cable pulled out of a plain UART cannot be seen at all: the driver only gets silence,
 so it reports ``DeviceTimeout``. ``DeviceDisconnected`` needs the OS to tell us (EIO), as it does
@@ -27,6 +33,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import termios
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +56,7 @@ from equipment.errors import (
     DeviceTimeout,
     DeviceUnreachable,
     RemoteProtocolError,
+    UnconfirmedCommand,
 )
 
 F = TypeVar("F", covariant=True)
@@ -119,7 +127,7 @@ class SerialLink:
             for attempt in Retrying(
                 stop=stop_after_attempt(config.open_attempts),
                 wait=wait_fixed(config.open_retry_wait_s),
-                retry=retry_if_exception_type((serial.SerialException, OSError)),
+                retry=retry_if_exception_type((serial.SerialException, OSError, termios.error)),
                 reraise=True,
             ):
                 with attempt:
@@ -132,7 +140,7 @@ class SerialLink:
                         timeout=config.idle_gap_s,
                         exclusive=True,
                     )
-        except (serial.SerialException, OSError, ValueError) as error:
+        except (serial.SerialException, OSError, termios.error, ValueError) as error:
             raise DeviceUnreachable(
                 device, "open", f"cannot open {config.port} after {config.open_attempts} attempts: {error}"
             ) from error
@@ -199,7 +207,8 @@ class SerialLink:
                 elif decoder.pending:
                     dropped_partial = decoder.pending
                     decoder.idle()
-        except (serial.SerialException, OSError) as error:
+        except (serial.SerialException, OSError, termios.error) as error:
+            # termios.error (not an OSError): flushing a pty whose far end closed while we were idle.
             # A partial frame dropped at an idle gap just before the failure was cut short by it too.
             received = decoder.pending or dropped_partial
             where = f"mid-frame ({received} bytes of a reply received)" if received else "before any reply"
@@ -222,8 +231,25 @@ class SerialLink:
         command: str,
         corrupt: tuple[type[Exception], ...],
         timeout_s: float | None = None,
+        resend_corrupt: bool = True,
     ) -> T:
-        """``exchange``, re-sent while the reply is ``corrupt`` (the codec's checksum error)."""
+        """``exchange``, re-sent while the reply is ``corrupt`` (the codec's checksum error).
+
+        With ``resend_corrupt=False`` (a command that changes the bench's state) a corrupt reply
+        raises ``UnconfirmedCommand`` at once: the bench answered, so it may well have acted.
+        """
+        if not resend_corrupt:
+            with self._lock:
+                try:
+                    return self.exchange(
+                        request, decoder, device=device, command=command, timeout_s=timeout_s
+                    )
+                except corrupt as error:
+                    raise UnconfirmedCommand(
+                        device,
+                        command,
+                        f"corrupt reply ({error}); not re-sent: the bench may have acted on it already",
+                    ) from error
         attempts = self.config.checksum_retries + 1
         with self._lock:
             try:
@@ -249,6 +275,7 @@ class SerialLink:
         command: str,
         corrupt: tuple[type[Exception], ...],
         timeout_s: float | None = None,
+        resend_corrupt: bool = True,
     ) -> T:
         """Async ``exchange_retrying`` in the link's worker thread (one exchange at a time on this port)."""
         exchange = functools.partial(
@@ -259,6 +286,7 @@ class SerialLink:
             command=command,
             corrupt=corrupt,
             timeout_s=timeout_s,
+            resend_corrupt=resend_corrupt,
         )
         if self._thread is None:
             self._thread = concurrent.futures.ThreadPoolExecutor(

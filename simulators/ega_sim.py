@@ -7,9 +7,17 @@ busy for readings meanwhile, then STATUS shows zeroed).
 
 The engine script is a list of ``EnginePhase``s (duration, rpm, gas levels, oil temperature,
 optional low flow / dilution). It starts at the first READ after warm-up - the moment the probe is
-in the tailpipe - and the last phase lasts for ever. Readings carry small deterministic noise: the
+in the tailpipe - and the last phase lasts for ever.
+
+Vehicle after vehicle. The host opens every vehicle's test by asking STATUS (is the analyser warm and
+zeroed?) and then only reads until the test ends, so a STATUS after readings means the probe is in
+the next car's tailpipe: the answer is still the last car's, and the next READ starts the script
+again from its first phase (``next_vehicle`` does the same on purpose). The opacity meter does the
+same with its accelerations. So ``tongjian sim ega`` serves one vehicle after another. Readings carry small deterministic noise: the
 same seed and the same time give the same reading. ``EgaScenario.two_speed_idle`` scripts the
-GB 18285 procedure: 70 % of rated speed for 30 s, high idle 2500 rpm for 45 s, low idle for 45 s.
+GB 18285 procedure: 70 % of rated speed for 30 s, high idle 2500 rpm for 55 s (the host's 15 s of
+stabilising and 30 readings, with room for its own delays: a driver releases the pedal when told,
+never before), then low idle.
 """
 
 from __future__ import annotations
@@ -51,10 +59,15 @@ class BinaryBenchSimulator(SerialDeviceSimulator):
         self.seed = seed
         self._zero_started: float | None = None
         self._zeroed = False
+        self._measured_since_status = False
 
     def _on_start(self) -> None:
         self._zero_started = None
         self._zeroed = False
+        self._measured_since_status = False
+
+    def _vehicle_changed(self) -> None:
+        """The host asked STATUS after measuring: the next vehicle's test begins (subclasses reset)."""
 
     @property
     def _codec_errors(self) -> tuple[type[Exception], ...]:
@@ -89,7 +102,11 @@ class BinaryBenchSimulator(SerialDeviceSimulator):
         if command == "unknown":
             return Reply(Nak(NakCode.UNKNOWN_COMMAND).encode())
         if command == "status":
-            return Reply(encode_status(self.status_flags()))
+            reply = Reply(encode_status(self.status_flags()))
+            if self._measured_since_status:
+                self._measured_since_status = False
+                self._vehicle_changed()
+            return reply
         if not self.warmed_up():
             return Reply(Nak(NakCode.NOT_WARMED_UP).encode())
         if self.zeroing():
@@ -98,6 +115,7 @@ class BinaryBenchSimulator(SerialDeviceSimulator):
             self._zero_started = self.now()
             self._zeroed = False
             return Reply(Ack(frame.cmd).encode())
+        self._measured_since_status = True
         return Reply(self._reading(frame, command))
 
     def _reading(self, frame: Frame, command: str) -> bytes:
@@ -167,7 +185,7 @@ class EgaScenario:
         return cls(
             phases=(
                 EnginePhase(30, round(0.7 * rated_rpm), high_idle, label="70% rated speed"),
-                EnginePhase(45, 2500, high_idle, label="high idle"),
+                EnginePhase(55, 2500, high_idle, label="high idle"),
                 EnginePhase(45, idle_rpm, low_idle, label="low idle"),
             ),
             **options,
@@ -215,6 +233,9 @@ class GasAnalyserSimulator(BinaryBenchSimulator):
         if scenario is not None:
             self.scenario = scenario
         self._script_started = None
+
+    def _vehicle_changed(self) -> None:
+        self.next_vehicle()
 
     def script_time(self) -> float:
         """Simulated seconds since the engine script started (0 before the first READ)."""

@@ -80,6 +80,9 @@ class OpacityMeterSimulator(BinaryBenchSimulator):
         self._accelerations = []
         self._reset_at = self.now()
 
+    def _vehicle_changed(self) -> None:
+        self.next_vehicle()
+
     def _current(self, t: float) -> _Acceleration | None:
         started = [a for a in self._accelerations if a.start <= t]
         return started[-1] if started else None

@@ -15,6 +15,11 @@ master does not, so two pty pairs are bridged (as ``serial_device`` does with on
 opens one slave, the driver opens the other (the path ``start_rtu`` returns), and the event loop
 copies bytes between the two masters.
 
+Restarts. ``stop()`` then ``start_tcp(port=the same port)`` is the bench restarting: its TCP
+connections drop, and it listens again. Over RTU, ``start_rtu(link_path=...)`` keeps a stable symlink
+to the driver's pty (as udev does for a USB adapter); ``stop()`` removes it and the next
+``start_rtu`` with the same ``link_path`` puts a new pty behind it. The bench's state is kept.
+
 Time. ``time_scale`` real seconds per simulated second (0.01 runs a 2 s weighing in 20 ms).
 """
 
@@ -79,6 +84,7 @@ class RbtSimulator:
         self._fds: list[int] = []
         self._bridge: tuple[int, int] | None = None
         self._host_slave = -1
+        self._link_path: str | None = None
         self.disconnects = 0
 
     # Time and vehicles
@@ -168,7 +174,7 @@ class RbtSimulator:
             raise OSError(f"the Modbus TCP server did not start on {host}:{port}")
         return int(sockets[0].getsockname()[1])
 
-    async def start_rtu(self, *, baud: int = 19200) -> str:
+    async def start_rtu(self, *, baud: int = 19200, link_path: str | os.PathLike[str] | None = None) -> str:
         """Serve Modbus RTU on a pty; returns the path the driver opens (like ``/dev/ttyUSB0``).
 
         8N1 on the pty, whatever the spec's 8E1: Linux refuses a parity bit on a pseudo-terminal
@@ -198,7 +204,15 @@ class RbtSimulator:
         self._bridge = (server_master, host_master)
         loop.add_reader(server_master, self._copy, server_master, host_master)
         loop.add_reader(host_master, self._copy, host_master, server_master)
-        return os.ttyname(host_slave)
+        if link_path is None:
+            return os.ttyname(host_slave)
+        self._link_path = os.fspath(link_path)
+        temporary = f"{self._link_path}.new"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        os.symlink(os.ttyname(host_slave), temporary)
+        os.replace(temporary, self._link_path)
+        return self._link_path
 
     def _copy(self, source: int, target: int) -> None:
         try:
@@ -228,6 +242,9 @@ class RbtSimulator:
                 self._fds.remove(fd)
 
     async def stop(self) -> None:
+        if self._link_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._link_path)
         if self._bridge is not None:
             loop = asyncio.get_running_loop()
             for fd in self._bridge:

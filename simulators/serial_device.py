@@ -7,6 +7,11 @@ reply to each frame, and writes replies when they are due (a reply may be schedu
 headlight tester's RES after its 2-6 s measurement). The simulator keeps its own handle on the slave
 open so the master never sees a hang-up between two host connections.
 
+Unplugging. ``start(link_path=...)`` also makes a stable symlink to the pty (as udev gives a USB
+adapter ``/dev/serial/by-id/...``): ``unplug()`` closes the pty and removes the link, as pulling the
+adapter does, and ``replug()`` opens a new pty behind the same link. The bench keeps its state
+(warm-up, zero) across, as a real one does when only its cable went.
+
 Time. Subclasses think in simulated seconds (``now()``); ``time_scale`` converts: a real second is
 ``1 / time_scale`` simulated seconds, so ``time_scale=0.01`` runs a 10 s zeroing in 0.1 s.
 
@@ -118,6 +123,7 @@ class SerialDeviceSimulator(ABC):
         # Command names of the requests received, in order (tests count retries with it).
         self.received: list[str] = []
         self.path: str | None = None
+        self.link_path: str | None = None
         self._master: int | None = None
         self._slave: int | None = None
         self._thread: threading.Thread | None = None
@@ -130,22 +136,54 @@ class SerialDeviceSimulator(ABC):
 
     # Life cycle
 
-    def start(self) -> str:
+    def start(self, link_path: str | os.PathLike[str] | None = None) -> str:
+        """Open the pty and serve; returns the path a host opens (``link_path`` if one is given)."""
         if self.path is not None:
-            return self.path
+            return self.link_path or self.path
+        self.link_path = None if link_path is None else os.fspath(link_path)
+        self._started = time.monotonic()
+        self._on_start()
+        self._plug_in()
+        return self.link_path or str(self.path)
+
+    def _plug_in(self) -> None:
         master, slave = os.openpty()
         # Raw from the start: no echo, no CR/LF translation, before any host configures the port.
         tty.setraw(slave)
         self._master, self._slave = master, slave
         self._wake_r, self._wake_w = os.pipe()
         self.path = os.ttyname(slave)
-        self._started = time.monotonic()
-        self._on_start()
+        if self.link_path is not None:
+            # Replace the link in one step: a host opening it meanwhile sees the old or the new pty.
+            temporary = f"{self.link_path}.new"
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            os.symlink(self.path, temporary)
+            os.replace(temporary, self.link_path)
+        self._stop.clear()
         self._thread = threading.Thread(target=self._serve, name=f"{self.name}-sim", daemon=True)
         self._thread.start()
-        return self.path
+
+    def unplug(self) -> None:
+        """The adapter is pulled: the pty closes (the host's reads fail) and the link path vanishes."""
+        if self.link_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.link_path)
+        self._close_pty()
+        self._outgoing.clear()
+
+    def replug(self) -> str:
+        """The adapter is back: a new pty behind the same link path; the bench's state is kept."""
+        self._plug_in()
+        return self.link_path or str(self.path)
 
     def stop(self) -> None:
+        self._close_pty()
+        if self.link_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.link_path)
+
+    def _close_pty(self) -> None:
         self._stop.set()
         if self._wake_w >= 0:
             with contextlib.suppress(OSError):

@@ -20,6 +20,16 @@ limits every hub applies (``inspection.record_limits``). Completion builds the
 retried. An inspector may abort an open visit (``abort``): its bench run is cancelled and it ends
 ABORTED with the reason, never signed. ``state_changes`` follows a visit state by state.
 
+Benches that go away. The lane knows whether each bench answers (``bench_supervisor``). A check-in
+is refused (``BenchUnavailable``, UNAVAILABLE on the PDA) while a bench the vehicle needs is down,
+naming it: the vehicle is not on the benches yet, and the inspector can check it in again the
+moment the lane status shows the bench back. A bench that drops while a vehicle is on it does not
+abort the visit: the step under way (one axle on the rollers, one lamp, the emission procedure) is
+run again from its start once the bench is back, for up to ``[benches] wait_s``. Only the link
+failing (``DeviceDisconnected`` / ``DeviceUnreachable``) counts as the bench going away; a timeout,
+a refusal or a fault is a failed measurement and aborts as before. A reading outside its physical
+range (``procedures.reading_limits``) aborts the visit naming bench, quantity and value.
+
 Two rules for this file, as in h11's ``_state.py``:
 1. every legal move is in ``TRANSITIONS`` below, and state changes only through ``_fire``, which
    raises ``IllegalTransition`` naming event, state and record for anything else;
@@ -39,8 +49,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING, TypeVar
 
-from equipment.errors import EquipmentError
+from equipment.errors import DeviceDisconnected, DeviceUnreachable, EquipmentError
 from inspection import (
     AxleBrake,
     EmissionRun,
@@ -60,13 +71,30 @@ from inspection.record_limits import (
     check_vehicle,
 )
 from inspection.verdicts.emission_rules import Procedure, required_procedure
+from station_agent.bench_supervisor import (
+    BenchId,
+    BenchStatus,
+    BenchSupervisor,
+    OnChange,
+    SupervisedBench,
+    SupervisionPolicy,
+)
 from station_agent.clock import Clock, ScaledClock
 from station_agent.lane_config import LaneConfig, SerialBenchConfig, TcpTransport
 from station_agent.procedures import ProcedureError
-from station_agent.procedures.brake import BrakeTester, run_brake_test
+from station_agent.procedures.brake import AxleResultLike, BrakeTester, run_brake_test
 from station_agent.procedures.free_acceleration import OpacityMeter, run_free_acceleration
-from station_agent.procedures.headlight import HeadlightTester, run_headlight_test
+from station_agent.procedures.headlight import HeadlightTester, LampReadingLike, run_headlight_test
+from station_agent.procedures.reading_limits import check_axle, check_emission, check_lamps
 from station_agent.procedures.two_speed_idle import GasAnalyser, run_two_speed_idle
+
+if TYPE_CHECKING:
+    from equipment.ega_driver import GasAnalyser as EgaDriver
+    from equipment.hlt_driver import HeadlightTester as HltDriver
+    from equipment.modbus_link import ModbusLink
+    from equipment.opm_driver import OpacityMeter as OpmDriver
+    from equipment.rbt_driver import RollerBrakeTester
+    from equipment.serial_link import SerialLink
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +168,7 @@ class LaneError(Exception):
     ├── IllegalTransition   event not allowed in the visit's state (e.g. a second completion)
     ├── UnknownRecord       no visit with that record id in this lane
     ├── LaneBusy            another vehicle is on the benches
+    ├── BenchUnavailable    a bench the vehicle needs is down (named, with its last error)
     ├── InvalidRequest      malformed, or beyond the record limits (the message names which)
     │   ├── InvalidCheck    a submitted check item is malformed (whole submission refused)
     │   └── BeyondLimits    a count, vehicle, photo or text beyond ``inspection.record_limits``
@@ -166,6 +195,13 @@ class LaneBusy(LaneError):
         super().__init__(f"lane busy: record {record_id} is on the benches ({state.value})")
         self.record_id = record_id
         self.state = state
+
+
+class BenchUnavailable(LaneError):
+    def __init__(self, lane: int, down: Sequence[BenchStatus]) -> None:
+        benches = "; ".join(status.describe() for status in down)
+        super().__init__(f"lane {lane} cannot take a vehicle now: bench {benches}")
+        self.down = tuple(down)
 
 
 class InvalidRequest(LaneError):
@@ -246,6 +282,7 @@ class _Visit:
         )
 
 
+T = TypeVar("T")
 Judge = Callable[[InspectionRecord], Verdict]
 OnComplete = Callable[[InspectionRecord], Awaitable[None]]
 
@@ -274,8 +311,19 @@ class Lane:
         on_bench_error: Callable[[EquipmentError], None] | None = None,
         history: int = 200,
         open_visit_ttl: timedelta = timedelta(hours=24),
+        benches: BenchSupervisor | None = None,
     ) -> None:
         self.config = config
+        # What the procedures run with, read here once (and asserted on by the lane-file tests).
+        self.limit_set = config.limit_set
+        self.two_speed_idle_timings = config.procedures.two_speed_idle
+        self.free_acceleration_timings = config.procedures.free_acceleration
+        self.bench_wait_s = config.benches.wait_s
+        self.equipment: LaneEquipment | None = None  # set by open_lane: the links and drivers it built
+        # None: every bench is taken to be there (lanes over stand-in drivers in tests).
+        self.benches = benches
+        if benches is not None:
+            benches.is_idle = lambda: self.on_benches is None
         self._brake = brake
         self._headlight = headlight
         self._gas = gas
@@ -337,6 +385,10 @@ class Lane:
                 return visit.view()
         return None
 
+    def bench_statuses(self) -> list[BenchStatus]:
+        """Each bench, up or down since when and why (all up for a lane without a supervisor)."""
+        return [] if self.benches is None else self.benches.statuses()
+
     def visits(self) -> list[VisitView]:
         """Every visit this lane still holds, oldest check-in first (finished ones for a while)."""
         return [visit.view() for visit in self._visits.values()]
@@ -375,6 +427,10 @@ class Lane:
         busy = self.on_benches
         if busy is not None:
             raise LaneBusy(busy.record_id, busy.state)
+        if self.benches is not None:
+            down = [self.benches.status(b) for b in benches_for(vehicle) if not self.benches.is_up(b)]
+            if down:
+                raise BenchUnavailable(self.number, down)
         visit = _Visit(record_id=uuid.uuid4(), vehicle=vehicle, started_at=self.clock.now())
         self._fire(visit, LaneEvent.CHECK_IN)
         self._visits[visit.record_id] = visit
@@ -404,12 +460,16 @@ class Lane:
             # validated when the Vehicle was built); nothing to ask the benches yet.
             self._fire(visit, LaneEvent.CHECKED_IN)
             self._display(f"{vehicle.plate}: drive the front axle onto the brake rollers")
-            visit.axles = await run_brake_test(self._brake, vehicle)
+            visit.axles = await run_brake_test(_BrakeSteps(self, visit), vehicle)
+            for axle in visit.axles:
+                check_axle(axle)
             self._fire(visit, LaneEvent.BRAKE_DONE)
             self._display(f"{vehicle.plate}: stop at the headlight tester")
-            visit.lamps = await run_headlight_test(self._headlight, vehicle)
+            visit.lamps = await run_headlight_test(_HeadlightSteps(self, visit), vehicle)
+            check_lamps(visit.lamps)
             self._fire(visit, LaneEvent.HEADLIGHT_DONE)
-            visit.emission = await self._emission(vehicle)
+            visit.emission = await self._emission(visit)
+            check_emission(visit.emission)
             self._fire(visit, LaneEvent.EMISSION_DONE)
             self._display(f"{vehicle.plate}: benches done; inspector to complete the visual checks")
         except (EquipmentError, ProcedureError) as error:
@@ -425,27 +485,69 @@ class Lane:
             self._abort(visit, f"internal error: {error!r}")
             raise
 
-    async def _emission(self, vehicle: Vehicle) -> EmissionRun | None:
-        procedures, limit_set = self.config.procedures, self.config.limit_set
+    async def on_bench(self, visit: _Visit, bench: BenchId, step: Callable[[], Awaitable[T]]) -> T:
+        """Run one step on ``bench``; if the bench goes away meanwhile, run it again once it is back.
+
+        The step is run from its start (an axle from RESET, a lamp from STAT, a procedure from
+        preparing the analyser): a command whose answer was lost with the link is never re-sent
+        blindly. Gives up after ``[benches] wait_s`` of the bench being down.
+        """
+        supervisor = self.benches
+        if supervisor is None:
+            return await step()
+        wait_s = self.bench_wait_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            if not supervisor.is_up(bench):
+                self._display(f"{visit.vehicle.plate}: waiting for the {bench.value} bench to come back")
+                if not await supervisor.wait_up(bench, deadline - loop.time()):
+                    status = supervisor.status(bench)
+                    raise DeviceUnreachable(
+                        bench.value, "reconnect", f"down for more than {wait_s:g} s: {status.last_error}"
+                    )
+            try:
+                return await step()
+            except (DeviceDisconnected, DeviceUnreachable) as error:
+                supervisor.mark_down(bench, error)
+                log.warning(
+                    "lane %d record %s: bench %s went away (%s); the step runs again when it is back",
+                    self.number,
+                    visit.record_id,
+                    bench.value,
+                    error,
+                )
+
+    async def _emission(self, visit: _Visit) -> EmissionRun | None:
+        vehicle = visit.vehicle
+        limit_set = self.limit_set
         # Which test a fuel takes is the rules' decision, so lane and judge cannot drift apart.
         procedure = required_procedure(vehicle.fuel)
         if procedure is Procedure.TWO_SPEED_IDLE:
-            return await run_two_speed_idle(
-                self._gas,
-                vehicle,
-                limit_set=limit_set,
-                timings=procedures.two_speed_idle,
-                clock=self.clock,
-                display=self._display,
+            return await self.on_bench(
+                visit,
+                BenchId.EGA,
+                lambda: run_two_speed_idle(
+                    self._gas,
+                    vehicle,
+                    limit_set=limit_set,
+                    timings=self.two_speed_idle_timings,
+                    clock=self.clock,
+                    display=self._display,
+                ),
             )
         if procedure is Procedure.FREE_ACCELERATION:
-            return await run_free_acceleration(
-                self._opacity,
-                vehicle,
-                limit_set=limit_set,
-                timings=procedures.free_acceleration,
-                clock=self.clock,
-                display=self._display,
+            return await self.on_bench(
+                visit,
+                BenchId.OPM,
+                lambda: run_free_acceleration(
+                    self._opacity,
+                    vehicle,
+                    limit_set=limit_set,
+                    timings=self.free_acceleration_timings,
+                    clock=self.clock,
+                    display=self._display,
+                ),
             )
         return None
 
@@ -581,6 +683,43 @@ class Lane:
         await asyncio.gather(*self._handovers, return_exceptions=True)
 
 
+def benches_for(vehicle: Vehicle) -> tuple[BenchId, ...]:
+    """The benches a vehicle goes over: brakes and lamps always, the emission bench of its fuel."""
+    procedure = required_procedure(vehicle.fuel)
+    emission = {Procedure.TWO_SPEED_IDLE: (BenchId.EGA,), Procedure.FREE_ACCELERATION: (BenchId.OPM,)}
+    return (BenchId.RBT, BenchId.HLT, *emission.get(procedure, ()))
+
+
+class _BrakeSteps:
+    """The brake tester as the procedure sees it, one axle a step (run again if the bench drops)."""
+
+    def __init__(self, lane: Lane, visit: _Visit) -> None:
+        self._lane, self._visit = lane, visit
+
+    async def test_axle(self, parking: bool, *, again: bool = False) -> AxleResultLike:
+        brake = self._lane._brake
+        attempts = 0
+
+        def step() -> Awaitable[AxleResultLike]:
+            # A second attempt is the same axle, still on the rollers: not RESET (that sends it off).
+            nonlocal attempts
+            attempts += 1
+            return brake.test_axle(parking=parking, again=again or attempts > 1)
+
+        return await self._lane.on_bench(self._visit, BenchId.RBT, step)
+
+
+class _HeadlightSteps:
+    """The headlight tester as the procedure sees it, one lamp and beam a step."""
+
+    def __init__(self, lane: Lane, visit: _Visit) -> None:
+        self._lane, self._visit = lane, visit
+
+    async def measure(self, side: str, beam: str) -> LampReadingLike:
+        tester = self._lane._headlight
+        return await self._lane.on_bench(self._visit, BenchId.HLT, lambda: tester.measure(side, beam))
+
+
 def _validate_item_code(code: str) -> None:
     if not _ITEM_CODE.fullmatch(code):
         raise InvalidCheck(
@@ -604,17 +743,27 @@ def _within_limits(check: Callable[..., None], *args: object) -> None:
         raise BeyondLimits(error) from error
 
 
-@asynccontextmanager
-async def open_lane(
-    config: LaneConfig,
-    on_complete: OnComplete,
-    *,
-    judge: Judge = _default_judge,
-    display: Callable[[str], None] | None = None,
-    on_bench_error: Callable[[EquipmentError], None] | None = None,
-    open_visit_ttl: timedelta = timedelta(hours=24),
-) -> AsyncIterator[Lane]:
-    """Open the four benches named in ``config`` and run a ``Lane`` over them; closes all on exit."""
+@dataclass(frozen=True, slots=True)
+class LaneEquipment:
+    """The links and drivers ``open_lane`` built from the lane file (what each setting configured)."""
+
+    rbt_link: ModbusLink
+    rbt: RollerBrakeTester
+    hlt_link: SerialLink
+    hlt: HltDriver
+    ega_link: SerialLink
+    ega: EgaDriver
+    opm_link: SerialLink
+    opm: OpmDriver
+
+    def close(self) -> None:
+        self.rbt_link.close()
+        for link in (self.hlt_link, self.ega_link, self.opm_link):
+            link.close()
+
+
+def build_equipment(config: LaneConfig) -> LaneEquipment:
+    """Links and drivers for the four benches in ``config``, none of them connected yet."""
     # Imported here so the state machine above stays importable (and testable) without pyserial or
     # pymodbus installed, e.g. on a hub-only host.
     from equipment.ega_driver import GasAnalyser as EgaDriver
@@ -626,46 +775,113 @@ async def open_lane(
     from equipment.serial_link import SerialConfig, SerialLink
 
     rbt = config.rbt
-    link = (
-        ModbusTcpLink(rbt.transport.host, rbt.transport.port, unit=rbt.transport.unit, timeout=rbt.timeout_s,
-                      retries=rbt.retries)
-        if isinstance(rbt.transport, TcpTransport)
-        else ModbusRtuLink(rbt.transport.serial_port, baud=rbt.transport.baud, parity=rbt.transport.parity,
-                           unit=rbt.transport.unit, timeout=rbt.timeout_s, retries=rbt.retries)
-    )  # fmt: skip
-    timings = RbtTimings(**dict(rbt.timings))
-
-    async with AsyncExitStack() as stack:
-
-        def serial(bench: SerialBenchConfig, device: str) -> SerialLink:
-            serial_link = SerialLink(
-                SerialConfig(
-                    port=bench.serial_port,
-                    baudrate=bench.baud,
-                    response_timeout_s=bench.timeout_s,
-                    checksum_retries=bench.retries,
-                )
-            )
-            serial_link.open(device)
-            stack.callback(serial_link.close)
-            return serial_link
-
-        brake = await stack.enter_async_context(RollerBrakeTester(link, load_profile(rbt.profile), timings))
-        headlight = HltDriver(serial(config.hlt, "hlt"))
-        gas = EgaDriver(serial(config.ega, "ega"))
-        opacity = OpmDriver(serial(config.opm, "opm"))
-        lane = Lane(
-            config,
-            brake=brake,
-            headlight=headlight,
-            gas=gas,
-            opacity=opacity,
-            on_complete=on_complete,
-            judge=judge,
-            display=display,
-            on_bench_error=on_bench_error,
-            open_visit_ttl=open_visit_ttl,
+    transport = rbt.transport
+    rbt_link: ModbusLink
+    if isinstance(transport, TcpTransport):
+        rbt_link = ModbusTcpLink(
+            transport.host, transport.port, unit=transport.unit, timeout=rbt.timeout_s, retries=rbt.retries
         )
+    else:
+        rbt_link = ModbusRtuLink(
+            transport.serial_port,
+            baud=transport.baud,
+            parity=transport.parity,
+            stop_bits=transport.stop_bits,
+            unit=transport.unit,
+            timeout=rbt.timeout_s,
+            retries=rbt.retries,
+        )
+
+    def serial(bench: SerialBenchConfig) -> SerialLink:
+        return SerialLink(
+            SerialConfig(
+                port=bench.serial_port,
+                baudrate=bench.baud,
+                response_timeout_s=bench.timeout_s,
+                checksum_retries=bench.retries,
+                # The supervisor does the retrying (with backoff); one attempt per request here.
+                open_attempts=1,
+            )
+        )
+
+    hlt_link, ega_link, opm_link = serial(config.hlt), serial(config.ega), serial(config.opm)
+    return LaneEquipment(
+        rbt_link=rbt_link,
+        rbt=RollerBrakeTester(rbt_link, load_profile(rbt.profile), RbtTimings(**dict(rbt.timings))),
+        hlt_link=hlt_link,
+        hlt=HltDriver(hlt_link),
+        ega_link=ega_link,
+        ega=EgaDriver(ega_link),
+        opm_link=opm_link,
+        opm=OpmDriver(opm_link),
+    )
+
+
+def supervised_benches(config: LaneConfig, equipment: LaneEquipment) -> list[SupervisedBench]:
+    """What the supervisor watches: each bench's description and a STATUS request as its probe."""
+    rbt = config.rbt.transport
+    rbt_where = (
+        f"Modbus TCP {rbt.host}:{rbt.port}"
+        if isinstance(rbt, TcpTransport)
+        else f"Modbus RTU {rbt.serial_port}"
+    )
+    return [
+        SupervisedBench(BenchId.RBT, f"roller brake tester, {rbt_where}", equipment.rbt.read_status),
+        SupervisedBench(BenchId.HLT, f"headlight tester, {config.hlt.serial_port}", equipment.hlt.status),
+        SupervisedBench(BenchId.EGA, f"exhaust gas analyser, {config.ega.serial_port}", equipment.ega.status),
+        SupervisedBench(BenchId.OPM, f"opacity meter, {config.opm.serial_port}", equipment.opm.status),
+    ]
+
+
+@asynccontextmanager
+async def open_lane(
+    config: LaneConfig,
+    on_complete: OnComplete,
+    *,
+    judge: Judge = _default_judge,
+    display: Callable[[str], None] | None = None,
+    on_bench_error: Callable[[EquipmentError], None] | None = None,
+    on_bench_change: OnChange | None = None,
+    open_visit_ttl: timedelta = timedelta(hours=24),
+) -> AsyncIterator[Lane]:
+    """A ``Lane`` over the four benches named in ``config``; closes all on exit.
+
+    A bench that is not there yet does not stop the lane from opening: it is logged, reported down
+    (``lane.bench_statuses()``, ``on_bench_change``), and picked up when it answers.
+    """
+    equipment = build_equipment(config)
+    clock = ScaledClock(config.procedures.time_scale)
+    b = config.benches
+    supervisor = BenchSupervisor(
+        config.lane,
+        supervised_benches(config, equipment),
+        SupervisionPolicy(
+            reconnect_initial_s=b.reconnect_initial_s,
+            reconnect_max_s=b.reconnect_max_s,
+            probe_interval_s=b.probe_interval_s,
+        ),
+        now=clock.now,
+        on_change=on_bench_change,
+    )
+    lane = Lane(
+        config,
+        brake=equipment.rbt,
+        headlight=equipment.hlt,
+        gas=equipment.ega,
+        opacity=equipment.opm,
+        on_complete=on_complete,
+        clock=clock,
+        judge=judge,
+        display=display,
+        on_bench_error=on_bench_error,
+        open_visit_ttl=open_visit_ttl,
+        benches=supervisor,
+    )
+    lane.equipment = equipment
+    async with AsyncExitStack() as stack:
+        stack.callback(equipment.close)
+        stack.push_async_callback(supervisor.close)
+        await supervisor.start()
         try:
             yield lane
         finally:

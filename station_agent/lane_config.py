@@ -22,6 +22,12 @@ One TOML file per lane, e.g.::
     timeout_s = 8.0
     retries = 2
 
+    [benches]                       # optional: when a bench goes away (real seconds)
+    reconnect_initial_s = 0.1       # first pause between reconnection attempts, doubling ...
+    reconnect_max_s = 5.0           # ... up to this
+    probe_interval_s = 5.0          # STATUS asked this often while the lane is idle
+    wait_s = 600.0                  # a visit waits this long for a bench that dropped, then aborts
+
     [procedures]                    # optional; every duration in procedure seconds
     time_scale = 1.0                # real seconds per procedure second (tests: 0.01)
     [procedures.two_speed_idle]
@@ -109,6 +115,16 @@ class SerialBenchConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class BenchSupervisionConfig:
+    """How the lane gets a bench back (``station_agent.bench_supervisor``), in real seconds."""
+
+    reconnect_initial_s: float = 0.1
+    reconnect_max_s: float = 5.0
+    probe_interval_s: float = 5.0
+    wait_s: float = 600.0  # a visit whose bench dropped waits this long for it, then aborts
+
+
+@dataclass(frozen=True, slots=True)
 class TwoSpeedIdleTimings:
     """GB 18285-2018 two-speed idle (standards.md section 4); seconds are procedure seconds."""
 
@@ -170,6 +186,7 @@ class LaneConfig:
     procedures: ProcedureConfig = field(default_factory=ProcedureConfig)
     pda: PdaConfig | None = None
     source: str = "<string>"
+    benches: BenchSupervisionConfig = field(default_factory=BenchSupervisionConfig)
 
 
 def load_lane_config(path: str | Path) -> LaneConfig:
@@ -203,6 +220,7 @@ def lane_config_from_mapping(data: Mapping[str, Any], *, file: str, base_dir: Pa
         procedures=_procedures(top.optional_table("procedures")),
         pda=_pda(top.optional_table("pda"), base_dir),
         source=file,
+        benches=_benches(top.optional_table("benches")),
     )
     top.refuse_unknown()
     return config
@@ -323,6 +341,20 @@ def _timings(table: _Table | None, defaults: _T) -> _T:
             values[f.name] = table.number(f.name, default=default, minimum=0.0)
     table.refuse_unknown()
     return type(defaults)(**values)
+
+
+def _benches(table: _Table | None) -> BenchSupervisionConfig:
+    defaults = BenchSupervisionConfig()
+    if table is None:
+        return defaults
+    config = BenchSupervisionConfig(
+        **{
+            f.name: table.number(f.name, default=getattr(defaults, f.name), minimum=0.001, maximum=86_400.0)
+            for f in fields(defaults)
+        }
+    )
+    table.refuse_unknown()
+    return config
 
 
 def _pda(table: _Table | None, base_dir: Path) -> PdaConfig | None:

@@ -1,4 +1,5 @@
-"""The station agent's Prometheus metrics: outbox depth and age, delivery outcomes, bench errors.
+"""The station agent's Prometheus metrics: outbox depth and age, delivery outcomes, bench errors and
+whether each lane's benches are up (``tongjian_agent_bench_up{lane,bench}``: 1 up, 0 down).
 
 Outbox and uplink figures are read at scrape time from the objects that own them (a custom
 collector), so there is one source of truth and nothing to keep in step. Bench errors are events
@@ -15,13 +16,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from equipment.errors import EquipmentError
 
 if TYPE_CHECKING:
+    from station_agent.bench_supervisor import BenchStatus
     from station_agent.outbox import OutboxStore
     from station_agent.uplink import Uplink
 
@@ -101,7 +103,16 @@ class AgentMetrics:
             ["device", "code"],
             registry=self.registry,
         )
+        self.bench_up = Gauge(
+            "tongjian_agent_bench_up",
+            "1 while the lane's bench answers, 0 while it is down (the lane refuses check-ins needing it)",
+            ["lane", "bench"],
+            registry=self.registry,
+        )
         self._server: object | None = None
+
+    def set_bench_state(self, lane: int, status: BenchStatus) -> None:
+        self.bench_up.labels(str(lane), status.bench.value).set(1.0 if status.up else 0.0)
 
     def watch_delivery(self, outbox: OutboxStore, uplink: Uplink) -> None:
         self.registry.register(_DeliveryCollector(outbox, uplink))

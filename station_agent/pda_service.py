@@ -18,7 +18,8 @@ asked for, with a loud warning. Status codes, as documented in ``lane.proto``:
                          anything beyond ``inspection.record_limits`` (the limit is named)
     RESOURCE_EXHAUSTED   photo larger than the limit (the limit is in the message); sign-in attempts
                          too fast (the message says when to retry)
-    UNAVAILABLE          the completed record could not be handed to the agent; retry Complete
+    UNAVAILABLE          the completed record could not be handed to the agent; retry Complete;
+                         or a check-in while a bench the vehicle needs is down (named)
 
 A refused call leaves nothing behind: check items are accepted all together or not at all
 (``Lane.submit_checks``), and a photo is read completely and checked before the store writes it
@@ -47,6 +48,7 @@ from protos.server_port import SERVER_OPTIONS, listen
 from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
 from station_agent.inspector_directory import InspectorDirectory, InspectorDirectoryError
 from station_agent.lane import (
+    BenchUnavailable,
     IllegalTransition,
     InvalidRequest,
     Lane,
@@ -424,6 +426,26 @@ def _progress_message(change: StateChange) -> lane_pb2.VisitProgress:
         record_id=str(change.record_id), state=_LANE_STATE[change.state], at=at, error=change.error or ""
     )
 
+    async def GetLaneStatus(
+        self, request: lane_pb2.GetLaneStatusRequest, context: grpc.aio.ServicerContext
+    ) -> lane_pb2.GetLaneStatusResponse:
+        session = await self._session(request.session_token, context)
+        lane = await self._lane(request.lane, session, context)
+        benches = []
+        for status in lane.bench_statuses():
+            since = Timestamp()
+            since.FromDatetime(status.since)
+            benches.append(
+                lane_pb2.BenchState(
+                    name=status.bench.value,
+                    kind=status.kind,
+                    up=status.up,
+                    since=since,
+                    last_error=status.last_error,
+                )
+            )
+        return lane_pb2.GetLaneStatusResponse(station_id=lane.station_id, lane=lane.number, benches=benches)
+
 
 async def _abort_for(error: LaneError, context: grpc.aio.ServicerContext) -> NoReturn:
     if isinstance(error, UnknownRecord):
@@ -432,7 +454,7 @@ async def _abort_for(error: LaneError, context: grpc.aio.ServicerContext) -> NoR
         code = grpc.StatusCode.FAILED_PRECONDITION
     elif isinstance(error, InvalidRequest):
         code = grpc.StatusCode.INVALID_ARGUMENT
-    elif isinstance(error, SubmitFailed):
+    elif isinstance(error, SubmitFailed | BenchUnavailable):
         code = grpc.StatusCode.UNAVAILABLE
     else:
         code = grpc.StatusCode.FAILED_PRECONDITION

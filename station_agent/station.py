@@ -9,6 +9,7 @@ records simply stay in the outbox for the next start.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
@@ -86,6 +87,7 @@ class Station:
         self.lanes: list[Lane] = []
         self.pda_port: int | None = None
         self.inspectors: InspectorDirectory | None = None
+        self.photos: PhotoStore | None = None
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Station:
@@ -128,15 +130,21 @@ class Station:
             self.metrics.serve(s.metrics_listen)
             self._stack.callback(self.metrics.close)
         for config in s.lanes:
+            # A bench that is not there does not stop the agent: the lane reports it down and waits.
             lane = await self._stack.enter_async_context(
-                open_lane(config, self.agent.submit, on_bench_error=self.metrics.count_bench_error)
+                open_lane(
+                    config,
+                    self.agent.submit,
+                    on_bench_error=self.metrics.count_bench_error,
+                    on_bench_change=functools.partial(self.metrics.set_bench_state, config.lane),
+                )
             )
             self.lanes.append(lane)
         pda = next((c.pda for c in s.lanes if c.pda is not None), None)
         if pda is not None:
             # One PDA service per station serves every lane; the first lane with a [pda] table sets it.
             self.inspectors = InspectorDirectory(pda.directory)
-            photos = PhotoStore(pda.photo_dir, max_bytes=pda.max_photo_bytes)
+            photos = self.photos = PhotoStore(pda.photo_dir, max_bytes=pda.max_photo_bytes)
             service = PdaService(
                 self.lanes,
                 self.inspectors,

@@ -61,7 +61,7 @@ class AxleResultLike(Protocol):
 class BrakeTester(Protocol):
     """``equipment.rbt_driver.RollerBrakeTester``, opened."""
 
-    async def test_axle(self, parking: bool) -> AxleResultLike: ...
+    async def test_axle(self, parking: bool, *, again: bool = False) -> AxleResultLike: ...
 
 
 def dan_to_n(value: float | None) -> float | None:

@@ -149,6 +149,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     watch.add_argument("--record", required=True)
     watch.set_defaults(handler=_watch)
 
+    status = client(
+        "status", "each bench of a lane: up or down, since when, last error (exit status 3 while one is down)"
+    )
+    status.add_argument("--lane", type=int, required=True)
+    status.set_defaults(handler=_status)
+
 
 def _lanes(text: str) -> frozenset[int]:
     try:
@@ -440,3 +446,15 @@ def _watch(args: argparse.Namespace) -> int:
 
     _call(args, follow)
     return 1 if last == lane_pb2.LANE_STATE_ABORTED else 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    """One line per bench; exit status 3 while any bench is down (for scripts and monitoring)."""
+    request = lane_pb2.GetLaneStatusRequest(session_token=_token(args), lane=args.lane)
+    reply = _call(args, lambda stub: stub.GetLaneStatus(request, timeout=TIMEOUT_S))
+    print(f"station {reply.station_id} lane {reply.lane}")
+    for bench in reply.benches:
+        since = bench.since.ToDatetime().strftime("%Y-%m-%d %H:%M:%S UTC")
+        line = f"{bench.name}\t{'up' if bench.up else 'DOWN'}\tsince {since}\t{bench.kind}"
+        print(line + ("" if bench.up or not bench.last_error else f"\terror={bench.last_error}"))
+    return 0 if all(bench.up for bench in reply.benches) else 3

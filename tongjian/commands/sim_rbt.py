@@ -57,6 +57,11 @@ def register(devices: argparse._SubParsersAction) -> None:
         "(reset, weigh, service, parking, abort), read, status or curve; e.g. --fault exception:6@service/2",
     )
     parser.add_argument(
+        "--link",
+        metavar="PATH",
+        help="with --rtu: also serve at PATH, a symlink to the pty (a stable port name)",
+    )
+    parser.add_argument(
         "--serve-for", type=float, default=None, metavar="SECONDS", help="stop after this long"
     )
     parser.set_defaults(handler=_serve)
@@ -67,6 +72,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise CommandError("--time-scale must be positive")
     if not 0 <= args.port <= 65535:
         raise CommandError(f"--port {args.port} is not a TCP port")
+    if args.link and not args.rtu:
+        raise CommandError("--link names a serial port: it needs --rtu")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run(args))
     return 0
@@ -86,7 +93,7 @@ async def _run(args: argparse.Namespace) -> None:
         raise CommandError(str(error)) from error
     try:
         if args.rtu:
-            where = await simulator.start_rtu()
+            where = await simulator.start_rtu(link_path=args.link)
         else:
             where = f"{args.host}:{await simulator.start_tcp(args.host, args.port)}"
     except (OSError, RuntimeError) as error:

@@ -1,6 +1,9 @@
 """``tongjian sim hlt|ega|opm``: run a serial bench simulator on a pseudo-terminal.
 
-Prints the pty path for the driver (or a terminal program) and serves until Ctrl-C.
+Prints the pty path for the driver (or a terminal program) and serves until Ctrl-C. With
+``--link PATH`` it also makes PATH a symlink to the pty (as udev names a USB adapter) and prints
+that: stopping the simulator removes it, as unplugging the adapter would, and starting it again
+with the same ``--link`` plugs it back in at the same path (the lane reconnects by itself).
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ def register(devices: argparse._SubParsersAction) -> None:
         parser.add_argument(
             "--serve-for", type=float, default=None, metavar="SECONDS", help="stop after this long"
         )
+        parser.add_argument(
+            "--link", metavar="PATH", help="also serve at PATH, a symlink to the pty (a stable port name)"
+        )
         if name == "ega":
             # A real analyser reads whatever the engine runs at; the simulated driver cannot see the
             # lane's prompt, so it is told the engine's rated speed (the host asks for 70% of it).
@@ -80,9 +86,10 @@ def _serve(args: argparse.Namespace) -> int:
     simulator = build_simulator(args)
     stop = threading.Event()
     try:
-        path = simulator.start()
+        path = simulator.start(link_path=args.link)
     except OSError as error:
-        raise CommandError(f"cannot open a pseudo-terminal: {error}") from error
+        where = f" at --link {args.link}" if args.link else ""
+        raise CommandError(f"cannot open a pseudo-terminal{where}: {error}") from error
     try:
         print(path, flush=True)
         # Event.wait wakes for Ctrl-C (KeyboardInterrupt) on the main thread.

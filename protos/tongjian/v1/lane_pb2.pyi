@@ -227,3 +227,35 @@ class VisitProgress(_message.Message):
     at: _timestamp_pb2.Timestamp
     error: str
     def __init__(self, record_id: _Optional[str] = ..., state: _Optional[_Union[LaneState, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
+
+class GetLaneStatusRequest(_message.Message):
+    __slots__ = ("session_token", "lane")
+    SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    LANE_FIELD_NUMBER: _ClassVar[int]
+    session_token: str
+    lane: int
+    def __init__(self, session_token: _Optional[str] = ..., lane: _Optional[int] = ...) -> None: ...
+
+class BenchState(_message.Message):
+    __slots__ = ("name", "kind", "up", "since", "last_error")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    UP_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: str
+    up: bool
+    since: _timestamp_pb2.Timestamp
+    last_error: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., up: _Optional[bool] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ...) -> None: ...
+
+class GetLaneStatusResponse(_message.Message):
+    __slots__ = ("station_id", "lane", "benches")
+    STATION_ID_FIELD_NUMBER: _ClassVar[int]
+    LANE_FIELD_NUMBER: _ClassVar[int]
+    BENCHES_FIELD_NUMBER: _ClassVar[int]
+    station_id: str
+    lane: int
+    benches: _containers.RepeatedCompositeFieldContainer[BenchState]
+    def __init__(self, station_id: _Optional[str] = ..., lane: _Optional[int] = ..., benches: _Optional[_Iterable[_Union[BenchState, _Mapping]]] = ...) -> None: ...

@@ -74,6 +74,11 @@ class LaneServiceStub:
                 request_serializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.WatchVisitRequest.SerializeToString,
                 response_deserializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.VisitProgress.FromString,
                 _registered_method=True)
+        self.GetLaneStatus = channel.unary_unary(
+                '/tongjian.v1.LaneService/GetLaneStatus',
+                request_serializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.GetLaneStatusRequest.SerializeToString,
+                response_deserializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.GetLaneStatusResponse.FromString,
+                _registered_method=True)
 
 
 class LaneServiceServicer:
@@ -136,6 +141,14 @@ class LaneServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLaneStatus(self, request, context):
+        """Each bench of the lane: up or down, since when, and the error that took it down. While a bench
+        a vehicle needs is down, CheckIn is refused with UNAVAILABLE naming it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LaneServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -178,6 +191,11 @@ def add_LaneServiceServicer_to_server(servicer, server):
                     servicer.WatchVisit,
                     request_deserializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.WatchVisitRequest.FromString,
                     response_serializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.VisitProgress.SerializeToString,
+            ),
+            'GetLaneStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLaneStatus,
+                    request_deserializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.GetLaneStatusRequest.FromString,
+                    response_serializer=protos_dot_tongjian_dot_v1_dot_lane__pb2.GetLaneStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -396,6 +414,33 @@ class LaneService:
             '/tongjian.v1.LaneService/WatchVisit',
             protos_dot_tongjian_dot_v1_dot_lane__pb2.WatchVisitRequest.SerializeToString,
             protos_dot_tongjian_dot_v1_dot_lane__pb2.VisitProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLaneStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tongjian.v1.LaneService/GetLaneStatus',
+            protos_dot_tongjian_dot_v1_dot_lane__pb2.GetLaneStatusRequest.SerializeToString,
+            protos_dot_tongjian_dot_v1_dot_lane__pb2.GetLaneStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -126,9 +126,9 @@ def test_two_speed_idle_procedure_sees_each_phase(port_to) -> None:
         return [s for t, s in record if start + 1 <= t <= end - 1]
 
     assert all(abs(s.rpm - 3500) <= 50 for s in readings(0, 30))
-    high = readings(30, 75)
+    high = readings(30, 85)
     assert len(high) >= 15 and all(2300 <= s.rpm <= 2700 for s in high)
-    low = readings(75, 130)
+    low = readings(85, 130)
     assert len(low) >= 15 and all(700 <= s.rpm <= 900 for s in low)
     for sample in high + low:
         assert not sample.dilution and not sample.low_flow

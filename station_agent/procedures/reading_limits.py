@@ -1,0 +1,103 @@
+"""Every bench reading against its physical range (``inspection.record_limits``), as it arrives.
+
+A reading outside what the bench can physically report (a negative wheel load, 40 % CO) is a
+broken measurement, not a failed vehicle: the hub would refuse the signed record for ever. The
+lane checks each step's readings here and aborts the visit naming bench, quantity and value, so
+such a record is never signed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from inspection import AxleBrake, EmissionRun, FreeAccelerationRun, LampMeasurement, TwoSpeedIdleRun
+from inspection.record_limits import Quantity, RecordOutOfLimits, check_value
+from station_agent.procedures import ProcedureError
+
+
+class ReadingOutOfRange(ProcedureError):
+    """``bench`` reported ``value`` for ``quantity`` (at ``path``), outside its physical range."""
+
+    def __init__(self, bench: str, path: str, quantity: Quantity, value: float, reason: str) -> None:
+        super().__init__(bench, f"reading out of physical range: {path}: {reason}")
+        self.bench = bench
+        self.path = path
+        self.quantity = quantity
+        self.value = value
+
+
+def _check(bench: str, readings: Iterable[tuple[Quantity, float | None, str]]) -> None:
+    for quantity, value, path in readings:
+        try:
+            check_value(quantity, value, path)
+        except RecordOutOfLimits as error:
+            assert value is not None  # None (not available) always passes
+            raise ReadingOutOfRange(bench, path, quantity, value, error.reason) from error
+
+
+def check_axle(axle: AxleBrake, bench: str = "rbt") -> None:
+    at = f"axle {axle.axle}"
+    readings: list[tuple[Quantity, float | None, str]] = [
+        (Quantity.WHEEL_LOAD_KG, axle.left_load_kg, f"{at} left wheel load"),
+        (Quantity.WHEEL_LOAD_KG, axle.right_load_kg, f"{at} right wheel load"),
+    ]
+    for name, test in (("service", axle.service), ("parking", axle.parking)):
+        if test is None:
+            continue
+        run = f"{at} {name} brake"
+        readings += [
+            (Quantity.BRAKE_FORCE_N, test.left_max_n, f"{run} left force"),
+            (Quantity.BRAKE_FORCE_N, test.right_max_n, f"{run} right force"),
+            (Quantity.DRAG_FORCE_N, test.left_drag_n, f"{run} left drag"),
+            (Quantity.DRAG_FORCE_N, test.right_drag_n, f"{run} right drag"),
+        ]
+        if test.curve is not None:
+            readings.append((Quantity.SAMPLE_RATE_HZ, test.curve.sample_rate_hz, f"{run} curve rate"))
+            for side, samples in (("left", test.curve.left_n), ("right", test.curve.right_n)):
+                if samples:
+                    readings.append((Quantity.CURVE_SAMPLE_N, min(samples), f"{run} {side} curve"))
+                    readings.append((Quantity.CURVE_SAMPLE_N, max(samples), f"{run} {side} curve"))
+    _check(bench, readings)
+
+
+def check_lamps(lamps: Iterable[LampMeasurement], bench: str = "hlt") -> None:
+    readings: list[tuple[Quantity, float | None, str]] = []
+    for lamp in lamps:
+        at = f"{lamp.side.value} {lamp.beam.value} beam"
+        readings += [
+            (Quantity.LUMINOUS_INTENSITY_CD, lamp.intensity_cd, f"{at} intensity"),
+            (Quantity.BEAM_OFFSET_MM, lamp.vertical_mm, f"{at} vertical position"),
+            (Quantity.BEAM_OFFSET_MM, lamp.horizontal_mm, f"{at} horizontal offset"),
+            (Quantity.LAMP_HEIGHT_MM, lamp.lamp_height_mm, f"{at} lamp height"),
+        ]
+    _check(bench, readings)
+
+
+def check_emission(run: EmissionRun | None) -> None:
+    if isinstance(run, TwoSpeedIdleRun):
+        readings: list[tuple[Quantity, float | None, str]] = []
+        for phase, phase_readings in (("high idle", run.high_idle), ("low idle", run.low_idle)):
+            for reading in phase_readings:
+                at = f"{phase} t={reading.t_s:g} s"
+                readings += [
+                    (Quantity.HC_PPM, reading.hc_ppm, f"{at} HC"),
+                    (Quantity.CO_PCT, reading.co_pct, f"{at} CO"),
+                    (Quantity.CO2_PCT, reading.co2_pct, f"{at} CO2"),
+                    (Quantity.O2_PCT, reading.o2_pct, f"{at} O2"),
+                    (Quantity.NO_PPM, reading.no_ppm, f"{at} NO"),
+                    (Quantity.LAMBDA, reading.lambda_, f"{at} lambda"),
+                    (Quantity.ENGINE_SPEED_RPM, reading.rpm, f"{at} engine speed"),
+                    (Quantity.OIL_TEMP_C, reading.oil_temp_c, f"{at} oil temperature"),
+                ]
+        _check("ega", readings)
+    elif isinstance(run, FreeAccelerationRun):
+        _check(
+            "opm",
+            [
+                (Quantity.OPACITY_K_PER_M, k, f"acceleration {n} opacity K")
+                for n, k in enumerate(run.k_per_m, start=1)
+            ],
+        )
+
+
+__all__ = ["ReadingOutOfRange", "check_axle", "check_emission", "check_lamps"]
