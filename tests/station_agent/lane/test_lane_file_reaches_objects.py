@@ -18,6 +18,8 @@ import pytest
 
 from equipment.rbt_driver import RbtTimings
 from inspection import InspectionRecord
+from pki.authority import Role, init_ca, issue
+from pki.grpc_credentials import server_only_channel_credentials
 from protos.tongjian.v1 import lane_pb2, lane_pb2_grpc
 from station_agent.lane import Lane, LaneEquipment, open_lane
 from station_agent.lane_config import (
@@ -106,7 +108,11 @@ RTU: list[tuple[str, object, Get]] = [
     ("rbt.stop_bits", 2, lambda _l, e: e.rbt_link.stop_bits),
     ("rbt.unit", 11, lambda _l, e: e.rbt_link.unit),
 ]
-PDA = ["pda.listen", "pda.directory", "pda.photo_dir", "pda.max_photo_bytes", "pda.session_ttl_s"]
+PDA = [
+    "pda.listen", "pda.cert", "pda.key", "pda.directory", "pda.photo_dir", "pda.max_photo_bytes",
+    "pda.session_ttl_s",
+    "pda.insecure",  # the other way to serve, refused without cert and key (tests/.../test_pda_tls_and_scope.py)
+]  # fmt: skip
 
 
 def _toml(rows: list[tuple[str, object, Get]]) -> str:
@@ -170,9 +176,12 @@ async def test_pda_settings_reach_the_pda_service(tmp_path: Path, station_key: A
     port = _closed_port()
     rows = [*COMMON, *TCP]
     rows = [(k, _closed_port() if k == "rbt.port" else v, g) for k, v, g in rows]
+    init_ca(tmp_path / "ca")
+    issue(tmp_path / "ca", Role.LANE_SERVICE, "lanes-50-0001", tmp_path / "pda-tls")
     text = _toml(rows) + (
         f'[pda]\nlisten = "127.0.0.1:{port}"\ndirectory = "people.sqlite3"\nphoto_dir = "pictures"\n'
         "max_photo_bytes = 123456\nsession_ttl_s = 4321.0\n"
+        'cert = "pda-tls/lanes-50-0001.cert.pem"\nkey = "pda-tls/lanes-50-0001.key.pem"\n'
     )
     path = tmp_path / "lane.toml"
     path.write_text(text, encoding="utf-8")
@@ -189,8 +198,9 @@ async def test_pda_settings_reach_the_pda_service(tmp_path: Path, station_key: A
         assert station.inspectors is not None and station.inspectors.path == tmp_path / "people.sqlite3"
         assert station.photos is not None
         assert (station.photos.root, station.photos.max_bytes) == (tmp_path / "pictures", 123456)
-        credential = station.inspectors.issue("50-0001-07")
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        credential = station.inspectors.issue("50-0001-07", station_id="50-0001", lanes=[7])
+        tls = server_only_channel_credentials(tmp_path / "ca" / "ca.cert.pem")
+        async with grpc.aio.secure_channel(f"127.0.0.1:{port}", tls) as channel:
             reply = await lane_pb2_grpc.LaneServiceStub(channel).SignIn(
                 lane_pb2.SignInRequest(inspector_id="50-0001-07", credential=credential)
             )
