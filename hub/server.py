@@ -25,6 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from hub.enrollment_service import register_enrollment_service
 from hub.envelope_check import EnvelopeLimits
 from hub.ingest_service import (
     SERVICE_NAME,
@@ -145,6 +146,7 @@ class HubServer:
         self.metrics.inflight_bytes.set_function(lambda: service.budget.used_bytes)
         server = grpc.aio.server(options=_server_options(config))
         server.add_generic_rpc_handlers((service.rpc_handler(),))
+        register_enrollment_service(server, self.store, require_certificate=config.tls is not None)
         health = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health, server)
         reflection.enable_server_reflection(

@@ -19,6 +19,7 @@ import grpc
 
 from pki.grpc_credentials import channel_credentials
 from station_agent.agent import StationAgent
+from station_agent.hub_check import EnrollmentProbe, check_enrollment_at_start
 from station_agent.inspector_directory import InspectorDirectory
 from station_agent.lane import Lane, open_lane
 from station_agent.lane_config import LaneConfig
@@ -109,14 +110,19 @@ class Station:
                 s.hub_target,
             )
         signer = RecordSigner.from_pem_file(s.station_id, s.signing_key)
+        credentials = None if s.tls is None else s.tls.channel_credentials()
+        enrollment = EnrollmentProbe(s.hub_target, s.station_id, signer.key_id, credentials)
+        # Before the outbox and any lane: a station the hub refuses must not sign a single record.
+        await check_enrollment_at_start(enrollment)
         self.outbox = OutboxStore(s.outbox_path, s.outbox_max_depth)
         self._stack.callback(self.outbox.close)
         self.uplink = Uplink(
             self.outbox,
             s.hub_target,
             window=s.window,
-            channel_credentials=None if s.tls is None else s.tls.channel_credentials(),
+            channel_credentials=credentials,
             insecure=s.tls is None,
+            enrollment=enrollment,
             backoff_max_s=s.uplink_backoff_max_s,
             ack_timeout_s=s.uplink_ack_timeout_s,
         )

@@ -21,8 +21,9 @@ from pathlib import Path
 from rich.table import Table
 
 from pki.grpc_credentials import PkiError
+from station_agent.hub_check import HubUnreachable, SigningKeyRefused
 from station_agent.lane_config import LaneConfigError, load_lane_config
-from station_agent.outbox import OutboxStore
+from station_agent.outbox import OutboxError, OutboxStore
 from station_agent.station import Station, StationSettings, StationTls
 from tongjian.cli import CommandError
 from tongjian.console import table_console
@@ -116,7 +117,10 @@ def settings_from_args(args: argparse.Namespace) -> StationSettings:
 def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings_from_args(args)
-    return asyncio.run(_serve(settings))
+    try:
+        return asyncio.run(_serve(settings))
+    except (SigningKeyRefused, HubUnreachable, OutboxError) as error:
+        raise CommandError(str(error)) from error
 
 
 async def _serve(settings: StationSettings) -> int:
