@@ -31,6 +31,8 @@ from station_agent.station import Station, StationSettings, StationTls
 from tongjian.cli import CommandError
 from tongjian.console import table_console
 
+log = logging.getLogger("tongjian.agent")
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     agent = commands.add_parser("agent", help="the station agent: lanes, PDA service, outbox, uplink")
@@ -168,6 +170,15 @@ async def _serve(settings: StationSettings) -> int:
             flush=True,
         )
         await stop.wait()
+        log.info("agent for station %s shutting down: lanes, PDA service, uplink", settings.station_id)
+        uplink = station.uplink
+    log.info(
+        "agent for station %s stopped: %d accepted, %d duplicate, %d rejected this run",
+        settings.station_id,
+        uplink.accepted,
+        uplink.duplicate,
+        uplink.rejected,
+    )
     return 0
 
 
