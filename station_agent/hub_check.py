@@ -20,7 +20,9 @@ Exceptions::
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -118,21 +120,57 @@ def unreachable_from(error: grpc.aio.AioRpcError, target: str, tls: bool) -> Hub
     return HubUnreachable(target, UnreachableKind.UNAVAILABLE, f"{error.code().name}: {details[-160:]}")
 
 
-async def probe_connection(
-    channel: grpc.aio.Channel, target: str, tls: bool, timeout_s: float
-) -> HubUnreachable:
-    """Why ``channel`` does not connect: one call that fails fast with the transport's last error.
+# When a name resolves to several addresses, the failure that says most about the hub wins: a TLS
+# failure means a server answered there; refused only that nothing listens at that address.
+_TELLING = (
+    UnreachableKind.TLS_HANDSHAKE,
+    UnreachableKind.UNAVAILABLE,
+    UnreachableKind.TIMED_OUT,
+    UnreachableKind.REFUSED,
+    UnreachableKind.UNRESOLVED,
+)
 
-    For a channel whose ``channel_ready()`` timed out; the call goes to the enrollment service,
-    but any answer at all (even UNIMPLEMENTED) means the hub is reachable now.
+
+async def diagnose_connection(
+    target: str, credentials: grpc.ChannelCredentials | None, timeout_s: float
+) -> HubUnreachable:
+    """Why ``target`` does not connect, tried address by address.
+
+    gRPC reports only the last address's error ("last error: ..."), and for ``localhost`` that may
+    be ``::1`` refusing while the hub's TLS handshake fails on 127.0.0.1. So each address the name
+    resolves to gets its own channel (verifying the certificate against the name as usual) and one
+    call that fails fast, and the most telling failure is reported.
     """
-    stub = ingest_pb2_grpc.StationEnrollmentStub(channel)
+    host, _, port = target.rpartition(":")
+    host = host.strip("[]")
     try:
-        await stub.CheckEnrollment(ingest_pb2.EnrollmentRequest(), timeout=timeout_s, wait_for_ready=False)
-    except grpc.aio.AioRpcError as error:
-        if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-            return unreachable_from(error, target, tls)
-    return HubUnreachable(target, UnreachableKind.TIMED_OUT, "slow to connect, reachable now")
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as error:
+        return HubUnreachable(target, UnreachableKind.UNRESOLVED, str(error))
+    addresses = list(dict.fromkeys((info[0], info[4][0]) for info in infos))
+    failures: list[HubUnreachable] = []
+    for family, address in addresses:
+        literal = f"ipv6:[{address}]:{port}" if family == socket.AF_INET6 else f"ipv4:{address}:{port}"
+        options = [("grpc.ssl_target_name_override", host), ("grpc.default_authority", target)]
+        if credentials is not None:
+            channel = grpc.aio.secure_channel(literal, credentials, options=options)
+        else:
+            channel = grpc.aio.insecure_channel(literal, options=options)
+        try:
+            stub = ingest_pb2_grpc.StationEnrollmentStub(channel)
+            await stub.CheckEnrollment(
+                ingest_pb2.EnrollmentRequest(), timeout=timeout_s, wait_for_ready=False
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                failures.append(unreachable_from(error, target, credentials is not None))
+                continue
+        finally:
+            await channel.close()
+        return HubUnreachable(target, UnreachableKind.TIMED_OUT, f"slow to connect; {address} answers now")
+    if not failures:
+        return HubUnreachable(target, UnreachableKind.UNRESOLVED, "resolves to no address")
+    return min(failures, key=lambda failure: _TELLING.index(failure.kind))
 
 
 class EnrollmentProbe:
@@ -166,7 +204,10 @@ class EnrollmentProbe:
                     timeout=self._timeout_s,
                 )
             except grpc.aio.AioRpcError as error:
-                raise unreachable_from(error, self.target, self._credentials is not None) from error
+                failure = unreachable_from(error, self.target, self._credentials is not None)
+                if failure.kind not in (UnreachableKind.TIMED_OUT, UnreachableKind.UNIMPLEMENTED):
+                    failure = await diagnose_connection(self.target, self._credentials, self._timeout_s)
+                raise failure from error
         finally:
             await channel.close()
         state = _STATES.get(reply.status)

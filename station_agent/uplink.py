@@ -61,7 +61,7 @@ from tenacity import (
 
 from protos.tongjian.v1 import ingest_pb2
 from protos.tongjian.v1 import inspection_pb2 as pb
-from station_agent.hub_check import Enrollment, EnrollmentProbe, HubUnreachable, probe_connection
+from station_agent.hub_check import Enrollment, EnrollmentProbe, HubUnreachable, diagnose_connection
 from station_agent.outbox import OutboxEntry, OutboxStore
 
 log = logging.getLogger(__name__)
@@ -384,9 +384,7 @@ class Uplink:
                 await asyncio.wait_for(channel.channel_ready(), self._connect_timeout_s)
             except TimeoutError as error:
                 self.connect_failures += 1
-                why = await probe_connection(
-                    channel, self._target, self._credentials is not None, self._connect_timeout_s
-                )
+                why = await diagnose_connection(self._target, self._credentials, self._connect_timeout_s)
                 raise ConnectTimeout(self._target, self._connect_timeout_s, why) from error
             if self._sessions:
                 self.reconnects += 1
