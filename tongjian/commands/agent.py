@@ -69,9 +69,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "outbox",
         help="list records waiting for the hub and dead letters with the hub's reasons; requeue dead letters",
     )
+    outbox.description = (
+        "Without an action: the records waiting for the hub, and the dead letters with the hub's reasons. "
+        "`requeue ID|--all` sends dead letters again."
+    )
     outbox.add_argument("--outbox", type=Path, help="the agent's outbox database file")
     outbox.set_defaults(handler=_outbox)
-    outbox_actions = outbox.add_subparsers(dest="outbox_action", metavar="requeue")
+    outbox_actions = outbox.add_subparsers(dest="outbox_action", metavar="[requeue]")
     requeue = outbox_actions.add_parser(
         "requeue",
         help="send dead letters again once the cause is fixed (e.g. the key enrolled); never re-signs",
