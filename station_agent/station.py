@@ -1,7 +1,9 @@
 """A running station: outbox, signer, uplink, lanes, PDA service and metrics wired together.
 
 ``Station`` is what ``tongjian agent run`` and the demo start. It owns the order of start-up and
-shut-down, which matters: the outbox opens before anything can complete a record, the uplink
+shut-down, which matters: first the hub is asked whether it takes the signing key
+(``hub_check.check_enrollment_at_start``: a refusal stops the station before anything is signed;
+a hub that is merely down does not), the outbox opens before anything can complete a record, the uplink
 starts before the lanes so a backlog from the last run drains at once, and on the way out the
 lanes stop first (no new records), then the PDA service, then the uplink, whose unsettled
 records simply stay in the outbox for the next start.

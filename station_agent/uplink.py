@@ -238,9 +238,12 @@ class Uplink:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        pending = await asyncio.to_thread(self._outbox.depth)
+        try:
+            pending: int | str = await asyncio.to_thread(self._outbox.depth)
+        except sqlite3.Error:  # the outbox was closed first: say so rather than fail the shutdown
+            pending = "unknown"
         log.info(
-            "uplink to %s stopped: %d accepted, %d duplicate, %d rejected in all; %d pending stay in the outbox",
+            "uplink to %s stopped: %d accepted, %d duplicate, %d rejected in all; %s pending stay in the outbox",
             self._target,
             self.accepted,
             self.duplicate,
