@@ -230,3 +230,16 @@ async def test_a_record_signed_outside_the_keys_window_is_parked_while_the_key_s
             (parked,) = station.outbox.rejected()
             assert "valid from" in parked.reason
             assert station.uplink.rejected == 1
+
+
+async def test_a_key_enrolled_for_another_station_is_named_as_a_mismatch(
+    tmp_path: Path, station_key: object, tls_hub: HubServer, certificates: Certificates
+) -> None:
+    tls_hub.store.register_station("50-0002")
+    tls_hub.store.add_station_key("50-0002", station_key.public_path.read_bytes())  # type: ignore[attr-defined]
+    settings = station_settings(tmp_path, station_key, tls_hub, certificates.station, certificates.ca_cert)
+    with pytest.raises(
+        SigningKeyRefused, match="this signing key is enrolled for station '50-0002', not '50-0001'"
+    ):
+        async with Station(settings):
+            pytest.fail("the station started with a key the hub holds for another station")
