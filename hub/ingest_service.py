@@ -497,6 +497,7 @@ class StationIngestService:
                 record_id=item.record_id[:MAX_ACK_RECORD_ID_CHARS],
                 status=ingest_pb2.ACK_STATUS_REJECTED,
                 reason=_clip(item.rejection.reason, MAX_ACK_REASON_CHARS),
+                reject_code=_REJECT_CODES.get(item.rejection.kind, ingest_pb2.REJECT_CODE_UNSPECIFIED),
             )
         if outcome is CommitOutcome.STORED:
             metrics.accepted.inc()
@@ -619,6 +620,14 @@ class StationIngestService:
             return None
         return names[0].decode("utf-8", errors="replace")
 
+
+# Refusals about the station's key or identity: the station pauses on these instead of parking records.
+_REJECT_CODES = {
+    RejectionKind.UNKNOWN_KEY: ingest_pb2.REJECT_CODE_KEY_UNKNOWN,
+    RejectionKind.KEY_REVOKED: ingest_pb2.REJECT_CODE_KEY_REVOKED,
+    RejectionKind.KEY_NOT_VALID: ingest_pb2.REJECT_CODE_KEY_NOT_VALID,
+    RejectionKind.CERTIFICATE_MISMATCH: ingest_pb2.REJECT_CODE_CERTIFICATE_MISMATCH,
+}
 
 # Refusals that a key's later revocation or expiry can cause for a record stored before it.
 _RESEND_KINDS = frozenset({RejectionKind.KEY_REVOKED, RejectionKind.KEY_NOT_VALID})

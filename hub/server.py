@@ -28,6 +28,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from hub.access import RPC_ROLES, RoleGate
+from hub.enrollment_service import register_enrollment_service
 from hub.envelope_check import EnvelopeLimits
 from hub.ingest_service import (
     SERVICE_NAME,
@@ -189,6 +190,7 @@ class HubServer:
             interceptors = [RoleGate(RPC_ROLES)] if config.tls is not None else []
             server = grpc.aio.server(options=_server_options(config), interceptors=interceptors)
             server.add_generic_rpc_handlers((service.rpc_handler(),))
+            register_enrollment_service(server, self.store, require_certificate=config.tls is not None)
             health_pb2_grpc.add_HealthServicer_to_server(health, server)
             reflection.enable_server_reflection(
                 (

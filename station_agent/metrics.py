@@ -81,6 +81,12 @@ class _DeliveryCollector(Collector):
         reconnects = CounterMetricFamily("tongjian_agent_hub_reconnects", "Streams opened after the first")
         reconnects.add_metric([], uplink.reconnects)
         yield reconnects
+        refused = GaugeMetricFamily(
+            "tongjian_agent_signing_key_refused",
+            "1 while the hub refuses this station's signing key and the uplink is paused (alert on it)",
+        )
+        refused.add_metric([], 1.0 if uplink.signing_key_refused is not None else 0.0)
+        yield refused
 
 
 def _reason_class(reason: str) -> str:

@@ -19,6 +19,7 @@ and possibly from several threads at once, so one connection is shared under a l
 Exceptions::
 
     OutboxError
+    ├── OutboxUnusable      the path is no outbox: a missing directory, a directory, not a database
     ├── OutboxFull          put() past max_depth: the lane must stop and tell the operator
     └── RecordIdConflict    put() of a record id already queued with different bytes
 """
@@ -58,6 +59,15 @@ class OutboxError(Exception):
     """Base of the outbox's own errors (SQLite's errors pass through unchanged)."""
 
 
+class OutboxUnusable(OutboxError):
+    """The outbox path cannot be an outbox; nothing was created."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"outbox {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
 class OutboxFull(OutboxError):
     """The outbox holds ``limit`` records already; nothing was stored."""
 
@@ -73,6 +83,17 @@ class RecordIdConflict(OutboxError):
     def __init__(self, record_id: str) -> None:
         super().__init__(f"record {record_id} is already queued with a different envelope")
         self.record_id = record_id
+
+
+def check_outbox_path(path: Path, *, create: bool = True) -> None:
+    """Raises ``OutboxUnusable`` if ``path`` cannot be an outbox file: checked before anything
+    else starts, so that a typo is one line at start-up rather than a SQLite error later."""
+    if path.is_dir():
+        raise OutboxUnusable(path, "is a directory; give a file path, e.g. outbox.sqlite3")
+    if not path.parent.is_dir():
+        raise OutboxUnusable(path, f"directory {path.parent} does not exist")
+    if not create and not path.exists():
+        raise OutboxUnusable(path, "no such file")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,23 +117,53 @@ class RejectedEntry:
 class OutboxStore:
     """A bounded, crash-safe FIFO of signed records in one SQLite file."""
 
-    def __init__(self, path: str | Path, max_depth: int, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        max_depth: int,
+        *,
+        clock: Callable[[], float] = time.time,
+        create: bool = True,
+    ) -> None:
+        """Opens the outbox at ``path``, creating it unless ``create`` is False.
+
+        Raises ``OutboxUnusable`` naming the path when its directory is missing, it is a directory,
+        or it is not an outbox database (another file, another program's SQLite database).
+        """
         if max_depth < 1:
             raise ValueError(f"max_depth must be at least 1, not {max_depth}")
         self._path = Path(path)
         self._max_depth = max_depth
         self._clock = clock
         self._lock = threading.Lock()
+        check_outbox_path(self._path, create=create)
         # isolation_level=None: no implicit transactions; every write below opens its own
         # BEGIN IMMEDIATE so that a check (depth, duplicate) and the write it guards are atomic.
-        self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        try:
+            self._db = sqlite3.connect(
+                self._path, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+        except sqlite3.Error as error:
+            raise OutboxUnusable(self._path, f"cannot open: {error}") from error
         try:
             self._configure()
+        except sqlite3.DatabaseError as error:
+            self._db.close()
+            if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+                raise
+            raise OutboxUnusable(self._path, f"not an outbox database ({error})") from error
         except BaseException:
             self._db.close()
             raise
 
     def _configure(self) -> None:
+        tables = {name for (name,) in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and "outbox" not in tables:
+            # Another program's database (the hub's, say): adding our tables to it would hide the mistake.
+            raise OutboxUnusable(
+                self._path,
+                f"is a SQLite database without an outbox (tables: {', '.join(sorted(tables)[:5])})",
+            )
         mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":
             # Some file systems (network mounts) cannot do WAL; better to refuse than to run
@@ -218,6 +269,41 @@ class OutboxStore:
         return moved == 1
 
     # ------------------------------------------------------------------ the operator's side
+
+    def requeue(self, record_id: str) -> bool:
+        """Send a dead letter again (the cause is fixed, e.g. the key enrolled): its envelope goes
+        back to the end of the queue byte for byte, never re-signed. False if no dead letter has
+        ``record_id``; ``RecordIdConflict`` if the record id is queued with other bytes meanwhile."""
+        with self._lock, self._transaction() as db:
+            rows = db.execute(
+                "SELECT envelope, enqueued_at FROM rejected WHERE record_id = ? ORDER BY seq DESC",
+                (record_id,),
+            ).fetchall()
+            if not rows:
+                return False
+            envelope, enqueued_at = rows[0]
+            queued = db.execute("SELECT envelope FROM outbox WHERE record_id = ?", (record_id,)).fetchone()
+            if queued is not None and queued[0] != envelope:
+                raise RecordIdConflict(record_id)
+            if queued is None:
+                # A new sequence number: the uplink's cursor may be past the old one.
+                db.execute(
+                    "INSERT INTO outbox (record_id, envelope, enqueued_at) VALUES (?, ?, ?)",
+                    (record_id, envelope, enqueued_at),
+                )
+            db.execute("DELETE FROM rejected WHERE record_id = ?", (record_id,))
+        return True
+
+    def requeue_all(self) -> list[str]:
+        """``requeue`` every dead letter, oldest first; returns their record ids."""
+        with self._lock:
+            record_ids = [
+                record_id
+                for (record_id,) in self._db.execute(
+                    "SELECT record_id FROM rejected GROUP BY record_id ORDER BY MIN(seq)"
+                )
+            ]
+        return [record_id for record_id in record_ids if self.requeue(record_id)]
 
     def depth(self) -> int:
         with self._lock:

@@ -8,14 +8,77 @@ hub verifies and stores are exactly the bytes signed here.
 
 from __future__ import annotations
 
+import logging
+import stat
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from inspection import InspectionRecord
-from protos.envelope import key_id_of, load_private_key, seal
+from protos.envelope import InvalidKey, key_id_of, seal
 from protos.record_mapping import record_to_bytes
 from protos.tongjian.v1 import inspection_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+# Key types by what an operator would call them, for "this is an RSA key" rather than a class name.
+_KEY_KINDS: tuple[tuple[type, str], ...] = (
+    (rsa.RSAPrivateKey, "an RSA"),
+    (ec.EllipticCurvePrivateKey, "an EC (a TLS key?)"),
+    (dsa.DSAPrivateKey, "a DSA"),
+)
+
+
+class SigningKeyError(InvalidKey):
+    """A file that is not the station's record-signing key, and what it is instead."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"signing key {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def read_signing_key(path: Path) -> Ed25519PrivateKey:
+    """The unencrypted Ed25519 PKCS#8 PEM private key ``tongjian keys new`` wrote, or
+    ``SigningKeyError`` saying what the file is instead (a certificate, a public key, an RSA key...)."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SigningKeyError(path, f"cannot read: {error.strerror or error}") from error
+    if b"-----BEGIN CERTIFICATE-----" in data:
+        raise SigningKeyError(
+            path, "is a certificate, not a private key (give the .key.pem of `tongjian keys new`)"
+        )
+    if b"PUBLIC KEY-----" in data and b"PRIVATE KEY-----" not in data:
+        raise SigningKeyError(path, "is a public key; the agent signs with the private key (.key.pem)")
+    if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data:
+        raise SigningKeyError(
+            path, "is encrypted; the agent needs the unencrypted key `tongjian keys new` writes"
+        )
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as error:
+        raise SigningKeyError(path, "is not a PEM private key") from error
+    if not isinstance(key, Ed25519PrivateKey):
+        kind = next((name for cls, name in _KEY_KINDS if isinstance(key, cls)), f"a {type(key).__name__}")
+        raise SigningKeyError(
+            path, f"is {kind} private key; record-signing keys are Ed25519 (tongjian keys new)"
+        )
+    return key
+
+
+def warn_if_readable_by_others(path: Path, what: str) -> bool:
+    """Log a warning if group or others may read the private key at ``path``; True if they may."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return False
+    if mode & 0o077:
+        log.warning("%s %s is readable by other users (mode %04o): chmod 600 %s", what, path, mode, path)
+        return True
+    return False
 
 
 class ForeignRecord(ValueError):
@@ -43,10 +106,12 @@ class RecordSigner:
     def from_pem_file(cls, station_id: str, path: str | Path) -> RecordSigner:
         """Load the PKCS#8 PEM private key ``tongjian keys new`` wrote.
 
-        Raises ``OSError`` if the file cannot be read and ``protos.envelope.InvalidKey`` if it is not
-        an unencrypted Ed25519 private key.
+        Raises ``SigningKeyError`` naming the file and what is wrong with it; warns if other users
+        may read it.
         """
-        return cls(station_id, load_private_key(Path(path).read_bytes()))
+        key = read_signing_key(Path(path))
+        warn_if_readable_by_others(Path(path), "signing key")
+        return cls(station_id, key)
 
     @property
     def station_id(self) -> str:

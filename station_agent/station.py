@@ -1,7 +1,9 @@
 """A running station: outbox, signer, uplink, lanes, PDA service and metrics wired together.
 
 ``Station`` is what ``tongjian agent run`` and the demo start. It owns the order of start-up and
-shut-down, which matters: the outbox opens before anything can complete a record, the uplink
+shut-down, which matters: first the hub is asked whether it takes the signing key
+(``hub_check.check_enrollment_at_start``: a refusal stops the station before anything is signed;
+a hub that is merely down does not), the outbox opens before anything can complete a record, the uplink
 starts before the lanes so a backlog from the last run drains at once, and on the way out the
 lanes stop first (no new records), then the PDA service, then the uplink, whose unsettled
 records simply stay in the outbox for the next start.
@@ -20,6 +22,7 @@ import grpc
 
 from pki.grpc_credentials import channel_credentials, server_tls_credentials
 from station_agent.agent import StationAgent
+from station_agent.hub_check import EnrollmentProbe, check_enrollment_at_start
 from station_agent.inspector_directory import InspectorDirectory
 from station_agent.lane import Lane, open_lane
 from station_agent.lane_config import LaneConfig
@@ -111,14 +114,19 @@ class Station:
                 s.hub_target,
             )
         signer = RecordSigner.from_pem_file(s.station_id, s.signing_key)
+        credentials = None if s.tls is None else s.tls.channel_credentials()
+        enrollment = EnrollmentProbe(s.hub_target, s.station_id, signer.key_id, credentials)
+        # Before the outbox and any lane: a station the hub refuses must not sign a single record.
+        await check_enrollment_at_start(enrollment)
         self.outbox = OutboxStore(s.outbox_path, s.outbox_max_depth)
         self._stack.callback(self.outbox.close)
         self.uplink = Uplink(
             self.outbox,
             s.hub_target,
             window=s.window,
-            channel_credentials=None if s.tls is None else s.tls.channel_credentials(),
+            channel_credentials=credentials,
             insecure=s.tls is None,
+            enrollment=enrollment,
             backoff_max_s=s.uplink_backoff_max_s,
             ack_timeout_s=s.uplink_ack_timeout_s,
         )

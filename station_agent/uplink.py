@@ -13,6 +13,15 @@ One ``StationIngest.Submit`` stream at a time (a *session*). Within a session fo
 * the watchdog ends the session when the oldest record has waited ``ack_timeout_s`` with no Ack
   at all (a hub that stopped answering but kept the connection).
 
+A refused signing key pauses the uplink. When the hub answers REJECTED with a key reason
+(``reject_code``: key unknown, revoked, outside its validity, certificate of another station)
+for a record signed by this station's current key, every later record would be refused the same
+way, so parking them one by one would only fill the dead-letter table. The session ends, the
+record stays in the outbox, and the uplink asks the hub (``hub_check.EnrollmentProbe``) about the
+key: refused, it sets ``signing_key_refused`` (an alert metric) and asks again with backoff until
+the key is enrolled again, then resumes sending; enrolled already, the refusal was about that one
+record (signed outside the key's window), which is then parked like any other rejection.
+
 Whatever ends a session (hub gone, stream reset, watchdog, the hub breaking the contract), every
 record not yet settled stays in the outbox and the next session sends it again from the oldest
 entry; the hub answers DUPLICATE for what it had already committed. Sessions are reopened with
@@ -26,7 +35,7 @@ Exceptions::
     ├── HubProtocolError   the hub broke the Submit contract (an Ack for another record, ...)
     ├── AckTimeout         records waited ack_timeout_s with no Ack
     ├── StreamEnded        the hub closed the stream
-    └── ConnectTimeout     no connection within connect_timeout_s
+    └── ConnectTimeout     no connection within connect_timeout_s (says refused, TLS or timed out)
 """
 
 from __future__ import annotations
@@ -42,9 +51,17 @@ from typing import Any
 
 import grpc
 import grpc.aio
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_result,
+    wait_random_exponential,
+)
 
 from protos.tongjian.v1 import ingest_pb2
+from protos.tongjian.v1 import inspection_pb2 as pb
+from station_agent.hub_check import Enrollment, EnrollmentProbe, HubUnreachable, diagnose_connection
 from station_agent.outbox import OutboxEntry, OutboxStore
 
 log = logging.getLogger(__name__)
@@ -52,6 +69,16 @@ log = logging.getLogger(__name__)
 # The method path comes from the contract's descriptor rather than a string typed here.
 _SUBMIT = ingest_pb2.DESCRIPTOR.services_by_name["StationIngest"].methods_by_name["Submit"]
 SUBMIT_METHOD = f"/{_SUBMIT.containing_service.full_name}/{_SUBMIT.name}"
+
+# Refusals about the station's key or identity rather than about one record.
+_KEY_REFUSALS = frozenset(
+    {
+        ingest_pb2.REJECT_CODE_KEY_UNKNOWN,
+        ingest_pb2.REJECT_CODE_KEY_REVOKED,
+        ingest_pb2.REJECT_CODE_KEY_NOT_VALID,
+        ingest_pb2.REJECT_CODE_CERTIFICATE_MISMATCH,
+    }
+)
 
 _SETTLING = {ingest_pb2.ACK_STATUS_ACCEPTED, ingest_pb2.ACK_STATUS_DUPLICATE, ingest_pb2.ACK_STATUS_REJECTED}
 
@@ -78,9 +105,19 @@ class StreamEnded(UplinkError):
 
 
 class ConnectTimeout(UplinkError):
-    def __init__(self, target: str, timeout_s: float) -> None:
-        super().__init__(f"no connection to {target} within {timeout_s} s")
+    def __init__(self, target: str, timeout_s: float, why: HubUnreachable | None = None) -> None:
+        super().__init__(f"no connection to {target} within {timeout_s} s" + (f": {why}" if why else ""))
         self.target = target
+        self.why = why
+
+
+class _KeyRefusedAck(Exception):
+    """The hub refused a record signed with the current key for a key reason; ends the session."""
+
+    def __init__(self, entry: OutboxEntry, ack: ingest_pb2.Ack) -> None:
+        super().__init__(f"record {entry.record_id}: {ack.reason}")
+        self.entry = entry
+        self.ack = ack
 
 
 # What ends a session and is retried. SQLite's OperationalError covers a locked or full disk,
@@ -124,6 +161,9 @@ class Uplink:
         backoff_min_s: float = 0.2,
         backoff_max_s: float = 30.0,
         poll_interval_s: float = 1.0,
+        enrollment: EnrollmentProbe | None = None,
+        summary_every: int = 1000,
+        summary_interval_s: float = 60.0,
     ) -> None:
         if window < 1:
             raise ValueError(f"window must be at least 1, not {window}")
@@ -140,6 +180,12 @@ class Uplink:
         self._backoff_min_s = backoff_min_s
         self._backoff_max_s = backoff_max_s
         self._poll_interval_s = poll_interval_s
+        # Without a probe (tests, benchmarks) a key refusal is parked like any other rejection.
+        self._enrollment = enrollment
+        self._summary_every = summary_every
+        self._summary_interval_s = summary_interval_s
+        self._summary_at = time.monotonic()
+        self._summary_base = (0, 0, 0)  # accepted, duplicate, rejected at the last summary
         self._channel_options: list[tuple[str, Any]] = [
             ("grpc.keepalive_time_ms", round(keepalive_time_s * 1000)),
             ("grpc.keepalive_timeout_ms", round(keepalive_timeout_s * 1000)),
@@ -166,6 +212,8 @@ class Uplink:
         self.connect_failures = 0
         self.connected = False
         self.last_error: str | None = None
+        # The hub's answer while it refuses this station's signing key (the uplink is paused), else None.
+        self.signing_key_refused: Enrollment | None = None
 
     @property
     def target(self) -> str:
@@ -190,6 +238,18 @@ class Uplink:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        try:
+            pending: int | str = await asyncio.to_thread(self._outbox.depth)
+        except sqlite3.Error:  # the outbox was closed first: say so rather than fail the shutdown
+            pending = "unknown"
+        log.info(
+            "uplink to %s stopped: %d accepted, %d duplicate, %d rejected in all; %s pending stay in the outbox",
+            self._target,
+            self.accepted,
+            self.duplicate,
+            self.rejected,
+            pending,
+        )
 
     def notify(self) -> None:
         """Tell the uplink the outbox has something new (it also polls every ``poll_interval_s``)."""
@@ -233,7 +293,10 @@ class Uplink:
                 before_sleep=self._before_sleep,
                 reraise=True,
             )
-            await retrying(self._session)
+            try:
+                await retrying(self._session)
+            except _KeyRefusedAck as refusal:
+                await self._on_key_refused(refusal)
 
     def _before_sleep(self, state: RetryCallState) -> None:
         sleep = state.next_action.sleep if state.next_action is not None else 0.0
@@ -243,6 +306,71 @@ class Uplink:
             state.attempt_number,
             self.last_error,
             sleep,
+        )
+
+    async def _on_key_refused(self, refusal: _KeyRefusedAck) -> None:
+        """Pause until the hub takes the key again; park the record if the key was never the problem."""
+        assert self._enrollment is not None
+        retrying = AsyncRetrying(
+            wait=wait_random_exponential(
+                multiplier=self._backoff_min_s, min=self._backoff_min_s, max=self._backoff_max_s
+            ),
+            retry=retry_if_exception_type(HubUnreachable) | retry_if_result(lambda answer: answer.refused),
+            before_sleep=self._note_enrollment,
+        )
+        await retrying(self._enrollment.check)
+        if self.signing_key_refused is None:
+            reason = refusal.ack.reason or "rejected without a reason"
+            log.warning(
+                "hub rejected record %s: %s (the key itself is enrolled)", refusal.entry.record_id, reason
+            )
+            await asyncio.to_thread(self._outbox.move_to_rejected, refusal.entry.seq, reason)
+            self.rejected += 1
+            self._settled.set()
+            return
+        log.warning(
+            "uplink to %s resumed: the hub takes signing key %s again", self._target, self._enrollment.key_id
+        )
+        self.signing_key_refused = None
+
+    def _note_enrollment(self, state: RetryCallState) -> None:
+        outcome = state.outcome
+        assert outcome is not None
+        if outcome.failed:
+            self.last_error = str(outcome.exception())
+            log.warning("uplink paused: cannot ask the hub about the signing key: %s", self.last_error)
+            return
+        answer: Enrollment = outcome.result()
+        if self.signing_key_refused is None:
+            log.error(
+                "uplink to %s PAUSED: the hub refuses signing key %s (%s: %s); records stay in the outbox",
+                self._target,
+                self._enrollment.key_id if self._enrollment else "?",
+                answer.state.value,
+                answer.detail,
+            )
+        self.signing_key_refused = answer
+
+    def _summarise(self, pending: int) -> None:
+        """Log what was delivered since the last summary (every ``summary_every`` records or
+        ``summary_interval_s`` seconds of activity, whichever comes first; see ``_summary_due``)."""
+        accepted, duplicate, rejected = self._summary_base
+        log.info(
+            "uplink to %s: delivered %d, duplicate %d, rejected %d since the last summary; %d pending",
+            self._target,
+            self.accepted - accepted,
+            self.duplicate - duplicate,
+            self.rejected - rejected,
+            pending,
+        )
+        self._summary_base = (self.accepted, self.duplicate, self.rejected)
+        self._summary_at = time.monotonic()
+
+    def _summary_due(self) -> bool:
+        accepted, duplicate, rejected = self._summary_base
+        settled = self.accepted - accepted + self.duplicate - duplicate + self.rejected - rejected
+        return settled >= self._summary_every or (
+            settled > 0 and time.monotonic() - self._summary_at >= self._summary_interval_s
         )
 
     def _open_channel(self) -> grpc.aio.Channel:
@@ -259,9 +387,13 @@ class Uplink:
                 await asyncio.wait_for(channel.channel_ready(), self._connect_timeout_s)
             except TimeoutError as error:
                 self.connect_failures += 1
-                raise ConnectTimeout(self._target, self._connect_timeout_s) from error
+                why = await diagnose_connection(self._target, self._credentials, self._connect_timeout_s)
+                raise ConnectTimeout(self._target, self._connect_timeout_s, why) from error
             if self._sessions:
                 self.reconnects += 1
+                log.info("uplink reconnected to %s (stream %d)", self._target, self._sessions + 1)
+            else:
+                log.info("uplink connected to %s", self._target)
             self._sessions += 1
             # No request serializer: the outbox holds the envelope already serialized, and sending
             # those bytes unchanged is what keeps the hub's copy identical to what was signed.
@@ -360,9 +492,19 @@ class _Session:
                 )
             if ack.status not in _SETTLING:
                 raise HubProtocolError(f"Ack for {sent.entry.record_id} with status {ack.status}")
+            if ack.status == ingest_pb2.ACK_STATUS_REJECTED and self._refuses_our_key(sent.entry, ack):
+                # Not settled: the record stays in the outbox while the uplink pauses.
+                raise _KeyRefusedAck(sent.entry, ack)
             self._last_ack_at = time.monotonic()
             self.acknowledged = True
             self._acked.put_nowait((sent.entry, ack))
+
+    def _refuses_our_key(self, entry: OutboxEntry, ack: ingest_pb2.Ack) -> bool:
+        probe = self._uplink._enrollment
+        if probe is None or ack.reject_code not in _KEY_REFUSALS:
+            return False
+        # A record signed with an older key (replaced since) cannot be helped by pausing: park it.
+        return pb.SignedRecord.FromString(entry.envelope_bytes).key_id == probe.key_id
 
     async def _settle_loop(self) -> None:
         while True:
@@ -388,6 +530,8 @@ class _Session:
             self._count(batch, len(delivered), len(rejected))
             raise
         self._count(batch, len(delivered), len(rejected))
+        if self._uplink._summary_due():
+            self._uplink._summarise(await asyncio.to_thread(self._outbox.depth))
 
     def _count(self, batch: list[tuple[OutboxEntry, ingest_pb2.Ack]], delivered: int, rejected: int) -> None:
         uplink = self._uplink

@@ -3,7 +3,8 @@
     tongjian agent run --station-id 50-0001 --signing-key station.pem --outbox outbox.sqlite3 \\
         --hub hub.example:50051 --ca ca.pem --cert station.crt --key station.key \\
         [--lane lane1.toml ...] [--metrics-listen 127.0.0.1:9101]
-    tongjian agent outbox --outbox outbox.sqlite3        depth, oldest age, parked rejections
+    tongjian agent outbox --outbox outbox.sqlite3                   pending records, dead letters and why
+    tongjian agent outbox requeue ID|--all --outbox outbox.sqlite3  send dead letters again (not re-signed)
 
 ``run`` serves until SIGINT or SIGTERM, then stops the lanes, the PDA service and the uplink in
 that order; records not yet acknowledged stay in the outbox and go out on the next start.
@@ -16,16 +17,21 @@ import asyncio
 import logging
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.table import Table
 
 from pki.grpc_credentials import PkiError, server_tls_credentials
+from station_agent.hub_check import HubUnreachable, SigningKeyRefused
 from station_agent.lane_config import LaneConfigError, load_lane_config
-from station_agent.outbox import OutboxStore
+from station_agent.outbox import OutboxError, OutboxStore, RecordIdConflict, check_outbox_path
+from station_agent.record_signer import SigningKeyError, read_signing_key, warn_if_readable_by_others
 from station_agent.station import Station, StationSettings, StationTls
 from tongjian.cli import CommandError
 from tongjian.console import table_console
+
+log = logging.getLogger("tongjian.agent")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -59,9 +65,29 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     run.set_defaults(handler=_run)
 
-    outbox = actions.add_parser("outbox", help="show the outbox: depth, oldest record, rejections")
-    outbox.add_argument("--outbox", type=Path, required=True)
+    outbox = actions.add_parser(
+        "outbox",
+        help="list records waiting for the hub and dead letters with the hub's reasons; requeue dead letters",
+    )
+    outbox.description = (
+        "Without an action: the records waiting for the hub, and the dead letters with the hub's reasons. "
+        "`requeue ID|--all` sends dead letters again."
+    )
+    outbox.add_argument("--outbox", type=Path, help="the agent's outbox database file")
     outbox.set_defaults(handler=_outbox)
+    outbox_actions = outbox.add_subparsers(dest="outbox_action", metavar="[requeue]")
+    requeue = outbox_actions.add_parser(
+        "requeue",
+        help="send dead letters again once the cause is fixed (e.g. the key enrolled); never re-signs",
+        description="Move dead letters back into the outbox, byte for byte as they were signed; a running "
+        "agent sends them within its poll interval.",
+    )
+    requeue.add_argument("record_id", nargs="?", metavar="ID", help="record id of a dead letter")
+    requeue.add_argument("--all", action="store_true", help="every dead letter")
+    requeue.add_argument(
+        "--outbox", type=Path, default=argparse.SUPPRESS, help="the agent's outbox database file"
+    )
+    requeue.set_defaults(handler=_requeue)
 
 
 def settings_from_args(args: argparse.Namespace) -> StationSettings:
@@ -79,13 +105,25 @@ def settings_from_args(args: argparse.Namespace) -> StationSettings:
     for flag, value in (("--reconnect-max-s", args.reconnect_max_s), ("--ack-timeout-s", args.ack_timeout_s)):
         if not value > 0:
             raise CommandError(f"{flag} must be positive, not {value}")
+    try:
+        check_outbox_path(args.outbox)
+    except OutboxError as error:
+        raise CommandError(f"--outbox: {error}") from error
     if not args.signing_key.is_file():
         raise CommandError(f"--signing-key {args.signing_key}: no such file")
+    try:
+        read_signing_key(args.signing_key)
+    except SigningKeyError as error:
+        raise CommandError(f"--signing-key {error.path}: {error.reason}") from error
+    hub_host, _, hub_port = args.hub.rpartition(":")
+    if not hub_host or not hub_port.isdigit() or not 0 < int(hub_port) < 65536:
+        raise CommandError(f"--hub {args.hub}: needs HOST:PORT, e.g. {hub_host or args.hub}:50051")
     tls = None
     if not args.insecure:
         for flag, path in zip(("--ca", "--cert", "--key"), tls_files, strict=True):
             if not path.is_file():
                 raise CommandError(f"{flag} {path}: no such file")
+        warn_if_readable_by_others(args.key, "--key")
         try:
             tls = StationTls.from_files(args.ca, args.cert, args.key)
         except PkiError as error:
@@ -123,7 +161,10 @@ def settings_from_args(args: argparse.Namespace) -> StationSettings:
 def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings_from_args(args)
-    return asyncio.run(_serve(settings))
+    try:
+        return asyncio.run(_serve(settings))
+    except (SigningKeyRefused, HubUnreachable, OutboxError, SigningKeyError) as error:
+        raise CommandError(str(error)) from error
 
 
 async def _serve(settings: StationSettings) -> int:
@@ -140,21 +181,64 @@ async def _serve(settings: StationSettings) -> int:
             flush=True,
         )
         await stop.wait()
+        log.info("agent for station %s shutting down: lanes, PDA service, uplink", settings.station_id)
+        uplink = station.uplink
+    log.info(
+        "agent for station %s stopped: %d accepted, %d duplicate, %d rejected this run",
+        settings.station_id,
+        uplink.accepted,
+        uplink.duplicate,
+        uplink.rejected,
+    )
     return 0
 
 
-def _outbox(args: argparse.Namespace) -> int:
-    if not args.outbox.is_file():
+def _open_outbox(args: argparse.Namespace) -> OutboxStore:
+    if args.outbox is None:
+        raise CommandError("--outbox PATH is required (the agent's outbox database file)")
+    if not args.outbox.exists():
         raise CommandError(f"--outbox {args.outbox}: no such file")
-    with OutboxStore(args.outbox, max_depth=sys.maxsize) as outbox:
+    try:
+        # Depth is no limit here: requeueing a dead letter must work on a full outbox too.
+        return OutboxStore(args.outbox, max_depth=sys.maxsize, create=False)
+    except OutboxError as error:
+        raise CommandError(str(error)) from error
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    with _open_outbox(args) as outbox:
         console = table_console()
-        console.print(f"outbox {args.outbox}: {outbox.depth()} waiting, oldest {outbox.oldest_age_s():.1f} s")
+        console.print(
+            f"outbox {args.outbox}: {outbox.depth()} pending, oldest {outbox.oldest_age_s():.1f} s; "
+            f"{len(outbox.rejected())} dead letters"
+        )
         rejected = outbox.rejected()
         if rejected:
-            table = Table(title=f"{len(rejected)} records refused by the hub")
-            for column in ("record", "reason"):
-                table.add_column(column)
+            table = Table(
+                title=f"{len(rejected)} records refused by the hub (requeue ID|--all to send again)"
+            )
+            table.add_column("record id", no_wrap=True)
+            table.add_column("rejected at (UTC)", no_wrap=True)
+            table.add_column("reason", overflow="fold")
             for entry in rejected:
-                table.add_row(entry.record_id, entry.reason)
+                at = datetime.fromtimestamp(entry.rejected_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+                table.add_row(entry.record_id, at, entry.reason)
             console.print(table)
+    return 0
+
+
+def _requeue(args: argparse.Namespace) -> int:
+    if args.all == (args.record_id is not None):
+        raise CommandError("requeue takes one record ID or --all")
+    with _open_outbox(args) as outbox:
+        try:
+            if args.all:
+                requeued = outbox.requeue_all()
+            elif outbox.requeue(args.record_id):
+                requeued = [args.record_id]
+            else:
+                raise CommandError(f"no dead letter with record id {args.record_id} in {args.outbox}")
+        except RecordIdConflict as error:
+            raise CommandError(str(error)) from error
+        print(f"requeued {len(requeued)} records; {outbox.depth()} pending in {args.outbox}")
     return 0

@@ -8,7 +8,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from protos.envelope import InvalidKey, key_id_of, load_private_key
+from protos.envelope import key_id_of
+from station_agent.record_signer import SigningKeyError, read_signing_key
 from tongjian.cli import CommandError
 
 
@@ -63,8 +64,8 @@ def _new(args: argparse.Namespace) -> int:
 
 def _key_id(args: argparse.Namespace) -> int:
     try:
-        key = load_private_key(args.private_key.read_bytes())
-    except (OSError, InvalidKey) as error:
-        raise CommandError(f"{args.private_key}: {error}") from error
+        key = read_signing_key(args.private_key)
+    except SigningKeyError as error:
+        raise CommandError(str(error)) from error
     print(key_id_of(args.station_id, key.public_key()))
     return 0

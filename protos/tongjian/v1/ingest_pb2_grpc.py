@@ -98,3 +98,76 @@ class StationIngest:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class StationEnrollmentStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CheckEnrollment = channel.unary_unary(
+                '/tongjian.v1.StationEnrollment/CheckEnrollment',
+                request_serializer=protos_dot_tongjian_dot_v1_dot_ingest__pb2.EnrollmentRequest.SerializeToString,
+                response_deserializer=protos_dot_tongjian_dot_v1_dot_ingest__pb2.EnrollmentReply.FromString,
+                _registered_method=True)
+
+
+class StationEnrollmentServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def CheckEnrollment(self, request, context):
+        """Read-only: whether `key_id` is enrolled and valid now for the calling station.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_StationEnrollmentServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CheckEnrollment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckEnrollment,
+                    request_deserializer=protos_dot_tongjian_dot_v1_dot_ingest__pb2.EnrollmentRequest.FromString,
+                    response_serializer=protos_dot_tongjian_dot_v1_dot_ingest__pb2.EnrollmentReply.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'tongjian.v1.StationEnrollment', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('tongjian.v1.StationEnrollment', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class StationEnrollment:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def CheckEnrollment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tongjian.v1.StationEnrollment/CheckEnrollment',
+            protos_dot_tongjian_dot_v1_dot_ingest__pb2.EnrollmentRequest.SerializeToString,
+            protos_dot_tongjian_dot_v1_dot_ingest__pb2.EnrollmentReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
