@@ -6,9 +6,7 @@ Deny by default: an RPC that is not in ``RPC_ROLES`` is refused to every role, a
 without exactly one known role is refused everything. Health checks and server reflection stay
 open to any client the TLS handshake admitted (load balancers and grpcurl carry no role).
 
-Adding an RPC is one line here, e.g. for the station-only enrolment check::
-
-    "/tongjian.v1.StationEnrollment/CheckEnrollment": frozenset({Role.STATION}),
+Adding an RPC is one line in ``RPC_ROLES``.
 
 Only served with TLS: a plaintext hub (tests, demos; ``--insecure``) knows no roles.
 """
@@ -29,6 +27,7 @@ _STATION_ONLY = frozenset({Role.STATION})
 
 RPC_ROLES: Mapping[str, frozenset[Role]] = {
     "/tongjian.v1.StationIngest/Submit": _STATION_ONLY,
+    "/tongjian.v1.StationEnrollment/CheckEnrollment": _STATION_ONLY,
 }
 
 OPEN_SERVICES = frozenset(

@@ -74,6 +74,7 @@ class UnreachableKind(StrEnum):
     UNRESOLVED = "name does not resolve"
     UNAVAILABLE = "unavailable"
     UNIMPLEMENTED = "hub does not offer the enrollment check"
+    NOT_ALLOWED = "hub refuses this client certificate"
 
 
 class HubUnreachable(Exception):
@@ -101,6 +102,9 @@ def unreachable_from(error: grpc.aio.AioRpcError, target: str, tls: bool) -> Hub
         return HubUnreachable(target, UnreachableKind.TIMED_OUT, "no answer: a firewall, or a stuck hub")
     if error.code() is grpc.StatusCode.UNIMPLEMENTED:
         return HubUnreachable(target, UnreachableKind.UNIMPLEMENTED, "an older hub")
+    if error.code() in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
+        # The hub answered: the connection is fine, the certificate's role is not (hub/access.py).
+        return HubUnreachable(target, UnreachableKind.NOT_ALLOWED, details[-240:])
     if "connection refused" in lowered:
         return HubUnreachable(
             target, UnreachableKind.REFUSED, "nothing listens there: hub down or wrong port"
@@ -205,7 +209,8 @@ class EnrollmentProbe:
                 )
             except grpc.aio.AioRpcError as error:
                 failure = unreachable_from(error, self.target, self._credentials is not None)
-                if failure.kind not in (UnreachableKind.TIMED_OUT, UnreachableKind.UNIMPLEMENTED):
+                if error.code() is grpc.StatusCode.UNAVAILABLE:
+                    # Only a failed connection needs telling apart address by address.
                     failure = await diagnose_connection(self.target, self._credentials, self._timeout_s)
                 raise failure from error
         finally:
@@ -220,7 +225,8 @@ class EnrollmentProbe:
 
 async def check_enrollment_at_start(probe: EnrollmentProbe) -> Enrollment | None:
     """Raises ``SigningKeyRefused`` when the hub refuses the key or the station's identity, and
-    ``HubUnreachable`` when the TLS handshake fails (a configuration error that will not go away).
+    ``HubUnreachable`` when the TLS handshake fails or the hub refuses the certificate's role
+    (configuration errors that will not go away).
 
     A hub that is merely down or slow is no reason to stop a station: it inspects on and queues,
     and the uplink pauses if the hub turns out to refuse the key once it answers. Returns the
@@ -229,7 +235,7 @@ async def check_enrollment_at_start(probe: EnrollmentProbe) -> Enrollment | None
     try:
         enrollment = await probe.check()
     except HubUnreachable as error:
-        if error.kind is UnreachableKind.TLS_HANDSHAKE:
+        if error.kind in (UnreachableKind.TLS_HANDSHAKE, UnreachableKind.NOT_ALLOWED):
             raise
         log.warning(
             "could not check signing key %s with the hub: %s; starting anyway, records queue in the outbox "

@@ -15,7 +15,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from hub.access import OPEN_SERVICES, RPC_ROLES
 from hub.server import HubServer, HubTls
 from pki.authority import Role, init_ca, issue
-from protos.tongjian.v1 import ingest_pb2
+from protos.tongjian.v1 import ingest_pb2, ingest_pb2_grpc
 
 STATION = "50-0001"
 
@@ -77,14 +77,29 @@ async def _reflection(channel: grpc.aio.Channel, *_: object) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
-SERVICES = {"StationIngest.Submit": _submit, "Health.Check": _health, "ServerReflection": _reflection}
+async def _enrollment(channel: grpc.aio.Channel, station, *_: object) -> grpc.StatusCode:  # type: ignore[no-untyped-def]
+    stub = ingest_pb2_grpc.StationEnrollmentStub(channel)
+    reply = await stub.CheckEnrollment(
+        ingest_pb2.EnrollmentRequest(station_id=STATION, key_id=station.key_id)
+    )
+    assert reply.status == ingest_pb2.ENROLLMENT_STATUS_ENROLLED, reply.detail
+    return grpc.StatusCode.OK
+
+
+SERVICES = {
+    "StationIngest.Submit": _submit,
+    "StationEnrollment.CheckEnrollment": _enrollment,
+    "Health.Check": _health,
+    "ServerReflection": _reflection,
+}
+STATION_ONLY = {"StationIngest.Submit", "StationEnrollment.CheckEnrollment"}
 OK, DENIED, NO_TLS = grpc.StatusCode.OK, grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAVAILABLE
 
 
 def _expected(service: str, role: Role) -> grpc.StatusCode:
     if role in (Role.HUB, Role.LANE_SERVICE):
         return NO_TLS  # a server-only certificate (EKU serverAuth) fails the handshake as a client
-    if service == "StationIngest.Submit":
+    if service in STATION_ONLY:
         return OK if role is Role.STATION else DENIED
     return OK  # health and reflection are open
 

@@ -22,7 +22,7 @@ import pytest
 from hub.server import HubConfig, HubServer, HubTls
 from inspection import InspectionRecord
 from pki.authority import IssuedFiles, Role, init_ca, issue
-from station_agent.hub_check import EnrollmentState, SigningKeyRefused
+from station_agent.hub_check import EnrollmentState, HubUnreachable, SigningKeyRefused
 from station_agent.record_signer import RecordSigner
 from station_agent.station import Station, StationSettings, StationTls
 
@@ -36,6 +36,7 @@ class Certificates:
     hub: IssuedFiles
     station: IssuedFiles  # CN 50-0001, the test station
     other_station: IssuedFiles  # CN 50-0002
+    person: IssuedFiles  # CN 50-0001 but role person: not a station
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,7 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
         hub=issue(root / "ca", Role.HUB, "hub-50", root / "hub"),
         station=issue(root / "ca", Role.STATION, "50-0001", root / "station"),
         other_station=issue(root / "ca", Role.STATION, "50-0002", root / "other"),
+        person=issue(root / "ca", Role.PERSON, "50-0001", root / "person"),
     )
 
 
@@ -145,6 +147,17 @@ async def test_a_certificate_of_another_station_stops_the_agent(
     with pytest.raises(SigningKeyRefused, match=r"certificate is for station '50-0002'.*'50-0001'"):
         async with Station(settings):
             pytest.fail("the station started with another station's certificate")
+
+
+async def test_a_certificate_whose_role_is_not_station_stops_the_agent_naming_the_refusal(
+    tmp_path: Path, station_key: object, tls_hub: HubServer, certificates: Certificates
+) -> None:
+    # Before: the hub's PERMISSION_DENIED was diagnosed as "timed out" and the agent started anyway.
+    enrol(tls_hub, station_key)
+    settings = station_settings(tmp_path, station_key, tls_hub, certificates.person, certificates.ca_cert)
+    with pytest.raises(HubUnreachable, match=r"refuses this client certificate.*role 'person'"):
+        async with Station(settings):
+            pytest.fail("the station started on a person's certificate")
 
 
 async def test_without_mtls_the_hub_takes_the_station_id_on_trust_and_the_warning_says_so(
