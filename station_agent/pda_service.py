@@ -402,6 +402,26 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         async for change in lane.state_changes(request.record_id):
             yield _progress_message(change)
 
+    async def GetLaneStatus(
+        self, request: lane_pb2.GetLaneStatusRequest, context: grpc.aio.ServicerContext
+    ) -> lane_pb2.GetLaneStatusResponse:
+        session = await self._session(request.session_token, context)
+        lane = await self._lane(request.lane, session, context)
+        benches = []
+        for status in lane.bench_statuses():
+            since = Timestamp()
+            since.FromDatetime(status.since)
+            benches.append(
+                lane_pb2.BenchState(
+                    name=status.bench.value,
+                    kind=status.kind,
+                    up=status.up,
+                    since=since,
+                    last_error=status.last_error,
+                )
+            )
+        return lane_pb2.GetLaneStatusResponse(station_id=lane.station_id, lane=lane.number, benches=benches)
+
 
 async def _in_scope(session: Session, lane: int, context: grpc.aio.ServicerContext, what: str = "") -> None:
     if lane not in session.lanes:
@@ -425,26 +445,6 @@ def _progress_message(change: StateChange) -> lane_pb2.VisitProgress:
     return lane_pb2.VisitProgress(
         record_id=str(change.record_id), state=_LANE_STATE[change.state], at=at, error=change.error or ""
     )
-
-    async def GetLaneStatus(
-        self, request: lane_pb2.GetLaneStatusRequest, context: grpc.aio.ServicerContext
-    ) -> lane_pb2.GetLaneStatusResponse:
-        session = await self._session(request.session_token, context)
-        lane = await self._lane(request.lane, session, context)
-        benches = []
-        for status in lane.bench_statuses():
-            since = Timestamp()
-            since.FromDatetime(status.since)
-            benches.append(
-                lane_pb2.BenchState(
-                    name=status.bench.value,
-                    kind=status.kind,
-                    up=status.up,
-                    since=since,
-                    last_error=status.last_error,
-                )
-            )
-        return lane_pb2.GetLaneStatusResponse(station_id=lane.station_id, lane=lane.number, benches=benches)
 
 
 async def _abort_for(error: LaneError, context: grpc.aio.ServicerContext) -> NoReturn:

@@ -57,7 +57,10 @@ class PluggableLane(SimulatedLane):
             await self._start_serial_and_rtu()
         pda = ""
         if pda_listen is not None:
-            pda = f'[pda]\nlisten = "{pda_listen}"\ndirectory = "inspectors.sqlite3"\nphoto_dir = "photos"\n'
+            pda = (
+                f'[pda]\nlisten = "{pda_listen}"\ndirectory = "inspectors.sqlite3"\nphoto_dir = "photos"\n'
+                "insecure = true\n"  # a test bench: PDA TLS has its own tests
+            )
         text = (
             f'station_id = "{STATION_ID}"\nlane = {self.number}\nlimit_set = "b"\n\n'
             f'[rbt]\n{rbt_table}profile = "{self.profile}"\ntimeout_s = 1.0\n\n'

@@ -56,7 +56,11 @@ async def test_agent_runs_delivers_and_serves_with_every_bench_missing(
 
     benches = PluggableLane(number=1, profile="default", rtu=False, seed=1, present_at_start=False)
     lane_file = await benches.start(tmp_path, pda_listen="127.0.0.1:0")
-    credential = InspectorDirectory(tmp_path / "inspectors.sqlite3").issue(INSPECTOR)
+    credential = InspectorDirectory(tmp_path / "inspectors.sqlite3").issue(
+        INSPECTOR,
+        station_id=station_key.station_id,
+        lanes=[1],  # type: ignore[attr-defined]
+    )
     hub = HubServer(HubConfig(database_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}"))
     await hub.__aenter__()
     log_path = tmp_path / "agent.log"
@@ -106,7 +110,7 @@ async def test_agent_runs_delivers_and_serves_with_every_bench_missing(
             cli = await asyncio.to_thread(
                 subprocess.run,
                 [sys.executable, "-m", "tongjian", "pda", "status", "--server", f"127.0.0.1:{pda_port}",
-                 "--lane", "1", "--token", token],
+                 "--lane", "1", "--token", token, "--insecure"],
                 cwd=ROOT, capture_output=True, text=True, timeout=60,
             )  # fmt: skip
             assert cli.returncode == 3, cli.stderr
