@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
@@ -39,12 +39,19 @@ OPEN_SERVICES = frozenset(
 )
 
 
+# grpc-stubs make the interceptor generic; the runtime class is not subscriptable.
+if TYPE_CHECKING:
+    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    _ServerInterceptor = grpc.aio.ServerInterceptor
+
+
 def service_of(method: str) -> str:
     """``/pkg.Service/Method`` -> ``pkg.Service``."""
     return method.lstrip("/").partition("/")[0]
 
 
-class RoleGate(grpc.aio.ServerInterceptor):
+class RoleGate(_ServerInterceptor):
     """Admits each call by ``table`` before its handler runs; refusals name role and method."""
 
     def __init__(self, table: Mapping[str, frozenset[Role]]) -> None:
@@ -52,9 +59,9 @@ class RoleGate(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         method = handler_call_details.method
         handler = await continuation(handler_call_details)
         if handler is None or service_of(method) in OPEN_SERVICES:
@@ -62,7 +69,7 @@ class RoleGate(grpc.aio.ServerInterceptor):
         return _guarded(handler, method, self._table.get(method, frozenset()))
 
 
-async def _admit(context: grpc.aio.ServicerContext, method: str, allowed: frozenset[Role]) -> None:
+async def _admit(context: grpc.aio.ServicerContext[Any, Any], method: str, allowed: frozenset[Role]) -> None:
     try:
         role = peer_role(context)
     except CertificateRoleError as error:
@@ -77,7 +84,9 @@ async def _admit(context: grpc.aio.ServicerContext, method: str, allowed: frozen
         )
 
 
-def _guarded(handler: grpc.RpcMethodHandler, method: str, allowed: frozenset[Role]) -> grpc.RpcMethodHandler:
+def _guarded(
+    handler: grpc.RpcMethodHandler[Any, Any], method: str, allowed: frozenset[Role]
+) -> grpc.RpcMethodHandler[Any, Any]:
     if handler.request_streaming and handler.response_streaming:
         inner, make = handler.stream_stream, grpc.stream_stream_rpc_method_handler
     elif handler.request_streaming:
@@ -86,20 +95,25 @@ def _guarded(handler: grpc.RpcMethodHandler, method: str, allowed: frozenset[Rol
         inner, make = handler.unary_stream, grpc.unary_stream_rpc_method_handler
     else:
         inner, make = handler.unary_unary, grpc.unary_unary_rpc_method_handler
+    if inner is None:  # grpc fills the behaviour its streaming flags name; anything else is a bug
+        raise TypeError(f"{method}: the handler has no behaviour for its streaming kind")
+    # grpc-stubs type the behaviours as sync callables; on a grpc.aio server they are coroutine
+    # functions or async generator functions.
+    behaviour_of_handler: Callable[..., Any] = inner
 
-    if inspect.isasyncgenfunction(inner):
+    if inspect.isasyncgenfunction(behaviour_of_handler):
 
-        async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async def streaming(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             await _admit(context, method, allowed)
-            async for response in inner(request, context):
+            async for response in behaviour_of_handler(request, context):
                 yield response
 
         behaviour: Callable[..., Any] = streaming
     else:
 
-        async def single(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def single(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             await _admit(context, method, allowed)
-            return await inner(request, context)
+            return await behaviour_of_handler(request, context)
 
         behaviour = single
     return make(

@@ -102,7 +102,9 @@ class StationEnrollmentService(ingest_pb2_grpc.StationEnrollmentServicer):
         self._clock = clock
 
     async def CheckEnrollment(  # the generated servicer's method name
-        self, request: ingest_pb2.EnrollmentRequest, context: grpc.aio.ServicerContext
+        self,
+        request: ingest_pb2.EnrollmentRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.EnrollmentRequest, ingest_pb2.EnrollmentReply],
     ) -> ingest_pb2.EnrollmentReply:
         certificate_station = peer_common_name(context)
         if self._require_certificate and certificate_station is None:
@@ -121,6 +123,7 @@ class StationEnrollmentService(ingest_pb2_grpc.StationEnrollmentServicer):
 def register_enrollment_service(
     server: grpc.aio.Server, store: HubStore, *, require_certificate: bool
 ) -> None:
-    ingest_pb2_grpc.add_StationEnrollmentServicer_to_server(
+    # grpc_tools writes ingest_pb2_grpc without annotations (no .pyi for the _grpc modules).
+    ingest_pb2_grpc.add_StationEnrollmentServicer_to_server(  # type: ignore[no-untyped-call]
         StationEnrollmentService(store, require_certificate=require_certificate), server
     )

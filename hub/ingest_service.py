@@ -49,6 +49,7 @@ from hub.metrics import HubMetrics
 from hub.rate_limit import StationRateLimiter
 from hub.store import AuditEntry, CommitOutcome, HubStore, NewRecord
 from inspection import InspectionRecord, Verdict
+from pki.grpc_credentials import peer_common_name
 from protos.envelope import station_of_key_id
 from protos.tongjian.v1 import ingest_pb2
 
@@ -430,16 +431,16 @@ class StationIngestService:
         for reader in self._readers:
             reader.cancel()
 
-    def rpc_handler(self) -> grpc.GenericRpcHandler:
+    def rpc_handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         # Raw bytes in: a message that is not a SignedRecord is answered with REJECTED rather
         # than failing the whole stream in the deserializer.
         submit = grpc.stream_stream_rpc_method_handler(self.submit)
         return grpc.method_handlers_generic_handler(SERVICE_NAME, {"Submit": submit})
 
     async def submit(
-        self, request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+        self, request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext[bytes, bytes]
     ) -> AsyncIterator[bytes]:
-        certificate_station = self._certificate_station(context)
+        certificate_station = peer_common_name(context)
         if self._require_certificate and certificate_station is None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "client certificate without a common name")
         if self._draining:
@@ -475,8 +476,9 @@ class StationIngestService:
                 item.held_bytes = 0
                 yield self._ack(item, outcome).SerializeToString()
             await asyncio.wait({reader})
-            if not reader.cancelled() and reader.exception() is not None:
-                raise reader.exception()  # what ended the reader: a broken stream, a bug
+            ended_by = None if reader.cancelled() else reader.exception()
+            if ended_by is not None:
+                raise ended_by  # what ended the reader: a broken stream, a bug
         finally:
             answering.clear()
             reader.cancel()
@@ -612,13 +614,6 @@ class StationIngestService:
             and stored.payload == envelope.record
             and stored.signature == envelope.signature
         )
-
-    @staticmethod
-    def _certificate_station(context: grpc.aio.ServicerContext) -> str | None:
-        names = context.auth_context().get("x509_common_name")
-        if not names:
-            return None
-        return names[0].decode("utf-8", errors="replace")
 
 
 # Refusals about the station's key or identity: the station pauses on these instead of parking records.

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import RowMapping
+
 from hub.envelope_check import KnownKey
 from protos.envelope import signature_valid
 from protos.record_mapping import MalformedRecord, record_from_bytes
@@ -37,7 +39,7 @@ RECORD_STORED = "record_stored"  # the audit event kind committing to a stored r
 _DIGEST_PREFIX = "row sha256 "
 
 
-def stored_row_digest(row: Mapping[str, Any]) -> str:
+def stored_row_digest(row: Mapping[str, Any] | RowMapping) -> str:
     """sha256 over every column of a stored record row (``records`` table), canonical JSON."""
     received_at: datetime = row["received_at"]
     finished_at: datetime = row["finished_at"]

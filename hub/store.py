@@ -183,7 +183,7 @@ class StoredRecord:
     verdict_mismatch: bool
 
     def columns(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 @dataclass(frozen=True, slots=True)
@@ -572,7 +572,7 @@ class HubStore:
         rows went in; for the others the stored payload digest tells a harmless resend
         (DUPLICATE) from a record id reused with other content (ID_REUSED, audited here).
         """
-        table = Record.__table__
+        table = Record.metadata.tables[Record.__tablename__]  # typed Table, not FromClause
         outcomes: list[CommitOutcome] = []
         extra_audits: list[AuditEntry] = []
         with self._writer.begin() as connection:
@@ -666,7 +666,8 @@ class HubStore:
         with self._engine.connect() as connection:
             for station_id, record_id, detail in connection.execute(query):
                 digest = digest_of_event_detail(detail)
-                if digest is not None:
+                # record_stored events always name station and record; the check narrows the type.
+                if digest is not None and station_id is not None and record_id is not None:
                     digests[(station_id, record_id)] = digest
         return digests
 
