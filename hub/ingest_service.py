@@ -8,7 +8,7 @@ hands each to the ``GroupCommitter`` (rejections too: they are audited), queuein
 per record. The generator awaits the pending Acks strictly in arrival order, so every Ack is
 sent after its record's commit and in the order the records came.
 
-One ``GroupCommitter`` per hub process is the only writer: it gathers work from every stream
+One ``GroupCommitter`` (``hub.group_commit``) per hub process is the only writer: it gathers work from every stream
 into batches of up to ``group_commit_max`` items, waiting at most ``group_commit_wait_ms`` for a
 batch to fill, and commits each batch as one transaction in a worker thread. What is a
 duplicate is decided by the database inside that transaction, so replicas sharing a database
@@ -23,10 +23,9 @@ RESOURCE_EXHAUSTED itself.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,27 +34,28 @@ import grpc
 import grpc.aio
 from sqlalchemy.exc import SQLAlchemyError
 
+from hub.audit import AuditEntry
 from hub.envelope_check import (
     EnvelopeLimits,
-    KnownKey,
     RecordRejected,
     RejectionKind,
-    VerifiedRecord,
     open_envelope,
     verify_envelope,
 )
+from hub.errors import CommitFailed, HubShuttingDown
+from hub.group_commit import GroupCommitter
 from hub.inflight_budget import InflightBudget
+from hub.key_directory import KeyDirectory
 from hub.metrics import HubMetrics
 from hub.rate_limit import StationRateLimiter
-from hub.store import AuditEntry, CommitOutcome, HubStore, NewRecord
-from inspection import InspectionRecord, Verdict
+from hub.records import CommitOutcome, record_row
+from hub.store import HubStore
+from hub.verdict import VerdictJudge
 from pki.grpc_credentials import peer_common_name
 from protos.envelope import station_of_key_id
 from protos.tongjian.v1 import ingest_pb2
 
 log = logging.getLogger(__name__)
-
-Judge = Callable[[InspectionRecord], Verdict]
 
 _SERVICE = ingest_pb2.DESCRIPTOR.services_by_name["StationIngest"]
 SERVICE_NAME = _SERVICE.full_name
@@ -80,303 +80,6 @@ def _audit_field(value: str, column: str) -> str | None:
     return value
 
 
-class HubShuttingDown(Exception):
-    """Work handed to the committer after it was told to stop."""
-
-
-# ---------------------------------------------------------------- station directory cache
-
-
-class KeyDirectory:
-    """The station keys, cached: reloaded when this process changed them, or after ``ttl_s``
-    (the bound on how long another replica's revocation takes to reach this one)."""
-
-    def __init__(self, store: HubStore, ttl_s: float = 2.0) -> None:
-        self.store = store
-        self._store = store
-        self._ttl_s = ttl_s
-        self._keys: dict[str, KnownKey] = {}
-        self._loaded_at = float("-inf")
-        self._version = -1
-        self._lock = asyncio.Lock()
-
-    async def keys(self) -> dict[str, KnownKey]:
-        if self._fresh():
-            return self._keys
-        async with self._lock:
-            if not self._fresh():
-                version = self._store.directory_version
-                self._keys = await asyncio.to_thread(self._store.known_keys)
-                self._version = version
-                self._loaded_at = time.monotonic()
-        return self._keys
-
-    def _fresh(self) -> bool:
-        return (
-            self._version == self._store.directory_version
-            and time.monotonic() - self._loaded_at < self._ttl_s
-        )
-
-
-# ---------------------------------------------------------------- group commit
-
-
-@dataclass(slots=True)
-class _Work:
-    record: NewRecord | None
-    audit: AuditEntry | None
-    future: asyncio.Future[CommitOutcome | None]
-
-
-_STOP = object()
-
-HealthReport = Callable[[bool], Awaitable[None]]  # True: the writer commits again; False: it cannot
-
-
-class CommitFailed(Exception):
-    """A batch could not be stored, for whatever reason; its records' streams end UNAVAILABLE."""
-
-
-class GroupCommitter:
-    """The hub's one writer, supervised.
-
-    A batch that fails for any reason (a database error, or a bug: any ``Exception``) is retried
-    item by item, so one bad item costs only itself; what still fails has its future failed with
-    ``CommitFailed`` (the station gets UNAVAILABLE and resends), is logged and counted
-    (``tongjian_hub_commit_failures_total``). After ``max_consecutive_failures`` batches in a row
-    stored nothing, the writer reports itself unhealthy (gRPC health NOT_SERVING, so a load
-    balancer sends stations elsewhere) and healthy again after the next batch that stores. If the
-    writer task itself ends other than by ``close`` (a bug in the loop), everything waiting fails,
-    new work is refused and health stays NOT_SERVING.
-    """
-
-    def __init__(
-        self,
-        store: HubStore,
-        metrics: HubMetrics,
-        max_batch: int = 256,
-        wait_ms: float = 2.0,
-        max_consecutive_failures: int = 3,
-        report_health: HealthReport | None = None,
-    ) -> None:
-        if max_batch < 1:
-            raise ValueError(f"group_commit_max must be at least 1, not {max_batch}")
-        if max_consecutive_failures < 1:
-            raise ValueError(
-                f"writer_max_consecutive_failures must be at least 1, not {max_consecutive_failures}"
-            )
-        self._store = store
-        self._metrics = metrics
-        self._max_batch = max_batch
-        self._wait_s = wait_ms / 1000.0
-        self._max_failures = max_consecutive_failures
-        self._report_health = report_health
-        self._failures_in_a_row = 0
-        self._healthy = True
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._batch_full = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
-        self._dead: BaseException | None = None
-        self._in_flight: list[_Work] = []  # the batch being committed, failed too if the loop dies
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._supervised(), name="hub group commit")
-
-    async def close(self) -> None:
-        """Commit everything already handed in, then stop."""
-        if self._task is None or self._closing:
-            return
-        self._closing = True
-        self._queue.put_nowait(_STOP)
-        self._batch_full.set()
-        await self._task
-
-    def store_record(self, record: NewRecord) -> asyncio.Future[CommitOutcome | None]:
-        return self._put(record, None)
-
-    def append_audit(self, entry: AuditEntry) -> asyncio.Future[CommitOutcome | None]:
-        return self._put(None, entry)
-
-    def _put(
-        self, record: NewRecord | None, audit: AuditEntry | None
-    ) -> asyncio.Future[CommitOutcome | None]:
-        if self._dead is not None:
-            raise CommitFailed(f"the hub's writer has stopped ({self._dead}); retry")
-        if self._closing:
-            raise HubShuttingDown("the hub is shutting down")
-        future: asyncio.Future[CommitOutcome | None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Work(record, audit, future))
-        if self._queue.qsize() >= self._max_batch:
-            self._batch_full.set()
-        return future
-
-    async def _supervised(self) -> None:
-        try:
-            await self._run()
-        except BaseException as error:
-            self._dead = error if isinstance(error, Exception) else CommitFailed("writer cancelled")
-            log.critical("the hub's writer stopped: %r; records are refused until restart", error)
-            waiting = list(self._in_flight)
-            while not self._queue.empty():
-                waiting.append(self._queue.get_nowait())
-            for item in waiting:
-                if isinstance(item, _Work) and not item.future.done():
-                    item.future.set_exception(CommitFailed(f"the hub's writer stopped: {error!r}"))
-            await self._set_health(False)
-            if not isinstance(error, Exception):
-                raise
-
-    async def _set_health(self, healthy: bool) -> None:
-        if healthy is self._healthy:
-            return
-        self._healthy = healthy
-        if self._report_health is not None:
-            await self._report_health(healthy)
-
-    async def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = await self._queue.get()
-            if first is _STOP:
-                break
-            if self._queue.qsize() < self._max_batch - 1 and self._wait_s > 0:
-                self._batch_full.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._batch_full.wait(), self._wait_s)
-            batch: list[_Work] = [first]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                item = self._queue.get_nowait()
-                if item is _STOP:
-                    stopping = True
-                    break
-                batch.append(item)
-            self._in_flight = batch
-            committed = await self._commit(batch)
-            self._in_flight = []
-            if committed:
-                self._failures_in_a_row = 0
-                await self._set_health(True)
-            else:
-                self._failures_in_a_row += 1
-                if self._failures_in_a_row >= self._max_failures:
-                    log.error(
-                        "%d batches in a row stored nothing: reporting NOT_SERVING", self._failures_in_a_row
-                    )
-                    await self._set_health(False)
-
-    async def _commit(self, batch: list[_Work]) -> bool:
-        """Commit ``batch``; True if anything of it was stored."""
-        records = [work.record for work in batch if work.record is not None]
-        audits = [work.audit for work in batch if work.audit is not None]
-        started = time.perf_counter()
-        try:
-            outcomes = await asyncio.to_thread(self._store.commit_batch, records, audits)
-        except Exception as error:  # noqa: BLE001 - any failure fails the batch, never the writer
-            if len(batch) > 1:
-                # Nothing of the batch is stored. One bad item must not cost the others their
-                # commit: try each on its own, so only what really cannot be stored fails.
-                log.warning(
-                    "group commit of %d items failed (%r); committing them one by one", len(batch), error
-                )
-                stored_any = False
-                for work in batch:
-                    stored_any = await self._commit([work]) or stored_any
-                return stored_any
-            # Not stored; the stream ends with UNAVAILABLE and the station sends again.
-            log.error("commit failed: %r", error)
-            self._metrics.commit_failures.inc()
-            failure = CommitFailed(f"could not store: {error!r}")
-            failure.__cause__ = error
-            for work in batch:
-                if not work.future.done():
-                    work.future.set_exception(failure)
-            return False
-        self._metrics.commit_latency.observe(time.perf_counter() - started)
-        self._metrics.batch_size.observe(len(batch))
-        results = iter(outcomes)
-        for work in batch:
-            outcome = next(results) if work.record is not None else None
-            if not work.future.done():  # the stream may have gone; the commit stands regardless
-                work.future.set_result(outcome)
-        return True
-
-
-# ---------------------------------------------------------------- verdict
-
-
-class VerdictJudge:
-    """The hub's own verdict, by ``inspection.verdicts.judge`` unless a judge is configured.
-
-    The rules module is imported on first use; if it cannot be imported, records are stored
-    without a hub verdict and that is logged once. A judge that raises on one record is a bug
-    in the rules, not in the record: that record is stored without a hub verdict and logged.
-    """
-
-    def __init__(self, judge: Judge | None) -> None:
-        self._judge = judge
-        self._resolved = judge is not None
-
-    def __call__(self, record: InspectionRecord) -> Verdict | None:
-        if not self._resolved:
-            self._resolved = True
-            try:
-                from inspection.verdicts import judge
-            except ImportError as error:
-                log.warning("no hub verdicts: inspection.verdicts.judge is not available (%s)", error)
-            else:
-                self._judge = judge
-        if self._judge is None:
-            return None
-        try:
-            return self._judge(record)
-        except Exception:
-            log.exception("judging record %s failed; stored without a hub verdict", record.record_id)
-            return None
-
-
-def verdict_to_json(verdict: Verdict) -> dict[str, Any]:
-    return {
-        "overall": verdict.overall.value,
-        "items": [
-            {
-                "code": item.code,
-                "clause": item.clause,
-                "measured": item.measured,
-                "limit": item.limit,
-                "unit": item.unit,
-                "outcome": item.outcome.value,
-                "note": item.note,
-            }
-            for item in verdict.items
-        ],
-    }
-
-
-def new_record(verified: VerifiedRecord, received_at: datetime, hub_verdict: Verdict | None) -> NewRecord:
-    record = verified.record
-    station_overall = record.station_verdict.overall.value if record.station_verdict is not None else None
-    hub_overall = hub_verdict.overall.value if hub_verdict is not None else None
-    return NewRecord(
-        station_id=record.station_id,
-        record_id=verified.record_id,
-        key_id=verified.key.key_id,
-        payload=verified.payload,
-        payload_sha256=verified.payload_sha256,
-        signature=verified.signature,
-        received_at=received_at,
-        vin=record.vehicle.vin,
-        plate=record.vehicle.plate,
-        finished_at=record.finished_at,
-        station_overall=station_overall,
-        hub_overall=hub_overall,
-        hub_verdict=verdict_to_json(hub_verdict) if hub_verdict is not None else None,
-        verdict_mismatch=(
-            station_overall is not None and hub_overall is not None and station_overall != hub_overall
-        ),
-    )
-
-
 # ---------------------------------------------------------------- the service
 
 
@@ -399,6 +102,7 @@ class _End:
 class StationIngestService:
     def __init__(
         self,
+        store: HubStore,
         directory: KeyDirectory,
         committer: GroupCommitter,
         metrics: HubMetrics,
@@ -411,7 +115,7 @@ class StationIngestService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._clock = clock
-        self._store = directory.store
+        self._store = store
         self._directory = directory
         self._committer = committer
         self._metrics = metrics
@@ -593,7 +297,7 @@ class StationIngestService:
             )
             return _Pending(arrived, self._committer.append_audit(audit), rejection.record_id, rejection)
         hub_verdict = self._judge(verified.record)
-        future = self._committer.store_record(new_record(verified, received_at, hub_verdict))
+        future = self._committer.store_record(record_row(verified, received_at, hub_verdict))
         return _Pending(arrived, future, verified.record_id, None)
 
     def _charge(self, station: str) -> None:

@@ -91,7 +91,7 @@ def check_stored_record(
 ) -> StoredCheck:
     """Everything a reader must check before showing a stored record (see the module docstring).
 
-    ``row`` holds the ``records`` columns (``hub.store.StoredRecord`` as a mapping); payload and
+    ``row`` holds the ``records`` columns (``hub.records.RecordRow.columns()``); payload and
     signature as bytes."""
     problems: list[str] = []
     payload = bytes(row["payload"])

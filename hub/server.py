@@ -30,16 +30,13 @@ from grpc_reflection.v1alpha import reflection
 from hub.access import RPC_ROLES, RoleGate
 from hub.enrollment_service import register_enrollment_service
 from hub.envelope_check import EnvelopeLimits
-from hub.ingest_service import (
-    SERVICE_NAME,
-    GroupCommitter,
-    KeyDirectory,
-    StationIngestService,
-    VerdictJudge,
-)
+from hub.group_commit import GroupCommitter
+from hub.ingest_service import SERVICE_NAME, StationIngestService
+from hub.key_directory import KeyDirectory
 from hub.metrics import HubMetrics
 from hub.rate_limit import StationRateLimiter
 from hub.store import HubStore
+from hub.verdict import VerdictJudge
 from inspection import InspectionRecord, Verdict
 from inspection.record_limits import MAX_COUNT, Part
 from pki.grpc_credentials import server_credentials
@@ -170,6 +167,7 @@ class HubServer:
                 else None
             )
             service = StationIngestService(
+                self.store,
                 KeyDirectory(self.store, config.key_cache_ttl_s),
                 committer,
                 self.metrics,

@@ -186,7 +186,7 @@ def test_serve_refuses_a_schema_newer_than_it_knows(tmp_path: Path, capsys) -> N
     assert main(["hub", "migrate", "--database-url", url]) == 0
     store = HubStore(url)
     try:
-        with store._engine.begin() as connection:  # a hub of a later version migrated it
+        with store.database.engine.begin() as connection:  # a hub of a later version migrated it
             connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
     finally:
         store.dispose()
@@ -230,7 +230,7 @@ def test_a_bad_database_url_is_one_line_naming_it(command: list[str], url: str, 
 
 def test_records_piped_print_whole_ids_and_json(tmp_path: Path, station_key, make_record, capsys) -> None:  # type: ignore[no-untyped-def]
     from hub.envelope_check import EnvelopeLimits, verify_envelope
-    from hub.ingest_service import new_record
+    from hub.records import record_row
     from protos.envelope import load_private_key, seal
     from protos.record_mapping import record_to_bytes
 
@@ -247,7 +247,7 @@ def test_records_piped_print_whole_ids_and_json(tmp_path: Path, station_key, mak
             load_private_key(station_key.private_path.read_bytes()),
         )
         verified = verify_envelope(envelope, store.known_keys(), EnvelopeLimits(), record.finished_at)
-        store.commit_batch([new_record(verified, record.finished_at, None)])
+        store.commit_batch([record_row(verified, record.finished_at, None)])
     finally:
         store.dispose()
     capsys.readouterr()

@@ -10,7 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
-from hub.models import Base
+from hub.audit import append_audit
+from hub.models import Base, Record
+from hub.records import ROW_COLUMNS
 from hub.store import AuditEntry, HubStore, HubStoreError, InvalidStationKey, UnknownKeyId, UnknownStation
 
 
@@ -31,6 +33,26 @@ def test_migrations_build_exactly_the_models_schema_and_run_twice(store: HubStor
     finally:
         engine.dispose()
     assert differences == []
+
+
+def test_the_record_row_is_the_records_table_without_its_sequence_number() -> None:
+    # RecordRow and the model are the two declarations of the record shape; this holds them together.
+    assert set(ROW_COLUMNS) == set(Record.metadata.tables["records"].columns.keys()) - {"seq"}
+
+
+class _Abandoned(Exception):
+    pass
+
+
+def test_an_audit_entry_commits_or_rolls_back_with_the_callers_transaction(store: HubStore) -> None:
+    with pytest.raises(_Abandoned), store.database.write() as session:
+        append_audit(session.connection(), [AuditEntry("note", "rolled back with its unit of work")])
+        raise _Abandoned
+    assert store.audit_events(kind="note") == []
+    with store.database.write() as session:
+        append_audit(session.connection(), [AuditEntry("note", "kept")])
+    assert [event.detail for event in store.audit_events(kind="note")] == ["kept"]
+    assert store.verify_audit_chain().ok
 
 
 def test_station_directory_rejects_bad_input_with_typed_errors(store: HubStore, station_key) -> None:  # type: ignore[no-untyped-def]

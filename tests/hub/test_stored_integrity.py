@@ -11,9 +11,10 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, delete, insert, update
 
+from hub.db import alembic_config
 from hub.models import Record
 from hub.server import HubServer
-from hub.store import HubStore, SchemaNotCurrent, _alembic_config
+from hub.store import HubStore, SchemaNotCurrent
 from protos.tongjian.v1 import ingest_pb2
 from tongjian.cli import main
 
@@ -113,7 +114,7 @@ async def test_a_database_from_revision_0001_upgrades_and_its_records_verify(
     engine = create_engine(database_url)
     with engine.begin() as connection:
         rows = [dict(row._mapping) for row in connection.execute(Record.__table__.select())]
-        config = _alembic_config()
+        config = alembic_config()
         config.attributes["connection"] = connection
         command.downgrade(config, "0001")
         connection.exec_driver_sql("DELETE FROM audit_events")

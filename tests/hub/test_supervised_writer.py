@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from hub.ingest_service import SERVICE_NAME
 from hub.server import HubServer
-from hub.store import AuditEntry, CommitOutcome, HubStore, NewRecord
+from hub.store import AuditEntry, CommitOutcome, HubStore, RecordRow
 from protos.server_port import PortInUse
 from protos.tongjian.v1 import ingest_pb2
 
@@ -28,7 +28,7 @@ class FaultyStore(HubStore):
         self.fail_always = fail_always
 
     def commit_batch(
-        self, records: Sequence[NewRecord], audits: Sequence[AuditEntry] = ()
+        self, records: Sequence[RecordRow], audits: Sequence[AuditEntry] = ()
     ) -> list[CommitOutcome]:
         self.calls += 1
         if self.fail_always or self.calls in self.failing_calls:
@@ -98,7 +98,7 @@ class BrokenOutcomeStore(HubStore):
     """Commits, then answers with no outcomes: the writer's own loop breaks on it (a bug)."""
 
     def commit_batch(
-        self, records: Sequence[NewRecord], audits: Sequence[AuditEntry] = ()
+        self, records: Sequence[RecordRow], audits: Sequence[AuditEntry] = ()
     ) -> list[CommitOutcome]:
         super().commit_batch(records, audits)
         return []

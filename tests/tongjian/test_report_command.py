@@ -90,8 +90,8 @@ def test_unknown_record_id_in_the_hub_database_is_named(database_url: str, capsy
 def test_report_from_the_hub_database_shows_the_hub_verdict(
     database_url: str, judged_record: InspectionRecord, tmp_path: Path, station_key
 ) -> None:  # type: ignore[no-untyped-def]
-    from hub.ingest_service import verdict_to_json
-    from hub.store import HubStore, NewRecord
+    from hub.store import HubStore, RecordRow
+    from hub.verdict import verdict_to_json
     from protos.envelope import load_private_key, seal
 
     payload = record_to_bytes(judged_record)
@@ -103,7 +103,7 @@ def test_report_from_the_hub_database_shows_the_hub_verdict(
     signature = seal(payload, key_id, load_private_key(station_key.private_path.read_bytes())).signature
     store.commit_batch(
         [
-            NewRecord(
+            RecordRow(
                 station_id=judged_record.station_id,
                 record_id=str(judged_record.record_id),
                 key_id=key_id,

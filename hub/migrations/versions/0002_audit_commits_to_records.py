@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
+from hub.audit import audit_hash
 from hub.models import AuditEvent, AuditHead, Record
 from hub.record_integrity import RECORD_STORED, stored_event_detail, stored_row_digest
-from hub.store import audit_hash
 
 revision: str = "0002"
 down_revision: str | None = "0001"

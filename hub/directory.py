@@ -1,0 +1,228 @@
+"""The station directory: stations, their Ed25519 keys, enrolment and revocation.
+
+Every change is audited in the same transaction as the change itself (``hub.audit.append_audit``
+on the write session's connection). ``version`` counts the changes made through this process,
+so a key cache here (``hub.key_directory``) notices them at once; other replicas' changes reach
+it by the cache's TTL.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from hub.audit import AuditEntry, append_audit
+from hub.db import Database
+from hub.envelope_check import KnownKey
+from hub.errors import HubStoreError, InvalidStationKey, UnknownKeyId, UnknownStation
+from hub.models import Station, StationKey
+from protos.envelope import InvalidKey, key_id_of, load_public_key, raw_public_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StationInfo:
+    station_id: str
+    province: str | None
+    registered_at: datetime
+    key_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    key_id: str
+    station_id: str
+    added_at: datetime
+    valid_from: datetime | None
+    valid_until: datetime | None
+    revoked_at: datetime | None
+
+    def status(self, now: datetime) -> str:
+        """revoked / not yet valid / expired / valid, as of ``now``."""
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return "revoked"
+        if self.valid_from is not None and now < self.valid_from:
+            return "not yet valid"
+        if self.valid_until is not None and now > self.valid_until:
+            return "expired"
+        return "valid"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEnrolment:
+    key_id: str
+    warnings: tuple[str, ...]  # what an operator should know (already expired, shared key)
+
+
+class StationDirectory:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._version = 0
+        self._version_lock = threading.Lock()
+
+    @property
+    def version(self) -> int:
+        """Bumped on every key change made through this process."""
+        return self._version
+
+    def _bump(self) -> None:
+        with self._version_lock:
+            self._version += 1
+
+    def register_station(self, station_id: str, province: str | None = None) -> None:
+        """Add a station; registering one that exists changes nothing."""
+        if not station_id or "/" in station_id:
+            raise HubStoreError(f"station id {station_id!r} must be non-empty and contain no '/'")
+        with self._database.write() as session:
+            if session.get(Station, station_id) is not None:
+                return
+            now = datetime.now(UTC)
+            session.add(Station(station_id=station_id, province=province, registered_at=now))
+            session.flush()
+            append_audit(
+                session.connection(),
+                [
+                    AuditEntry(
+                        "station_registered", f"province {province or '-'}", station_id=station_id, at=now
+                    )
+                ],
+            )
+
+    def enrol_station_key(
+        self,
+        station_id: str,
+        pem_or_raw: bytes,
+        valid_from: datetime | None = None,
+        valid_until: datetime | None = None,
+    ) -> KeyEnrolment:
+        """Enrol a station's public key. Adding the same key again is a no-op.
+
+        Allowed but warned about (logged, and returned for the CLI to print): a key already expired
+        (records under it are accepted only within the hub's expiry grace, see
+        ``hub.envelope_check``), and a public key another station holds (whoever has the private
+        key can sign as either station).
+        """
+        try:
+            public_key = load_public_key(pem_or_raw)
+        except (InvalidKey, ValueError) as error:
+            raise InvalidStationKey(f"key for station {station_id!r}: {error}") from error
+        for name, value in (("valid_from", valid_from), ("valid_until", valid_until)):
+            if value is not None and value.tzinfo is None:
+                raise HubStoreError(f"{name} {value.isoformat()} has no time zone")
+        if valid_from is not None and valid_until is not None and valid_until <= valid_from:
+            raise HubStoreError(f"valid_until {valid_until.isoformat()} is not after valid_from")
+        key_id = key_id_of(station_id, public_key)
+        raw = raw_public_key(public_key)
+        warnings: list[str] = []
+        with self._database.write() as session:
+            if session.get(Station, station_id) is None:
+                raise UnknownStation(station_id)
+            if session.get(StationKey, key_id) is not None:
+                return KeyEnrolment(key_id, ())
+            now = datetime.now(UTC)
+            if valid_until is not None and valid_until <= now:
+                warnings.append(
+                    f"key {key_id} is already expired (valid until {valid_until.isoformat()}): the hub "
+                    "accepts records under it only within its expiry grace"
+                )
+            others = session.scalars(
+                select(StationKey.station_id).where(
+                    StationKey.public_key == raw, StationKey.station_id != station_id
+                )
+            ).all()
+            for other in sorted(set(others)):
+                warnings.append(
+                    f"key {key_id}: the same public key is also enrolled for station {other!r}; "
+                    "whoever holds its private key can sign for both"
+                )
+            session.add(
+                StationKey(
+                    key_id=key_id,
+                    station_id=station_id,
+                    public_key=raw,
+                    added_at=now,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                )
+            )
+            session.flush()
+            window = f"valid {valid_from.isoformat() if valid_from else '-'} .. "
+            window += valid_until.isoformat() if valid_until else "-"
+            append_audit(
+                session.connection(),
+                [AuditEntry("key_added", window, station_id=station_id, key_id=key_id, at=now)],
+            )
+        self._bump()
+        for warning in warnings:
+            log.warning("enrolling a key for station %s: %s", station_id, warning)
+        return KeyEnrolment(key_id, tuple(warnings))
+
+    def revoke_key(self, key_id: str, at: datetime | None = None) -> None:
+        """Revoke from ``at`` (default now): records received from then on are rejected; records
+        accepted before stay stored and verifiable."""
+        when = at or datetime.now(UTC)
+        if when.tzinfo is None:
+            raise HubStoreError(f"revocation time {when.isoformat()} has no time zone")
+        with self._database.write() as session:
+            key = session.get(StationKey, key_id)
+            if key is None:
+                raise UnknownKeyId(key_id)
+            key.revoked_at = when
+            session.flush()
+            append_audit(
+                session.connection(),
+                [
+                    AuditEntry(
+                        "key_revoked", f"from {when.isoformat()}", station_id=key.station_id, key_id=key_id
+                    )
+                ],
+            )
+        self._bump()
+
+    def known_keys(self) -> dict[str, KnownKey]:
+        with self._database.read() as session:
+            return {
+                key.key_id: KnownKey(
+                    key_id=key.key_id,
+                    station_id=key.station_id,
+                    public_key=load_public_key(key.public_key),
+                    valid_from=key.valid_from,
+                    valid_until=key.valid_until,
+                    revoked_at=key.revoked_at,
+                )
+                for key in session.scalars(select(StationKey))
+            }
+
+    def stations(self) -> list[StationInfo]:
+        with self._database.read() as session:
+            key_counts = dict(
+                session.execute(
+                    select(StationKey.station_id, func.count()).group_by(StationKey.station_id)
+                ).all()
+            )
+            return [
+                StationInfo(s.station_id, s.province, s.registered_at, int(key_counts.get(s.station_id, 0)))
+                for s in session.scalars(select(Station).order_by(Station.station_id))
+            ]
+
+    def keys(self, station_id: str | None = None) -> list[KeyInfo]:
+        query = select(StationKey).order_by(StationKey.station_id, StationKey.added_at)
+        if station_id is not None:
+            query = query.where(StationKey.station_id == station_id)
+        with self._database.read() as session:
+            return [
+                KeyInfo(k.key_id, k.station_id, k.added_at, k.valid_from, k.valid_until, k.revoked_at)
+                for k in session.scalars(query)
+            ]
+
+    def station_province(self, station_id: str) -> str | None:
+        with self._database.read() as session:
+            station = session.get(Station, station_id)
+            if station is None:
+                raise UnknownStation(station_id)
+            return station.province
