@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from inspection import InspectionRecord, Verdict
+from google.protobuf import json_format
+
+from hub.errors import HubError
+from inspection import InspectionRecord, Outcome, Verdict, VerdictItem
+from protos.record_mapping import MalformedRecord, verdict_from_proto, verdict_to_proto
+from protos.tongjian.v1 import inspection_pb2 as pb
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +49,58 @@ class VerdictJudge:
 
 
 def verdict_to_json(verdict: Verdict) -> dict[str, Any]:
-    return {
-        "overall": verdict.overall.value,
-        "items": [
-            {
-                "code": item.code,
-                "clause": item.clause,
-                "measured": item.measured,
-                "limit": item.limit,
-                "unit": item.unit,
-                "outcome": item.outcome.value,
-                "note": item.note,
-            }
-            for item in verdict.items
-        ],
-    }
+    """The verdict as stored in ``records.hub_verdict``: the JSON form of ``tongjian.v1.Verdict``
+    (field names as in the .proto, enums by name, unset optional values left out)."""
+    return json_format.MessageToDict(verdict_to_proto(verdict), preserving_proto_field_name=True)
+
+
+def verdict_from_json(data: Mapping[str, Any]) -> Verdict:
+    """A stored verdict back as a ``Verdict``; reads both the proto JSON form and the hand-written
+    form stored before it (``overall`` and ``outcome`` as ``inspection.Outcome`` values)."""
+    if data.get("overall") in _OLD_FORM_OUTCOMES:
+        return _verdict_from_old_form(data)
+    try:
+        message = json_format.ParseDict(dict(data), pb.Verdict())
+        return verdict_from_proto(message)
+    except (json_format.ParseError, MalformedRecord) as error:
+        raise MalformedStoredVerdict(f"the hub's stored verdict is malformed: {error}") from error
+
+
+class MalformedStoredVerdict(HubError):
+    """A ``records.hub_verdict`` value that is neither verdict JSON form; the message says where."""
+
+
+_OLD_FORM_OUTCOMES = frozenset(outcome.value for outcome in Outcome)
+
+
+def _verdict_from_old_form(data: Mapping[str, Any]) -> Verdict:
+    items = []
+    for index, item in enumerate(data.get("items", ())):
+        path = f"items[{index}]"
+        try:
+            items.append(
+                VerdictItem(
+                    code=str(item["code"]),
+                    clause=str(item["clause"]),
+                    measured=None if item["measured"] is None else float(item["measured"]),
+                    limit=None if item["limit"] is None else float(item["limit"]),
+                    unit=str(item["unit"]),
+                    outcome=_old_form_outcome(item["outcome"], f"{path}.outcome"),
+                    note=str(item.get("note", "")),
+                )
+            )
+        except KeyError as error:
+            raise MalformedStoredVerdict(
+                f"the hub's stored verdict is malformed: {path} has no {error}"
+            ) from error
+        except (TypeError, ValueError) as error:
+            raise MalformedStoredVerdict(f"the hub's stored verdict is malformed: {path}: {error}") from error
+    return Verdict(tuple(items))
+
+
+def _old_form_outcome(value: object, path: str) -> Outcome:
+    if value not in _OLD_FORM_OUTCOMES:
+        raise MalformedStoredVerdict(
+            f"the hub's stored verdict is malformed: {path} is {value!r}, not one of {sorted(_OLD_FORM_OUTCOMES)}"
+        )
+    return Outcome(value)

@@ -14,7 +14,6 @@ from inspection import InspectionRecord
 from inspection.verdicts import judge
 from protos.record_mapping import record_to_bytes
 from tongjian.cli import main
-from tongjian.commands.report import verdict_from_json
 
 RecordFactory = object
 
@@ -91,7 +90,7 @@ def test_report_from_the_hub_database_shows_the_hub_verdict(
     database_url: str, judged_record: InspectionRecord, tmp_path: Path, station_key
 ) -> None:  # type: ignore[no-untyped-def]
     from hub.store import HubStore, RecordRow
-    from hub.verdict import verdict_to_json
+    from hub.verdict import verdict_from_json, verdict_to_json
     from protos.envelope import load_private_key, seal
 
     payload = record_to_bytes(judged_record)

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from inspection import InspectionRecord, Outcome, Verdict, VerdictItem
+from inspection import InspectionRecord, Verdict
 from protos.record_mapping import MalformedRecord, record_from_bytes
 from tongjian.cli import CommandError
 
@@ -33,27 +31,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--out", type=Path, default=Path("."), help="directory for the PDF and PNG (default .)"
     )
     report.set_defaults(handler=_report)
-
-
-def verdict_from_json(data: Mapping[str, Any]) -> Verdict:
-    """The hub's stored verdict (``hub.ingest_service.verdict_to_json``) back as a ``Verdict``."""
-    try:
-        return Verdict(
-            tuple(
-                VerdictItem(
-                    code=str(item["code"]),
-                    clause=str(item["clause"]),
-                    measured=None if item["measured"] is None else float(item["measured"]),
-                    limit=None if item["limit"] is None else float(item["limit"]),
-                    unit=str(item["unit"]),
-                    outcome=Outcome(item["outcome"]),
-                    note=str(item.get("note", "")),
-                )
-                for item in data["items"]
-            )
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise CommandError(f"the hub's stored verdict is malformed: {error!r}") from error
 
 
 def _record_id(text: str) -> str:
@@ -92,6 +69,7 @@ def load_from_hub(url: str, record_id: str) -> tuple[InspectionRecord, Verdict |
     from sqlalchemy.exc import SQLAlchemyError
 
     from hub.store import HubStoreError
+    from hub.verdict import MalformedStoredVerdict, verdict_from_json
     from tongjian.commands.hub import database_error, open_store
 
     store = open_store(url)
@@ -107,7 +85,10 @@ def load_from_hub(url: str, record_id: str) -> tuple[InspectionRecord, Verdict |
     if not check.ok:
         raise RecordTampered("; ".join(check.problems))
     record = _decode(stored.payload, f"record {record_id} in {url}")
-    hub_verdict = verdict_from_json(stored.hub_verdict) if stored.hub_verdict is not None else None
+    try:
+        hub_verdict = verdict_from_json(stored.hub_verdict) if stored.hub_verdict is not None else None
+    except MalformedStoredVerdict as error:
+        raise CommandError(f"record {record_id} in {url}: {error}") from error
     return record, hub_verdict
 
 
