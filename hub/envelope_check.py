@@ -48,6 +48,7 @@ from enum import StrEnum
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf.message import DecodeError
 
+from hub.errors import HubError
 from inspection import InspectionRecord
 from inspection.record_limits import RecordOutOfLimits, check_record
 from protos.envelope import signature_valid
@@ -71,7 +72,7 @@ class RejectionKind(StrEnum):
     ID_REUSED = "id_reused"  # decided at commit time by the store, not here
 
 
-class RecordRejected(Exception):
+class RecordRejected(HubError):
     """The station sent something the hub will not store; ``reason`` goes back in the Ack."""
 
     def __init__(self, kind: RejectionKind, reason: str, record_id: str = "", key_id: str = "") -> None:

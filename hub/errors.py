@@ -3,17 +3,24 @@
 ::
 
     HubError
-    ├── HubStoreError          the store was asked for something it cannot do
-    │   ├── InvalidDatabaseUrl a URL that does not parse or names an unusable database or driver
-    │   ├── SchemaNotCurrent   the database is not at this hub's schema revision
-    │   ├── UnknownStation     a key for a station nobody registered
-    │   ├── UnknownKeyId       revoking a key id the directory does not hold
-    │   └── InvalidStationKey  key material that is not an Ed25519 public key
-    ├── CommitFailed           a batch could not be stored (the stream ends UNAVAILABLE; resend)
-    └── HubShuttingDown        work handed to the writer after it was told to stop (UNAVAILABLE)
+    ├── HubConfigError             a setting out of range or malformed; names the setting
+    ├── HubStoreError              the store was asked for something it cannot do
+    │   ├── InvalidDatabaseUrl     a URL that does not parse or names an unusable database or driver
+    │   ├── SchemaNotCurrent       the database is not at this hub's schema revision
+    │   ├── UnknownStation         a key for a station nobody registered
+    │   ├── UnknownKeyId           revoking a key id the directory does not hold
+    │   └── InvalidStationKey      key material that is not an Ed25519 public key
+    ├── RecordRejected             a record the hub will not store (hub.envelope_check; Ack REJECTED)
+    ├── MalformedStoredVerdict     a stored hub verdict that neither JSON form reads (hub.verdict)
+    ├── CommitFailed               a batch could not be stored (the stream ends UNAVAILABLE; resend)
+    └── HubShuttingDown            work handed to the writer after it was told to stop (UNAVAILABLE)
 
-Edges: the ingest service maps ``CommitFailed`` and ``HubShuttingDown`` to gRPC UNAVAILABLE;
-the CLI (``tongjian hub``, ``tongjian report``) prints any ``HubError`` as one line.
+``RecordRejected`` and ``MalformedStoredVerdict`` live beside the code that raises them; the rest
+live here. Database driver errors (``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
+
+Edges: the ingest service answers ``RecordRejected`` with Ack REJECTED and maps ``CommitFailed``,
+``HubShuttingDown`` and database errors to gRPC UNAVAILABLE; the CLI (``tongjian hub``,
+``tongjian report``) prints any ``HubError`` as one line, exit status 2.
 """
 
 from __future__ import annotations
@@ -21,6 +28,10 @@ from __future__ import annotations
 
 class HubError(Exception):
     """Root of the hub's errors; the message says what went wrong and where."""
+
+
+class HubConfigError(HubError):
+    """A hub setting out of range or malformed; the message names the setting."""
 
 
 class HubStoreError(HubError):

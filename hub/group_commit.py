@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.audit import AuditEntry
-from hub.errors import CommitFailed, HubShuttingDown
+from hub.errors import CommitFailed, HubConfigError, HubShuttingDown
 from hub.metrics import HubMetrics
 from hub.records import CommitOutcome, RecordRow
 from hub.store import HubStore
@@ -60,9 +60,9 @@ class GroupCommitter:
         report_health: HealthReport | None = None,
     ) -> None:
         if max_batch < 1:
-            raise ValueError(f"group_commit_max must be at least 1, not {max_batch}")
+            raise HubConfigError(f"group_commit_max must be at least 1, not {max_batch}")
         if max_consecutive_failures < 1:
-            raise ValueError(
+            raise HubConfigError(
                 f"writer_max_consecutive_failures must be at least 1, not {max_consecutive_failures}"
             )
         self._store = store

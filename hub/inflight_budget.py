@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 
+from hub.errors import HubConfigError
+
 
 class InflightBudget:
     def __init__(self, limit_bytes: int) -> None:
         if limit_bytes < 1:
-            raise ValueError(f"limit_bytes must be at least 1, not {limit_bytes}")
+            raise HubConfigError(f"limit_bytes must be at least 1, not {limit_bytes}")
         self.limit_bytes = limit_bytes
         self.used_bytes = 0
         self.peak_bytes = 0

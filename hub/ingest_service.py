@@ -42,7 +42,7 @@ from hub.envelope_check import (
     open_envelope,
     verify_envelope,
 )
-from hub.errors import CommitFailed, HubShuttingDown
+from hub.errors import CommitFailed, HubError, HubShuttingDown
 from hub.group_commit import GroupCommitter
 from hub.inflight_budget import InflightBudget
 from hub.key_directory import KeyDirectory
@@ -332,5 +332,5 @@ _REJECT_CODES = {
 _RESEND_KINDS = frozenset({RejectionKind.KEY_REVOKED, RejectionKind.KEY_NOT_VALID})
 
 
-class _RateLimited(Exception):
-    pass
+class _RateLimited(HubError):
+    """A station over its rate: the reader ends the stream RESOURCE_EXHAUSTED (never leaves here)."""

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hub.errors import HubConfigError
+
 # Past this many buckets, refilled ones are dropped (a province has a few hundred stations).
 _PRUNE_AT = 1024
 
@@ -34,11 +36,11 @@ class StationRateLimiter:
         self, rate_per_s: float, burst: float | None = None, clock: Callable[[], float] = time.monotonic
     ) -> None:
         if rate_per_s <= 0:
-            raise ValueError(f"rate_per_s must be positive, not {rate_per_s}")
+            raise HubConfigError(f"rate_per_s must be positive, not {rate_per_s}")
         self.rate_per_s = rate_per_s
         self.burst = burst if burst is not None else max(1.0, rate_per_s)
         if self.burst < 1:
-            raise ValueError(f"burst must be at least 1, not {self.burst}")
+            raise HubConfigError(f"burst must be at least 1, not {self.burst}")
         self._clock = clock
         self._buckets: dict[str, _Bucket] = {}
 

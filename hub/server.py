@@ -30,6 +30,7 @@ from grpc_reflection.v1alpha import reflection
 from hub.access import RPC_ROLES, RoleGate
 from hub.enrollment_service import register_enrollment_service
 from hub.envelope_check import EnvelopeLimits
+from hub.errors import HubConfigError
 from hub.group_commit import GroupCommitter
 from hub.ingest_service import SERVICE_NAME, StationIngestService
 from hub.key_directory import KeyDirectory
@@ -81,10 +82,6 @@ class HubConfig:
     # True: bring the schema to the newest revision on start (embedded use, tests). The CLI's
     # ``hub serve`` passes False: it refuses a schema that is not current (``tongjian hub migrate``).
     migrate_schema: bool = True
-
-
-class HubConfigError(ValueError):
-    pass
 
 
 def split_host_port(address: str, what: str) -> tuple[str, int]:

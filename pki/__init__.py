@@ -11,8 +11,8 @@ on the dev CA, only on the certificate profile (CN = identity, OU = role).
 """
 
 from pki.authority import CaFiles, IssuedFiles, Role, init_ca, issue
+from pki.errors import PkiError
 from pki.grpc_credentials import channel_credentials, peer_common_name, server_credentials
-from pki.pem_files import PkiError
 
 __all__ = [
     "CaFiles",

@@ -37,8 +37,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from pki.errors import CertificateRoleError, InvalidCertificateRequest, PemFileError
 from pki.pem_files import (
-    PkiError,
     check_key_matches,
     check_valid_now,
     is_ca,
@@ -95,10 +95,6 @@ _EXTENDED_KEY_USAGE: dict[Role, tuple[x509.ObjectIdentifier, ...]] = {
     Role.LANE_SERVICE: (ExtendedKeyUsageOID.SERVER_AUTH,),
 }
 _SERVER_ROLES = frozenset({Role.HUB, Role.PEER_HUB, Role.LANE_SERVICE})
-
-
-class CertificateRoleError(ValueError):
-    """A certificate whose subject does not name exactly one known role in its OU."""
 
 
 def certificate_role(certificate: x509.Certificate) -> Role:
@@ -209,7 +205,7 @@ def issue(
     check_key_matches(ca_certificate, ca_cert_pem.name, ca_key, ca_key_pem.name)
     check_valid_now(ca_certificate, ca_cert_pem.name)
     if not is_ca(ca_certificate):
-        raise PkiError(ca_cert_pem.name, "not a CA certificate (basicConstraints CA:TRUE missing)")
+        raise PemFileError(ca_cert_pem.name, "not a CA certificate (basicConstraints CA:TRUE missing)")
 
     files = IssuedFiles(out_dir / f"{name}.cert.pem", out_dir / f"{name}.key.pem", out_dir / CA_CERT_FILE)
     _refuse_overwrite((files.cert_path, files.key_path), force)
@@ -274,9 +270,11 @@ def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
 def _check_name(name: str, what: str) -> None:
     # The name is also a file stem, so it may not climb out of the output directory.
     if not name or name in (".", "..") or len(name.encode("utf-8", errors="surrogatepass")) > _MAX_NAME_BYTES:
-        raise ValueError(f"{what} {name!r} must be 1 to {_MAX_NAME_BYTES} bytes in UTF-8 (and not . or ..)")
+        raise InvalidCertificateRequest(
+            f"{what} {name!r} must be 1 to {_MAX_NAME_BYTES} bytes in UTF-8 (and not . or ..)"
+        )
     if name != name.strip() or any(_forbidden_in_name(c) for c in name):
-        raise ValueError(
+        raise InvalidCertificateRequest(
             f"{what} {name!r} may not contain path separators, control characters or outer spaces"
         )
 
@@ -289,15 +287,17 @@ def _forbidden_in_name(character: str) -> bool:
 
 def _check_days(days: int) -> None:
     if days < 1:
-        raise ValueError(f"days must be at least 1, not {days}")
+        raise InvalidCertificateRequest(f"days must be at least 1, not {days}")
 
 
 def _check_dns_name(name: str) -> str:
     labels = name.split(".")
     if not name or len(name) > 253 or not all(label and len(label) <= 63 for label in labels):
-        raise ValueError(f"DNS name {name!r} is not a valid host name")
+        raise InvalidCertificateRequest(f"DNS name {name!r} is not a valid host name")
     if not name.isascii() or any(not (c.isalnum() or c in "-*") for label in labels for c in label):
-        raise ValueError(f"DNS name {name!r} is not a valid host name (ASCII letters, digits, '-' only)")
+        raise InvalidCertificateRequest(
+            f"DNS name {name!r} is not a valid host name (ASCII letters, digits, '-' only)"
+        )
     return name
 
 
@@ -305,7 +305,7 @@ def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     try:
         return ipaddress.ip_address(value)
     except ValueError as error:
-        raise ValueError(f"IP address {value!r} is not an IPv4 or IPv6 address") from error
+        raise InvalidCertificateRequest(f"IP address {value!r} is not an IPv4 or IPv6 address") from error
 
 
 def _refuse_overwrite(paths: Iterable[Path], force: bool) -> None:
@@ -313,11 +313,11 @@ def _refuse_overwrite(paths: Iterable[Path], force: bool) -> None:
         return
     for path in paths:
         if path.exists():
-            raise PkiError(path, "already exists (pass force / --force to replace it)")
+            raise PemFileError(path, "already exists (pass force / --force to replace it)")
 
 
 def _make_directory(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise PkiError(path, f"cannot create directory: {error.strerror or error}") from error
+        raise PemFileError(path, f"cannot create directory: {error.strerror or error}") from error

@@ -15,10 +15,10 @@ from typing import Any
 import grpc
 from cryptography import x509
 
-from pki.authority import CertificateRoleError, Role, certificate_role
+from pki.authority import Role, certificate_role
+from pki.errors import CertificateRoleError, PemFileError, PkiError
 from pki.pem_files import (
     PemSource,
-    PkiError,
     check_key_matches,
     check_valid_now,
     is_ca,
@@ -110,5 +110,5 @@ def _trust_anchors(source: PemSource, label: str) -> bytes:
     for certificate in certificates:
         check_valid_now(certificate, pem.name)
     if not any(is_ca(certificate) for certificate in certificates):
-        raise PkiError(pem.name, "holds no CA certificate (basicConstraints CA:TRUE) to trust")
+        raise PemFileError(pem.name, "holds no CA certificate (basicConstraints CA:TRUE) to trust")
     return pem.data

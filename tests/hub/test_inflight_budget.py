@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from prometheus_client import generate_latest
 
+from hub.errors import HubConfigError
 from hub.inflight_budget import InflightBudget
 from hub.server import HubServer
 
@@ -26,7 +27,7 @@ async def test_a_reader_waits_for_room_and_an_oversize_record_passes_alone() -> 
     assert await asyncio.wait_for(huge, 1) == 100 and budget.peak_bytes == 100
     budget.release(100)
     assert budget.used_bytes == 0
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(HubConfigError, match="at least 1"):
         InflightBudget(0)
 
 

@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pki.authority import Role, init_ca, issue
+from pki.errors import InvalidCertificateRequest
 from pki.pem_files import Pem, PkiError, parse_certificates, parse_private_key
 
 
@@ -212,14 +213,14 @@ def test_a_ca_key_of_another_ca_is_refused(dev_pki, foreign_pki, tmp_path: Path)
 def test_bad_names_and_addresses_are_refused_with_the_value(  # type: ignore[no-untyped-def]
     dev_pki, tmp_path: Path, name: str, dns: tuple[str, ...], ips: tuple[str, ...], message: str
 ) -> None:
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(InvalidCertificateRequest) as refused:
         issue(dev_pki.ca.cert_path.parent, Role.HUB, name, tmp_path, dns_names=dns, ip_addresses=ips)
     assert message in str(refused.value)
     assert not list(tmp_path.iterdir())
 
 
 def test_days_must_be_positive(dev_pki, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ValueError, match="days must be at least 1, not 0"):
+    with pytest.raises(InvalidCertificateRequest, match="days must be at least 1, not 0"):
         issue(dev_pki.ca.cert_path.parent, Role.STATION, "50-0001", tmp_path, days=0)
 
 
@@ -231,7 +232,7 @@ def test_any_name_is_either_the_exact_cn_inside_the_out_dir_or_refused(  # type:
     out = tmp_path / "out"
     try:
         files = issue(dev_pki.ca.cert_path.parent, Role.STATION, name, out, force=True)
-    except ValueError as error:
+    except InvalidCertificateRequest as error:
         assert repr(name) in str(error)
         return
     assert files.cert_path.parent == out and files.key_path.parent == out

@@ -168,7 +168,8 @@ def _read(path: Path, what: str) -> bytes:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from hub.server import HubConfig, HubConfigError, HubServer, HubTls
+    from hub.errors import HubError
+    from hub.server import HubConfig, HubServer, HubTls
 
     tls_files = (args.tls_cert, args.tls_key, args.client_ca)
     if any(tls_files) and not all(tls_files):
@@ -228,7 +229,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from error
     except (HubStoreError, SQLAlchemyError) as error:
         raise database_error(config.database_url, error) from error
-    except HubConfigError as error:
+    except HubError as error:  # a setting out of range, a writer that could not start: one line
         raise CommandError(str(error)) from error
     return 0
 
@@ -241,7 +242,8 @@ def _refuse_a_busy_port(address: str) -> None:
     import errno
     import socket
 
-    from hub.server import HubConfigError, split_host_port
+    from hub.errors import HubConfigError
+    from hub.server import split_host_port
     from protos.server_port import PortInUse
 
     try:
