@@ -64,7 +64,7 @@ ID_REUSED_REASON = "record id reused with different content"
 # (an oversize Ack would end the stream, and the station would resend the same record forever).
 MAX_ACK_REASON_CHARS = 512
 MAX_ACK_RECORD_ID_CHARS = 64
-# What the audit log's columns hold (hub.models.AuditRow); anything else goes into the detail.
+# What the audit log's columns hold (hub.models.AuditEvent); anything else goes into the detail.
 _AUDIT_LIMITS = {"station_id": 64, "record_id": 36, "key_id": 96}
 MAX_AUDIT_DETAIL_CHARS = 2000
 
@@ -128,6 +128,11 @@ class StationIngestService:
         self._readers: set[asyncio.Task[None]] = set()
         self._draining = False
 
+    @property
+    def reading_streams(self) -> int:
+        """Streams whose records are still being read."""
+        return len(self._readers)
+
     def drain(self) -> None:
         """Stop reading records on every stream; Acks for what was read still go out, then the
         streams end (status OK) and the stations reconnect, to this hub or another replica."""
@@ -188,7 +193,7 @@ class StationIngestService:
             reader.cancel()
             # Records read but never answered (the station hung up, the stream was aborted): their
             # commits stand or fail on their own, but they no longer take up the budget.
-            if item is not None and isinstance(item, _Pending):
+            if isinstance(item, _Pending):
                 self.budget.release(item.held_bytes)
             while not pending.empty():
                 left = pending.get_nowait()
@@ -235,7 +240,6 @@ class StationIngestService:
                     item.held_bytes = held
                     await pending.put(item)
                     held = 0  # the generator gives it back now
-                    continue
                 except _RateLimited as limited:
                     end = _End(str(limited))
                     return

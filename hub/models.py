@@ -101,7 +101,7 @@ class Record(Base):
 
 
 class AuditEvent(Base):
-    """Append-only; ``hash`` = sha256 over this row's content and ``prev_hash`` (see store)."""
+    """Append-only; ``hash`` = sha256 over this row's content and ``prev_hash`` (``hub.audit``)."""
 
     __tablename__ = "audit_events"
 

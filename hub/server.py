@@ -113,8 +113,7 @@ class HubServer:
         self._port: int | None = None
         self._metrics_port: int | None = None
         self._health: HealthServicer | None = None
-        self._service: StationIngestService | None = None
-        self._running: contextlib.AsyncExitStack | None = None
+        self._running: _Running | None = None
         self._stop_grace: float | None = 1.0
         self._stopped = False
 
@@ -123,6 +122,13 @@ class HubServer:
         if self._port is None:
             raise RuntimeError("the hub is not started")
         return self._port
+
+    @property
+    def ingest(self) -> StationIngestService:
+        """The running ingest service (its in-flight budget, its open streams)."""
+        if self._running is None:
+            raise RuntimeError("the hub is not started")
+        return self._running.ingest
 
     @property
     def metrics_port(self) -> int | None:
@@ -180,7 +186,6 @@ class HubServer:
                 max_inflight_bytes=config.max_inflight_bytes,
                 clock=config.clock,
             )
-            self._service = service
             self.metrics.inflight_bytes.set_function(lambda: service.budget.used_bytes)
             interceptors = [RoleGate(RPC_ROLES)] if config.tls is not None else []
             server = grpc.aio.server(options=_server_options(config), interceptors=interceptors)
@@ -216,7 +221,7 @@ class HubServer:
                 host, port = split_host_port(config.metrics_listen, "metrics_listen")
                 self._metrics_port = self.metrics.serve(host, port)
             stack.callback(self.metrics.close)
-            self._running = stack.pop_all()
+            self._running = _Running(stack.pop_all(), health, service)
         log.info("hub for province %s serving on port %d", config.province, self._port)
 
     async def _writer_health(self, healthy: bool) -> None:
@@ -238,17 +243,24 @@ class HubServer:
             return
         self._stopped = True
         self._stop_grace = grace
-        if self._health is not None:
-            await self._health.enter_graceful_shutdown()
-        if self._service is not None:
-            self._service.drain()
         running, self._running = self._running, None
-        await running.aclose()
+        await running.health.enter_graceful_shutdown()
+        running.ingest.drain()
+        await running.stack.aclose()
         log.info("hub for province %s on port %s stopped", self.config.province, self._port)
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:
             await self._server.wait_for_termination()
+
+
+@dataclass(frozen=True, slots=True)
+class _Running:
+    """What a started hub holds: the stack that unwinds it, and what ``stop`` drains first."""
+
+    stack: contextlib.AsyncExitStack
+    health: HealthServicer
+    ingest: StationIngestService
 
 
 def _server_options(config: HubConfig) -> list[tuple[str, Any]]:

@@ -10,6 +10,7 @@ from google.protobuf import json_format
 
 from hub.errors import HubError
 from inspection import InspectionRecord, Outcome, Verdict, VerdictItem
+from inspection.verdicts import judge as judge_by_the_rules
 from protos.record_mapping import MalformedRecord, verdict_from_proto, verdict_to_proto
 from protos.tongjian.v1 import inspection_pb2 as pb
 
@@ -21,26 +22,14 @@ Judge = Callable[[InspectionRecord], Verdict]
 class VerdictJudge:
     """The hub's own verdict, by ``inspection.verdicts.judge`` unless a judge is configured.
 
-    The rules module is imported on first use; if it cannot be imported, records are stored
-    without a hub verdict and that is logged once. A judge that raises on one record is a bug
-    in the rules, not in the record: that record is stored without a hub verdict and logged.
+    A judge that raises on one record is a bug in the rules, not in the record: that record is
+    stored without a hub verdict (``hub_verdict`` NULL) and the failure logged with its traceback.
     """
 
     def __init__(self, judge: Judge | None) -> None:
-        self._judge = judge
-        self._resolved = judge is not None
+        self._judge: Judge = judge if judge is not None else judge_by_the_rules
 
     def __call__(self, record: InspectionRecord) -> Verdict | None:
-        if not self._resolved:
-            self._resolved = True
-            try:
-                from inspection.verdicts import judge
-            except ImportError as error:
-                log.warning("no hub verdicts: inspection.verdicts.judge is not available (%s)", error)
-            else:
-                self._judge = judge
-        if self._judge is None:
-            return None
         try:
             return self._judge(record)
         except Exception:

@@ -43,7 +43,7 @@ async def test_the_hub_stops_reading_at_its_budget_and_still_stores_everything(
         outcomes = await asyncio.gather(*(submit(hub.port, envelopes[i::3]) for i in range(3)))
         assert all(o.error is None and len(o.acks) == 20 for o in outcomes)
         assert hub.store.count_records() == 60
-        service = hub._service
+        service = hub.ingest
         assert budget * 3 // 4 <= service.budget.peak_bytes <= budget  # reached, never passed
         assert service.budget.used_bytes == 0  # everything given back
         assert "tongjian_hub_inflight_bytes 0.0" in generate_latest(hub.metrics.registry).decode()

@@ -345,17 +345,19 @@ async def test_a_station_that_hangs_up_while_the_hub_is_behind_leaves_no_reader_
 
 
 async def _hang_up_on(enrolled) -> None:  # type: ignore[no-untyped-def]
-    service = enrolled.hub._service
+    service = enrolled.hub.ingest
     async with grpc.aio.insecure_channel(f"127.0.0.1:{enrolled.hub.port}") as channel:
         call = channel.stream_stream(SUBMIT_METHOD)(iter([b"\xff\xff\xff"] * 3000))
         deadline = asyncio.get_running_loop().time() + 20
-        while enrolled.hub.metrics.received._value.get() < 1025:
+        while (
+            enrolled.hub.metrics.registry.get_sample_value("tongjian_hub_records_received_total") or 0
+        ) < 1025:
             assert asyncio.get_running_loop().time() < deadline, "the hub did not read the envelopes"
             await asyncio.sleep(0.05)
-        assert len(service._readers) == 1
+        assert service.reading_streams == 1
         call.cancel()
     for _ in range(100):
-        if not service._readers:
+        if not service.reading_streams:
             break
         await asyncio.sleep(0.05)
-    assert not service._readers
+    assert not service.reading_streams

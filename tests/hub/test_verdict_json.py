@@ -4,6 +4,7 @@ still read back (a row written the old way, on SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import hashlib
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from google.protobuf import json_format
 from hub.errors import HubError
 from hub.records import RecordRow
 from hub.store import HubStore
-from hub.verdict import MalformedStoredVerdict, verdict_from_json, verdict_to_json
+from hub.verdict import MalformedStoredVerdict, VerdictJudge, verdict_from_json, verdict_to_json
 from inspection import Outcome, Verdict, VerdictItem
 from inspection.verdicts import judge
 from protos.envelope import load_private_key, seal
@@ -104,3 +105,13 @@ def test_a_row_written_the_old_way_verifies_and_reads_back(  # type: ignore[no-u
         assert verdict_from_json(stored.hub_verdict) == hub_verdict
     finally:
         store.dispose()
+
+
+def test_the_hub_judges_with_the_rules_even_when_the_rules_module_cannot_be_imported_later(  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch, make_record
+) -> None:
+    # The rules are a dependency of the hub, imported with it: no record is ever stored without
+    # a hub verdict because an import failed at the first record (it used to be logged and skipped).
+    record = make_record(1)
+    monkeypatch.setitem(sys.modules, "inspection.verdicts", None)  # any import of it now fails
+    assert VerdictJudge(None)(record) == judge(record)
