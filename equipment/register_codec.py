@@ -140,7 +140,9 @@ def _raw_from_words(spec: RegisterSpec, words: Sequence[int]) -> int | float:
             )
     ordered = list(words) if spec.word_order is WordOrder.HIGH_FIRST else list(reversed(words))
     data = b"".join(word.to_bytes(2, "big") for word in ordered)
-    return struct.unpack(_STRUCT[spec.data_type], data)[0]
+    # Every format in _STRUCT is an integer or float code, so unpack yields an int or a float.
+    value: int | float = struct.unpack(_STRUCT[spec.data_type], data)[0]
+    return value
 
 
 def decode_one(spec: RegisterSpec, words: Sequence[int], index: int = 0) -> float | None:

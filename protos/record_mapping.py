@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import TypeVar
 
 from google.protobuf import timestamp_pb2
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from inspection import (
     AxleBrake,
@@ -95,15 +95,18 @@ _OUTCOME = {
 }
 
 
-def _enum_from(table: dict[E, int], number: int, path: str) -> E:
+def _enum_from(table: Mapping[E, int], number: int, path: str) -> E:
     for member, value in table.items():
         if value == number:
             return member
     raise MalformedRecord(path, f"unknown or unspecified enum value {number}")
 
 
-def _opt(message: object, name: str) -> float | None:
-    return getattr(message, name) if message.HasField(name) else None  # type: ignore[attr-defined]
+def _opt(message: Message, name: str) -> float | None:
+    if not message.HasField(name):
+        return None
+    value: float = getattr(message, name)
+    return value
 
 
 def _finite(value: float | None, path: str) -> float | None:

@@ -128,6 +128,8 @@ class LimitTable:
         """A copy with one entry changed, e.g. ``replace(Rule.DRAG, value=5.0, clause=...)``."""
         old = self.get(rule, variant)
         entries = dict(self.entries)
+        # The keyword names are checked at run time by dataclasses.replace (TypeError on an unknown
+        # field); mypy cannot check a **changes of mixed value types against Limit's fields.
         entries[(rule, variant)] = dataclass_replace(old, **changes)  # type: ignore[arg-type]
         return LimitTable(MappingProxyType(entries))
 
