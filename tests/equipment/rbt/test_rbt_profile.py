@@ -172,3 +172,20 @@ def test_any_single_change_loads_or_raises_only_profile_error(quantity: Quantity
 def test_arbitrary_text_raises_only_profile_error(text: str) -> None:
     with pytest.raises(ProfileError):
         parse_profile(text, file="noise.toml")
+
+
+def test_the_description_a_profile_gives_is_kept() -> None:
+    # It was read and checked, then dropped on the way to RbtProfile.
+    assert load_profile("rbt-f").description.startswith("RBT-F roller brake tester")
+    assert load_profile("default").description.startswith("Reference roller brake tester")
+
+
+def test_an_unknown_top_level_key_and_a_non_table_register_are_named() -> None:
+    data = _default_data()
+    data["colour"] = "red"
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(_toml(data), file="p.toml")
+    assert (caught.value.key, caught.value.reason.split(";")[0]) == ("colour", "unknown key")
+    text = _toml(_default_data()) + "[registers]\n"
+    with pytest.raises(ProfileError):
+        parse_profile(text.replace("[registers.STATUS]", "[registers.X]"), file="p.toml")
