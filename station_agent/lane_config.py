@@ -65,7 +65,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -85,6 +85,10 @@ from pydantic.dataclasses import dataclass
 from pydantic_core import PydanticCustomError
 
 from equipment.errors import ProfileError
+
+if TYPE_CHECKING:
+    from equipment.modbus_link import ModbusLink
+    from equipment.serial_link import SerialLink
 
 LimitSet = Literal["a", "b"]
 Parity = Literal["N", "E", "O"]
@@ -203,6 +207,29 @@ class RbtConfig:
     # Overrides of the brake driver's timings, by field name, in procedure seconds.
     timings: Mapping[str, _Seconds] = Field(default_factory=dict)
 
+    def link(self) -> ModbusLink:
+        """The Modbus link this configuration describes (not yet connected)."""
+        from equipment.modbus_link import ModbusRtuLink, ModbusTcpLink
+
+        transport = self.transport
+        if isinstance(transport, TcpTransport):
+            return ModbusTcpLink(
+                transport.host,
+                transport.port,
+                unit=transport.unit,
+                timeout=self.timeout_s,
+                retries=self.retries,
+            )
+        return ModbusRtuLink(
+            transport.serial_port,
+            baud=transport.baud,
+            parity=transport.parity,
+            stop_bits=transport.stop_bits,
+            unit=transport.unit,
+            timeout=self.timeout_s,
+            retries=self.retries,
+        )
+
     @model_validator(mode="before")
     @classmethod
     def _split_transport(cls, data: Any) -> Any:
@@ -259,6 +286,21 @@ class SerialBenchConfig:
     baud: _Baud = 9600
     timeout_s: _Timeout = 2.0
     retries: _Retries = 2
+
+    def link(self) -> SerialLink:
+        """The serial link this configuration describes (not yet opened)."""
+        from equipment.serial_link import SerialConfig, SerialLink
+
+        return SerialLink(
+            SerialConfig(
+                port=self.serial_port,
+                baudrate=self.baud,
+                response_timeout_s=self.timeout_s,
+                checksum_retries=self.retries,
+                # The lane's bench supervisor does the retrying (with backoff); one attempt per open.
+                open_attempts=1,
+            )
+        )
 
 
 @dataclass(slots=True, config=_SCHEMA)

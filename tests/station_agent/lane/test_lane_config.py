@@ -261,3 +261,21 @@ def test_each_default_is_declared_once_on_its_field() -> None:
     assert config.hlt.timeout_s == 8.0
     assert type(config.hlt)(serial_port="/dev/ttyS1").timeout_s == 8.0
     assert config.rbt == type(config.rbt)(transport=config.rbt.transport, profile="rbt-f", retries=5)
+
+
+def test_links_are_built_from_the_config_object() -> None:
+    from equipment.modbus_link import ModbusRtuLink, ModbusTcpLink
+
+    config = parse_lane_config(GOOD, file="lane.toml")
+    tcp = config.rbt.link()
+    assert isinstance(tcp, ModbusTcpLink)
+    assert (tcp.host, tcp.port, tcp.unit, tcp.timeout, tcp.retries) == ("127.0.0.1", 1502, 1, 0.5, 5)
+    data = good_mapping()
+    data["rbt"] = {"transport": "rtu", "serial_port": "/dev/ttyUSB0", "parity": "O", "stop_bits": 2}
+    rtu = lane_config_from_mapping(data, file="x.toml", base_dir=Path("/")).rbt.link()
+    assert isinstance(rtu, ModbusRtuLink)
+    assert (rtu.stop_bits, rtu.unit) == (2, 1)
+    serial = config.hlt.link().config
+    assert (serial.port, serial.baudrate, serial.response_timeout_s, serial.checksum_retries) == (
+        "/dev/ttyS1", 9600, 8.0, 2,
+    )  # fmt: skip
