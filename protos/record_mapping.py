@@ -30,6 +30,7 @@ from inspection import (
     InvalidIdentifier,
     LampMeasurement,
     LampSystem,
+    LimitSet,
     Outcome,
     PhotoRef,
     Side,
@@ -210,14 +211,14 @@ def _gas_to_proto(reading: GasReading) -> pb.GasReading:
 def _emission_to_proto(run: EmissionRun) -> pb.Emission:
     if isinstance(run, TwoSpeedIdleRun):
         return pb.Emission(
-            limit_set=run.limit_set,
+            limit_set=run.limit_set.value,
             two_speed_idle=pb.TwoSpeedIdle(
                 high_idle=[_gas_to_proto(r) for r in run.high_idle],
                 low_idle=[_gas_to_proto(r) for r in run.low_idle],
             ),
         )
     return pb.Emission(
-        limit_set=run.limit_set, free_acceleration=pb.FreeAcceleration(k_per_m=list(run.k_per_m))
+        limit_set=run.limit_set.value, free_acceleration=pb.FreeAcceleration(k_per_m=list(run.k_per_m))
     )
 
 
@@ -459,12 +460,17 @@ def _gas_phase(readings: Sequence[pb.GasReading], path: str) -> tuple[GasReading
 
 
 def _emission_from_proto(message: pb.Emission) -> EmissionRun:
-    if message.limit_set not in ("a", "b"):
-        raise MalformedRecord("emission.limit_set", f"expected 'a' or 'b', got {message.limit_set!r}")
+    try:
+        limit_set = LimitSet(message.limit_set)
+    except ValueError:
+        allowed = " or ".join(repr(member.value) for member in LimitSet)
+        raise MalformedRecord(
+            "emission.limit_set", f"expected {allowed}, got {message.limit_set!r}"
+        ) from None
     run = message.WhichOneof("run")
     if run == "two_speed_idle":
         return TwoSpeedIdleRun(
-            limit_set=message.limit_set,
+            limit_set=limit_set,
             high_idle=_gas_phase(message.two_speed_idle.high_idle, "emission.two_speed_idle.high_idle"),
             low_idle=_gas_phase(message.two_speed_idle.low_idle, "emission.two_speed_idle.low_idle"),
         )
@@ -474,7 +480,7 @@ def _emission_from_proto(message: pb.Emission) -> EmissionRun:
         _at_most(len(k_values), MAX_K_VALUES, path)
         for i, k in enumerate(k_values):
             _finite(k, f"{path}[{i}]")
-        return FreeAccelerationRun(limit_set=message.limit_set, k_per_m=tuple(k_values))
+        return FreeAccelerationRun(limit_set=limit_set, k_per_m=tuple(k_values))
     raise MalformedRecord("emission.run", "neither two_speed_idle nor free_acceleration is set")
 
 

@@ -4,7 +4,7 @@ One TOML file per lane, e.g.::
 
     station_id = "50-0001"
     lane = 1
-    limit_set = "a"                 # GB 18285 / GB 3847 limit set: "a" or "b"
+    limit_set = "a"                 # GB 18285 / GB 3847 limit set: "a" or "b" (inspection.LimitSet)
 
     [rbt]                           # roller brake tester (Modbus)
     transport = "tcp"               # "tcp": host, port  |  "rtu": serial_port, baud, parity
@@ -85,12 +85,12 @@ from pydantic.dataclasses import dataclass
 from pydantic_core import PydanticCustomError
 
 from equipment.errors import ProfileError
+from inspection import LimitSet
 
 if TYPE_CHECKING:
     from equipment.modbus_link import ModbusLink
     from equipment.serial_link import SerialLink
 
-LimitSet = Literal["a", "b"]
 Parity = Literal["N", "E", "O"]
 
 # Shipped brake tester profiles, loaded by name; anything else is a path.

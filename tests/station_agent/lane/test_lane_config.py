@@ -279,3 +279,12 @@ def test_links_are_built_from_the_config_object() -> None:
     assert (serial.port, serial.baudrate, serial.response_timeout_s, serial.checksum_retries) == (
         "/dev/ttyS1", 9600, 8.0, 2,
     )  # fmt: skip
+
+
+def test_the_limit_set_is_the_domain_enum_and_has_no_default() -> None:
+    from inspection import LimitSet
+
+    assert parse_lane_config(GOOD, file="lane.toml").limit_set is LimitSet.B
+    with pytest.raises(LaneConfigError) as caught:
+        lane_config_from_mapping(_without(good_mapping(), "limit_set"), file="lane.toml", base_dir=Path("/"))
+    assert (caught.value.key, caught.value.reason) == ("limit_set", "missing")
