@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from equipment.errors import RemoteProtocolError
+from equipment.errors import CodecError, RemoteProtocolError
 
 DEVICE = "rbt"
 WORD_MAX = 0xFFFF
@@ -85,7 +85,7 @@ class NotAvailable(StrEnum):
     NAN = "nan"
 
 
-class RegisterEncodeError(ValueError):
+class RegisterEncodeError(CodecError, ValueError):
     """A value cannot be written in a register layout (out of range, NaN in an integer...)."""
 
     def __init__(self, register: str, value: object, reason: str) -> None:

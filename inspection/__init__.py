@@ -5,6 +5,7 @@ constructed in a test with literals, and the judging rules (``inspection.verdict
 functions over these types, so agent and hub reach the same verdict from the same data.
 """
 
+from inspection.errors import InspectionError
 from inspection.identifiers import (
     PROVINCES,
     InvalidIdentifier,
@@ -42,6 +43,7 @@ __all__ = [
     "FreeAccelerationRun",
     "Fuel",
     "GasReading",
+    "InspectionError",
     "InspectionRecord",
     "InvalidIdentifier",
     "LampMeasurement",

@@ -21,13 +21,14 @@ from datetime import date
 from enum import Enum, StrEnum
 from typing import Any
 
+from inspection.errors import InspectionError
 from inspection.vehicle import Fuel, LampSystem, Vehicle, VehicleClass, VehicleUse
 
 # Counts and masses are whole numbers a record can carry (they travel as uint32).
 MAX_WHOLE_NUMBER = 2**32 - 1
 
 
-class FieldValueError(ValueError):
+class FieldValueError(InspectionError, ValueError):
     """The text given for ``option`` is not a value of its field: ``reason`` says why."""
 
     def __init__(self, option: str, reason: str) -> None:

@@ -46,6 +46,7 @@ from inspection import (
 )
 from inspection.measurements import BrakeTest
 from inspection.record_limits import MAX_COUNT, Part
+from protos.errors import ProtosError
 from protos.tongjian.v1 import inspection_pb2 as pb
 
 E = TypeVar("E", bound=Enum)
@@ -62,7 +63,7 @@ MAX_PHOTOS = MAX_COUNT[Part.PHOTOS]
 MAX_VERDICT_ITEMS = MAX_COUNT[Part.VERDICT_ITEMS]
 
 
-class MalformedRecord(ValueError):
+class MalformedRecord(ProtosError, ValueError):
     """A record payload that cannot be a valid inspection record; ``path`` names the field."""
 
     def __init__(self, path: str, reason: str) -> None:

@@ -24,6 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from types import MappingProxyType
 
+from inspection.errors import InspectionError
 from inspection.verdict import Outcome, VerdictItem
 
 
@@ -92,7 +93,7 @@ class Limit:
     open_question: str = ""  # non-empty where standards.md marks the value or the case open
 
 
-class UnknownLimit(KeyError):
+class UnknownLimit(InspectionError, KeyError):
     """The table has no entry for this rule and variant (a limit set or class it does not know)."""
 
     def __init__(self, rule: Rule, variant: str) -> None:
