@@ -142,6 +142,13 @@ def parse_profile(text: str, *, file: str = "<profile>") -> RbtProfile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ProfileError(file, "", f"not valid TOML: {error}") from error
+    return profile_from_mapping(data, file=file)
+
+
+def profile_from_mapping(data: Mapping[str, Any], *, file: str = "<profile>") -> RbtProfile:
+    """A profile from an already parsed TOML table (what ``parse_profile`` does after parsing)."""
+    if not isinstance(data, Mapping):
+        raise ProfileError(file, "", "must be a table")
     if "registers" not in data:
         raise ProfileError(file, "registers", "missing: one [registers.NAME] table per quantity")
     try:
@@ -288,4 +295,12 @@ def _refuse_overlaps(file: str, registers: Mapping[Quantity, RegisterSpec]) -> N
                 )
 
 
-__all__ = ["CURVES", "INTEGER_QUANTITIES", "Quantity", "RbtProfile", "load_profile", "parse_profile"]
+__all__ = [
+    "CURVES",
+    "INTEGER_QUANTITIES",
+    "Quantity",
+    "RbtProfile",
+    "load_profile",
+    "parse_profile",
+    "profile_from_mapping",
+]
