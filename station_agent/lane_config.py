@@ -234,10 +234,12 @@ class RbtConfig:
     @classmethod
     def _split_transport(cls, data: Any) -> Any:
         """The file keeps the transport's keys flat in [rbt]; the object nests them."""
-        if not isinstance(data, Mapping) or "transport" not in data or not isinstance(data["transport"], str):
-            if isinstance(data, Mapping) and "transport" not in data:
-                raise _rule("missing", "transport")
-            return data
+        if not isinstance(data, Mapping):
+            return data  # built in code (RbtConfig(transport=TcpTransport(...))), or not a table
+        if "transport" not in data:
+            raise _rule("missing", "transport")
+        if not isinstance(data["transport"], str):
+            raise _rule(f"must be one of 'tcp', 'rtu', not {_type_name(data['transport'])}", "transport")
         own = {k: v for k, v in data.items() if k in _RBT_OWN_KEYS}
         own["transport"] = {k: v for k, v in data.items() if k not in _RBT_OWN_KEYS}
         return own

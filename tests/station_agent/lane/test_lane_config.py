@@ -288,3 +288,14 @@ def test_the_limit_set_is_the_domain_enum_and_has_no_default() -> None:
     with pytest.raises(LaneConfigError) as caught:
         lane_config_from_mapping(_without(good_mapping(), "limit_set"), file="lane.toml", base_dir=Path("/"))
     assert (caught.value.key, caught.value.reason) == ("limit_set", "missing")
+
+
+def test_a_transport_that_is_not_text_is_named_before_the_keys_beside_it() -> None:
+    with pytest.raises(LaneConfigError) as caught:
+        lane_config_from_mapping(
+            _with(good_mapping(), "rbt.transport", 5), file="lane.toml", base_dir=Path("/")
+        )
+    assert (caught.value.key, caught.value.reason) == (
+        "rbt.transport",
+        "must be one of 'tcp', 'rtu', not an integer",
+    )
