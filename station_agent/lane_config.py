@@ -54,7 +54,7 @@ once, on the field, and pydantic checks a parsed TOML table against them (unknow
 ``strict`` scalars so ``lane = true`` or ``port = "502"`` are mistakes, not conversions). The
 classes are pydantic *dataclasses* rather than ``BaseModel``s on purpose: the lane, the procedures
 and their tests read them as plain frozen dataclasses (``dataclasses.fields``, ``replace``), and a
-pydantic dataclass is one. ``_reason`` turns pydantic's error (loc, type, ctx) into the
+pydantic dataclass is one. ``_key_and_reason`` turns pydantic's error (loc, type, ctx) into the
 ``LaneConfigError(file, key, reason)`` wording users already know.
 """
 
