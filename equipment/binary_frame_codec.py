@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 
+from equipment.errors import CodecError
 from equipment.receive_buffer import ReceiveBuffer
 
 STX = 0x02
@@ -33,7 +34,7 @@ OVERHEAD = 5
 MAX_DATA = 255
 
 
-class FrameError(Exception):
+class FrameError(CodecError):
     """Base of the framing errors; the decoder stays usable after raising one."""
 
 

@@ -14,7 +14,20 @@
     │   ├── ModbusExceptionReply        Modbus exception code (6 = busy: retried before raising)
     │   ├── NakReply                    EGA / OPM NAK with its code (1 checksum, 2 unknown, 3 not warm, 4 busy)
     │   └── ErrorReply                  HLT ``ERR,<code>,<text>``
-    └── DeviceFault                     the bench reports a fault (RBT FAULT bit + FAULT_CODE, HLT STAT FAULT)
+    ├── DeviceFault                     the bench reports a fault (RBT FAULT bit + FAULT_CODE, HLT STAT FAULT)
+    └── CodecError                      the sans-I/O codecs: bytes or a value that cannot be a frame
+        │                               or a register value (no device named: the codecs know none)
+        ├── FrameError                  EGA / OPM binary frames     (equipment.binary_frame_codec)
+        │   ├── MessageError            a well-formed frame with wrong content
+        │   └── ChecksumError           a complete frame whose checksum does not add up
+        ├── HltCodecError               headlight ASCII frames      (equipment.hlt_codec)
+        │   ├── HltChecksumError
+        │   └── HltMessageError
+        └── RegisterEncodeError         (also ValueError) a value a register layout cannot hold
+                                                                    (equipment.register_codec)
+
+The drivers turn a codec error from a device's bytes into ``RemoteProtocolError`` naming the
+device; a simulator turns one from the host's bytes into the NAK the spec prescribes.
 
 Like h11's Local/RemoteProtocolError, ``RemoteProtocolError`` means the device is at fault;
 a ``ProfileError`` or a ``ValueError`` from our own arguments means we are.
@@ -29,6 +42,16 @@ class EquipmentError(Exception):
         self.device = device
         self.command = command
         self.cause = cause
+
+
+class CodecError(EquipmentError):
+    """A codec's refusal: ``cause`` is the message; ``device`` and ``command`` are empty."""
+
+    def __init__(self, message: str = "") -> None:
+        Exception.__init__(self, message)
+        self.device = ""
+        self.command = ""
+        self.cause = message
 
 
 class ProfileError(EquipmentError):

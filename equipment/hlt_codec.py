@@ -23,6 +23,7 @@ from enum import IntEnum, StrEnum
 from functools import reduce
 from typing import TypeVar
 
+from equipment.errors import CodecError
 from equipment.receive_buffer import ReceiveBuffer
 
 START = ord("$")
@@ -33,7 +34,7 @@ _HEX = frozenset(b"0123456789ABCDEFabcdef")
 _FORBIDDEN_IN_FIELD = frozenset("$*,\r\n")
 
 
-class HltCodecError(Exception):
+class HltCodecError(CodecError):
     """Base of the headlight codec's errors; the decoder stays usable after raising one."""
 
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from equipment.errors import RemoteProtocolError
+from equipment.errors import CodecError, RemoteProtocolError
 
 DEVICE = "rbt"
 WORD_MAX = 0xFFFF
@@ -85,7 +85,7 @@ class NotAvailable(StrEnum):
     NAN = "nan"
 
 
-class RegisterEncodeError(ValueError):
+class RegisterEncodeError(CodecError, ValueError):
     """A value cannot be written in a register layout (out of range, NaN in an integer...)."""
 
     def __init__(self, register: str, value: object, reason: str) -> None:
@@ -140,7 +140,9 @@ def _raw_from_words(spec: RegisterSpec, words: Sequence[int]) -> int | float:
             )
     ordered = list(words) if spec.word_order is WordOrder.HIGH_FIRST else list(reversed(words))
     data = b"".join(word.to_bytes(2, "big") for word in ordered)
-    return struct.unpack(_STRUCT[spec.data_type], data)[0]
+    # Every format in _STRUCT is an integer or float code, so unpack yields an int or a float.
+    value: int | float = struct.unpack(_STRUCT[spec.data_type], data)[0]
+    return value
 
 
 def decode_one(spec: RegisterSpec, words: Sequence[int], index: int = 0) -> float | None:

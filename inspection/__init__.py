@@ -5,6 +5,7 @@ constructed in a test with literals, and the judging rules (``inspection.verdict
 functions over these types, so agent and hub reach the same verdict from the same data.
 """
 
+from inspection.errors import InspectionError
 from inspection.identifiers import (
     PROVINCES,
     InvalidIdentifier,
@@ -22,6 +23,7 @@ from inspection.measurements import (
     FreeAccelerationRun,
     GasReading,
     LampMeasurement,
+    LimitSet,
     PhotoRef,
     Side,
     TwoSpeedIdleRun,
@@ -41,10 +43,12 @@ __all__ = [
     "FreeAccelerationRun",
     "Fuel",
     "GasReading",
+    "InspectionError",
     "InspectionRecord",
     "InvalidIdentifier",
     "LampMeasurement",
     "LampSystem",
+    "LimitSet",
     "Outcome",
     "PhotoRef",
     "Side",

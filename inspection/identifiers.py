@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from inspection.errors import InspectionError
+
 # Transliteration of VIN letters to numbers (ISO 3779 Annex / GB 16735); I, O and Q never occur.
 _VIN_VALUES: dict[str, int] = {
     **{str(d): d for d in range(10)},
@@ -34,7 +36,7 @@ PROVINCES: dict[str, str] = {
 _PLATE = re.compile(r"^(?P<province>.)(?P<city>[A-HJ-NP-Z])(?P<serial>[A-HJ-NP-Z0-9]{5,6})$")
 
 
-class InvalidIdentifier(ValueError):
+class InvalidIdentifier(InspectionError, ValueError):
     """An identifier broke its format rule; ``field`` and ``value`` say which one."""
 
     def __init__(self, field: str, value: str, reason: str) -> None:

@@ -88,21 +88,44 @@ class GasReading:
     dilution: bool = False
 
 
+class LimitSet(StrEnum):
+    """The emission limit set a lane applies (GB 18285-2018 / GB 3847-2018 tables, "a" or "b").
+
+    The province decides; the lane file says which (``limit_set``), every run carries it, and the
+    record's bytes carry its value. There is no default: a run without a known one cannot be made.
+    """
+
+    A = "a"
+    B = "b"
+
+
+def _limit_set(value: str) -> LimitSet:
+    # Text from a file or a test table ("b") is the enum's value; anything else is refused here, so
+    # no rule ever has to guess (it used to judge an unknown set as "a" for the clause).
+    return LimitSet(value)
+
+
 @dataclass(frozen=True, slots=True)
 class TwoSpeedIdleRun:
     """GB 18285-2018 two-speed idle: the measured seconds of high idle and of low idle."""
 
-    limit_set: str  # "a" or "b"
+    limit_set: LimitSet
     high_idle: tuple[GasReading, ...]
     low_idle: tuple[GasReading, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "limit_set", _limit_set(self.limit_set))
 
 
 @dataclass(frozen=True, slots=True)
 class FreeAccelerationRun:
     """GB 3847-2018 free acceleration: the peak K (m^-1) of each measured acceleration."""
 
-    limit_set: str  # "a" or "b"
+    limit_set: LimitSet
     k_per_m: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "limit_set", _limit_set(self.limit_set))
 
 
 EmissionRun = TwoSpeedIdleRun | FreeAccelerationRun

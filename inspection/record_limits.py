@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
+from inspection.errors import InspectionError
 from inspection.measurements import FreeAccelerationRun, TwoSpeedIdleRun
 from inspection.record import InspectionRecord
 from inspection.vehicle import Vehicle
@@ -133,7 +134,7 @@ RANGES: dict[Quantity, Range] = {
 }
 
 
-class RecordOutOfLimits(ValueError):
+class RecordOutOfLimits(InspectionError, ValueError):
     """A record, or a part of one, beyond the table: ``path`` names the field, ``reason`` the limit."""
 
     def __init__(self, path: str, reason: str) -> None:

@@ -14,10 +14,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from protos.errors import ProtosError
 from protos.tongjian.v1 import inspection_pb2 as pb
 
 
-class InvalidKey(ValueError):
+class InvalidKey(ProtosError, ValueError):
     """Key material that is not an Ed25519 key in the expected encoding."""
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import TypeVar
 
 from google.protobuf import timestamp_pb2
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from inspection import (
     AxleBrake,
@@ -30,6 +30,7 @@ from inspection import (
     InvalidIdentifier,
     LampMeasurement,
     LampSystem,
+    LimitSet,
     Outcome,
     PhotoRef,
     Side,
@@ -45,6 +46,7 @@ from inspection import (
 )
 from inspection.measurements import BrakeTest
 from inspection.record_limits import MAX_COUNT, Part
+from protos.errors import ProtosError
 from protos.tongjian.v1 import inspection_pb2 as pb
 
 E = TypeVar("E", bound=Enum)
@@ -61,7 +63,7 @@ MAX_PHOTOS = MAX_COUNT[Part.PHOTOS]
 MAX_VERDICT_ITEMS = MAX_COUNT[Part.VERDICT_ITEMS]
 
 
-class MalformedRecord(ValueError):
+class MalformedRecord(ProtosError, ValueError):
     """A record payload that cannot be a valid inspection record; ``path`` names the field."""
 
     def __init__(self, path: str, reason: str) -> None:
@@ -95,15 +97,18 @@ _OUTCOME = {
 }
 
 
-def _enum_from(table: dict[E, int], number: int, path: str) -> E:
+def _enum_from(table: Mapping[E, int], number: int, path: str) -> E:
     for member, value in table.items():
         if value == number:
             return member
     raise MalformedRecord(path, f"unknown or unspecified enum value {number}")
 
 
-def _opt(message: object, name: str) -> float | None:
-    return getattr(message, name) if message.HasField(name) else None  # type: ignore[attr-defined]
+def _opt(message: Message, name: str) -> float | None:
+    if not message.HasField(name):
+        return None
+    value: float = getattr(message, name)
+    return value
 
 
 def _finite(value: float | None, path: str) -> float | None:
@@ -207,14 +212,14 @@ def _gas_to_proto(reading: GasReading) -> pb.GasReading:
 def _emission_to_proto(run: EmissionRun) -> pb.Emission:
     if isinstance(run, TwoSpeedIdleRun):
         return pb.Emission(
-            limit_set=run.limit_set,
+            limit_set=run.limit_set.value,
             two_speed_idle=pb.TwoSpeedIdle(
                 high_idle=[_gas_to_proto(r) for r in run.high_idle],
                 low_idle=[_gas_to_proto(r) for r in run.low_idle],
             ),
         )
     return pb.Emission(
-        limit_set=run.limit_set, free_acceleration=pb.FreeAcceleration(k_per_m=list(run.k_per_m))
+        limit_set=run.limit_set.value, free_acceleration=pb.FreeAcceleration(k_per_m=list(run.k_per_m))
     )
 
 
@@ -456,12 +461,17 @@ def _gas_phase(readings: Sequence[pb.GasReading], path: str) -> tuple[GasReading
 
 
 def _emission_from_proto(message: pb.Emission) -> EmissionRun:
-    if message.limit_set not in ("a", "b"):
-        raise MalformedRecord("emission.limit_set", f"expected 'a' or 'b', got {message.limit_set!r}")
+    try:
+        limit_set = LimitSet(message.limit_set)
+    except ValueError:
+        allowed = " or ".join(repr(member.value) for member in LimitSet)
+        raise MalformedRecord(
+            "emission.limit_set", f"expected {allowed}, got {message.limit_set!r}"
+        ) from None
     run = message.WhichOneof("run")
     if run == "two_speed_idle":
         return TwoSpeedIdleRun(
-            limit_set=message.limit_set,
+            limit_set=limit_set,
             high_idle=_gas_phase(message.two_speed_idle.high_idle, "emission.two_speed_idle.high_idle"),
             low_idle=_gas_phase(message.two_speed_idle.low_idle, "emission.two_speed_idle.low_idle"),
         )
@@ -471,7 +481,7 @@ def _emission_from_proto(message: pb.Emission) -> EmissionRun:
         _at_most(len(k_values), MAX_K_VALUES, path)
         for i, k in enumerate(k_values):
             _finite(k, f"{path}[{i}]")
-        return FreeAccelerationRun(limit_set=message.limit_set, k_per_m=tuple(k_values))
+        return FreeAccelerationRun(limit_set=limit_set, k_per_m=tuple(k_values))
     raise MalformedRecord("emission.run", "neither two_speed_idle nor free_acceleration is set")
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import grpc
 
+from protos.errors import ProtosError
+
 # A server's options must include these; callers add their own after them.
 SERVER_OPTIONS: tuple[tuple[str, int], ...] = (("grpc.so_reuseport", 0),)
 
 
-class PortInUse(OSError):
+class PortInUse(ProtosError, OSError):
     """The address cannot be bound: another process listens there, or it is not ours to take."""
 
     def __init__(self, address: str) -> None:

@@ -4,7 +4,7 @@ One TOML file per lane, e.g.::
 
     station_id = "50-0001"
     lane = 1
-    limit_set = "a"                 # GB 18285 / GB 3847 limit set: "a" or "b"
+    limit_set = "a"                 # GB 18285 / GB 3847 limit set: "a" or "b" (inspection.LimitSet)
 
     [rbt]                           # roller brake tester (Modbus)
     transport = "tcp"               # "tcp": host, port  |  "rtu": serial_port, baud, parity
@@ -48,24 +48,56 @@ Every mistake is refused at load, never at 3 a.m. in the middle of a brake test:
 value of the wrong type or range, an unknown key (a typo would otherwise be silently ignored), an
 unknown transport, a brake tester profile that does not load. Each is one ``LaneConfigError``
 naming the file, the dotted key and the reason.
+
+The schema is the classes below and nothing else: each field's type, range and default are declared
+once, on the field, and pydantic checks a parsed TOML table against them (unknown keys forbidden,
+``strict`` scalars so ``lane = true`` or ``port = "502"`` are mistakes, not conversions). The
+classes are pydantic *dataclasses* rather than ``BaseModel``s on purpose: the lane, the procedures
+and their tests read them as plain frozen dataclasses (``dataclasses.fields``, ``replace``), and a
+pydantic dataclass is one. ``_key_and_reason`` turns pydantic's error (loc, type, ctx) into the
+``LaneConfigError(file, key, reason)`` wording users already know.
 """
 
 from __future__ import annotations
 
-import math
+import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
+from pydantic_core import PydanticCustomError
 
 from equipment.errors import ProfileError
+from inspection import LimitSet
 
-LimitSet = Literal["a", "b"]
+if TYPE_CHECKING:
+    from equipment.modbus_link import ModbusLink
+    from equipment.serial_link import SerialLink
+
 Parity = Literal["N", "E", "O"]
 
 # Shipped brake tester profiles, loaded by name; anything else is a path.
 SHIPPED_RBT_PROFILES = ("default", "rbt-f")
+
+# Every table of the lane file: unknown keys are refused, NaN and infinity are not numbers.
+_SCHEMA = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class LaneConfigError(ValueError):
@@ -78,115 +110,307 @@ class LaneConfigError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+def _rule(reason: str, key: str | None = None) -> PydanticCustomError:
+    """A refusal of ours inside validation; ``key`` names a sub-key of the table being checked."""
+    return PydanticCustomError("lane_rule", "{reason}", {"reason": reason, "key": key})
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise _rule("must not be empty")
+    if "\x00" in value:
+        raise _rule("must not contain NUL characters")
+    return value
+
+
+def _path_text(value: object) -> object:
+    # A path in the lane file is a string (then resolved against the file's directory); a Path
+    # object comes only from code building the config directly.
+    if isinstance(value, str):
+        return Path(_text(value))
+    if isinstance(value, Path):
+        return value
+    raise PydanticCustomError("string_type", "must be a string")
+
+
+_Int = Annotated[int, Strict()]
+_Number = Annotated[float, Strict()]
+_Text = Annotated[str, Strict(), AfterValidator(_text)]
+_FilePath = Annotated[Path, BeforeValidator(_path_text)]
+_Seconds = Annotated[float, Strict(), Field(ge=0.0)]
+_Count = Annotated[int, Strict(), Field(ge=1, le=1000)]
+_Baud = Annotated[int, Strict(), Field(ge=300, le=4_000_000)]
+_Unit = Annotated[int, Strict(), Field(ge=0, le=247)]
+_Retries = Annotated[int, Strict(), Field(ge=0, le=100)]
+_Timeout = Annotated[float, Strict(), Field(ge=0.001)]
+
+
+def _resolve(path: Path | None, info: ValidationInfo) -> Path | None:
+    base_dir = info.context.get("base_dir") if isinstance(info.context, Mapping) else None
+    if path is None or base_dir is None:
+        return path
+    return Path(base_dir) / path
+
+
+@dataclass(slots=True, config=_SCHEMA)
 class TcpTransport:
-    host: str
-    port: int
-    unit: int = 1
+    host: _Text
+    port: Annotated[int, Strict(), Field(ge=1, le=65535)]
+    unit: _Unit = 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, config=_SCHEMA)
 class RtuTransport:
-    serial_port: str
-    baud: int = 19200
+    serial_port: _Text
+    baud: _Baud = 19200
     parity: Parity = "E"
-    stop_bits: int = 1
-    unit: int = 1
+    stop_bits: Annotated[int, Strict(), Field(ge=1, le=2)] = 1
+    unit: _Unit = 1
 
 
-@dataclass(frozen=True, slots=True)
+# The [rbt] table names its transport in ``transport = "tcp" | "rtu"``; the keys beside it that are
+# not the tester's own go to that transport (see RbtConfig._split_transport).
+_RBT_OWN_KEYS = frozenset({"profile", "timeout_s", "retries", "timings"})
+
+
+def _transport_tag(value: object) -> str | None:
+    if isinstance(value, TcpTransport):
+        return "tcp"
+    if isinstance(value, RtuTransport):
+        return "rtu"
+    if isinstance(value, Mapping):
+        tag = value.get("transport")
+        return tag if isinstance(tag, str) else None
+    return None
+
+
+def _drop_tag(value: object) -> object:
+    if isinstance(value, Mapping):
+        return {k: v for k, v in value.items() if k != "transport"}
+    return value
+
+
+_Transport = Annotated[
+    Annotated[TcpTransport, BeforeValidator(_drop_tag), Tag("tcp")]
+    | Annotated[RtuTransport, BeforeValidator(_drop_tag), Tag("rtu")],
+    Discriminator(_transport_tag, custom_error_type="transport", custom_error_message="not a transport"),
+]
+
+
+@dataclass(slots=True, config=_SCHEMA)
 class RbtConfig:
-    transport: TcpTransport | RtuTransport
-    profile: str  # a shipped profile name, or an absolute path to a profile TOML
-    timeout_s: float = 0.5
-    retries: int = 3
+    transport: _Transport
+    # A shipped profile name, or an absolute path to a profile TOML (resolved and loaded at parse).
+    profile: _Text = "default"
+    timeout_s: _Timeout = 0.5
+    retries: _Retries = 3
     # Overrides of the brake driver's timings, by field name, in procedure seconds.
-    timings: tuple[tuple[str, float], ...] = ()
+    timings: Mapping[str, _Seconds] = Field(default_factory=dict)
+
+    def link(self) -> ModbusLink:
+        """The Modbus link this configuration describes (not yet connected)."""
+        from equipment.modbus_link import ModbusRtuLink, ModbusTcpLink
+
+        transport = self.transport
+        if isinstance(transport, TcpTransport):
+            return ModbusTcpLink(
+                transport.host,
+                transport.port,
+                unit=transport.unit,
+                timeout=self.timeout_s,
+                retries=self.retries,
+            )
+        return ModbusRtuLink(
+            transport.serial_port,
+            baud=transport.baud,
+            parity=transport.parity,
+            stop_bits=transport.stop_bits,
+            unit=transport.unit,
+            timeout=self.timeout_s,
+            retries=self.retries,
+        )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_transport(cls, data: Any) -> Any:
+        """The file keeps the transport's keys flat in [rbt]; the object nests them."""
+        if not isinstance(data, Mapping):
+            return data  # built in code (RbtConfig(transport=TcpTransport(...))), or not a table
+        if "transport" not in data:
+            raise _rule("missing", "transport")
+        if not isinstance(data["transport"], str):
+            raise _rule(f"must be one of 'tcp', 'rtu', not {_type_name(data['transport'])}", "transport")
+        own = {k: v for k, v in data.items() if k in _RBT_OWN_KEYS}
+        own["transport"] = {k: v for k, v in data.items() if k not in _RBT_OWN_KEYS}
+        return own
+
+    @field_validator("profile")
+    @classmethod
+    def _load_profile(cls, name: str, info: ValidationInfo) -> str:
+        """Resolve and load the profile now, so a bad profile is refused with the lane configuration."""
+        base_dir = info.context.get("base_dir") if isinstance(info.context, Mapping) else None
+        if name in SHIPPED_RBT_PROFILES or base_dir is None:
+            resolved = name
+        else:
+            resolved = str((Path(base_dir) / name).resolve())
+        from equipment.rbt_profile import load_profile
+
+        try:
+            load_profile(resolved)
+        except (ProfileError, OSError, ValueError) as error:
+            # A path that is not there, or not a file: say so rather than let the driver fail later.
+            raise _rule(f"profile {name!r}: {error}") from error
+        return resolved
+
+    @field_validator("timings")
+    @classmethod
+    def _known_timings(cls, timings: Mapping[str, float]) -> Mapping[str, float]:
+        """Refuse timing names the brake driver does not have (a typo would silently keep the default)."""
+        known = rbt_timing_names()
+        for name in timings:
+            if name not in known:
+                raise _rule(f"unknown brake tester timing; known: {', '.join(sorted(known))}", name)
+        return dict(sorted(timings.items()))
 
 
-@dataclass(frozen=True, slots=True)
+def rbt_timing_names() -> frozenset[str]:
+    """The brake driver's timing field names."""
+    from equipment.rbt_driver import RbtTimings
+
+    return frozenset(f.name for f in fields(RbtTimings))
+
+
+@dataclass(slots=True, config=_SCHEMA)
 class SerialBenchConfig:
     """A bench on RS-232 (headlight tester, gas analyser, opacity meter); 8N1 per the spec."""
 
-    serial_port: str
-    baud: int = 9600
-    timeout_s: float = 2.0
-    retries: int = 2
+    serial_port: _Text
+    baud: _Baud = 9600
+    timeout_s: _Timeout = 2.0
+    retries: _Retries = 2
+
+    def link(self) -> SerialLink:
+        """The serial link this configuration describes (not yet opened)."""
+        from equipment.serial_link import SerialConfig, SerialLink
+
+        return SerialLink(
+            SerialConfig(
+                port=self.serial_port,
+                baudrate=self.baud,
+                response_timeout_s=self.timeout_s,
+                checksum_retries=self.retries,
+                # The lane's bench supervisor does the retrying (with backoff); one attempt per open.
+                open_attempts=1,
+            )
+        )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, config=_SCHEMA)
+class HeadlightBenchConfig(SerialBenchConfig):
+    """The headlight tester: a measurement takes seconds (the lamp is scanned), hence the timeout."""
+
+    timeout_s: _Timeout = 8.0
+
+
+_Supervision = Annotated[float, Strict(), Field(ge=0.001, le=86_400.0)]
+
+
+@dataclass(slots=True, config=_SCHEMA)
 class BenchSupervisionConfig:
     """How the lane gets a bench back (``station_agent.bench_supervisor``), in real seconds."""
 
-    reconnect_initial_s: float = 0.1
-    reconnect_max_s: float = 5.0
-    probe_interval_s: float = 5.0
-    wait_s: float = 600.0  # a visit whose bench dropped waits this long for it, then aborts
+    reconnect_initial_s: _Supervision = 0.1
+    reconnect_max_s: _Supervision = 5.0
+    probe_interval_s: _Supervision = 5.0
+    wait_s: _Supervision = 600.0  # a visit whose bench dropped waits this long for it, then aborts
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, config=_SCHEMA)
 class TwoSpeedIdleTimings:
     """GB 18285-2018 two-speed idle (standards.md section 4); seconds are procedure seconds."""
 
-    min_oil_temp_c: float = 80.0
-    precondition_fraction: float = 0.7  # of the rated engine speed
-    precondition_tolerance_rpm: float = 300.0
-    precondition_s: float = 30.0
-    high_idle_rpm: float = 2500.0
-    high_idle_tolerance_rpm: float = 200.0
-    low_idle_max_rpm: float = 1100.0  # above this the engine is not at its normal idle
-    stabilise_s: float = 15.0
-    readings: int = 30  # one a second, per phase
-    rpm_wait_s: float = 60.0  # the driver has this long to bring the engine into a phase's band
-    warm_up_wait_s: float = 600.0  # analyser warm-up
-    zero_wait_s: float = 15.0  # analyser zeroing (spec: up to 10 s)
-    default_rated_rpm: float = 5500.0  # when the vehicle record has no rated engine speed
+    min_oil_temp_c: _Seconds = 80.0
+    precondition_fraction: _Seconds = 0.7  # of the rated engine speed
+    precondition_tolerance_rpm: _Seconds = 300.0
+    precondition_s: _Seconds = 30.0
+    high_idle_rpm: _Seconds = 2500.0
+    high_idle_tolerance_rpm: _Seconds = 200.0
+    low_idle_max_rpm: _Seconds = 1100.0  # above this the engine is not at its normal idle
+    stabilise_s: _Seconds = 15.0
+    readings: _Count = 30  # one a second, per phase
+    rpm_wait_s: _Seconds = 60.0  # the driver has this long to bring the engine into a phase's band
+    warm_up_wait_s: _Seconds = 600.0  # analyser warm-up
+    zero_wait_s: _Seconds = 15.0  # analyser zeroing (spec: up to 10 s)
+    default_rated_rpm: _Seconds = 5500.0  # when the vehicle record has no rated engine speed
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, config=_SCHEMA)
 class FreeAccelerationTimings:
     """GB 3847-2018 free acceleration (standards.md section 5); seconds are procedure seconds."""
 
-    purge_count: int = 3
-    measured_count: int = 3
-    acceleration_s: float = 4.0  # pedal down within 1 s, held to governed speed, released
-    idle_s: float = 10.0  # back at idle between accelerations
-    warm_up_wait_s: float = 600.0
-    zero_wait_s: float = 15.0
+    # 0 is allowed (no purge: the procedure code handles it, and tests build timings that way).
+    purge_count: Annotated[int, Strict(), Field(ge=0, le=1000)] = 3
+    measured_count: _Count = 3
+    acceleration_s: _Seconds = 4.0  # pedal down within 1 s, held to governed speed, released
+    idle_s: _Seconds = 10.0  # back at idle between accelerations
+    warm_up_wait_s: _Seconds = 600.0
+    zero_wait_s: _Seconds = 15.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, config=_SCHEMA)
 class ProcedureConfig:
-    time_scale: float = 1.0
-    two_speed_idle: TwoSpeedIdleTimings = field(default_factory=TwoSpeedIdleTimings)
-    free_acceleration: FreeAccelerationTimings = field(default_factory=FreeAccelerationTimings)
+    time_scale: Annotated[float, Strict(), Field(ge=1e-6, le=1000.0)] = 1.0
+    two_speed_idle: TwoSpeedIdleTimings = Field(default_factory=TwoSpeedIdleTimings)
+    free_acceleration: FreeAccelerationTimings = Field(default_factory=FreeAccelerationTimings)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, config=_SCHEMA)
 class PdaConfig:
-    listen: str = "127.0.0.1:50071"
-    cert: Path | None = None  # the lane service's TLS certificate and key (PEM); both or neither
-    key: Path | None = None
-    insecure: bool = False  # plaintext, asked for explicitly instead of cert and key
-    directory: Path = Path("inspectors.sqlite3")
-    photo_dir: Path = Path("photos")
-    max_photo_bytes: int = 8_000_000
-    session_ttl_s: float = 12 * 3600.0
+    listen: _Text = "127.0.0.1:50071"
+    cert: _FilePath | None = None  # the lane service's TLS certificate and key (PEM); both or neither
+    key: _FilePath | None = None
+    insecure: Annotated[bool, Strict()] = False  # plaintext, asked for explicitly instead of cert and key
+    directory: _FilePath = Path("inspectors.sqlite3")
+    photo_dir: _FilePath = Path("photos")
+    max_photo_bytes: Annotated[int, Strict(), Field(ge=1024, le=100_000_000)] = 8_000_000
+    session_ttl_s: Annotated[float, Strict(), Field(ge=1.0)] = 12 * 3600.0
+
+    @field_validator("cert", "key", "directory", "photo_dir")
+    @classmethod
+    def _relative_to_lane_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        return _resolve(path, info)
+
+    @model_validator(mode="after")
+    def _tls_or_insecure(self) -> PdaConfig:
+        if (self.cert is None) != (self.key is None):
+            raise _rule("missing: TLS needs both cert and key", "key" if self.key is None else "cert")
+        if self.cert is None and not self.insecure:
+            raise _rule(
+                "missing: the PDA service serves TLS (cert and key from `tongjian pki issue --role "
+                "lane-service`); plaintext only with insecure = true",
+                "cert",
+            )
+        if self.cert is not None and self.insecure:
+            raise _rule("true, but cert and key are given too", "insecure")
+        return self
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, config=_SCHEMA)
 class LaneConfig:
-    station_id: str
-    lane: int
+    station_id: _Text
+    lane: Annotated[int, Strict(), Field(ge=1, le=99)]
     limit_set: LimitSet
     rbt: RbtConfig
-    hlt: SerialBenchConfig
+    hlt: HeadlightBenchConfig
     ega: SerialBenchConfig
     opm: SerialBenchConfig
-    procedures: ProcedureConfig = field(default_factory=ProcedureConfig)
+    procedures: ProcedureConfig = Field(default_factory=ProcedureConfig)
     pda: PdaConfig | None = None
-    source: str = "<string>"
-    benches: BenchSupervisionConfig = field(default_factory=BenchSupervisionConfig)
+    source: str = "<string>"  # the file it came from (set by the loader, not a key of the file)
+    benches: BenchSupervisionConfig = Field(default_factory=BenchSupervisionConfig)
+
+
+_LANE_SCHEMA = TypeAdapter(LaneConfig)
 
 
 def load_lane_config(path: str | Path) -> LaneConfig:
@@ -208,291 +432,61 @@ def parse_lane_config(text: str, *, file: str = "<string>", base_dir: Path | Non
 
 
 def lane_config_from_mapping(data: Mapping[str, Any], *, file: str, base_dir: Path) -> LaneConfig:
-    top = _Table(data, file, "")
-    config = LaneConfig(
-        station_id=top.string("station_id"),
-        lane=top.integer("lane", minimum=1, maximum=99),
-        limit_set=top.choice("limit_set", ("a", "b")),
-        rbt=_rbt(top.table("rbt"), base_dir),
-        hlt=_serial_bench(top.table("hlt"), SerialBenchConfig(serial_port="", timeout_s=8.0)),
-        ega=_serial_bench(top.table("ega"), SerialBenchConfig(serial_port="")),
-        opm=_serial_bench(top.table("opm"), SerialBenchConfig(serial_port="")),
-        procedures=_procedures(top.optional_table("procedures")),
-        pda=_pda(top.optional_table("pda"), base_dir),
-        source=file,
-        benches=_benches(top.optional_table("benches")),
-    )
-    top.refuse_unknown()
-    return config
-
-
-def _rbt(table: _Table, base_dir: Path) -> RbtConfig:
-    kind = table.choice("transport", ("tcp", "rtu"))
-    transport: TcpTransport | RtuTransport
-    if kind == "tcp":
-        transport = TcpTransport(
-            host=table.string("host"),
-            port=table.integer("port", minimum=1, maximum=65535),
-            unit=table.integer("unit", default=1, minimum=0, maximum=247),
-        )
-    else:
-        transport = RtuTransport(
-            serial_port=table.string("serial_port"),
-            baud=table.integer("baud", default=19200, minimum=300, maximum=4_000_000),
-            parity=table.choice("parity", ("N", "E", "O"), default="E"),
-            stop_bits=table.integer("stop_bits", default=1, minimum=1, maximum=2),
-            unit=table.integer("unit", default=1, minimum=0, maximum=247),
-        )
-    profile = _rbt_profile(table, base_dir)
-    timings_table = table.optional_table("timings")
-    timings: tuple[tuple[str, float], ...] = ()
-    if timings_table is not None:
-        timings = tuple(
-            (name, timings_table.number(name, minimum=0.0)) for name in sorted(timings_table.keys())
-        )
-        _check_rbt_timings(timings_table, timings)
-    config = RbtConfig(
-        transport=transport,
-        profile=profile,
-        timeout_s=table.number("timeout_s", default=0.5, minimum=0.001),
-        retries=table.integer("retries", default=3, minimum=0, maximum=100),
-        timings=timings,
-    )
-    table.refuse_unknown()
-    return config
-
-
-def _rbt_profile(table: _Table, base_dir: Path) -> str:
-    """Resolve and load the profile now, so a bad profile is refused with the lane configuration."""
-    name = table.string("profile", default="default")
-    resolved = name if name in SHIPPED_RBT_PROFILES else str((base_dir / name).resolve())
+    if not isinstance(data, Mapping):
+        raise LaneConfigError(file, "", f"must be a table, not {_type_name(data)}")
+    if "source" in data:
+        raise LaneConfigError(file, "source", "unknown key")
     try:
-        from equipment.rbt_profile import load_profile
-
-        load_profile(resolved)
-    except ProfileError as error:
-        raise LaneConfigError(table.file, table.key("profile"), f"profile {name!r}: {error}") from error
-    except (OSError, ValueError) as error:
-        # A path that is not there, or not a file: say so rather than let the driver fail later.
-        raise LaneConfigError(table.file, table.key("profile"), f"profile {name!r}: {error}") from error
-    return resolved
+        return _LANE_SCHEMA.validate_python({**data, "source": file}, context={"base_dir": base_dir})
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        key, reason = _key_and_reason(first)
+        raise LaneConfigError(file, key, reason) from None
 
 
-def _check_rbt_timings(table: _Table, timings: tuple[tuple[str, float], ...]) -> None:
-    """Refuse timing names the brake driver does not have (a typo would silently keep the default)."""
-    known = rbt_timing_names()
-    if known is None:
-        return
-    for name, _ in timings:
-        if name not in known:
-            raise LaneConfigError(
-                table.file, table.key(name), f"unknown brake tester timing; known: {', '.join(sorted(known))}"
+def _key_and_reason(error: Any) -> tuple[str, str]:
+    """pydantic's (loc, type, ctx) in the words of the lane file: the dotted key and why."""
+    loc = [str(part) for part in error["loc"]]
+    kind: str = error["type"]
+    ctx: Mapping[str, Any] = error.get("ctx") or {}
+    value = error.get("input")
+    # The transport's keys sit flat in [rbt]: "rbt.transport.tcp.host" is "rbt.host" in the file.
+    if loc[:2] == ["rbt", "transport"] and len(loc) > 2:
+        loc = ["rbt", *loc[3:]]
+    if kind == "lane_rule" and ctx.get("key"):
+        loc.append(str(ctx["key"]))
+    key = ".".join(loc)
+    reasons = {
+        "missing": "missing",
+        "union_tag_not_found": "missing",
+        "unexpected_keyword_argument": "unknown key",
+        "extra_forbidden": "unknown key",
+        "dataclass_type": f"must be a table, not {_type_name(value)}",
+        "dict_type": f"must be a table, not {_type_name(value)}",
+        "int_type": f"must be an integer, not {_type_name(value)}",
+        "float_type": f"must be a number, not {_type_name(value)}",
+        "string_type": f"must be a string, not {_type_name(value)}",
+        "bool_type": f"must be true or false, not {_type_name(value)}",
+        "finite_number": "must be a finite number",
+        "greater_than_equal": f"{value} is below the minimum {ctx.get('ge')}",
+        "less_than_equal": f"{value} is above the maximum {ctx.get('le')}",
+    }
+    if kind in reasons:
+        return key, reasons[kind]
+    if kind in ("literal_error", "enum"):
+        allowed = ", ".join(repr(a) for a in re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
+        if isinstance(value, str):
+            return key, f"{value!r} is not one of {allowed}"
+        return key, f"must be one of {allowed}, not {_type_name(value)}"
+    if kind == "transport":
+        if isinstance(value, Mapping) and isinstance(value.get("transport"), str):
+            return f"{key}.transport" if not key.endswith("transport") else key, (
+                f"{value['transport']!r} is not one of 'tcp', 'rtu'"
             )
-
-
-def rbt_timing_names() -> frozenset[str] | None:
-    """The brake driver's timing field names, or None if its timings are not a dataclass."""
-    from equipment import rbt_driver
-
-    timings_type = getattr(rbt_driver, "RbtTimings", None)
-    if timings_type is None:
-        return None
-    return frozenset(f.name for f in fields(timings_type))
-
-
-def _serial_bench(table: _Table, defaults: SerialBenchConfig) -> SerialBenchConfig:
-    config = SerialBenchConfig(
-        serial_port=table.string("serial_port"),
-        baud=table.integer("baud", default=defaults.baud, minimum=300, maximum=4_000_000),
-        timeout_s=table.number("timeout_s", default=defaults.timeout_s, minimum=0.001),
-        retries=table.integer("retries", default=defaults.retries, minimum=0, maximum=100),
-    )
-    table.refuse_unknown()
-    return config
-
-
-_T = TypeVar("_T", TwoSpeedIdleTimings, FreeAccelerationTimings)
-
-
-def _procedures(table: _Table | None) -> ProcedureConfig:
-    if table is None:
-        return ProcedureConfig()
-    tsi = table.optional_table("two_speed_idle")
-    fa = table.optional_table("free_acceleration")
-    config = ProcedureConfig(
-        time_scale=table.number("time_scale", default=1.0, minimum=1e-6, maximum=1000.0),
-        two_speed_idle=_timings(tsi, TwoSpeedIdleTimings()),
-        free_acceleration=_timings(fa, FreeAccelerationTimings()),
-    )
-    table.refuse_unknown()
-    return config
-
-
-def _timings(table: _Table | None, defaults: _T) -> _T:
-    """Each field may be overridden; ints stay ints (counts), floats are non-negative seconds / values."""
-    if table is None:
-        return defaults
-    values: dict[str, Any] = {}
-    for f in fields(defaults):
-        default = getattr(defaults, f.name)
-        if isinstance(default, int):
-            values[f.name] = table.integer(f.name, default=default, minimum=1, maximum=1000)
-        else:
-            values[f.name] = table.number(f.name, default=default, minimum=0.0)
-    table.refuse_unknown()
-    return type(defaults)(**values)
-
-
-def _benches(table: _Table | None) -> BenchSupervisionConfig:
-    defaults = BenchSupervisionConfig()
-    if table is None:
-        return defaults
-    config = BenchSupervisionConfig(
-        **{
-            f.name: table.number(f.name, default=getattr(defaults, f.name), minimum=0.001, maximum=86_400.0)
-            for f in fields(defaults)
-        }
-    )
-    table.refuse_unknown()
-    return config
-
-
-def _pda(table: _Table | None, base_dir: Path) -> PdaConfig | None:
-    if table is None:
-        return None
-    defaults = PdaConfig()
-    given = set(table.keys())
-    cert = table.string("cert") if "cert" in given else None
-    key = table.string("key") if "key" in given else None
-    insecure = table.boolean("insecure", default=False)
-    if (cert is None) != (key is None):
-        missing = "key" if key is None else "cert"
-        raise LaneConfigError(table.file, table.key(missing), "missing: TLS needs both cert and key")
-    if cert is None and not insecure:
-        raise LaneConfigError(
-            table.file,
-            table.key("cert"),
-            "missing: the PDA service serves TLS (cert and key from `tongjian pki issue --role "
-            "lane-service`); plaintext only with insecure = true",
-        )
-    if cert is not None and insecure:
-        raise LaneConfigError(table.file, table.key("insecure"), "true, but cert and key are given too")
-    config = PdaConfig(
-        listen=table.string("listen", default=defaults.listen),
-        cert=None if cert is None else base_dir / cert,
-        key=None if key is None else base_dir / key,
-        insecure=insecure,
-        directory=base_dir / table.string("directory", default=str(defaults.directory)),
-        photo_dir=base_dir / table.string("photo_dir", default=str(defaults.photo_dir)),
-        max_photo_bytes=table.integer(
-            "max_photo_bytes", default=defaults.max_photo_bytes, minimum=1024, maximum=100_000_000
-        ),
-        session_ttl_s=table.number("session_ttl_s", default=defaults.session_ttl_s, minimum=1.0),
-    )
-    table.refuse_unknown()
-    return config
-
-
-_MISSING: Any = object()
-
-
-class _Table:
-    """Typed access to one TOML table that remembers which keys were read, to refuse the rest."""
-
-    def __init__(self, data: object, file: str, path: str) -> None:
-        if not isinstance(data, Mapping):
-            raise LaneConfigError(file, path, f"must be a table, not {_type_name(data)}")
-        self._data: Mapping[str, Any] = data
-        self.file = file
-        self._path = path
-        self._seen: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self._path}.{name}" if self._path else name
-
-    def keys(self) -> list[str]:
-        return [str(k) for k in self._data]
-
-    def _get(self, name: str, default: Any) -> Any:
-        self._seen.add(name)
-        if name in self._data:
-            return self._data[name]
-        if default is _MISSING:
-            raise LaneConfigError(self.file, self.key(name), "missing")
-        return default
-
-    def _wrong(self, name: str, expected: str, value: object) -> LaneConfigError:
-        return LaneConfigError(self.file, self.key(name), f"must be {expected}, not {_type_name(value)}")
-
-    def string(self, name: str, default: Any = _MISSING) -> str:
-        value = self._get(name, default)
-        if not isinstance(value, str):
-            raise self._wrong(name, "a string", value)
-        if not value.strip():
-            raise LaneConfigError(self.file, self.key(name), "must not be empty")
-        if "\x00" in value:
-            raise LaneConfigError(self.file, self.key(name), "must not contain NUL characters")
-        return value
-
-    def choice(self, name: str, allowed: tuple[str, ...], default: Any = _MISSING) -> Any:
-        value = self._get(name, default)
-        if not isinstance(value, str):
-            raise self._wrong(name, f"one of {', '.join(map(repr, allowed))}", value)
-        if value not in allowed:
-            raise LaneConfigError(
-                self.file, self.key(name), f"{value!r} is not one of {', '.join(map(repr, allowed))}"
-            )
-        return value
-
-    def integer(
-        self, name: str, default: Any = _MISSING, *, minimum: int | None = None, maximum: int | None = None
-    ) -> int:
-        value = self._get(name, default)
-        # bool is an int in Python; `lane = true` is a mistake, not lane 1.
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self._wrong(name, "an integer", value)
-        self._range(name, value, minimum, maximum)
-        return value
-
-    def number(
-        self,
-        name: str,
-        default: Any = _MISSING,
-        *,
-        minimum: float | None = None,
-        maximum: float | None = None,
-    ) -> float:
-        value = self._get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self._wrong(name, "a number", value)
-        if not math.isfinite(value):
-            raise LaneConfigError(self.file, self.key(name), "must be a finite number")
-        self._range(name, value, minimum, maximum)
-        return float(value)
-
-    def _range(self, name: str, value: float, minimum: float | None, maximum: float | None) -> None:
-        if minimum is not None and value < minimum:
-            raise LaneConfigError(self.file, self.key(name), f"{value} is below the minimum {minimum}")
-        if maximum is not None and value > maximum:
-            raise LaneConfigError(self.file, self.key(name), f"{value} is above the maximum {maximum}")
-
-    def boolean(self, name: str, default: Any = _MISSING) -> bool:
-        value = self._get(name, default)
-        if not isinstance(value, bool):
-            raise self._wrong(name, "true or false", value)
-        return value
-
-    def table(self, name: str) -> _Table:
-        return _Table(self._get(name, _MISSING), self.file, self.key(name))
-
-    def optional_table(self, name: str) -> _Table | None:
-        value = self._get(name, None)
-        return None if value is None else _Table(value, self.file, self.key(name))
-
-    def refuse_unknown(self) -> None:
-        for name in self._data:
-            if name not in self._seen:
-                raise LaneConfigError(self.file, self.key(str(name)), "unknown key")
+        return key, "must be one of 'tcp', 'rtu'"
+    if kind == "lane_rule":
+        return key, str(ctx["reason"])
+    return key, str(error["msg"])
 
 
 def _type_name(value: object) -> str:

@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 from enum import StrEnum
 
-from inspection.measurements import EmissionRun, FreeAccelerationRun, GasReading, TwoSpeedIdleRun
+from inspection.measurements import EmissionRun, FreeAccelerationRun, GasReading, LimitSet, TwoSpeedIdleRun
 from inspection.vehicle import Fuel, Vehicle
 from inspection.verdict import VerdictItem
 from inspection.verdicts.limits import (
@@ -36,7 +36,9 @@ from inspection.verdicts.limits import (
     unjudged_item,
 )
 
-LIMIT_SETS = ("a", "b")
+# With no run there is no limit set to judge against; the unjudged items still name a clause and a
+# unit, and take them from set "a" (the clause text is the same for both sets).
+_CLAUSE_SET_WITHOUT_RUN = LimitSet.A
 
 
 class Procedure(StrEnum):
@@ -90,10 +92,8 @@ _TSI_ITEMS = (
 )
 
 
-def _tsi_limit(limits: LimitTable, rule: Rule, limit_set: str, suffix: str) -> Limit:
-    # An unknown limit set is reported on the items; the "a" entry gives them their clause and unit.
-    chosen = limit_set if limit_set in LIMIT_SETS else "a"
-    return limits.get(rule, chosen + suffix)
+def _tsi_limit(limits: LimitTable, rule: Rule, limit_set: LimitSet, suffix: str) -> Limit:
+    return limits.get(rule, limit_set.value + suffix)
 
 
 def _reading_problem(phase: str, reading: GasReading, dilution_floor: float) -> str | None:
@@ -112,8 +112,6 @@ def _reading_problem(phase: str, reading: GasReading, dilution_floor: float) -> 
 
 
 def _tsi_problem(run: TwoSpeedIdleRun, limits: LimitTable) -> str | None:
-    if run.limit_set not in LIMIT_SETS:
-        return f"unknown limit set {run.limit_set!r} (expected 'a' or 'b')"
     floor = limits.get(Rule.TSI_DILUTION_CO_PLUS_CO2).value
     for phase, readings in (("high idle", run.high_idle), ("low idle", run.low_idle)):
         if not readings:
@@ -129,7 +127,7 @@ def two_speed_idle_items(
     run: TwoSpeedIdleRun | None, limits: LimitTable = DEFAULT_LIMITS, missing: str = ""
 ) -> tuple[VerdictItem, ...]:
     """CO and HC at low and high idle, lambda at high idle; ``missing`` (with ``run`` None) says why."""
-    limit_set = run.limit_set if run is not None else "a"
+    limit_set = run.limit_set if run is not None else _CLAUSE_SET_WITHOUT_RUN
     problem = missing or ("no two-speed idle run" if run is None else _tsi_problem(run, limits))
     items = []
     for code, rule, phase, field_name, decimals, suffix in _TSI_ITEMS:
@@ -151,12 +149,10 @@ def free_acceleration_item(
     run: FreeAccelerationRun | None, limits: LimitTable = DEFAULT_LIMITS, missing: str = ""
 ) -> VerdictItem:
     code = "emission.free_acceleration.k.max"
-    limit_set = run.limit_set if run is not None and run.limit_set in LIMIT_SETS else "a"
-    limit = limits.get(Rule.FREE_ACCELERATION_K, limit_set)
+    limit_set = run.limit_set if run is not None else _CLAUSE_SET_WITHOUT_RUN
+    limit = limits.get(Rule.FREE_ACCELERATION_K, limit_set.value)
     if missing or run is None:
         return unjudged_item(code, limit, missing or "no free acceleration run")
-    if run.limit_set not in LIMIT_SETS:
-        return unjudged_item(code, limit, f"unknown limit set {run.limit_set!r} (expected 'a' or 'b')")
     if len(run.k_per_m) != FREE_ACCELERATION_COUNT:
         return unjudged_item(
             code,

@@ -24,6 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from types import MappingProxyType
 
+from inspection.errors import InspectionError
 from inspection.verdict import Outcome, VerdictItem
 
 
@@ -92,7 +93,7 @@ class Limit:
     open_question: str = ""  # non-empty where standards.md marks the value or the case open
 
 
-class UnknownLimit(KeyError):
+class UnknownLimit(InspectionError, KeyError):
     """The table has no entry for this rule and variant (a limit set or class it does not know)."""
 
     def __init__(self, rule: Rule, variant: str) -> None:
@@ -128,6 +129,8 @@ class LimitTable:
         """A copy with one entry changed, e.g. ``replace(Rule.DRAG, value=5.0, clause=...)``."""
         old = self.get(rule, variant)
         entries = dict(self.entries)
+        # The keyword names are checked at run time by dataclasses.replace (TypeError on an unknown
+        # field); mypy cannot check a **changes of mixed value types against Limit's fields.
         entries[(rule, variant)] = dataclass_replace(old, **changes)  # type: ignore[arg-type]
         return LimitTable(MappingProxyType(entries))
 

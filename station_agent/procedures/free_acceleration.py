@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from equipment.errors import UnconfirmedCommand
-from inspection import FreeAccelerationRun, Vehicle
+from inspection import FreeAccelerationRun, LimitSet, Vehicle
 from station_agent.clock import Clock
 from station_agent.lane_config import FreeAccelerationTimings
 from station_agent.procedures import ProcedureError
@@ -63,7 +63,7 @@ async def run_free_acceleration(
     meter: OpacityMeter,
     vehicle: Vehicle,
     *,
-    limit_set: str,
+    limit_set: LimitSet,
     timings: FreeAccelerationTimings,
     clock: Clock,
     display: Display = lambda _: None,

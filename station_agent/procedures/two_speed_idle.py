@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from inspection import GasReading, TwoSpeedIdleRun, Vehicle
+from inspection import GasReading, LimitSet, TwoSpeedIdleRun, Vehicle
 from station_agent.clock import Clock
 from station_agent.lane_config import TwoSpeedIdleTimings
 from station_agent.procedures import ProcedureError
@@ -136,7 +136,7 @@ async def run_two_speed_idle(
     analyser: GasAnalyser,
     vehicle: Vehicle,
     *,
-    limit_set: str,
+    limit_set: LimitSet,
     timings: TwoSpeedIdleTimings,
     clock: Clock,
     display: Display = lambda _: None,

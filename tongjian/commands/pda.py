@@ -27,13 +27,20 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Iterator
-from datetime import UTC, date
+from datetime import UTC
 from pathlib import Path
 from typing import TypeVar
 
 import grpc
 
-from inspection import Fuel, LampSystem, Vehicle, VehicleClass, VehicleUse
+from inspection import Vehicle
+from inspection.vehicle_fields import (
+    VEHICLE_FIELDS,
+    FieldValueError,
+    VehicleField,
+    vehicle_from_values,
+    vehicle_to_arguments,
+)
 from pki.grpc_credentials import PkiError, server_only_channel_credentials
 from protos.record_mapping import vehicle_to_proto
 from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
@@ -46,7 +53,6 @@ CA_VARIABLE = "TONGJIAN_PDA_CA"
 CHUNK_BYTES = 64 * 1024
 TIMEOUT_S = 30.0
 T = TypeVar("T")
-_UINT32_MAX = 2**32 - 1  # the contract's counts and masses are uint32
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -253,94 +259,58 @@ def _sign_in(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value <= _UINT32_MAX:
-        raise argparse.ArgumentTypeError(f"{value} is outside 0..{_UINT32_MAX}")
-    return value
+def _option_type(spec: VehicleField) -> Callable[[str], object]:
+    def parse(text: str) -> object:
+        try:
+            return spec.parse(text)
+        except FieldValueError as error:
+            raise argparse.ArgumentTypeError(error.reason) from None
 
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _axles(text: str) -> tuple[int, ...]:
-    return tuple(_count(part) for part in text.split(",")) if text else ()
+    parse.__name__ = spec.kind.value  # argparse names the type in its messages
+    return parse
 
 
 def add_vehicle_arguments(parser: argparse.ArgumentParser) -> None:
-    """The vehicle as registered; the lane service checks VIN, plate and the rest and names what is wrong."""
-    parser.add_argument("--vin", required=True)
-    parser.add_argument("--plate", required=True, help="e.g. 渝A12345")
-    parser.add_argument("--province", required=True, help="registration province, GB/T 2260 code (50)")
-    parser.add_argument(
-        "--class", dest="vehicle_class", required=True, choices=[c.value for c in VehicleClass]
-    )
-    parser.add_argument("--fuel", required=True, choices=[f.value for f in Fuel])
-    parser.add_argument("--registered", type=_date, required=True, help="registration date, YYYY-MM-DD")
-    parser.add_argument("--seats", type=_count, required=True)
-    parser.add_argument(
-        "--use", choices=[u.value for u in VehicleUse], default=VehicleUse.NON_OPERATING.value
-    )
-    parser.add_argument("--curb-mass-kg", type=_count, required=True)
-    parser.add_argument("--max-mass-kg", type=_count, required=True)
-    parser.add_argument("--axles", type=_count, default=2)
-    parser.add_argument("--parking-axles", type=_axles, default=(2,), help="comma-separated, 1 = front (2)")
-    parser.add_argument("--lamps", choices=[s.value for s in LampSystem], default=LampSystem.TWO_LAMP.value)
-    parser.add_argument("--articulated", action="store_true")
-    parser.add_argument("--van", action="store_true", help="面包车")
-    parser.add_argument("--high-beam-separately-adjustable", action="store_true")
-    parser.add_argument("--rated-rpm", type=_count, default=None, help="rated engine speed (diesels)")
+    """The vehicle as registered (``inspection.vehicle_fields``); the lane service checks VIN, plate
+    and the rest and names what is wrong."""
+    for spec in VEHICLE_FIELDS:
+        if spec.is_flag:
+            parser.add_argument(spec.option, dest=spec.attribute, action="store_true", help=spec.help or None)
+            continue
+        metavar = spec.option.removeprefix("--").replace("-", "_").upper()
+        if spec.choices is not None:
+            # Plain text with argparse's own choices check, so the usage lists the values.
+            parser.add_argument(
+                spec.option,
+                dest=spec.attribute,
+                required=spec.required,
+                default=None if spec.default is None else spec.format(spec.default),
+                choices=[member.value for member in spec.choices],
+                help=spec.help or None,
+            )
+            continue
+        parser.add_argument(
+            spec.option,
+            dest=spec.attribute,
+            metavar=metavar,
+            type=_option_type(spec),
+            required=spec.required,
+            default=spec.default,
+            help=spec.help or None,
+        )
 
 
 def vehicle_from_arguments(args: argparse.Namespace) -> Vehicle:
-    return Vehicle(
-        vin=args.vin,
-        plate=args.plate,
-        registration_province=args.province,
-        vehicle_class=VehicleClass(args.vehicle_class),
-        fuel=Fuel(args.fuel),
-        seats=args.seats,
-        use=VehicleUse(args.use),
-        registration_date=args.registered,
-        curb_mass_kg=args.curb_mass_kg,
-        max_total_mass_kg=args.max_mass_kg,
-        axle_count=args.axles,
-        parking_brake_axles=args.parking_axles,
-        lamp_system=LampSystem(args.lamps),
-        articulated=args.articulated,
-        high_beam_separately_adjustable=args.high_beam_separately_adjustable,
-        van=args.van,
-        rated_engine_speed_rpm=args.rated_rpm,
-    )
+    values = {spec.attribute: getattr(args, spec.attribute) for spec in VEHICLE_FIELDS}
+    # The choices come as their text (argparse checked them); the rest is parsed already.
+    for spec in VEHICLE_FIELDS:
+        if spec.choices is not None and isinstance(values[spec.attribute], str):
+            values[spec.attribute] = spec.parse(values[spec.attribute])
+    return vehicle_from_values(values)
 
 
-def vehicle_arguments(vehicle: Vehicle) -> list[str]:
-    """The ``check-in`` arguments that describe ``vehicle`` (the inverse of ``vehicle_from_arguments``)."""
-    arguments = [
-        "--vin", vehicle.vin, "--plate", vehicle.plate, "--province", vehicle.registration_province,
-        "--class", vehicle.vehicle_class.value, "--fuel", vehicle.fuel.value,
-        "--registered", vehicle.registration_date.isoformat(), "--seats", str(vehicle.seats),
-        "--use", vehicle.use.value, "--curb-mass-kg", str(vehicle.curb_mass_kg),
-        "--max-mass-kg", str(vehicle.max_total_mass_kg), "--axles", str(vehicle.axle_count),
-        "--parking-axles", ",".join(map(str, vehicle.parking_brake_axles)),
-        "--lamps", vehicle.lamp_system.value,
-    ]  # fmt: skip
-    flags = {
-        "--articulated": vehicle.articulated,
-        "--van": vehicle.van,
-        "--high-beam-separately-adjustable": vehicle.high_beam_separately_adjustable,
-    }
-    arguments += [flag for flag, on in flags.items() if on]
-    if vehicle.rated_engine_speed_rpm is not None:
-        arguments += ["--rated-rpm", str(vehicle.rated_engine_speed_rpm)]
-    return arguments
+# The ``check-in`` arguments that describe a vehicle (the inverse of ``vehicle_from_arguments``).
+vehicle_arguments = vehicle_to_arguments
 
 
 def _check_in(args: argparse.Namespace) -> int:

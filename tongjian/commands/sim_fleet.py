@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 
+from inspection.vehicle_fields import vehicle_to_arguments
 from simulators.fleet import generate_fleet
 from tongjian.cli import CommandError
-from tongjian.commands.pda import vehicle_arguments
 
 MAX_COUNT = 100_000
 
@@ -37,5 +37,5 @@ def _fleet(args: argparse.Namespace) -> int:
     fleet = generate_fleet(count, seed=args.seed)
     for vehicle in fleet if args.index is None else fleet[args.index :]:
         # Plain spaces, no shell quoting: no value has whitespace, and `$(...)` would keep quotes.
-        print(" ".join(vehicle_arguments(vehicle)))
+        print(" ".join(vehicle_to_arguments(vehicle)))
     return 0

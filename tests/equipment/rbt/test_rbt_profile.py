@@ -172,3 +172,59 @@ def test_any_single_change_loads_or_raises_only_profile_error(quantity: Quantity
 def test_arbitrary_text_raises_only_profile_error(text: str) -> None:
     with pytest.raises(ProfileError):
         parse_profile(text, file="noise.toml")
+
+
+def test_the_description_a_profile_gives_is_kept() -> None:
+    # It was read and checked, then dropped on the way to RbtProfile.
+    assert load_profile("rbt-f").description.startswith("RBT-F roller brake tester")
+    assert load_profile("default").description.startswith("Reference roller brake tester")
+
+
+def test_an_unknown_top_level_key_and_a_non_table_register_are_named() -> None:
+    data = _default_data()
+    data["colour"] = "red"
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(_toml(data), file="p.toml")
+    assert (caught.value.key, caught.value.reason.split(";")[0]) == ("colour", "unknown key")
+    text = _toml(_default_data()) + "[registers]\n"
+    with pytest.raises(ProfileError):
+        parse_profile(text.replace("[registers.STATUS]", "[registers.X]"), file="p.toml")
+
+
+_toml_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+_paths = st.sampled_from(
+    [("name",), ("description",), ("word_order",), ("registers",), ("other",), ("registers", "STATUS"),
+     ("registers", "CURVE_LEFT"), ("registers", "NEW"), ("registers", "LEFT_FORCE", "scale"),
+     ("registers", "CURVE_RIGHT", "length"), ("registers", "RIGHT_DRAG", "not_available")]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_paths, st.booleans(), _toml_values), min_size=1, max_size=4))
+def test_mutated_tables_load_or_raise_only_profile_error(
+    changes: list[tuple[tuple[str, ...], bool, Any]],
+) -> None:
+    from equipment.rbt_profile import profile_from_mapping
+
+    data = _default_data()
+    for path, delete, new in changes:
+        target = data
+        try:
+            for key in path[:-1]:
+                target = target[key]
+            if delete:
+                del target[path[-1]]
+            else:
+                target[path[-1]] = new
+        except (KeyError, TypeError):
+            continue  # the path no longer exists in this draw
+    try:
+        profile = profile_from_mapping(data, file="mutant.toml")
+    except ProfileError as error:
+        assert error.file == "mutant.toml" and error.reason
+        return
+    assert set(profile.registers) == set(Quantity)

@@ -28,7 +28,7 @@ from inspection import (
     VehicleUse,
     VisualCheck,
 )
-from inspection.measurements import BrakeTest
+from inspection.measurements import BrakeTest, LimitSet
 from inspection.verdicts import (
     axle_rate_item,
     imbalance_item,
@@ -218,13 +218,11 @@ any_emission = st.one_of(
     st.none(),
     st.builds(
         TwoSpeedIdleRun,
-        st.sampled_from(["a", "b", "c", ""]),
+        st.sampled_from(LimitSet),  # an unknown set cannot be made (tests/inspection/test_limit_set.py)
         st.lists(any_reading, max_size=3).map(tuple),
         st.lists(any_reading, max_size=3).map(tuple),
     ),
-    st.builds(
-        FreeAccelerationRun, st.sampled_from(["a", "b", "x"]), st.lists(any_float, max_size=4).map(tuple)
-    ),
+    st.builds(FreeAccelerationRun, st.sampled_from(LimitSet), st.lists(any_float, max_size=4).map(tuple)),
 )
 any_vehicle = st.builds(
     Vehicle,

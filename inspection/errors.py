@@ -1,0 +1,22 @@
+"""Every error the inspection domain raises, under one root.
+
+    InspectionError                     the domain refused something
+    ├── InvalidIdentifier               (also ValueError) a VIN or plate broke its rule: field, value,
+    │                                   reason                          (inspection.identifiers)
+    ├── RecordOutOfLimits               (also ValueError) a record or part beyond the shared table of
+    │                                   counts and ranges: path, reason (inspection.record_limits)
+    ├── FieldValueError                 (also ValueError) a vehicle field's text is not a value of it:
+    │                                   option, reason                  (inspection.vehicle_fields)
+    └── UnknownLimit                    (also KeyError) the limit table has no entry for a rule and
+                                        variant: rule, variant          (inspection.verdicts.limits)
+
+Each keeps the builtin base it had (``ValueError`` / ``KeyError``), so callers that caught those
+still do; new code catches ``InspectionError`` or the class it means. A run with an unknown limit
+set is refused by ``LimitSet`` itself (``ValueError``, as any enum).
+"""
+
+from __future__ import annotations
+
+
+class InspectionError(Exception):
+    """The root of the inspection domain's errors (see the tree above)."""
