@@ -170,7 +170,7 @@ async def diagnose_connection(
                 failures.append(unreachable_from(error, target, credentials is not None))
                 continue
         finally:
-            await channel.close()
+            await channel.close(None)
         return HubUnreachable(target, UnreachableKind.TIMED_OUT, f"slow to connect; {address} answers now")
     if not failures:
         return HubUnreachable(target, UnreachableKind.UNRESOLVED, "resolves to no address")
@@ -214,7 +214,7 @@ class EnrollmentProbe:
                     failure = await diagnose_connection(self.target, self._credentials, self._timeout_s)
                 raise failure from error
         finally:
-            await channel.close()
+            await channel.close(None)
         state = _STATES.get(reply.status)
         if state is None:
             raise HubUnreachable(

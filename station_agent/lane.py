@@ -71,6 +71,7 @@ from inspection.record_limits import (
     check_vehicle,
 )
 from inspection.verdicts.emission_rules import Procedure, required_procedure
+from station_agent.bench_drivers import BrakeTester, HeadlightTester
 from station_agent.bench_supervisor import (
     BenchId,
     BenchStatus,
@@ -82,18 +83,21 @@ from station_agent.bench_supervisor import (
 from station_agent.clock import Clock, ScaledClock
 from station_agent.lane_config import LaneConfig, SerialBenchConfig, TcpTransport
 from station_agent.procedures import ProcedureError
-from station_agent.procedures.brake import AxleResultLike, BrakeTester, run_brake_test
-from station_agent.procedures.free_acceleration import OpacityMeter, run_free_acceleration
-from station_agent.procedures.headlight import HeadlightTester, LampReadingLike, run_headlight_test
+from station_agent.procedures.brake import run_brake_test
+from station_agent.procedures.free_acceleration import run_free_acceleration
+from station_agent.procedures.headlight import run_headlight_test
 from station_agent.procedures.reading_limits import check_axle, check_emission, check_lamps
-from station_agent.procedures.two_speed_idle import GasAnalyser, run_two_speed_idle
+from station_agent.procedures.two_speed_idle import run_two_speed_idle
 
 if TYPE_CHECKING:
+    from equipment.ega_driver import GasAnalyser
     from equipment.ega_driver import GasAnalyser as EgaDriver
+    from equipment.hlt_codec import LampReading
     from equipment.hlt_driver import HeadlightTester as HltDriver
     from equipment.modbus_link import ModbusLink
+    from equipment.opm_driver import OpacityMeter
     from equipment.opm_driver import OpacityMeter as OpmDriver
-    from equipment.rbt_driver import RollerBrakeTester
+    from equipment.rbt_driver import AxleResult, RollerBrakeTester
     from equipment.serial_link import SerialLink
 
 log = logging.getLogger(__name__)
@@ -284,7 +288,7 @@ class _Visit:
 
 T = TypeVar("T")
 Judge = Callable[[InspectionRecord], Verdict]
-OnComplete = Callable[[InspectionRecord], Awaitable[None]]
+OnComplete = Callable[[InspectionRecord], Awaitable[object]]  # what it returns is not used
 
 
 def _default_judge(record: InspectionRecord) -> Verdict:
@@ -686,7 +690,10 @@ class Lane:
 def benches_for(vehicle: Vehicle) -> tuple[BenchId, ...]:
     """The benches a vehicle goes over: brakes and lamps always, the emission bench of its fuel."""
     procedure = required_procedure(vehicle.fuel)
-    emission = {Procedure.TWO_SPEED_IDLE: (BenchId.EGA,), Procedure.FREE_ACCELERATION: (BenchId.OPM,)}
+    emission: dict[Procedure | None, tuple[BenchId, ...]] = {
+        Procedure.TWO_SPEED_IDLE: (BenchId.EGA,),
+        Procedure.FREE_ACCELERATION: (BenchId.OPM,),
+    }
     return (BenchId.RBT, BenchId.HLT, *emission.get(procedure, ()))
 
 
@@ -696,11 +703,11 @@ class _BrakeSteps:
     def __init__(self, lane: Lane, visit: _Visit) -> None:
         self._lane, self._visit = lane, visit
 
-    async def test_axle(self, parking: bool, *, again: bool = False) -> AxleResultLike:
+    async def test_axle(self, parking: bool, *, again: bool = False) -> AxleResult:
         brake = self._lane._brake
         attempts = 0
 
-        def step() -> Awaitable[AxleResultLike]:
+        def step() -> Awaitable[AxleResult]:
             # A second attempt is the same axle, still on the rollers: not RESET (that sends it off).
             nonlocal attempts
             attempts += 1
@@ -715,7 +722,7 @@ class _HeadlightSteps:
     def __init__(self, lane: Lane, visit: _Visit) -> None:
         self._lane, self._visit = lane, visit
 
-    async def measure(self, side: str, beam: str) -> LampReadingLike:
+    async def measure(self, side: str, beam: str) -> LampReading:
         tester = self._lane._headlight
         return await self._lane.on_bench(self._visit, BenchId.HLT, lambda: tester.measure(side, beam))
 

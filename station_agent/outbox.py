@@ -308,7 +308,7 @@ class OutboxStore:
     def depth(self) -> int:
         with self._lock:
             (depth,) = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()
-        return depth
+        return int(depth)
 
     def oldest_age_s(self) -> float:
         """Seconds the oldest queued record has waited; 0.0 when the outbox is empty."""

@@ -50,7 +50,7 @@ class ThrottlePolicy:
         if failures <= free:
             return 0.0
         # capped exponent: 2**(large) would overflow a float long before max_delay_s matters
-        return min(self.first_delay_s * 2 ** min(failures - free - 1, 62), self.max_delay_s)
+        return min(self.first_delay_s * 2.0 ** min(failures - free - 1, 62), self.max_delay_s)
 
 
 class TooManyAttempts(Exception):

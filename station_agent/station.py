@@ -161,11 +161,11 @@ class Station:
                 registry=self.metrics.registry,
             )
             # The lane file's [pda] section has either a certificate and key or insecure = true.
-            credentials = (
+            pda_credentials = (
                 None if pda.cert is None or pda.key is None else server_tls_credentials(pda.cert, pda.key)
             )
             server, self.pda_port = await start_pda_server(
-                service, pda.listen, credentials=credentials, insecure=pda.insecure
+                service, pda.listen, credentials=pda_credentials, insecure=pda.insecure
             )
             self._stack.push_async_callback(server.stop, 5.0)
             log.info("PDA lane service on %s (port %d)", pda.listen, self.pda_port)

@@ -397,8 +397,10 @@ class Uplink:
             self._sessions += 1
             # No request serializer: the outbox holds the envelope already serialized, and sending
             # those bytes unchanged is what keeps the hub's copy identical to what was signed.
-            submit = channel.stream_stream(SUBMIT_METHOD, response_deserializer=ingest_pb2.Ack.FromString)
-            session = _Session(self, submit())
+            submit: grpc.aio.StreamStreamMultiCallable[bytes, ingest_pb2.Ack] = channel.stream_stream(
+                SUBMIT_METHOD, request_serializer=None, response_deserializer=ingest_pb2.Ack.FromString
+            )
+            session = _Session(self, submit(None))
             self.connected = True
             await session.run()
         except _RETRIED as error:
@@ -409,13 +411,13 @@ class Uplink:
             raise
         finally:
             self.connected = False
-            await channel.close()
+            await channel.close(None)
 
 
 class _Session:
     """The four tasks of one Submit stream and the state they share."""
 
-    def __init__(self, uplink: Uplink, call: grpc.aio.StreamStreamCall) -> None:
+    def __init__(self, uplink: Uplink, call: grpc.aio.StreamStreamCall[bytes, ingest_pb2.Ack]) -> None:
         self._uplink = uplink
         self._outbox = uplink._outbox
         self._call = call
@@ -478,7 +480,7 @@ class _Session:
     async def _receive(self) -> None:
         while True:
             ack = await self._call.read()
-            if ack is grpc.aio.EOF:
+            if not isinstance(ack, ingest_pb2.Ack):  # grpc.aio.EOF: the hub closed the stream
                 raise StreamEnded(len(self._in_flight))
             if not self._in_flight:
                 raise HubProtocolError(

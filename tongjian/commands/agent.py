@@ -34,7 +34,7 @@ from tongjian.console import table_console
 log = logging.getLogger("tongjian.agent")
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     agent = commands.add_parser("agent", help="the station agent: lanes, PDA service, outbox, uplink")
     actions = agent.add_subparsers(dest="action", required=True)
 

@@ -49,7 +49,7 @@ T = TypeVar("T")
 _UINT32_MAX = 2**32 - 1  # the contract's counts and masses are uint32
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pda = commands.add_parser("pda", help="inspectors' PDA: lane service client, credentials").add_subparsers(
         dest="action", required=True
     )
