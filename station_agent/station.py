@@ -24,8 +24,9 @@ from pki.grpc_credentials import channel_credentials, server_tls_credentials
 from station_agent.agent import StationAgent
 from station_agent.hub_check import EnrollmentProbe, check_enrollment_at_start
 from station_agent.inspector_directory import InspectorDirectory
-from station_agent.lane import Lane, open_lane
+from station_agent.lane import Lane
 from station_agent.lane_config import LaneConfig
+from station_agent.lane_wiring import open_lane
 from station_agent.metrics import AgentMetrics
 from station_agent.outbox import OutboxStore
 from station_agent.pda_service import PdaService, start_pda_server

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from inspection import Fuel, InspectionRecord
-from station_agent.lane import IllegalTransition, LaneState, open_lane
+from station_agent.lane import IllegalTransition, LaneState
 from station_agent.lane_config import load_lane_config
+from station_agent.lane_wiring import open_lane
 from tests.station_agent.lane.lane_rig import vehicle_with
 from tongjian.demo import SimulatedLane
 
