@@ -30,6 +30,7 @@ import grpc
 import grpc.aio
 
 from protos.tongjian.v1 import ingest_pb2, ingest_pb2_grpc
+from station_agent.errors import StationAgentError
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class UnreachableKind(StrEnum):
     NOT_ALLOWED = "hub refuses this client certificate"
 
 
-class HubUnreachable(Exception):
+class HubUnreachable(StationAgentError):
     def __init__(self, target: str, kind: UnreachableKind, hint: str = "") -> None:
         super().__init__(f"hub {target}: {kind.value}" + (f" ({hint})" if hint else ""))
         self.target = target
@@ -85,7 +86,7 @@ class HubUnreachable(Exception):
         self.hint = hint
 
 
-class SigningKeyRefused(Exception):
+class SigningKeyRefused(StationAgentError):
     """The hub will refuse every record this key signs (or this certificate sends)."""
 
     def __init__(self, target: str, enrollment: Enrollment) -> None:

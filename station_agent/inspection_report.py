@@ -34,6 +34,7 @@ from matplotlib.patches import Rectangle
 from inspection import AxleBrake, BrakeCurve, InspectionRecord, Outcome, Verdict, VerdictItem
 from inspection.measurements import BrakeTest
 from inspection.verdicts import Bound, bound_of, force_build_up, judge
+from station_agent.errors import StationAgentError
 
 # Families that carry CJK glyphs, in order of preference, if any is installed.
 CJK_FAMILIES = (
@@ -74,7 +75,7 @@ _HEADER_IN = 1.85
 _CURVE_ROW_IN = 2.3
 
 
-class ReportError(Exception):
+class ReportError(StationAgentError):
     """The report could not be written; the message names the file or the problem."""
 
 

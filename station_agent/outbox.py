@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from protos.tongjian.v1 import inspection_pb2 as pb
+from station_agent.errors import StationAgentError
 
 _SCHEMA_VERSION = 1
 _SCHEMA = (
@@ -55,7 +56,7 @@ _SCHEMA = (
 )
 
 
-class OutboxError(Exception):
+class OutboxError(StationAgentError):
     """Base of the outbox's own errors (SQLite's errors pass through unchanged)."""
 
 

@@ -46,6 +46,7 @@ from inspection.record_limits import PHOTO_CONTENT_TYPES
 from protos.record_mapping import MalformedRecord, vehicle_from_proto, verdict_to_proto
 from protos.server_port import SERVER_OPTIONS, listen
 from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
+from station_agent.errors import StationAgentError
 from station_agent.inspector_directory import InspectorDirectory, InspectorDirectoryError
 from station_agent.lane import (
     BenchUnavailable,
@@ -70,7 +71,7 @@ _CLASS = {cls: getattr(inspection_pb2, f"VEHICLE_CLASS_{cls.name}") for cls in V
 _OUTCOME = {outcome: getattr(inspection_pb2, f"OUTCOME_{outcome.name}") for outcome in Outcome}
 
 
-class InsecureNotAllowed(ValueError):
+class InsecureNotAllowed(StationAgentError, ValueError):
     """The PDA service was to listen without TLS credentials, and plaintext was not asked for."""
 
 

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from station_agent.errors import StationAgentError
+
 
 class KeyKind(StrEnum):
     INSPECTOR = "inspector"
@@ -53,7 +55,7 @@ class ThrottlePolicy:
         return min(self.first_delay_s * 2.0 ** min(failures - free - 1, 62), self.max_delay_s)
 
 
-class TooManyAttempts(Exception):
+class TooManyAttempts(StationAgentError):
     """Refused before checking the credential: the key must wait ``retry_after_s``."""
 
     def __init__(self, kind: KeyKind, retry_after_s: float) -> None:

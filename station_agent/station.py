@@ -4,9 +4,11 @@
 shut-down, which matters: first the hub is asked whether it takes the signing key
 (``hub_check.check_enrollment_at_start``: a refusal stops the station before anything is signed;
 a hub that is merely down does not), the outbox opens before anything can complete a record, the uplink
-starts before the lanes so a backlog from the last run drains at once, and on the way out the
-lanes stop first (no new records), then the PDA service, then the uplink, whose unsettled
-records simply stay in the outbox for the next start.
+starts before the lanes so a backlog from the last run drains at once. On the way out everything
+stops in the reverse order of its start (one ``AsyncExitStack``): the PDA service first (no new
+requests reach the lanes), then the lanes, last lane first (each finishes the hand-overs under way,
+so no record is cut off), then the metrics endpoint, then the uplink, whose unsettled records
+simply stay in the outbox, and last the outbox itself.
 """
 
 from __future__ import annotations

@@ -60,6 +60,7 @@ from tenacity import (
 )
 
 from protos.tongjian.v1 import ingest_pb2
+from station_agent.errors import StationAgentError
 from station_agent.hub_check import Enrollment, EnrollmentProbe, HubUnreachable, diagnose_connection
 from station_agent.outbox import OutboxEntry, OutboxStore
 from station_agent.submit_window import KeyRefusal, Settle, SubmitWindow, Violation
@@ -71,7 +72,7 @@ _SUBMIT = ingest_pb2.DESCRIPTOR.services_by_name["StationIngest"].methods_by_nam
 SUBMIT_METHOD = f"/{_SUBMIT.containing_service.full_name}/{_SUBMIT.name}"
 
 
-class UplinkError(Exception):
+class UplinkError(StationAgentError):
     """Something ended a session; the uplink reconnects after these."""
 
 
@@ -99,7 +100,7 @@ class ConnectTimeout(UplinkError):
         self.why = why
 
 
-class _KeyRefusedAck(Exception):
+class _KeyRefusedAck(StationAgentError):
     """The hub refused a record signed with the current key for a key reason; ends the session."""
 
     def __init__(self, entry: OutboxEntry, ack: ingest_pb2.Ack) -> None:
@@ -316,6 +317,8 @@ class Uplink:
         self.signing_key_refused = None
 
     def _note_enrollment(self, state: RetryCallState) -> None:
+        # Only ever called by _on_key_refused's retrying, which exists only with a probe.
+        assert self._enrollment is not None
         outcome = state.outcome
         assert outcome is not None
         if outcome.failed:
@@ -327,7 +330,7 @@ class Uplink:
             log.error(
                 "uplink to %s PAUSED: the hub refuses signing key %s (%s: %s); records stay in the outbox",
                 self._target,
-                self._enrollment.key_id if self._enrollment else "?",
+                self._enrollment.key_id,
                 answer.state.value,
                 answer.detail,
             )
