@@ -30,6 +30,7 @@ import grpc
 import grpc.aio
 
 from protos.tongjian.v1 import ingest_pb2, ingest_pb2_grpc
+from station_agent.errors import StationAgentError
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class UnreachableKind(StrEnum):
     NOT_ALLOWED = "hub refuses this client certificate"
 
 
-class HubUnreachable(Exception):
+class HubUnreachable(StationAgentError):
     def __init__(self, target: str, kind: UnreachableKind, hint: str = "") -> None:
         super().__init__(f"hub {target}: {kind.value}" + (f" ({hint})" if hint else ""))
         self.target = target
@@ -85,7 +86,7 @@ class HubUnreachable(Exception):
         self.hint = hint
 
 
-class SigningKeyRefused(Exception):
+class SigningKeyRefused(StationAgentError):
     """The hub will refuse every record this key signs (or this certificate sends)."""
 
     def __init__(self, target: str, enrollment: Enrollment) -> None:
@@ -170,7 +171,7 @@ async def diagnose_connection(
                 failures.append(unreachable_from(error, target, credentials is not None))
                 continue
         finally:
-            await channel.close()
+            await channel.close(None)
         return HubUnreachable(target, UnreachableKind.TIMED_OUT, f"slow to connect; {address} answers now")
     if not failures:
         return HubUnreachable(target, UnreachableKind.UNRESOLVED, "resolves to no address")
@@ -214,7 +215,7 @@ class EnrollmentProbe:
                     failure = await diagnose_connection(self.target, self._credentials, self._timeout_s)
                 raise failure from error
         finally:
-            await channel.close()
+            await channel.close(None)
         state = _STATES.get(reply.status)
         if state is None:
             raise HubUnreachable(

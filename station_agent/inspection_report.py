@@ -28,10 +28,13 @@ import matplotlib.pyplot as plt
 from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 
 from inspection import AxleBrake, BrakeCurve, InspectionRecord, Outcome, Verdict, VerdictItem
 from inspection.measurements import BrakeTest
 from inspection.verdicts import Bound, bound_of, force_build_up, judge
+from station_agent.errors import StationAgentError
 
 # Families that carry CJK glyphs, in order of preference, if any is installed.
 CJK_FAMILIES = (
@@ -72,7 +75,7 @@ _HEADER_IN = 1.85
 _CURVE_ROW_IN = 2.3
 
 
-class ReportError(Exception):
+class ReportError(StationAgentError):
     """The report could not be written; the message names the file or the problem."""
 
 
@@ -251,13 +254,13 @@ def _draw_items(fig: Figure, top: float, items: Sequence[VerdictItem], cjk: bool
     for title, x in _COLUMNS:
         fig.text(x, y(cursor), title, fontsize=8, weight="bold", va="top")
     cursor += _ROW_LINE_IN * 1.4
-    fig.add_artist(plt.Line2D([0.04, 0.96], [y(cursor - 0.05)] * 2, color="#444", linewidth=0.6))
+    fig.add_artist(Line2D([0.04, 0.96], [y(cursor - 0.05)] * 2, color="#444", linewidth=0.6))
     for index, item in enumerate(items):
         left, notes = _item_lines(item, cjk)
         rows = max(len(left), len(notes))
         if index % 2:
             fig.add_artist(
-                plt.Rectangle(
+                Rectangle(
                     (0.035, y(cursor + rows * _ROW_LINE_IN + 0.03)),
                     0.93,
                     (rows * _ROW_LINE_IN + 0.03) / height,
@@ -356,8 +359,8 @@ def draw_report(record: InspectionRecord, *, hub_verdict: Verdict | None = None)
     table_top = _HEADER_IN
     curves_top = table_top + _table_height(items, cjk) + 0.3
     total_height = curves_top + 0.45 + len(record.axles) * _CURVE_ROW_IN + 0.3
-    rc = {"font.family": [font, "DejaVu Sans"]} if font else {"font.family": ["DejaVu Sans"]}
-    with plt.rc_context(rc):
+    families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+    with plt.rc_context({"font.family": families}):
         fig = plt.figure(figsize=(_PAGE_WIDTH_IN, total_height))
         _draw_header(fig, 0.0, record, chosen, cjk)
         _draw_items(fig, table_top, items, cjk)

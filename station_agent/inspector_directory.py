@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from station_agent.errors import StationAgentError
+
 # scrypt cost: n=2**14, r=8 takes 16 MiB and some tens of ms: cheap for one sign-in, dear for guessing.
 SCRYPT_N = 2**14
 SCRYPT_R = 8
@@ -60,7 +62,7 @@ _ADDED_COLUMNS = {
 MAX_LANE = 99
 
 
-class InspectorDirectoryError(ValueError):
+class InspectorDirectoryError(StationAgentError, ValueError):
     """The directory cannot do what was asked (bad inspector id, unreadable file)."""
 
 

@@ -2,12 +2,10 @@
 
 Theory of operation
 -------------------
-Each vehicle that checks in gets a *visit* (its record id is the visit's id) with its own state.
-A visit moves through the lane in one fixed order::
-
-    WAITING -> CHECKING_IN -> BRAKE -> HEADLIGHT -> EMISSION -> VISUAL -> COMPLETING -> COMPLETE
-                    \\___________\\________\\___________\\_________\\-> ABORTED
-                      (a bench or procedure failed, an inspector aborted the visit, or it expired)
+Each vehicle that checks in gets a *visit* (its record id is the visit's id). Its state, the table
+of legal moves and the one-vehicle-on-the-benches rule are ``station_agent.lane_state``'s (pure,
+tested move by move); this module is the async runner that feeds that machine events, and the
+wiring from a lane file is ``station_agent.lane_wiring`` (``open_lane``).
 
 The benches are run by one task per visit, and only one visit may be on the benches (CHECKING_IN
 to EMISSION) at a time; a visit in VISUAL has left the benches and waits for the inspector to
@@ -30,9 +28,9 @@ failing (``DeviceDisconnected`` / ``DeviceUnreachable``) counts as the bench goi
 a refusal or a fault is a failed measurement and aborts as before. A reading outside its physical
 range (``procedures.reading_limits``) aborts the visit naming bench, quantity and value.
 
-Two rules for this file, as in h11's ``_state.py``:
-1. every legal move is in ``TRANSITIONS`` below, and state changes only through ``_fire``, which
-   raises ``IllegalTransition`` naming event, state and record for anything else;
+Two rules for this file:
+1. a visit's state changes only through ``_fire``, which asks ``LaneStateMachine`` (and so raises
+   ``IllegalTransition`` naming event, state and record for anything the table does not allow);
 2. the benches are reached only through the procedures in ``station_agent.procedures``; this
    file knows the order of things, not registers or frames.
 """
@@ -45,10 +43,8 @@ import re
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, TypeVar
 
 from equipment.errors import DeviceDisconnected, DeviceUnreachable, EquipmentError
@@ -71,158 +67,54 @@ from inspection.record_limits import (
     check_vehicle,
 )
 from inspection.verdicts.emission_rules import Procedure, required_procedure
+from station_agent.bench_drivers import BrakeTester, HeadlightTester
 from station_agent.bench_supervisor import (
     BenchId,
     BenchStatus,
     BenchSupervisor,
-    OnChange,
-    SupervisedBench,
-    SupervisionPolicy,
 )
 from station_agent.clock import Clock, ScaledClock
-from station_agent.lane_config import LaneConfig, SerialBenchConfig, TcpTransport
+from station_agent.errors import (
+    BenchUnavailable,
+    BeyondLimits,
+    IllegalTransition,
+    InvalidCheck,
+    InvalidRequest,
+    LaneBusy,
+    LaneError,
+    SubmitFailed,
+    UnknownRecord,
+)
+from station_agent.lane_config import LaneConfig
+from station_agent.lane_state import (
+    FINAL,
+    ON_BENCHES,
+    LaneEvent,
+    LaneState,
+    LaneStateMachine,
+    Transition,
+)
 from station_agent.procedures import ProcedureError
-from station_agent.procedures.brake import AxleResultLike, BrakeTester, run_brake_test
-from station_agent.procedures.free_acceleration import OpacityMeter, run_free_acceleration
-from station_agent.procedures.headlight import HeadlightTester, LampReadingLike, run_headlight_test
+from station_agent.procedures.brake import run_brake_test
+from station_agent.procedures.free_acceleration import run_free_acceleration
+from station_agent.procedures.headlight import run_headlight_test
 from station_agent.procedures.reading_limits import check_axle, check_emission, check_lamps
-from station_agent.procedures.two_speed_idle import GasAnalyser, run_two_speed_idle
+from station_agent.procedures.two_speed_idle import run_two_speed_idle
 
 if TYPE_CHECKING:
-    from equipment.ega_driver import GasAnalyser as EgaDriver
-    from equipment.hlt_driver import HeadlightTester as HltDriver
-    from equipment.modbus_link import ModbusLink
-    from equipment.opm_driver import OpacityMeter as OpmDriver
-    from equipment.rbt_driver import RollerBrakeTester
-    from equipment.serial_link import SerialLink
+    from equipment.ega_driver import GasAnalyser
+    from equipment.hlt_codec import LampReading
+    from equipment.opm_driver import OpacityMeter
+    from equipment.rbt_driver import AxleResult
+    from station_agent.lane_wiring import LaneEquipment
 
 log = logging.getLogger(__name__)
-
-
-class LaneState(StrEnum):
-    WAITING = "waiting"
-    CHECKING_IN = "checking_in"
-    BRAKE = "brake"
-    HEADLIGHT = "headlight"
-    EMISSION = "emission"
-    VISUAL = "visual"
-    COMPLETING = "completing"
-    COMPLETE = "complete"
-    ABORTED = "aborted"
-
-
-class LaneEvent(StrEnum):
-    CHECK_IN = "check_in"
-    CHECKED_IN = "checked_in"
-    BRAKE_DONE = "brake_done"
-    HEADLIGHT_DONE = "headlight_done"
-    EMISSION_DONE = "emission_done"
-    SUBMIT_CHECKS = "submit_checks"
-    ADD_PHOTO = "add_photo"
-    COMPLETE = "complete"
-    SUBMITTED = "submitted"
-    SUBMIT_FAILED = "submit_failed"
-    BENCH_FAILED = "bench_failed"
-    EXPIRED = "expired"  # left open (benches done, never completed) for longer than the lane keeps it
-    ABORT = "abort"  # an inspector ended the visit (stuck on a bench, vehicle gone); nothing is signed
-
-
-S, E = LaneState, LaneEvent
-# While a visit is open, checks and photos leave its state unchanged, and an inspector may abort it.
-_PDA_EVENTS = {E.SUBMIT_CHECKS: None, E.ADD_PHOTO: None}
-
-
-def _open(state: LaneState, moves: dict[LaneEvent, LaneState]) -> dict[LaneEvent, LaneState]:
-    return {**{event: state for event in _PDA_EVENTS}, LaneEvent.ABORT: LaneState.ABORTED, **moves}
-
-
-# Every legal transition: state -> event -> next state. Anything not here is an IllegalTransition.
-TRANSITIONS: dict[LaneState, dict[LaneEvent, LaneState]] = {
-    S.WAITING: {E.CHECK_IN: S.CHECKING_IN},
-    S.CHECKING_IN: _open(S.CHECKING_IN, {E.CHECKED_IN: S.BRAKE, E.BENCH_FAILED: S.ABORTED}),
-    S.BRAKE: _open(S.BRAKE, {E.BRAKE_DONE: S.HEADLIGHT, E.BENCH_FAILED: S.ABORTED}),
-    S.HEADLIGHT: _open(S.HEADLIGHT, {E.HEADLIGHT_DONE: S.EMISSION, E.BENCH_FAILED: S.ABORTED}),
-    S.EMISSION: _open(S.EMISSION, {E.EMISSION_DONE: S.VISUAL, E.BENCH_FAILED: S.ABORTED}),
-    S.VISUAL: _open(S.VISUAL, {E.COMPLETE: S.COMPLETING, E.EXPIRED: S.ABORTED}),
-    S.COMPLETING: {E.SUBMITTED: S.COMPLETE, E.SUBMIT_FAILED: S.VISUAL},
-    S.COMPLETE: {},
-    S.ABORTED: {},
-}
-del S, E
-
-# States in which a visit occupies the benches.
-ON_BENCHES = frozenset({LaneState.CHECKING_IN, LaneState.BRAKE, LaneState.HEADLIGHT, LaneState.EMISSION})
-FINAL = frozenset({LaneState.COMPLETE, LaneState.ABORTED})
 
 
 _ITEM_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 # How long an abort waits for the cancelled bench run to unwind (a driver's own clean-up) before it
 # answers anyway: the visit is ABORTED either way.
 ABORT_UNWIND_S = 10.0
-
-
-class LaneError(Exception):
-    """The lane refused a request; nothing was changed.
-
-    LaneError
-    ├── IllegalTransition   event not allowed in the visit's state (e.g. a second completion)
-    ├── UnknownRecord       no visit with that record id in this lane
-    ├── LaneBusy            another vehicle is on the benches
-    ├── BenchUnavailable    a bench the vehicle needs is down (named, with its last error)
-    ├── InvalidRequest      malformed, or beyond the record limits (the message names which)
-    │   ├── InvalidCheck    a submitted check item is malformed (whole submission refused)
-    │   └── BeyondLimits    a count, vehicle, photo or text beyond ``inspection.record_limits``
-    └── SubmitFailed        the completion callback failed; the visit is back in VISUAL
-    """
-
-
-class IllegalTransition(LaneError):
-    def __init__(self, event: LaneEvent, state: LaneState, record_id: uuid.UUID) -> None:
-        super().__init__(f"record {record_id}: {event.value} is not allowed in state {state.value}")
-        self.event = event
-        self.state = state
-        self.record_id = record_id
-
-
-class UnknownRecord(LaneError):
-    def __init__(self, record_id: object) -> None:
-        super().__init__(f"no record {record_id} in this lane")
-        self.record_id = record_id
-
-
-class LaneBusy(LaneError):
-    def __init__(self, record_id: uuid.UUID, state: LaneState) -> None:
-        super().__init__(f"lane busy: record {record_id} is on the benches ({state.value})")
-        self.record_id = record_id
-        self.state = state
-
-
-class BenchUnavailable(LaneError):
-    def __init__(self, lane: int, down: Sequence[BenchStatus]) -> None:
-        benches = "; ".join(status.describe() for status in down)
-        super().__init__(f"lane {lane} cannot take a vehicle now: bench {benches}")
-        self.down = tuple(down)
-
-
-class InvalidRequest(LaneError):
-    pass
-
-
-class InvalidCheck(InvalidRequest):
-    pass
-
-
-class BeyondLimits(InvalidRequest):
-    """What the hub would refuse: ``path`` and ``reason`` as ``RecordOutOfLimits`` gave them."""
-
-    def __init__(self, error: RecordOutOfLimits) -> None:
-        super().__init__(f"beyond the record limits: {error}")
-        self.path = error.path
-        self.reason = error.reason
-
-
-class SubmitFailed(LaneError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +146,7 @@ class _Visit:
     record_id: uuid.UUID
     vehicle: Vehicle
     started_at: datetime
-    state: LaneState = LaneState.WAITING
+    machine: LaneStateMachine  # the lane's: it holds this visit's state
     axles: tuple[AxleBrake, ...] = ()
     lamps: tuple[LampMeasurement, ...] = ()
     emission: EmissionRun | None = None
@@ -265,6 +157,10 @@ class _Visit:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     history: list[StateChange] = field(default_factory=list)  # every state entered, in order
     task: asyncio.Task[None] | None = None
+
+    @property
+    def state(self) -> LaneState:
+        return self.machine.state(self.record_id)
 
     def latest_check(self, item_code: str) -> VisualCheck | None:
         return next((c for c in reversed(self.checks) if c.item_code == item_code), None)
@@ -284,10 +180,10 @@ class _Visit:
 
 T = TypeVar("T")
 Judge = Callable[[InspectionRecord], Verdict]
-OnComplete = Callable[[InspectionRecord], Awaitable[None]]
+OnComplete = Callable[[InspectionRecord], Awaitable[object]]  # what it returns is not used
 
 
-def _default_judge(record: InspectionRecord) -> Verdict:
+def default_judge(record: InspectionRecord) -> Verdict:
     from inspection.verdicts import judge
 
     return judge(record)
@@ -306,7 +202,7 @@ class Lane:
         opacity: OpacityMeter,
         on_complete: OnComplete,
         clock: Clock | None = None,
-        judge: Judge = _default_judge,
+        judge: Judge = default_judge,
         display: Callable[[str], None] | None = None,
         on_bench_error: Callable[[EquipmentError], None] | None = None,
         history: int = 200,
@@ -335,6 +231,7 @@ class Lane:
         self._on_bench_error = on_bench_error
         self._history = history
         self._open_visit_ttl = open_visit_ttl
+        self._machine = LaneStateMachine()
         self._visits: OrderedDict[uuid.UUID, _Visit] = OrderedDict()
         self._handovers: set[asyncio.Future[InspectionRecord]] = set()
 
@@ -346,23 +243,26 @@ class Lane:
     def number(self) -> int:
         return self.config.lane
 
-    # --- the state table's one door -------------------------------------------------------------
+    # --- the state machine's one door -----------------------------------------------------------
 
-    @staticmethod
-    def _next_state(visit: _Visit, event: LaneEvent) -> LaneState:
-        try:
-            return TRANSITIONS[visit.state][event]
-        except KeyError:
-            raise IllegalTransition(event, visit.state, visit.record_id) from None
+    def _check(self, visit: _Visit, event: LaneEvent) -> None:
+        """Raise ``IllegalTransition`` now if ``event`` is not allowed, before any work is done."""
+        self._machine.check(visit.record_id, event)
 
     def _fire(self, visit: _Visit, event: LaneEvent) -> None:
-        new = self._next_state(visit, event)
-        if new is not visit.state:
+        self._entered(visit, self._machine.fire(visit.record_id, event))
+
+    def _entered(self, visit: _Visit, move: Transition) -> None:
+        if move.changed:
             log.info(
-                "lane %d record %s: %s --%s--> %s", self.number, visit.record_id, visit.state, event, new
+                "lane %d record %s: %s --%s--> %s",
+                self.number,
+                visit.record_id,
+                move.old,
+                move.event,
+                move.new,
             )
-            visit.state = new
-            visit.history.append(StateChange(visit.record_id, new, self.clock.now(), visit.error))
+            visit.history.append(StateChange(visit.record_id, move.new, self.clock.now(), visit.error))
             visit.changed.set()
             visit.changed = asyncio.Event()
 
@@ -380,10 +280,8 @@ class Lane:
 
     @property
     def on_benches(self) -> VisitView | None:
-        for visit in self._visits.values():
-            if visit.state in ON_BENCHES:
-                return visit.view()
-        return None
+        record_id = self._machine.on_benches
+        return None if record_id is None else self._visits[record_id].view()
 
     def bench_statuses(self) -> list[BenchStatus]:
         """Each bench, up or down since when and why (all up for a lane without a supervisor)."""
@@ -424,15 +322,15 @@ class Lane:
             check_vehicle(vehicle)  # a vehicle no record could hold would be signed and refused for ever
         except RecordOutOfLimits as error:
             raise BeyondLimits(error) from error
-        busy = self.on_benches
-        if busy is not None:
-            raise LaneBusy(busy.record_id, busy.state)
+        self._machine.ensure_benches_free()
         if self.benches is not None:
             down = [self.benches.status(b) for b in benches_for(vehicle) if not self.benches.is_up(b)]
             if down:
                 raise BenchUnavailable(self.number, down)
-        visit = _Visit(record_id=uuid.uuid4(), vehicle=vehicle, started_at=self.clock.now())
-        self._fire(visit, LaneEvent.CHECK_IN)
+        visit = _Visit(
+            record_id=uuid.uuid4(), vehicle=vehicle, started_at=self.clock.now(), machine=self._machine
+        )
+        self._entered(visit, self._machine.check_in(visit.record_id))
         self._visits[visit.record_id] = visit
         self._forget_old()
         visit.task = asyncio.create_task(
@@ -449,9 +347,10 @@ class Lane:
                 visit.error = f"not completed within {self._open_visit_ttl}; nothing was signed or sent"
                 log.warning("lane %d record %s expired: %s", self.number, visit.record_id, visit.error)
                 self._fire(visit, LaneEvent.EXPIRED)
-        finished = [rid for rid, v in self._visits.items() if v.state in FINAL]
+        finished = self._machine.finished()
         for rid in finished[: max(0, len(finished) - self._history)]:
             del self._visits[rid]
+            self._machine.forget(rid)
 
     async def _run_benches(self, visit: _Visit) -> None:
         vehicle = visit.vehicle
@@ -564,7 +463,7 @@ class Lane:
         corrected, never replaced: the new entry must give its ``correction_reason`` and the record
         keeps both. Each entry is stamped with the lane's time."""
         visit = self._visit(record_id)
-        self._next_state(visit, LaneEvent.SUBMIT_CHECKS)
+        self._check(visit, LaneEvent.SUBMIT_CHECKS)
         if not checks:
             raise InvalidCheck("no items submitted")
         seen: set[str] = set()
@@ -593,13 +492,13 @@ class Lane:
         """Raise now (UnknownRecord / IllegalTransition / InvalidCheck / BeyondLimits) rather than
         after receiving and storing the photo."""
         visit = self._visit(record_id)
-        self._next_state(visit, LaneEvent.ADD_PHOTO)
+        self._check(visit, LaneEvent.ADD_PHOTO)
         _validate_item_code(item_code)
         _within_limits(check_count, Part.PHOTOS, len(visit.photos) + 1, "photos")
 
     def add_photo(self, record_id: uuid.UUID | str, photo: PhotoRef) -> None:
         visit = self._visit(record_id)
-        self._next_state(visit, LaneEvent.ADD_PHOTO)
+        self._check(visit, LaneEvent.ADD_PHOTO)
         _validate_item_code(photo.item_code)
         _within_limits(check_photo, photo.content_type, photo.size_bytes, f"photos[{len(visit.photos)}]")
         if photo not in visit.photos:  # the same photo for the same item, uploaded twice, counts once
@@ -615,7 +514,7 @@ class Lane:
             raise InvalidRequest(f"record {visit.record_id}: an abort needs a reason")
         _within_limits(check_text, reason, "reason")
         state = visit.state
-        self._next_state(visit, LaneEvent.ABORT)
+        self._check(visit, LaneEvent.ABORT)
         visit.error = f"{state.value}: aborted by {by}: {reason}"
         log.warning("lane %d record %s aborted: %s", self.number, visit.record_id, visit.error)
         # ABORTED before the cancellation lands, so the bench run's own clean-up sees a visit that
@@ -686,7 +585,10 @@ class Lane:
 def benches_for(vehicle: Vehicle) -> tuple[BenchId, ...]:
     """The benches a vehicle goes over: brakes and lamps always, the emission bench of its fuel."""
     procedure = required_procedure(vehicle.fuel)
-    emission = {Procedure.TWO_SPEED_IDLE: (BenchId.EGA,), Procedure.FREE_ACCELERATION: (BenchId.OPM,)}
+    emission: dict[Procedure | None, tuple[BenchId, ...]] = {
+        Procedure.TWO_SPEED_IDLE: (BenchId.EGA,),
+        Procedure.FREE_ACCELERATION: (BenchId.OPM,),
+    }
     return (BenchId.RBT, BenchId.HLT, *emission.get(procedure, ()))
 
 
@@ -696,11 +598,11 @@ class _BrakeSteps:
     def __init__(self, lane: Lane, visit: _Visit) -> None:
         self._lane, self._visit = lane, visit
 
-    async def test_axle(self, parking: bool, *, again: bool = False) -> AxleResultLike:
+    async def test_axle(self, parking: bool, *, again: bool = False) -> AxleResult:
         brake = self._lane._brake
         attempts = 0
 
-        def step() -> Awaitable[AxleResultLike]:
+        def step() -> Awaitable[AxleResult]:
             # A second attempt is the same axle, still on the rollers: not RESET (that sends it off).
             nonlocal attempts
             attempts += 1
@@ -715,7 +617,7 @@ class _HeadlightSteps:
     def __init__(self, lane: Lane, visit: _Visit) -> None:
         self._lane, self._visit = lane, visit
 
-    async def measure(self, side: str, beam: str) -> LampReadingLike:
+    async def measure(self, side: str, beam: str) -> LampReading:
         tester = self._lane._headlight
         return await self._lane.on_bench(self._visit, BenchId.HLT, lambda: tester.measure(side, beam))
 
@@ -743,146 +645,24 @@ def _within_limits(check: Callable[..., None], *args: object) -> None:
         raise BeyondLimits(error) from error
 
 
-@dataclass(frozen=True, slots=True)
-class LaneEquipment:
-    """The links and drivers ``open_lane`` built from the lane file (what each setting configured)."""
-
-    rbt_link: ModbusLink
-    rbt: RollerBrakeTester
-    hlt_link: SerialLink
-    hlt: HltDriver
-    ega_link: SerialLink
-    ega: EgaDriver
-    opm_link: SerialLink
-    opm: OpmDriver
-
-    def close(self) -> None:
-        self.rbt_link.close()
-        for link in (self.hlt_link, self.ega_link, self.opm_link):
-            link.close()
-
-
-def build_equipment(config: LaneConfig) -> LaneEquipment:
-    """Links and drivers for the four benches in ``config``, none of them connected yet."""
-    # Imported here so the state machine above stays importable (and testable) without pyserial or
-    # pymodbus installed, e.g. on a hub-only host.
-    from equipment.ega_driver import GasAnalyser as EgaDriver
-    from equipment.hlt_driver import HeadlightTester as HltDriver
-    from equipment.modbus_link import ModbusRtuLink, ModbusTcpLink
-    from equipment.opm_driver import OpacityMeter as OpmDriver
-    from equipment.rbt_driver import RbtTimings, RollerBrakeTester
-    from equipment.rbt_profile import load_profile
-    from equipment.serial_link import SerialConfig, SerialLink
-
-    rbt = config.rbt
-    transport = rbt.transport
-    rbt_link: ModbusLink
-    if isinstance(transport, TcpTransport):
-        rbt_link = ModbusTcpLink(
-            transport.host, transport.port, unit=transport.unit, timeout=rbt.timeout_s, retries=rbt.retries
-        )
-    else:
-        rbt_link = ModbusRtuLink(
-            transport.serial_port,
-            baud=transport.baud,
-            parity=transport.parity,
-            stop_bits=transport.stop_bits,
-            unit=transport.unit,
-            timeout=rbt.timeout_s,
-            retries=rbt.retries,
-        )
-
-    def serial(bench: SerialBenchConfig) -> SerialLink:
-        return SerialLink(
-            SerialConfig(
-                port=bench.serial_port,
-                baudrate=bench.baud,
-                response_timeout_s=bench.timeout_s,
-                checksum_retries=bench.retries,
-                # The supervisor does the retrying (with backoff); one attempt per request here.
-                open_attempts=1,
-            )
-        )
-
-    hlt_link, ega_link, opm_link = serial(config.hlt), serial(config.ega), serial(config.opm)
-    return LaneEquipment(
-        rbt_link=rbt_link,
-        rbt=RollerBrakeTester(rbt_link, load_profile(rbt.profile), RbtTimings(**dict(rbt.timings))),
-        hlt_link=hlt_link,
-        hlt=HltDriver(hlt_link),
-        ega_link=ega_link,
-        ega=EgaDriver(ega_link),
-        opm_link=opm_link,
-        opm=OpmDriver(opm_link),
-    )
-
-
-def supervised_benches(config: LaneConfig, equipment: LaneEquipment) -> list[SupervisedBench]:
-    """What the supervisor watches: each bench's description and a STATUS request as its probe."""
-    rbt = config.rbt.transport
-    rbt_where = (
-        f"Modbus TCP {rbt.host}:{rbt.port}"
-        if isinstance(rbt, TcpTransport)
-        else f"Modbus RTU {rbt.serial_port}"
-    )
-    return [
-        SupervisedBench(BenchId.RBT, f"roller brake tester, {rbt_where}", equipment.rbt.read_status),
-        SupervisedBench(BenchId.HLT, f"headlight tester, {config.hlt.serial_port}", equipment.hlt.status),
-        SupervisedBench(BenchId.EGA, f"exhaust gas analyser, {config.ega.serial_port}", equipment.ega.status),
-        SupervisedBench(BenchId.OPM, f"opacity meter, {config.opm.serial_port}", equipment.opm.status),
-    ]
-
-
-@asynccontextmanager
-async def open_lane(
-    config: LaneConfig,
-    on_complete: OnComplete,
-    *,
-    judge: Judge = _default_judge,
-    display: Callable[[str], None] | None = None,
-    on_bench_error: Callable[[EquipmentError], None] | None = None,
-    on_bench_change: OnChange | None = None,
-    open_visit_ttl: timedelta = timedelta(hours=24),
-) -> AsyncIterator[Lane]:
-    """A ``Lane`` over the four benches named in ``config``; closes all on exit.
-
-    A bench that is not there yet does not stop the lane from opening: it is logged, reported down
-    (``lane.bench_statuses()``, ``on_bench_change``), and picked up when it answers.
-    """
-    equipment = build_equipment(config)
-    clock = ScaledClock(config.procedures.time_scale)
-    b = config.benches
-    supervisor = BenchSupervisor(
-        config.lane,
-        supervised_benches(config, equipment),
-        SupervisionPolicy(
-            reconnect_initial_s=b.reconnect_initial_s,
-            reconnect_max_s=b.reconnect_max_s,
-            probe_interval_s=b.probe_interval_s,
-        ),
-        now=clock.now,
-        on_change=on_bench_change,
-    )
-    lane = Lane(
-        config,
-        brake=equipment.rbt,
-        headlight=equipment.hlt,
-        gas=equipment.ega,
-        opacity=equipment.opm,
-        on_complete=on_complete,
-        clock=clock,
-        judge=judge,
-        display=display,
-        on_bench_error=on_bench_error,
-        open_visit_ttl=open_visit_ttl,
-        benches=supervisor,
-    )
-    lane.equipment = equipment
-    async with AsyncExitStack() as stack:
-        stack.callback(equipment.close)
-        stack.push_async_callback(supervisor.close)
-        await supervisor.start()
-        try:
-            yield lane
-        finally:
-            await lane.close()
+# The lane's public surface: the runner, what it reports, and (re-exported so one import serves a
+# lane's caller) the states and the errors it raises.
+__all__ = [
+    "FINAL",
+    "ON_BENCHES",
+    "BenchUnavailable",
+    "BeyondLimits",
+    "IllegalTransition",
+    "InvalidCheck",
+    "InvalidRequest",
+    "Lane",
+    "LaneBusy",
+    "LaneError",
+    "LaneEvent",
+    "LaneState",
+    "StateChange",
+    "SubmitFailed",
+    "UnknownRecord",
+    "VisitView",
+    "benches_for",
+]

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from protos.tongjian.v1 import inspection_pb2 as pb
+from station_agent.errors import StationAgentError
 
 _SCHEMA_VERSION = 1
 _SCHEMA = (
@@ -55,7 +56,7 @@ _SCHEMA = (
 )
 
 
-class OutboxError(Exception):
+class OutboxError(StationAgentError):
     """Base of the outbox's own errors (SQLite's errors pass through unchanged)."""
 
 
@@ -308,7 +309,7 @@ class OutboxStore:
     def depth(self) -> int:
         with self._lock:
             (depth,) = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()
-        return depth
+        return int(depth)
 
     def oldest_age_s(self) -> float:
         """Seconds the oldest queued record has waited; 0.0 when the outbox is empty."""

@@ -35,7 +35,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -46,6 +46,7 @@ from inspection.record_limits import PHOTO_CONTENT_TYPES
 from protos.record_mapping import MalformedRecord, vehicle_from_proto, verdict_to_proto
 from protos.server_port import SERVER_OPTIONS, listen
 from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
+from station_agent.errors import StationAgentError
 from station_agent.inspector_directory import InspectorDirectory, InspectorDirectoryError
 from station_agent.lane import (
     BenchUnavailable,
@@ -70,7 +71,7 @@ _CLASS = {cls: getattr(inspection_pb2, f"VEHICLE_CLASS_{cls.name}") for cls in V
 _OUTCOME = {outcome: getattr(inspection_pb2, f"OUTCOME_{outcome.name}") for outcome in Outcome}
 
 
-class InsecureNotAllowed(ValueError):
+class InsecureNotAllowed(StationAgentError, ValueError):
     """The PDA service was to listen without TLS credentials, and plaintext was not asked for."""
 
 
@@ -129,7 +130,7 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
     # --- sessions -------------------------------------------------------------------------------
 
     async def SignIn(
-        self, request: lane_pb2.SignInRequest, context: grpc.aio.ServicerContext
+        self, request: lane_pb2.SignInRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> lane_pb2.SignInResponse:
         inspector_id, peer = request.inspector_id, _peer_host(context.peer())
         try:
@@ -200,7 +201,7 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         for token in [t for t, s in self._sessions.items() if s.expires_monotonic <= now]:
             del self._sessions[token]
 
-    async def _session(self, token: str, context: grpc.aio.ServicerContext) -> Session:
+    async def _session(self, token: str, context: grpc.aio.ServicerContext[Any, Any]) -> Session:
         # A plain dict lookup: timing can at best hint at a prefix of a 256-bit random token.
         session = self._sessions.get(token) if token else None
         now = time.monotonic()
@@ -231,7 +232,7 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
             return lane
         raise UnknownRecord(record_id)
 
-    async def _lane(self, number: int, session: Session, context: grpc.aio.ServicerContext) -> Lane:
+    async def _lane(self, number: int, session: Session, context: grpc.aio.ServicerContext[Any, Any]) -> Lane:
         lane = self._lanes.get(number)
         if lane is None:
             known = ", ".join(str(n) for n in sorted(self._lanes))
@@ -239,7 +240,9 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         await _in_scope(session, number, context)
         return lane
 
-    async def _record_lane(self, record_id: str, session: Session, context: grpc.aio.ServicerContext) -> Lane:
+    async def _record_lane(
+        self, record_id: str, session: Session, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Lane:
         """The lane holding ``record_id``, if the session may act on it."""
         try:
             lane = self._lane_of(record_id)
@@ -249,7 +252,7 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         return lane
 
     async def CheckIn(
-        self, request: lane_pb2.CheckInRequest, context: grpc.aio.ServicerContext
+        self, request: lane_pb2.CheckInRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> lane_pb2.CheckInResponse:
         session = await self._session(request.session_token, context)
         lane = await self._lane(request.lane, session, context)
@@ -268,7 +271,7 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         return lane_pb2.CheckInResponse(record_id=str(record_id), started_at=started)
 
     async def ListVehicles(
-        self, request: lane_pb2.ListVehiclesRequest, context: grpc.aio.ServicerContext
+        self, request: lane_pb2.ListVehiclesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> lane_pb2.ListVehiclesResponse:
         session = await self._session(request.session_token, context)
         lane = await self._lane(request.lane, session, context)
@@ -279,7 +282,7 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         )
 
     async def SubmitChecks(
-        self, request: lane_pb2.SubmitChecksRequest, context: grpc.aio.ServicerContext
+        self, request: lane_pb2.SubmitChecksRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> lane_pb2.SubmitChecksResponse:
         session = await self._session(request.session_token, context)
         lane = await self._record_lane(request.record_id, session, context)
@@ -300,7 +303,9 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         return lane_pb2.SubmitChecksResponse(accepted=len(checks), checked_items=held)
 
     async def UploadPhoto(
-        self, request_iterator: AsyncIterator[lane_pb2.PhotoChunk], context: grpc.aio.ServicerContext
+        self,
+        request_iterator: AsyncIterator[lane_pb2.PhotoChunk],
+        context: grpc.aio.ServicerContext[Any, Any],
     ) -> lane_pb2.UploadPhotoResponse:
         first = await anext(aiter(request_iterator), None)
         if first is None or first.WhichOneof("part") != "header":
@@ -362,7 +367,7 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         return lane_pb2.UploadPhotoResponse(sha256=stored.sha256, size_bytes=stored.size_bytes)
 
     async def Complete(
-        self, request: lane_pb2.CompleteRequest, context: grpc.aio.ServicerContext
+        self, request: lane_pb2.CompleteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> lane_pb2.CompleteResponse:
         session = await self._session(request.session_token, context)
         lane = await self._record_lane(request.record_id, session, context)
@@ -382,7 +387,7 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         )
 
     async def Abort(
-        self, request: lane_pb2.AbortRequest, context: grpc.aio.ServicerContext
+        self, request: lane_pb2.AbortRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> lane_pb2.AbortResponse:
         session = await self._session(request.session_token, context)
         lane = await self._record_lane(request.record_id, session, context)
@@ -395,7 +400,7 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         )
 
     async def WatchVisit(
-        self, request: lane_pb2.WatchVisitRequest, context: grpc.aio.ServicerContext
+        self, request: lane_pb2.WatchVisitRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[lane_pb2.VisitProgress]:
         session = await self._session(request.session_token, context)
         lane = await self._record_lane(request.record_id, session, context)
@@ -403,7 +408,7 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
             yield _progress_message(change)
 
     async def GetLaneStatus(
-        self, request: lane_pb2.GetLaneStatusRequest, context: grpc.aio.ServicerContext
+        self, request: lane_pb2.GetLaneStatusRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> lane_pb2.GetLaneStatusResponse:
         session = await self._session(request.session_token, context)
         lane = await self._lane(request.lane, session, context)
@@ -423,7 +428,9 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         return lane_pb2.GetLaneStatusResponse(station_id=lane.station_id, lane=lane.number, benches=benches)
 
 
-async def _in_scope(session: Session, lane: int, context: grpc.aio.ServicerContext, what: str = "") -> None:
+async def _in_scope(
+    session: Session, lane: int, context: grpc.aio.ServicerContext[Any, Any], what: str = ""
+) -> None:
     if lane not in session.lanes:
         allowed = ", ".join(str(n) for n in sorted(session.lanes)) or "none"
         await context.abort(
@@ -447,7 +454,7 @@ def _progress_message(change: StateChange) -> lane_pb2.VisitProgress:
     )
 
 
-async def _abort_for(error: LaneError, context: grpc.aio.ServicerContext) -> NoReturn:
+async def _abort_for(error: LaneError, context: grpc.aio.ServicerContext[Any, Any]) -> NoReturn:
     if isinstance(error, UnknownRecord):
         code = grpc.StatusCode.NOT_FOUND
     elif isinstance(error, IllegalTransition):

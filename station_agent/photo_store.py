@@ -17,6 +17,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from station_agent.errors import StationAgentError
+
 JPEG_CONTENT_TYPE = "image/jpeg"
 # JPEG: SOI marker followed by the first segment's marker byte; EOI marker at the end.
 _JPEG_START = b"\xff\xd8\xff"
@@ -24,7 +26,7 @@ _JPEG_END = b"\xff\xd9"
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
-class PhotoError(ValueError):
+class PhotoError(StationAgentError, ValueError):
     """A photo was refused; nothing was stored."""
 
 

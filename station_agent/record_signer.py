@@ -20,6 +20,7 @@ from inspection import InspectionRecord
 from protos.envelope import InvalidKey, key_id_of, seal
 from protos.record_mapping import record_to_bytes
 from protos.tongjian.v1 import inspection_pb2 as pb
+from station_agent.errors import StationAgentError
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ _KEY_KINDS: tuple[tuple[type, str], ...] = (
 )
 
 
-class SigningKeyError(InvalidKey):
+class SigningKeyError(StationAgentError, InvalidKey):
     """A file that is not the station's record-signing key, and what it is instead."""
 
     def __init__(self, path: Path, reason: str) -> None:
@@ -81,7 +82,7 @@ def warn_if_readable_by_others(path: Path, what: str) -> bool:
     return False
 
 
-class ForeignRecord(ValueError):
+class ForeignRecord(StationAgentError, ValueError):
     """A record claims another station: this station's key must never vouch for it."""
 
     def __init__(self, record_station_id: str, signer_station_id: str) -> None:

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from station_agent.errors import StationAgentError
+
 
 class KeyKind(StrEnum):
     INSPECTOR = "inspector"
@@ -50,10 +52,10 @@ class ThrottlePolicy:
         if failures <= free:
             return 0.0
         # capped exponent: 2**(large) would overflow a float long before max_delay_s matters
-        return min(self.first_delay_s * 2 ** min(failures - free - 1, 62), self.max_delay_s)
+        return min(self.first_delay_s * 2.0 ** min(failures - free - 1, 62), self.max_delay_s)
 
 
-class TooManyAttempts(Exception):
+class TooManyAttempts(StationAgentError):
     """Refused before checking the credential: the key must wait ``retry_after_s``."""
 
     def __init__(self, kind: KeyKind, retry_after_s: float) -> None:

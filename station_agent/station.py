@@ -4,9 +4,11 @@
 shut-down, which matters: first the hub is asked whether it takes the signing key
 (``hub_check.check_enrollment_at_start``: a refusal stops the station before anything is signed;
 a hub that is merely down does not), the outbox opens before anything can complete a record, the uplink
-starts before the lanes so a backlog from the last run drains at once, and on the way out the
-lanes stop first (no new records), then the PDA service, then the uplink, whose unsettled
-records simply stay in the outbox for the next start.
+starts before the lanes so a backlog from the last run drains at once. On the way out everything
+stops in the reverse order of its start (one ``AsyncExitStack``): the PDA service first (no new
+requests reach the lanes), then the lanes, last lane first (each finishes the hand-overs under way,
+so no record is cut off), then the metrics endpoint, then the uplink, whose unsettled records
+simply stay in the outbox, and last the outbox itself.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from pki.grpc_credentials import channel_credentials, server_tls_credentials
 from station_agent.agent import StationAgent
 from station_agent.hub_check import EnrollmentProbe, check_enrollment_at_start
 from station_agent.inspector_directory import InspectorDirectory
-from station_agent.lane import Lane, open_lane
+from station_agent.lane import Lane
 from station_agent.lane_config import LaneConfig
+from station_agent.lane_wiring import open_lane
 from station_agent.metrics import AgentMetrics
 from station_agent.outbox import OutboxStore
 from station_agent.pda_service import PdaService, start_pda_server
@@ -161,11 +164,11 @@ class Station:
                 registry=self.metrics.registry,
             )
             # The lane file's [pda] section has either a certificate and key or insecure = true.
-            credentials = (
+            pda_credentials = (
                 None if pda.cert is None or pda.key is None else server_tls_credentials(pda.cert, pda.key)
             )
             server, self.pda_port = await start_pda_server(
-                service, pda.listen, credentials=credentials, insecure=pda.insecure
+                service, pda.listen, credentials=pda_credentials, insecure=pda.insecure
             )
             self._stack.push_async_callback(server.stop, 5.0)
             log.info("PDA lane service on %s (port %d)", pda.listen, self.pda_port)

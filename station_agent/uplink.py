@@ -45,7 +45,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,9 +60,10 @@ from tenacity import (
 )
 
 from protos.tongjian.v1 import ingest_pb2
-from protos.tongjian.v1 import inspection_pb2 as pb
+from station_agent.errors import StationAgentError
 from station_agent.hub_check import Enrollment, EnrollmentProbe, HubUnreachable, diagnose_connection
 from station_agent.outbox import OutboxEntry, OutboxStore
+from station_agent.submit_window import KeyRefusal, Settle, SubmitWindow, Violation
 
 log = logging.getLogger(__name__)
 
@@ -70,20 +71,8 @@ log = logging.getLogger(__name__)
 _SUBMIT = ingest_pb2.DESCRIPTOR.services_by_name["StationIngest"].methods_by_name["Submit"]
 SUBMIT_METHOD = f"/{_SUBMIT.containing_service.full_name}/{_SUBMIT.name}"
 
-# Refusals about the station's key or identity rather than about one record.
-_KEY_REFUSALS = frozenset(
-    {
-        ingest_pb2.REJECT_CODE_KEY_UNKNOWN,
-        ingest_pb2.REJECT_CODE_KEY_REVOKED,
-        ingest_pb2.REJECT_CODE_KEY_NOT_VALID,
-        ingest_pb2.REJECT_CODE_CERTIFICATE_MISMATCH,
-    }
-)
 
-_SETTLING = {ingest_pb2.ACK_STATUS_ACCEPTED, ingest_pb2.ACK_STATUS_DUPLICATE, ingest_pb2.ACK_STATUS_REJECTED}
-
-
-class UplinkError(Exception):
+class UplinkError(StationAgentError):
     """Something ended a session; the uplink reconnects after these."""
 
 
@@ -111,7 +100,7 @@ class ConnectTimeout(UplinkError):
         self.why = why
 
 
-class _KeyRefusedAck(Exception):
+class _KeyRefusedAck(StationAgentError):
     """The hub refused a record signed with the current key for a key reason; ends the session."""
 
     def __init__(self, entry: OutboxEntry, ack: ingest_pb2.Ack) -> None:
@@ -128,12 +117,6 @@ _RETRIED: tuple[type[BaseException], ...] = (
     asyncio.InvalidStateError,  # call.write() once the RPC has already ended
     sqlite3.OperationalError,
 )
-
-
-@dataclass(slots=True)
-class _Sent:
-    entry: OutboxEntry
-    sent_at: float  # time.monotonic()
 
 
 class Uplink:
@@ -334,6 +317,8 @@ class Uplink:
         self.signing_key_refused = None
 
     def _note_enrollment(self, state: RetryCallState) -> None:
+        # Only ever called by _on_key_refused's retrying, which exists only with a probe.
+        assert self._enrollment is not None
         outcome = state.outcome
         assert outcome is not None
         if outcome.failed:
@@ -345,11 +330,24 @@ class Uplink:
             log.error(
                 "uplink to %s PAUSED: the hub refuses signing key %s (%s: %s); records stay in the outbox",
                 self._target,
-                self._enrollment.key_id if self._enrollment else "?",
+                self._enrollment.key_id,
                 answer.state.value,
                 answer.detail,
             )
         self.signing_key_refused = answer
+
+    def _count_sent(self) -> None:
+        self.sent += 1
+
+    def _count_settled(self, batch: SettledBatch) -> None:
+        self.accepted += batch.accepted
+        self.duplicate += batch.duplicate
+        self.rejected += batch.rejected
+        self._settled.set()
+
+    async def _summarise_if_due(self) -> None:
+        if self._summary_due():
+            self._summarise(await asyncio.to_thread(self._outbox.depth))
 
     def _summarise(self, pending: int) -> None:
         """Log what was delivered since the last summary (every ``summary_every`` records or
@@ -397,8 +395,24 @@ class Uplink:
             self._sessions += 1
             # No request serializer: the outbox holds the envelope already serialized, and sending
             # those bytes unchanged is what keeps the hub's copy identical to what was signed.
-            submit = channel.stream_stream(SUBMIT_METHOD, response_deserializer=ingest_pb2.Ack.FromString)
-            session = _Session(self, submit())
+            submit: grpc.aio.StreamStreamMultiCallable[bytes, ingest_pb2.Ack] = channel.stream_stream(
+                SUBMIT_METHOD, request_serializer=None, response_deserializer=ingest_pb2.Ack.FromString
+            )
+            window = SubmitWindow(
+                self._window,
+                self._ack_timeout_s,
+                current_key_id=None if self._enrollment is None else self._enrollment.key_id,
+            )
+            session = _Session(
+                submit(None),
+                self._outbox,
+                window,
+                wakeup=self._wakeup,
+                poll_interval_s=self._poll_interval_s,
+                on_sent=self._count_sent,
+                on_settled=self._count_settled,
+                after_settled=self._summarise_if_due,
+            )
             self.connected = True
             await session.run()
         except _RETRIED as error:
@@ -409,37 +423,84 @@ class Uplink:
             raise
         finally:
             self.connected = False
-            await channel.close()
+            await channel.close(None)
+
+
+@dataclass(frozen=True, slots=True)
+class SettledBatch:
+    """What one outbox transaction applied: the counts the uplink adds to its totals."""
+
+    accepted: int
+    duplicate: int
+    rejected: int
 
 
 class _Session:
-    """The four tasks of one Submit stream and the state they share."""
+    """One Submit stream: four tasks in one ``asyncio.TaskGroup`` around a ``SubmitWindow``.
 
-    def __init__(self, uplink: Uplink, call: grpc.aio.StreamStreamCall) -> None:
-        self._uplink = uplink
-        self._outbox = uplink._outbox
+    The window decides (what to send, what an Ack means, when the hub is overdue); the tasks only
+    do the I/O. The session knows nothing of ``Uplink`` but what it is given here.
+    """
+
+    def __init__(
+        self,
+        call: grpc.aio.StreamStreamCall[bytes, ingest_pb2.Ack],
+        outbox: OutboxStore,
+        window: SubmitWindow,
+        *,
+        wakeup: asyncio.Event,
+        poll_interval_s: float,
+        on_sent: Callable[[], None],
+        on_settled: Callable[[SettledBatch], None],
+        after_settled: Callable[[], Awaitable[None]],
+    ) -> None:
         self._call = call
-        self._in_flight: deque[_Sent] = deque()  # sent, not acknowledged, oldest first
-        self._acked: asyncio.Queue[tuple[OutboxEntry, ingest_pb2.Ack]] = asyncio.Queue()
-        self._unsettled = 0  # sent and not yet settled in the outbox: what the window counts
+        self._outbox = outbox
+        self._window = window
+        self._wakeup = wakeup
+        self._poll_interval_s = poll_interval_s
+        self._on_sent = on_sent
+        self._on_settled = on_settled
+        self._after_settled = after_settled
+        self._acked: asyncio.Queue[Settle] = asyncio.Queue()
         self._window_free = asyncio.Event()
-        self._last_ack_at = 0.0
-        self.acknowledged = False
+
+    @property
+    def acknowledged(self) -> bool:
+        return self._window.acknowledged
 
     async def run(self) -> None:
-        tasks = [
-            asyncio.create_task(self._send(), name="uplink send"),
-            asyncio.create_task(self._receive(), name="uplink receive"),
-            asyncio.create_task(self._settle_loop(), name="uplink settle"),
-            asyncio.create_task(self._watch(), name="uplink watchdog"),
-        ]
+        """Until one task fails; raises why the stream ended (the first of the reasons below)."""
+        ended_by: BaseException | None = None
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._send(), name="uplink send")
+                tasks.create_task(self._receive(), name="uplink receive")
+                tasks.create_task(self._settle_loop(), name="uplink settle")
+                tasks.create_task(self._watch(), name="uplink watchdog")
+                # Wait here, not in the group's exit, for the first failure: on Python 3.11 a child
+                # failing while the parent waits in ``TaskGroup.__aexit__`` leaves the parent task's
+                # cancellation count raised (``cancelling() == 1`` after the group), after which the
+                # uplink's later timeouts misfire and ``stop()`` hangs. Cancelled here, in the body,
+                # the group uncancels us on exit.
+                await asyncio.get_running_loop().create_future()
+        # When several tasks failed together, what the hub said (the receiver: a refused key, a
+        # broken contract, the stream closed) says why the stream ended; a failed write or read
+        # only that it did.
+        except* (_KeyRefusedAck, HubProtocolError, StreamEnded) as what_the_hub_said:
+            ended_by = what_the_hub_said.exceptions[0]
+        except* AckTimeout as overdue:
+            ended_by = ended_by or overdue.exceptions[0]
+        # Not swallowed: the first error is raised below, after the Acks received are settled.
+        except* Exception as failed:  # noqa: BLE001
+            ended_by = ended_by or failed.exceptions[0]
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             self._call.cancel()
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            # ``stop()`` cancelled the session while a task failed: the cancellation wins, as it
+            # must, or the uplink would go on retrying after it was told to stop.
+            raise asyncio.CancelledError
         # The Acks already received are real: the hub committed those records. Settle them now
         # rather than have them sent again.
         leftover = []
@@ -447,64 +508,39 @@ class _Session:
             leftover.append(self._acked.get_nowait())
         if leftover:
             await self._settle(leftover)
-        # Prefer the receiver's error: it says why the stream ended, a failed write only that it did.
-        errors = [task.exception() for task in (tasks[1], tasks[0], tasks[2], tasks[3]) if task in done]
-        for error in errors:
-            if error is not None:
-                raise error
-        raise StreamEnded(len(self._in_flight))  # unreachable: every task loops until it fails
+        # Every task loops until it fails, so the group only ends by an error.
+        raise ended_by if ended_by is not None else StreamEnded(self._window.outstanding)
 
     async def _send(self) -> None:
-        uplink = self._uplink
-        cursor = 0  # a new stream starts at the oldest entry: everything unsettled is sent again
         while True:
-            while self._unsettled >= uplink._window:
+            while (request := self._window.next_to_send()) is None:
                 self._window_free.clear()
                 await self._window_free.wait()
             # Cleared before looking, so a notify() that lands during the look is not lost.
-            uplink._wakeup.clear()
-            entries = await asyncio.to_thread(self._outbox.peek, cursor, uplink._window - self._unsettled)
+            self._wakeup.clear()
+            entries = await asyncio.to_thread(self._outbox.peek, request.after_seq, request.limit)
             if not entries:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(uplink._wakeup.wait(), uplink._poll_interval_s)
+                    await asyncio.wait_for(self._wakeup.wait(), self._poll_interval_s)
                 continue
             for entry in entries:
-                self._in_flight.append(_Sent(entry, time.monotonic()))
-                self._unsettled += 1
+                self._window.sent(entry, time.monotonic())
                 await self._call.write(entry.envelope_bytes)
-                uplink.sent += 1
-                cursor = entry.seq
+                self._on_sent()
 
     async def _receive(self) -> None:
         while True:
             ack = await self._call.read()
-            if ack is grpc.aio.EOF:
-                raise StreamEnded(len(self._in_flight))
-            if not self._in_flight:
-                raise HubProtocolError(
-                    f"Ack for {ack.record_id or 'an unnamed record'} with nothing outstanding"
-                )
-            sent = self._in_flight.popleft()
-            # An empty record_id is allowed: the hub could not parse the payload (REJECTED).
-            if ack.record_id and ack.record_id != sent.entry.record_id:
-                raise HubProtocolError(
-                    f"Ack for {ack.record_id} where {sent.entry.record_id} was next (seq {sent.entry.seq})"
-                )
-            if ack.status not in _SETTLING:
-                raise HubProtocolError(f"Ack for {sent.entry.record_id} with status {ack.status}")
-            if ack.status == ingest_pb2.ACK_STATUS_REJECTED and self._refuses_our_key(sent.entry, ack):
-                # Not settled: the record stays in the outbox while the uplink pauses.
-                raise _KeyRefusedAck(sent.entry, ack)
-            self._last_ack_at = time.monotonic()
-            self.acknowledged = True
-            self._acked.put_nowait((sent.entry, ack))
-
-    def _refuses_our_key(self, entry: OutboxEntry, ack: ingest_pb2.Ack) -> bool:
-        probe = self._uplink._enrollment
-        if probe is None or ack.reject_code not in _KEY_REFUSALS:
-            return False
-        # A record signed with an older key (replaced since) cannot be helped by pausing: park it.
-        return pb.SignedRecord.FromString(entry.envelope_bytes).key_id == probe.key_id
+            if not isinstance(ack, ingest_pb2.Ack):  # grpc.aio.EOF: the hub closed the stream
+                raise StreamEnded(self._window.outstanding)
+            match self._window.receive_ack(ack, time.monotonic()):
+                case Settle() as settle:
+                    self._acked.put_nowait(settle)
+                case KeyRefusal(entry=entry, ack=refusal):
+                    # Not settled: the record stays in the outbox while the uplink pauses.
+                    raise _KeyRefusedAck(entry, refusal)
+                case Violation(reason=reason):
+                    raise HubProtocolError(reason)
 
     async def _settle_loop(self) -> None:
         while True:
@@ -513,13 +549,15 @@ class _Session:
                 batch.append(self._acked.get_nowait())
             await self._settle(batch)
 
-    async def _settle(self, batch: list[tuple[OutboxEntry, ingest_pb2.Ack]]) -> None:
-        delivered = [entry.seq for entry, ack in batch if ack.status != ingest_pb2.ACK_STATUS_REJECTED]
+    async def _settle(self, batch: list[Settle]) -> None:
+        delivered = [s.entry.seq for s in batch if s.ack.status != ingest_pb2.ACK_STATUS_REJECTED]
         rejected = [
-            (entry, ack.reason or "rejected without a reason")
-            for entry, ack in batch
-            if ack.status == ingest_pb2.ACK_STATUS_REJECTED
+            (s.entry, s.ack.reason or "rejected without a reason")
+            for s in batch
+            if s.ack.status == ingest_pb2.ACK_STATUS_REJECTED
         ]
+        duplicates = sum(1 for s in batch if s.ack.status == ingest_pb2.ACK_STATUS_DUPLICATE)
+        counts = SettledBatch(len(delivered) - duplicates, duplicates, len(rejected))
         # The outbox update runs in a thread that a cancellation cannot stop; if the session is torn
         # down meanwhile, wait for it and still count the batch, or counters and outbox disagree.
         applying = asyncio.ensure_future(asyncio.to_thread(self._apply, delivered, rejected))
@@ -527,21 +565,15 @@ class _Session:
             await asyncio.shield(applying)
         except asyncio.CancelledError:
             await applying
-            self._count(batch, len(delivered), len(rejected))
+            self._settled(len(batch), counts)
             raise
-        self._count(batch, len(delivered), len(rejected))
-        if self._uplink._summary_due():
-            self._uplink._summarise(await asyncio.to_thread(self._outbox.depth))
+        self._settled(len(batch), counts)
+        await self._after_settled()
 
-    def _count(self, batch: list[tuple[OutboxEntry, ingest_pb2.Ack]], delivered: int, rejected: int) -> None:
-        uplink = self._uplink
-        duplicates = sum(1 for _, ack in batch if ack.status == ingest_pb2.ACK_STATUS_DUPLICATE)
-        uplink.duplicate += duplicates
-        uplink.accepted += delivered - duplicates
-        uplink.rejected += rejected
-        self._unsettled -= len(batch)
+    def _settled(self, count: int, counts: SettledBatch) -> None:
+        self._window.settled(count)
         self._window_free.set()
-        uplink._settled.set()
+        self._on_settled(counts)
 
     def _apply(self, delivered: list[int], rejected: list[tuple[OutboxEntry, str]]) -> None:
         self._outbox.remove(delivered)
@@ -550,10 +582,9 @@ class _Session:
             self._outbox.move_to_rejected(entry.seq, reason)
 
     async def _watch(self) -> None:
-        timeout = self._uplink._ack_timeout_s
+        timeout = self._window.ack_timeout_s
         while True:
             await asyncio.sleep(min(1.0, timeout / 4))
-            if self._in_flight:
-                waited = time.monotonic() - max(self._in_flight[0].sent_at, self._last_ack_at)
-                if waited > timeout:
-                    raise AckTimeout(waited, len(self._in_flight))
+            overdue = self._window.timed_out(time.monotonic())
+            if overdue is not None:
+                raise AckTimeout(overdue.waited_s, overdue.outstanding)

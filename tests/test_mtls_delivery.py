@@ -202,7 +202,9 @@ async def test_resets_and_a_stall_on_the_tls_path_lose_and_duplicate_nothing(
                     await asyncio.sleep(0.01)
             # The network goes silent with records in flight; the watchdog gives up on the stream.
             proxy.mode = Mode.STALL
-            await asyncio.sleep(1.2)
+            async with asyncio.timeout(30):
+                while "no Ack" not in (uplink.last_error or ""):
+                    await asyncio.sleep(0.01)
             proxy.mode = Mode.PASS
             assert await uplink.drain(timeout=30)
         finally:

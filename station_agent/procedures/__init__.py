@@ -9,8 +9,10 @@ that fails raises the driver's ``equipment.errors.EquipmentError``. Either abort
 
 from __future__ import annotations
 
+from station_agent.errors import StationAgentError
 
-class ProcedureError(Exception):
+
+class ProcedureError(StationAgentError):
     """The test could not be carried out as the standard prescribes; ``procedure`` and ``reason`` say why."""
 
     def __init__(self, procedure: str, reason: str) -> None:

@@ -9,59 +9,16 @@ the rules turn it into "cannot judge", never into a zero.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from inspection import AxleBrake, BrakeCurve, BrakeKind, Vehicle
 from inspection.measurements import BrakeTest
+from station_agent.bench_drivers import BrakeTester
+
+if TYPE_CHECKING:
+    from equipment.rbt_driver import AxleResult, RollerRun
 
 DAN_TO_N = 10.0
-
-
-class RollerRunLike(Protocol):
-    """One roller run as the brake driver returns it (forces in daN)."""
-
-    @property
-    def left_max_dan(self) -> float | None: ...
-    @property
-    def right_max_dan(self) -> float | None: ...
-    @property
-    def left_drag_dan(self) -> float | None: ...
-    @property
-    def right_drag_dan(self) -> float | None: ...
-    @property
-    def slip_left(self) -> bool: ...
-    @property
-    def slip_right(self) -> bool: ...
-    @property
-    def sample_rate_hz(self) -> int: ...
-    @property
-    def left_curve_dan(self) -> Sequence[float | None]: ...
-    @property
-    def right_curve_dan(self) -> Sequence[float | None]: ...
-    @property
-    def test_counter(self) -> int: ...
-
-
-class WheelLoadsLike(Protocol):
-    @property
-    def left_kg(self) -> float | None: ...
-    @property
-    def right_kg(self) -> float | None: ...
-
-
-class AxleResultLike(Protocol):
-    @property
-    def loads(self) -> WheelLoadsLike: ...
-    @property
-    def service(self) -> RollerRunLike: ...
-    @property
-    def parking(self) -> RollerRunLike | None: ...
-
-
-class BrakeTester(Protocol):
-    """``equipment.rbt_driver.RollerBrakeTester``, opened."""
-
-    async def test_axle(self, parking: bool, *, again: bool = False) -> AxleResultLike: ...
 
 
 def dan_to_n(value: float | None) -> float | None:
@@ -74,7 +31,7 @@ def _curve_n(samples: Sequence[float | None]) -> tuple[int, ...]:
     return tuple(0 if s is None else round(s * DAN_TO_N) for s in samples)
 
 
-def brake_test_from_run(kind: BrakeKind, run: RollerRunLike) -> BrakeTest:
+def brake_test_from_run(kind: BrakeKind, run: RollerRun) -> BrakeTest:
     has_curve = bool(run.left_curve_dan or run.right_curve_dan)
     return BrakeTest(
         kind=kind,
@@ -95,7 +52,7 @@ def brake_test_from_run(kind: BrakeKind, run: RollerRunLike) -> BrakeTest:
     )
 
 
-def axle_brake_from_result(axle: int, result: AxleResultLike) -> AxleBrake:
+def axle_brake_from_result(axle: int, result: AxleResult) -> AxleBrake:
     return AxleBrake(
         axle=axle,
         left_load_kg=result.loads.left_kg,

@@ -17,26 +17,20 @@ reset that did answer, so every K kept is the peak of exactly one acceleration. 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from equipment.errors import UnconfirmedCommand
 from inspection import FreeAccelerationRun, LimitSet, Vehicle
 from station_agent.clock import Clock
 from station_agent.lane_config import FreeAccelerationTimings
 from station_agent.procedures import ProcedureError
-from station_agent.procedures.two_speed_idle import GasStatusLike, prepare_analyser
+from station_agent.procedures.two_speed_idle import prepare_analyser
+
+if TYPE_CHECKING:
+    from equipment.opm_driver import OpacityMeter
 
 PROCEDURE = "free acceleration"
 MAX_UNCOUNTED = 3
-
-
-class OpacityMeter(Protocol):
-    """``equipment.opm_driver.OpacityMeter``, opened."""
-
-    async def status(self) -> GasStatusLike: ...
-    async def zero(self) -> None: ...
-    async def peak(self) -> float: ...
-    async def peak_reset(self) -> None: ...
 
 
 Display = Callable[[str], None]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from inspection import Beam, LampMeasurement, Side, Vehicle
+from station_agent.bench_drivers import HeadlightTester
 
 # The order an operator works in: the left lamp's beams, then the right lamp's.
 MEASUREMENTS = (
@@ -13,23 +12,6 @@ MEASUREMENTS = (
     (Side.RIGHT, Beam.HIGH),
     (Side.RIGHT, Beam.LOW),
 )
-
-
-class LampReadingLike(Protocol):
-    @property
-    def intensity_cd(self) -> int: ...
-    @property
-    def vertical_mm(self) -> int: ...
-    @property
-    def horizontal_mm(self) -> int: ...
-    @property
-    def lamp_height_mm(self) -> int: ...
-
-
-class HeadlightTester(Protocol):
-    """``equipment.hlt_driver.HeadlightTester``, opened."""
-
-    async def measure(self, side: str, beam: str) -> LampReadingLike: ...
 
 
 async def run_headlight_test(tester: HeadlightTester, vehicle: Vehicle) -> tuple[LampMeasurement, ...]:

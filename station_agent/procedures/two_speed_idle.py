@@ -17,61 +17,26 @@ reading flagged low flow or dilution is kept as measured: judging the run is the
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from inspection import GasReading, LimitSet, TwoSpeedIdleRun, Vehicle
 from station_agent.clock import Clock
 from station_agent.lane_config import TwoSpeedIdleTimings
 from station_agent.procedures import ProcedureError
 
+if TYPE_CHECKING:
+    from equipment.ega_driver import BinaryBench, GasAnalyser
+
 PROCEDURE = "two-speed idle"
 # How often the host looks at the engine speed while waiting for a band (procedure seconds).
 POLL_S = 0.5
-
-
-class GasStatusLike(Protocol):
-    @property
-    def warmed_up(self) -> bool: ...
-    @property
-    def zeroed(self) -> bool: ...
-
-
-class GasSampleLike(Protocol):
-    @property
-    def hc_ppm(self) -> float: ...
-    @property
-    def co_pct(self) -> float: ...
-    @property
-    def co2_pct(self) -> float: ...
-    @property
-    def o2_pct(self) -> float: ...
-    @property
-    def no_ppm(self) -> float: ...
-    @property
-    def lambda_(self) -> float: ...
-    @property
-    def rpm(self) -> float: ...
-    @property
-    def oil_temp_c(self) -> float: ...
-    @property
-    def low_flow(self) -> bool: ...
-    @property
-    def dilution(self) -> bool: ...
-
-
-class GasAnalyser(Protocol):
-    """``equipment.ega_driver.GasAnalyser``, opened."""
-
-    async def status(self) -> GasStatusLike: ...
-    async def zero(self) -> None: ...
-    async def read(self) -> GasSampleLike: ...
 
 
 Display = Callable[[str], None]
 
 
 async def prepare_analyser(
-    analyser: GasAnalyser, clock: Clock, warm_up_wait_s: float, zero_wait_s: float, procedure: str
+    analyser: BinaryBench, clock: Clock, warm_up_wait_s: float, zero_wait_s: float, procedure: str
 ) -> None:
     """Wait for warm-up, then zero unless the analyser says it is zeroed (shared with the opacity meter)."""
     deadline = clock.monotonic() + warm_up_wait_s

@@ -77,7 +77,9 @@ async def test_a_hub_restart_mid_stream_loses_and_duplicates_nothing(
     left_at_stop = outbox.depth()
     try:
         assert left_at_stop > 0
-        await asyncio.sleep(0.3)  # the uplink is now failing to reconnect
+        async with asyncio.timeout(30):
+            while uplink.connected:  # until the uplink has seen the hub gone and tries to reconnect
+                await asyncio.sleep(0.002)
         async with HubServer(hub_config(tmp_path, port)) as hub:
             assert await uplink.drain(timeout=30)
             assert_stored_exactly_as_signed(hub, records)

@@ -23,7 +23,7 @@ from pathlib import Path
 from rich.table import Table
 
 from pki.grpc_credentials import PkiError, server_tls_credentials
-from station_agent.hub_check import HubUnreachable, SigningKeyRefused
+from station_agent.errors import StationAgentError
 from station_agent.lane_config import LaneConfigError, load_lane_config
 from station_agent.outbox import OutboxError, OutboxStore, RecordIdConflict, check_outbox_path
 from station_agent.record_signer import SigningKeyError, read_signing_key, warn_if_readable_by_others
@@ -34,7 +34,7 @@ from tongjian.console import table_console
 log = logging.getLogger("tongjian.agent")
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     agent = commands.add_parser("agent", help="the station agent: lanes, PDA service, outbox, uplink")
     actions = agent.add_subparsers(dest="action", required=True)
 
@@ -163,7 +163,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     try:
         return asyncio.run(_serve(settings))
-    except (SigningKeyRefused, HubUnreachable, OutboxError, SigningKeyError) as error:
+    except StationAgentError as error:  # every error of the agent's, one line (station_agent.errors)
         raise CommandError(str(error)) from error
 
 

@@ -55,7 +55,7 @@ TIMEOUT_S = 30.0
 T = TypeVar("T")
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pda = commands.add_parser("pda", help="inspectors' PDA: lane service client, credentials").add_subparsers(
         dest="action", required=True
     )

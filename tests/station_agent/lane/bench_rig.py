@@ -14,8 +14,9 @@ from simulators.hlt_sim import HeadlightTesterSimulator
 from simulators.opm_sim import OpacityMeterSimulator
 from simulators.rbt_server import RbtSimulator
 from station_agent.bench_supervisor import BenchId, BenchStatus
-from station_agent.lane import Lane, open_lane
+from station_agent.lane import Lane
 from station_agent.lane_config import load_lane_config
+from station_agent.lane_wiring import open_lane
 from tongjian.demo import STATION_ID, TIME_SCALE, SimulatedLane
 
 # Fast reconnection for tests: first retry after 20 ms, at most 200 ms apart.

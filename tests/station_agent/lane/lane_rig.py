@@ -10,8 +10,9 @@ from pathlib import Path
 
 from inspection import Fuel, InspectionRecord, Vehicle
 from simulators.fleet import generate_fleet
-from station_agent.lane import Lane, open_lane
+from station_agent.lane import Lane
 from station_agent.lane_config import load_lane_config
+from station_agent.lane_wiring import open_lane
 from tongjian.demo import SimulatedLane
 
 _FLEET = generate_fleet(200, seed=11, as_of=date(2026, 11, 25))

@@ -21,7 +21,7 @@ from inspection import InspectionRecord
 from pki.authority import Role, init_ca, issue
 from pki.grpc_credentials import server_only_channel_credentials
 from protos.tongjian.v1 import lane_pb2, lane_pb2_grpc
-from station_agent.lane import Lane, LaneEquipment, open_lane
+from station_agent.lane import Lane
 from station_agent.lane_config import (
     BenchSupervisionConfig,
     FreeAccelerationTimings,
@@ -34,6 +34,7 @@ from station_agent.lane_config import (
     TwoSpeedIdleTimings,
     load_lane_config,
 )
+from station_agent.lane_wiring import LaneEquipment, open_lane
 from station_agent.station import Station, StationSettings
 
 Get = Callable[[Lane, LaneEquipment], Any]

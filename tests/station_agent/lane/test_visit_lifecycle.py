@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from inspection import Fuel, InspectionRecord
-from station_agent.lane import IllegalTransition, LaneState, open_lane
+from station_agent.lane import IllegalTransition, LaneState
 from station_agent.lane_config import load_lane_config
+from station_agent.lane_wiring import open_lane
 from tests.station_agent.lane.lane_rig import vehicle_with
 from tongjian.demo import SimulatedLane
 
@@ -36,7 +37,7 @@ async def test_a_cancelled_completion_still_settles_the_visit_by_what_the_hand_o
             assert (await lane.wait_for(record_id, LaneState.VISUAL)).state is LaneState.VISUAL
 
             caller = asyncio.create_task(lane.complete(record_id))
-            await asyncio.sleep(0.05)
+            await lane.wait_for(record_id, LaneState.COMPLETING)  # the hand-over is under way
             caller.cancel()  # the PDA's deadline expired while the record was being committed
             await asyncio.gather(caller, return_exceptions=True)
             assert lane.visit(record_id).state is LaneState.COMPLETING  # not back to VISUAL
@@ -52,7 +53,7 @@ async def test_a_cancelled_completion_still_settles_the_visit_by_what_the_hand_o
             second = await lane.check_in(vehicle_with(Fuel.ELECTRIC, 1))
             await lane.wait_for(second, LaneState.VISUAL)
             completing = asyncio.create_task(lane.complete(second))
-            await asyncio.sleep(0.05)
+            await lane.wait_for(second, LaneState.COMPLETING)
             asyncio.get_running_loop().call_later(0.2, release.set)
         # open_lane's exit closed the lane: it waited for the hand-over instead of cutting it off.
         assert [r.record_id for r in handed_over] == [record_id, second]
