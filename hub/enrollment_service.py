@@ -123,7 +123,6 @@ class StationEnrollmentService(ingest_pb2_grpc.StationEnrollmentServicer):
 def register_enrollment_service(
     server: grpc.aio.Server, store: HubStore, *, require_certificate: bool
 ) -> None:
-    # grpc_tools writes ingest_pb2_grpc without annotations (no .pyi for the _grpc modules).
-    ingest_pb2_grpc.add_StationEnrollmentServicer_to_server(  # type: ignore[no-untyped-call]
+    ingest_pb2_grpc.add_StationEnrollmentServicer_to_server(
         StationEnrollmentService(store, require_certificate=require_certificate), server
     )

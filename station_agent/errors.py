@@ -38,9 +38,8 @@ StationAgentError
 │   └── NotAJpeg                not a JPEG
 ├── TooManyAttempts             sign-in throttled after repeated failures (sign_in_throttle)
 ├── InsecureNotAllowed          a plaintext PDA service where TLS is required (pda_service)
+├── LaneConfigError             a lane file is wrong: file, key and reason (lane_config; also a ValueError)
 └── ReportError                 the inspection report could not be written (inspection_report)
-
-``station_agent.lane_config``'s ``LaneConfigError`` joins this tree when its rewrite lands.
 """
 
 from __future__ import annotations

@@ -86,6 +86,7 @@ from pydantic_core import PydanticCustomError
 
 from equipment.errors import ProfileError
 from inspection import LimitSet
+from station_agent.errors import StationAgentError
 
 if TYPE_CHECKING:
     from equipment.modbus_link import ModbusLink
@@ -100,7 +101,7 @@ SHIPPED_RBT_PROFILES = ("default", "rbt-f")
 _SCHEMA = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-class LaneConfigError(ValueError):
+class LaneConfigError(StationAgentError, ValueError):
     """The lane configuration is wrong: ``file``, dotted ``key`` and ``reason`` say where and why."""
 
     def __init__(self, file: str, key: str, reason: str) -> None:

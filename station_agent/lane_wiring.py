@@ -25,7 +25,7 @@ from station_agent.bench_supervisor import (
 )
 from station_agent.clock import ScaledClock
 from station_agent.lane import Judge, Lane, OnComplete, default_judge
-from station_agent.lane_config import LaneConfig, SerialBenchConfig, TcpTransport
+from station_agent.lane_config import LaneConfig, TcpTransport
 
 if TYPE_CHECKING:
     from equipment.ega_driver import GasAnalyser
@@ -60,43 +60,13 @@ def build_equipment(config: LaneConfig) -> LaneEquipment:
     # Imported here: see the module docstring.
     from equipment.ega_driver import GasAnalyser
     from equipment.hlt_driver import HeadlightTester
-    from equipment.modbus_link import ModbusRtuLink, ModbusTcpLink
     from equipment.opm_driver import OpacityMeter
     from equipment.rbt_driver import RbtTimings, RollerBrakeTester
     from equipment.rbt_profile import load_profile
-    from equipment.serial_link import SerialConfig, SerialLink
 
     rbt = config.rbt
-    transport = rbt.transport
-    rbt_link: ModbusLink
-    if isinstance(transport, TcpTransport):
-        rbt_link = ModbusTcpLink(
-            transport.host, transport.port, unit=transport.unit, timeout=rbt.timeout_s, retries=rbt.retries
-        )
-    else:
-        rbt_link = ModbusRtuLink(
-            transport.serial_port,
-            baud=transport.baud,
-            parity=transport.parity,
-            stop_bits=transport.stop_bits,
-            unit=transport.unit,
-            timeout=rbt.timeout_s,
-            retries=rbt.retries,
-        )
-
-    def serial(bench: SerialBenchConfig) -> SerialLink:
-        return SerialLink(
-            SerialConfig(
-                port=bench.serial_port,
-                baudrate=bench.baud,
-                response_timeout_s=bench.timeout_s,
-                checksum_retries=bench.retries,
-                # The supervisor does the retrying (with backoff); one attempt per request here.
-                open_attempts=1,
-            )
-        )
-
-    hlt_link, ega_link, opm_link = serial(config.hlt), serial(config.ega), serial(config.opm)
+    rbt_link = rbt.link()
+    hlt_link, ega_link, opm_link = config.hlt.link(), config.ega.link(), config.opm.link()
     return LaneEquipment(
         rbt_link=rbt_link,
         rbt=RollerBrakeTester(rbt_link, load_profile(rbt.profile), RbtTimings(**dict(rbt.timings))),
