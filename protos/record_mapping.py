@@ -518,3 +518,19 @@ def verdict_from_proto(message: pb.Verdict) -> Verdict:
             f"says {overall.value} but its items give {verdict.overall.value}",
         )
     return verdict
+
+
+# ---------------------------------------------------------------- single enums, for other contracts
+# The PDA contract (lane.proto) reuses these inspection.proto enums; it maps them here, not anew.
+
+
+def vehicle_class_to_proto(value: VehicleClass) -> pb.VehicleClass:
+    return _VEHICLE_CLASS[value]
+
+
+def fuel_to_proto(value: Fuel) -> pb.Fuel:
+    return _FUEL[value]
+
+
+def outcome_to_proto(value: Outcome) -> pb.Outcome:
+    return _OUTCOME[value]

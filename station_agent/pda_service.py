@@ -41,9 +41,16 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import CollectorRegistry, Counter
 
-from inspection import Fuel, Outcome, PhotoRef, VehicleClass, VisualCheck
+from inspection import PhotoRef, VisualCheck
 from inspection.record_limits import PHOTO_CONTENT_TYPES
-from protos.record_mapping import MalformedRecord, vehicle_from_proto, verdict_to_proto
+from protos.record_mapping import (
+    MalformedRecord,
+    fuel_to_proto,
+    outcome_to_proto,
+    vehicle_class_to_proto,
+    vehicle_from_proto,
+    verdict_to_proto,
+)
 from protos.server_port import SERVER_OPTIONS, listen
 from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
 from station_agent.errors import StationAgentError
@@ -66,9 +73,6 @@ from station_agent.sign_in_throttle import SignInThrottle, TooManyAttempts
 log = logging.getLogger(__name__)
 
 _LANE_STATE = {state: getattr(lane_pb2, f"LANE_STATE_{state.name}") for state in LaneState}
-_FUEL = {fuel: getattr(inspection_pb2, f"FUEL_{fuel.name}") for fuel in Fuel}
-_CLASS = {cls: getattr(inspection_pb2, f"VEHICLE_CLASS_{cls.name}") for cls in VehicleClass}
-_OUTCOME = {outcome: getattr(inspection_pb2, f"OUTCOME_{outcome.name}") for outcome in Outcome}
 
 
 class InsecureNotAllowed(StationAgentError, ValueError):
@@ -381,7 +385,7 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         verdict = verdict_to_proto(record.station_verdict)
         return lane_pb2.CompleteResponse(
             record_id=str(record.record_id),
-            overall=_OUTCOME[record.station_verdict.overall],
+            overall=outcome_to_proto(record.station_verdict.overall),
             finished_at=finished,
             failing=[item for item in verdict.items if item.outcome != inspection_pb2.OUTCOME_PASS],
         )
@@ -475,8 +479,8 @@ def _vehicle_message(view: VisitView) -> lane_pb2.LaneVehicle:
         record_id=str(view.record_id),
         vin=view.vehicle.vin,
         plate=view.vehicle.plate,
-        vehicle_class=_CLASS[view.vehicle.vehicle_class],
-        fuel=_FUEL[view.vehicle.fuel],
+        vehicle_class=vehicle_class_to_proto(view.vehicle.vehicle_class),
+        fuel=fuel_to_proto(view.vehicle.fuel),
         state=_LANE_STATE[view.state],
         error=view.error or "",
         checked_items=view.checked_items,

@@ -80,3 +80,30 @@ def test_no_library_module_imports_simulators_or_tests(package: str) -> None:
 def test_the_import_check_sees_imports_inside_functions() -> None:
     tree = ast.parse("def f():\n    from simulators.fleet import generate_fleet\n    import tests.conftest\n")
     assert _imported_modules(tree) == {"simulators.fleet", "tests.conftest"}
+
+
+# Who may import whom (shared/style.md, README "Layering"): the domain imports nothing of ours;
+# equipment knows no lane, agent or hub; agent and hub meet only through protos (and pki).
+OURS = {"inspection", "equipment", "protos", "pki", "hub", "station_agent", "simulators", "tests", "tongjian"}
+MAY_IMPORT = {
+    "inspection": {"inspection"},
+    "equipment": {"equipment", "inspection"},
+    "protos": {"protos", "inspection"},
+    "pki": {"pki"},
+    "hub": {"hub", "inspection", "protos", "pki"},
+    "station_agent": {"station_agent", "equipment", "inspection", "protos", "pki"},
+}
+
+
+@pytest.mark.parametrize("package", sorted(MAY_IMPORT))
+def test_no_import_runs_upward_or_across(package: str) -> None:
+    offending = []
+    for path in sorted((REPO / package).rglob("*.py")):
+        if "_pb2" in path.name:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for name in sorted(_imported_modules(tree)):
+            top = name.split(".")[0]
+            if top in OURS and top not in MAY_IMPORT[package]:
+                offending.append(f"{path.relative_to(REPO)} imports {name}")
+    assert offending == []
