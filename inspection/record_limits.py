@@ -18,6 +18,7 @@ more than accepting an odd one, which the judging rules and post-review still se
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -134,6 +135,53 @@ RANGES: dict[Quantity, Range] = {
 }
 
 
+# Which field of each measurement holds which quantity, with the words a person reads for it.
+# Both the record check below and the station's bench-reading check walk these tables, so a new
+# measured field gets its range in one place. Brake curves are checked by their extremes.
+FieldRange = tuple[Quantity, str, str]  # quantity, attribute name, label
+
+WHEEL_LOAD_FIELDS: tuple[FieldRange, ...] = (
+    (Quantity.WHEEL_LOAD_KG, "left_load_kg", "left wheel load"),
+    (Quantity.WHEEL_LOAD_KG, "right_load_kg", "right wheel load"),
+)
+BRAKE_TEST_FIELDS: tuple[FieldRange, ...] = (
+    (Quantity.BRAKE_FORCE_N, "left_max_n", "left force"),
+    (Quantity.BRAKE_FORCE_N, "right_max_n", "right force"),
+    (Quantity.DRAG_FORCE_N, "left_drag_n", "left drag"),
+    (Quantity.DRAG_FORCE_N, "right_drag_n", "right drag"),
+)
+LAMP_FIELDS: tuple[FieldRange, ...] = (
+    (Quantity.LUMINOUS_INTENSITY_CD, "intensity_cd", "intensity"),
+    (Quantity.BEAM_OFFSET_MM, "vertical_mm", "vertical position"),
+    (Quantity.BEAM_OFFSET_MM, "horizontal_mm", "horizontal offset"),
+    (Quantity.LAMP_HEIGHT_MM, "lamp_height_mm", "lamp height"),
+)
+GAS_READING_FIELDS: tuple[FieldRange, ...] = (
+    (Quantity.READING_TIME_S, "t_s", "time"),
+    (Quantity.HC_PPM, "hc_ppm", "HC"),
+    (Quantity.CO_PCT, "co_pct", "CO"),
+    (Quantity.CO2_PCT, "co2_pct", "CO2"),
+    (Quantity.O2_PCT, "o2_pct", "O2"),
+    (Quantity.NO_PPM, "no_ppm", "NO"),
+    (Quantity.LAMBDA, "lambda_", "lambda"),
+    (Quantity.ENGINE_SPEED_RPM, "rpm", "engine speed"),
+    (Quantity.OIL_TEMP_C, "oil_temp_c", "oil temperature"),
+)
+
+
+def ranged_values(
+    measurement: object, fields: tuple[FieldRange, ...]
+) -> Iterator[tuple[Quantity, float | None, str, str]]:
+    """``(quantity, value, attribute, label)`` for each field of ``measurement`` in ``fields``."""
+    for quantity, attribute, label in fields:
+        yield quantity, getattr(measurement, attribute), attribute, label
+
+
+def curve_extremes(samples: Sequence[int]) -> tuple[int, ...]:
+    """The samples a range check needs: a 1000-sample curve costs two comparisons, not 1000 calls."""
+    return (min(samples), max(samples)) if samples else ()
+
+
 class RecordOutOfLimits(InspectionError, ValueError):
     """A record, or a part of one, beyond the table: ``path`` names the field, ``reason`` the limit."""
 
@@ -200,48 +248,31 @@ def check_record(record: InspectionRecord) -> None:
     check_count(Part.PHOTOS, len(record.photos))
     for i, axle in enumerate(record.axles):
         at = f"axles[{i}]"
-        check_value(Quantity.WHEEL_LOAD_KG, axle.left_load_kg, f"{at}.left_load_kg")
-        check_value(Quantity.WHEEL_LOAD_KG, axle.right_load_kg, f"{at}.right_load_kg")
+        for quantity, value, attribute, _ in ranged_values(axle, WHEEL_LOAD_FIELDS):
+            check_value(quantity, value, f"{at}.{attribute}")
         for name, test in (("service", axle.service), ("parking", axle.parking)):
             if test is None:
                 continue
             run = f"{at}.{name}"
-            check_value(Quantity.BRAKE_FORCE_N, test.left_max_n, f"{run}.left_max_n")
-            check_value(Quantity.BRAKE_FORCE_N, test.right_max_n, f"{run}.right_max_n")
-            check_value(Quantity.DRAG_FORCE_N, test.left_drag_n, f"{run}.left_drag_n")
-            check_value(Quantity.DRAG_FORCE_N, test.right_drag_n, f"{run}.right_drag_n")
+            for quantity, value, attribute, _ in ranged_values(test, BRAKE_TEST_FIELDS):
+                check_value(quantity, value, f"{run}.{attribute}")
             if test.curve is not None:
                 curve = test.curve
                 check_value(Quantity.SAMPLE_RATE_HZ, curve.sample_rate_hz, f"{run}.curve.sample_rate_hz")
                 for side, samples in (("left_n", curve.left_n), ("right_n", curve.right_n)):
                     check_count(Part.CURVE_SAMPLES, len(samples), f"{run}.curve.{side}")
-                    # min/max first: a 1000-sample curve is checked in two passes, not 1000 calls
-                    if samples:
-                        check_value(Quantity.CURVE_SAMPLE_N, min(samples), f"{run}.curve.{side}")
-                        check_value(Quantity.CURVE_SAMPLE_N, max(samples), f"{run}.curve.{side}")
+                    for sample in curve_extremes(samples):
+                        check_value(Quantity.CURVE_SAMPLE_N, sample, f"{run}.curve.{side}")
     for i, lamp in enumerate(record.lamps):
-        at = f"lamps[{i}]"
-        check_value(Quantity.LUMINOUS_INTENSITY_CD, lamp.intensity_cd, f"{at}.intensity_cd")
-        check_value(Quantity.BEAM_OFFSET_MM, lamp.vertical_mm, f"{at}.vertical_mm")
-        check_value(Quantity.BEAM_OFFSET_MM, lamp.horizontal_mm, f"{at}.horizontal_mm")
-        check_value(Quantity.LAMP_HEIGHT_MM, lamp.lamp_height_mm, f"{at}.lamp_height_mm")
+        for quantity, value, attribute, _ in ranged_values(lamp, LAMP_FIELDS):
+            check_value(quantity, value, f"lamps[{i}].{attribute}")
     emission = record.emission
     if isinstance(emission, TwoSpeedIdleRun):
         for phase, readings in (("high_idle", emission.high_idle), ("low_idle", emission.low_idle)):
             at = f"emission.{phase}"
             check_count(Part.GAS_READINGS, len(readings), at)
             for j, reading in enumerate(readings):
-                for quantity, value in (
-                    (Quantity.READING_TIME_S, reading.t_s),
-                    (Quantity.HC_PPM, reading.hc_ppm),
-                    (Quantity.CO_PCT, reading.co_pct),
-                    (Quantity.CO2_PCT, reading.co2_pct),
-                    (Quantity.O2_PCT, reading.o2_pct),
-                    (Quantity.NO_PPM, reading.no_ppm),
-                    (Quantity.LAMBDA, reading.lambda_),
-                    (Quantity.ENGINE_SPEED_RPM, reading.rpm),
-                    (Quantity.OIL_TEMP_C, reading.oil_temp_c),
-                ):
+                for quantity, value, _, _ in ranged_values(reading, GAS_READING_FIELDS):
                     check_value(quantity, value, f"{at}[{j}].{quantity.value}")
     elif isinstance(emission, FreeAccelerationRun):
         check_count(Part.K_VALUES, len(emission.k_per_m), "emission.k_per_m")

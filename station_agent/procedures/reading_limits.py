@@ -11,7 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from inspection import AxleBrake, EmissionRun, FreeAccelerationRun, LampMeasurement, TwoSpeedIdleRun
-from inspection.record_limits import Quantity, RecordOutOfLimits, check_value
+from inspection.record_limits import (
+    BRAKE_TEST_FIELDS,
+    GAS_READING_FIELDS,
+    LAMP_FIELDS,
+    WHEEL_LOAD_FIELDS,
+    Quantity,
+    RecordOutOfLimits,
+    check_value,
+    curve_extremes,
+    ranged_values,
+)
 from station_agent.procedures import ProcedureError
 
 
@@ -37,26 +47,18 @@ def _check(bench: str, readings: Iterable[tuple[Quantity, float | None, str]]) -
 
 def check_axle(axle: AxleBrake, bench: str = "rbt") -> None:
     at = f"axle {axle.axle}"
-    readings: list[tuple[Quantity, float | None, str]] = [
-        (Quantity.WHEEL_LOAD_KG, axle.left_load_kg, f"{at} left wheel load"),
-        (Quantity.WHEEL_LOAD_KG, axle.right_load_kg, f"{at} right wheel load"),
-    ]
+    readings = [(q, v, f"{at} {label}") for q, v, _, label in ranged_values(axle, WHEEL_LOAD_FIELDS)]
     for name, test in (("service", axle.service), ("parking", axle.parking)):
         if test is None:
             continue
         run = f"{at} {name} brake"
-        readings += [
-            (Quantity.BRAKE_FORCE_N, test.left_max_n, f"{run} left force"),
-            (Quantity.BRAKE_FORCE_N, test.right_max_n, f"{run} right force"),
-            (Quantity.DRAG_FORCE_N, test.left_drag_n, f"{run} left drag"),
-            (Quantity.DRAG_FORCE_N, test.right_drag_n, f"{run} right drag"),
-        ]
+        readings += [(q, v, f"{run} {label}") for q, v, _, label in ranged_values(test, BRAKE_TEST_FIELDS)]
         if test.curve is not None:
             readings.append((Quantity.SAMPLE_RATE_HZ, test.curve.sample_rate_hz, f"{run} curve rate"))
             for side, samples in (("left", test.curve.left_n), ("right", test.curve.right_n)):
-                if samples:
-                    readings.append((Quantity.CURVE_SAMPLE_N, min(samples), f"{run} {side} curve"))
-                    readings.append((Quantity.CURVE_SAMPLE_N, max(samples), f"{run} {side} curve"))
+                readings += [
+                    (Quantity.CURVE_SAMPLE_N, n, f"{run} {side} curve") for n in curve_extremes(samples)
+                ]
     _check(bench, readings)
 
 
@@ -64,12 +66,7 @@ def check_lamps(lamps: Iterable[LampMeasurement], bench: str = "hlt") -> None:
     readings: list[tuple[Quantity, float | None, str]] = []
     for lamp in lamps:
         at = f"{lamp.side.value} {lamp.beam.value} beam"
-        readings += [
-            (Quantity.LUMINOUS_INTENSITY_CD, lamp.intensity_cd, f"{at} intensity"),
-            (Quantity.BEAM_OFFSET_MM, lamp.vertical_mm, f"{at} vertical position"),
-            (Quantity.BEAM_OFFSET_MM, lamp.horizontal_mm, f"{at} horizontal offset"),
-            (Quantity.LAMP_HEIGHT_MM, lamp.lamp_height_mm, f"{at} lamp height"),
-        ]
+        readings += [(q, v, f"{at} {label}") for q, v, _, label in ranged_values(lamp, LAMP_FIELDS)]
     _check(bench, readings)
 
 
@@ -80,14 +77,7 @@ def check_emission(run: EmissionRun | None) -> None:
             for reading in phase_readings:
                 at = f"{phase} t={reading.t_s:g} s"
                 readings += [
-                    (Quantity.HC_PPM, reading.hc_ppm, f"{at} HC"),
-                    (Quantity.CO_PCT, reading.co_pct, f"{at} CO"),
-                    (Quantity.CO2_PCT, reading.co2_pct, f"{at} CO2"),
-                    (Quantity.O2_PCT, reading.o2_pct, f"{at} O2"),
-                    (Quantity.NO_PPM, reading.no_ppm, f"{at} NO"),
-                    (Quantity.LAMBDA, reading.lambda_, f"{at} lambda"),
-                    (Quantity.ENGINE_SPEED_RPM, reading.rpm, f"{at} engine speed"),
-                    (Quantity.OIL_TEMP_C, reading.oil_temp_c, f"{at} oil temperature"),
+                    (q, v, f"{at} {label}") for q, v, _, label in ranged_values(reading, GAS_READING_FIELDS)
                 ]
         _check("ega", readings)
     elif isinstance(run, FreeAccelerationRun):

@@ -3,15 +3,21 @@ outside always raise naming the path and the range; counts likewise; a valid rec
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from inspection.measurements import AxleBrake, BrakeTest, GasReading, LampMeasurement
 from inspection.record_limits import (
+    BRAKE_TEST_FIELDS,
+    GAS_READING_FIELDS,
+    LAMP_FIELDS,
     MAX_COUNT,
     RANGES,
+    WHEEL_LOAD_FIELDS,
     Part,
     Quantity,
     RecordOutOfLimits,
@@ -99,3 +105,18 @@ def test_long_text_is_refused() -> None:
 
 def test_a_valid_record_passes_whole(make_record) -> None:  # type: ignore[no-untyped-def]
     check_record(make_record(3))
+
+
+@pytest.mark.parametrize(
+    ("measurement", "table", "unranged"),
+    [
+        (GasReading, GAS_READING_FIELDS, {"low_flow", "dilution"}),
+        (LampMeasurement, LAMP_FIELDS, {"side", "beam"}),
+        (BrakeTest, BRAKE_TEST_FIELDS, {"kind", "slip_left", "slip_right", "curve", "test_counter"}),
+        (AxleBrake, WHEEL_LOAD_FIELDS, {"axle", "service", "parking"}),
+    ],
+)
+def test_every_measured_field_has_a_range(measurement: type, table: tuple, unranged: set[str]) -> None:
+    # Station and hub both walk these tables: a measured field missing here would go unchecked by both.
+    ranged = {attribute for _quantity, attribute, _label in table}
+    assert {f.name for f in dataclasses.fields(measurement)} - unranged == ranged
