@@ -1,4 +1,5 @@
-"""The hub's tables as typed SQLAlchemy models: stations, their keys, records, and the audit log.
+"""The hub's tables as typed SQLAlchemy models: stations, their keys, records, the audit log, and
+federation (vehicle register, trust list, peer directories, forwarding outbox, forwarded records).
 
 The schema itself is owned by the Alembic migrations in ``hub/migrations``; these models must
 match them (a test compares the two on SQLite and PostgreSQL).
@@ -9,15 +10,17 @@ on the way in and puts UTC back on the way out; PostgreSQL gets ``timestamptz``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -125,3 +128,121 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger())
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# ---------------------------------------------------------------- federation (migration 0003)
+
+
+class Vehicle(Base):
+    """The province's vehicle register: one row per vehicle registered here (or moving away)."""
+
+    __tablename__ = "vehicles"
+
+    vin: Mapped[str] = mapped_column(String(17), primary_key=True)
+    plate: Mapped[str] = mapped_column(String(16), index=True)
+    owner_ref: Mapped[str] = mapped_column(String(64))  # a reference, never the owner's name or id number
+    vehicle_class: Mapped[str] = mapped_column(String(8))
+    use: Mapped[str] = mapped_column(String(32))
+    fuel: Mapped[str] = mapped_column(String(32))
+    seats: Mapped[int] = mapped_column(Integer())
+    registration_date: Mapped[date] = mapped_column(Date())
+    status: Mapped[str] = mapped_column(String(24))  # active / transferring / transferred_out
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON())  # every other vehicle field (vehicle_fields)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DirectorySequence(Base):
+    """A single row (id 1): bumped in the same transaction as every station key change, so the
+    signed station directory's sequence number grows with it on every replica."""
+
+    __tablename__ = "directory_sequence"
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=False)
+    sequence: Mapped[int] = mapped_column(BigInteger())
+
+
+class TrustListRow(Base):
+    """Every national trust list this hub installed or fetched; the newest valid one is in force."""
+
+    __tablename__ = "trust_lists"
+
+    version: Mapped[int] = mapped_column(BigInteger(), primary_key=True, autoincrement=False)
+    body: Mapped[bytes] = mapped_column(LargeBinary())
+    key_id: Mapped[str] = mapped_column(String(96))
+    signature: Mapped[bytes] = mapped_column(LargeBinary())
+    not_after: Mapped[datetime] = mapped_column(UtcDateTime())
+    installed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class PeerDirectoryRow(Base):
+    """The newest signed station directory received from each peer province."""
+
+    __tablename__ = "peer_directories"
+
+    province: Mapped[str] = mapped_column(String(2), primary_key=True)
+    sequence: Mapped[int] = mapped_column(BigInteger())
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    valid_until: Mapped[datetime] = mapped_column(UtcDateTime())
+    body: Mapped[bytes] = mapped_column(LargeBinary())
+    key_id: Mapped[str] = mapped_column(String(96))
+    signature: Mapped[bytes] = mapped_column(LargeBinary())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ForwardOutboxItem(Base):
+    """A countersigned record waiting for (or delivered to) its registration province's hub.
+
+    Written in the same transaction as the record itself. Delivered items are kept (with their
+    status) so the hub can show a record's journey; parked ones wait for an operator."""
+
+    __tablename__ = "forward_outbox"
+    __table_args__ = (
+        UniqueConstraint("to_province", "station_id", "record_id", name="uq_forward_outbox_record"),
+        Index("ix_forward_outbox_pending", "to_province", "delivered_at", "parked_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    to_province: Mapped[str] = mapped_column(String(2))
+    station_id: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(String(36))
+    vin: Mapped[str] = mapped_column(String(17), index=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary())  # a serialized ForwardBody
+    key_id: Mapped[str] = mapped_column(String(96))  # this hub's key that countersigned it
+    signature: Mapped[bytes] = mapped_column(LargeBinary())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer())
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    delivered_status: Mapped[str | None] = mapped_column(String(16))
+    parked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    parked_reason: Mapped[str | None] = mapped_column(Text())
+
+
+class ForeignRecord(Base):
+    """A record of one of this province's vehicles, inspected in another province and forwarded
+    here: the station's envelope and the inspecting hub's countersigned body, byte for byte."""
+
+    __tablename__ = "foreign_records"
+    __table_args__ = (UniqueConstraint("station_id", "record_id", name="uq_foreign_records_station_record"),)
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    from_province: Mapped[str] = mapped_column(String(2))
+    station_id: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(String(36))
+    key_id: Mapped[str] = mapped_column(String(96))  # the station's key
+    station_envelope: Mapped[bytes] = mapped_column(LargeBinary())  # serialized SignedRecord
+    forward_body: Mapped[bytes] = mapped_column(LargeBinary())  # serialized ForwardBody
+    hub_key_id: Mapped[str] = mapped_column(String(96))  # the inspecting hub's key
+    hub_signature: Mapped[bytes] = mapped_column(LargeBinary())
+    body_sha256: Mapped[str] = mapped_column(String(64))  # of forward_body: tells a resend from a clash
+    vin: Mapped[str] = mapped_column(String(17), index=True)
+    plate: Mapped[str] = mapped_column(String(16))
+    finished_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())  # at the inspecting hub
+    arrived_at: Mapped[datetime] = mapped_column(UtcDateTime())  # here
+    directory_sequence: Mapped[int] = mapped_column(BigInteger())
+    station_overall: Mapped[str | None] = mapped_column(String(16))
+    inspecting_hub_overall: Mapped[str | None] = mapped_column(String(16))
+    hub_overall: Mapped[str | None] = mapped_column(String(16))  # this hub's own recomputation
+    verdict_mismatch: Mapped[bool] = mapped_column(Boolean(), default=False)
