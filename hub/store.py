@@ -5,6 +5,8 @@
 ``hub.directory``  stations and their keys: register, enrol, revoke, list
 ``hub.records``    the record row, the batch commit that decides duplicates, reads and checks
 ``hub.audit``      the hash-chained audit log: append in the caller's transaction, read, verify
+``hub.forward_outbox``  countersigned records waiting for their registration province's hub
+``hub.foreign_records`` records of this province's vehicles that other provinces forwarded here
 =================  ==========================================================================
 
 Callers that need one concern may use its part (``store.directory``, ``store.records``,
@@ -29,6 +31,8 @@ from hub.errors import (
     UnknownKeyId,
     UnknownStation,
 )
+from hub.foreign_records import ForeignRecordStore
+from hub.forward_outbox import ForwardOutbox, ForwardRow
 from hub.record_integrity import StoredCheck
 from hub.records import CommitOutcome, RecordRow, RecordStore
 
@@ -58,6 +62,8 @@ class HubStore:
         self.directory = StationDirectory(self.database)
         self.audit = AuditLog(self.database)
         self.records = RecordStore(self.database, self.directory, self.audit)
+        self.outbox = ForwardOutbox(self.database)
+        self.foreign_records = ForeignRecordStore(self.database)
 
     # ------------------------------------------------------------ database
 
@@ -127,9 +133,12 @@ class HubStore:
     # ------------------------------------------------------------ records
 
     def commit_batch(
-        self, records: Sequence[RecordRow], audits: Sequence[AuditEntry] = ()
+        self,
+        records: Sequence[RecordRow],
+        audits: Sequence[AuditEntry] = (),
+        forwards: Sequence[ForwardRow] = (),
     ) -> list[CommitOutcome]:
-        return self.records.commit_batch(records, audits)
+        return self.records.commit_batch(records, audits, forwards)
 
     def count_records(self, station_id: str | None = None) -> int:
         return self.records.count(station_id)

@@ -99,6 +99,24 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--metrics-listen", help="HOST:PORT for Prometheus /metrics")
     serve.add_argument("--province", default="50", help="GB/T 2260 code of the hub's province")
     serve.add_argument("--station-rate", type=float, help="records per second allowed per station")
+    federation = serve.add_argument_group(
+        "federation", "take part in the cross-province network (all of --hub-key and --national-key)"
+    )
+    federation.add_argument("--hub-key", type=Path, help="this hub's Ed25519 signing key (PEM)")
+    federation.add_argument("--national-key", type=Path, help="the national trust-list public key (PEM)")
+    federation.add_argument(
+        "--peer-cert", type=Path, help="this hub's peer-hub certificate, to call peers (PEM)"
+    )
+    federation.add_argument("--peer-key", type=Path, help="the peer-hub certificate's private key (PEM)")
+    federation.add_argument(
+        "--directory-ttl", type=float, default=900.0, help="seconds a signed station directory is valid (900)"
+    )
+    federation.add_argument(
+        "--forward-lease",
+        type=float,
+        default=60.0,
+        help="seconds before an item a dead hub had sent is sent again by another (60)",
+    )
     serve.set_defaults(handler=_serve)
 
     migrate = with_database(
@@ -150,6 +168,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     verify = with_database(audit.add_parser("verify", help="check the audit log's hash chain"))
     verify.set_defaults(handler=_audit_verify)
+
+    from tongjian.commands import hub_forwards
+
+    hub_forwards.register(actions, with_database, FORMATS)
 
 
 def _timestamp(text: str) -> datetime:
@@ -207,6 +229,7 @@ def _serve(args: argparse.Namespace) -> int:
         tls=tls,
         insecure_ok=tls is None,
         migrate_schema=False,  # only `tongjian hub migrate` changes the schema
+        federation=_federation(args),
     )
 
     async def run() -> None:
@@ -232,6 +255,47 @@ def _serve(args: argparse.Namespace) -> int:
     except HubError as error:  # a setting out of range, a writer that could not start: one line
         raise CommandError(str(error)) from error
     return 0
+
+
+def _federation(args: argparse.Namespace) -> Any:
+    """The federation settings ``hub serve`` was given, checked; None without --hub-key."""
+    from datetime import timedelta
+
+    from hub.forwarder import ForwarderSettings
+    from hub.server import FederationConfig
+    from protos.envelope import InvalidKey, load_private_key, load_public_key
+
+    if args.hub_key is None and args.national_key is None:
+        if args.peer_cert or args.peer_key:
+            raise CommandError("--peer-cert and --peer-key need --hub-key and --national-key")
+        return None
+    if args.hub_key is None or args.national_key is None:
+        raise CommandError("--hub-key and --national-key go together")
+    if (args.peer_cert is None) != (args.peer_key is None):
+        raise CommandError("--peer-cert and --peer-key go together")
+    if not 10.0 <= args.directory_ttl <= 3600.0:
+        raise CommandError(f"--directory-ttl {args.directory_ttl:g}: must be 10..3600 seconds")
+    if not 1.0 <= args.forward_lease <= 3600.0:
+        raise CommandError(f"--forward-lease {args.forward_lease:g}: must be 1..3600 seconds")
+    try:
+        hub_key = load_private_key(_read(args.hub_key, "hub key"))
+    except InvalidKey as error:
+        raise CommandError(f"--hub-key {args.hub_key}: {error}") from error
+    try:
+        national_key = load_public_key(_read(args.national_key, "national key"))
+    except InvalidKey as error:
+        raise CommandError(f"--national-key {args.national_key}: {error}") from error
+    return FederationConfig(
+        hub_key=hub_key,
+        national_key=national_key,
+        peer_cert_pem=_read(args.peer_cert, "peer certificate") if args.peer_cert else None,
+        peer_key_pem=_read(args.peer_key, "peer key") if args.peer_key else None,
+        directory_ttl=timedelta(seconds=args.directory_ttl),
+        forwarder=ForwarderSettings(
+            lease=timedelta(seconds=args.forward_lease),
+            ack_timeout_s=min(30.0, args.forward_lease / 2),
+        ),
+    )
 
 
 def _refuse_a_busy_port(address: str) -> None:
