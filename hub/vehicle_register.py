@@ -80,7 +80,7 @@ class ImportReport:
     def rows(self) -> int:
         return self.inserted + self.updated + self.unchanged + self.other_province + self.bad
 
-    def _bad(self, line: int, reason: str) -> None:
+    def count_bad(self, line: int, reason: str) -> None:
         self.bad += 1
         if len(self.bad_rows) < BAD_LINES_KEPT:
             self.bad_rows.append(BadRow(line, reason))
@@ -278,7 +278,7 @@ def _batches(
             batch, vins, read = [], set(), 0
         read += 1
         if isinstance(row, RegisterRowError):
-            report._bad(row.line, str(row))
+            report.count_bad(row.line, str(row))
         elif row.vehicle.registration_province != province:
             report.other_province += 1
         else:
