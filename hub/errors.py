@@ -9,7 +9,9 @@
     │   ├── SchemaNotCurrent       the database is not at this hub's schema revision
     │   ├── UnknownStation         a key for a station nobody registered
     │   ├── UnknownKeyId           revoking a key id the directory does not hold
-    │   └── InvalidStationKey      key material that is not an Ed25519 public key
+    │   ├── InvalidStationKey      key material that is not an Ed25519 public key
+    │   ├── UnknownVehicle         a VIN the province's vehicle register does not hold
+    │   └── VehicleStatusConflict  a register status change from a status the vehicle is not in
     ├── RecordRejected             a record the hub will not store (hub.envelope_check; Ack REJECTED)
     ├── MalformedStoredVerdict     a stored hub verdict that neither JSON form reads (hub.verdict)
     ├── CommitFailed               a batch could not be stored (the stream ends UNAVAILABLE; resend)
@@ -60,6 +62,23 @@ class UnknownKeyId(HubStoreError):
 
 class InvalidStationKey(HubStoreError):
     """Key material that is not an Ed25519 public key."""
+
+
+class UnknownVehicle(HubStoreError):
+    def __init__(self, vin: str) -> None:
+        super().__init__(f"vehicle {vin!r} is not in this province's register")
+        self.vin = vin
+
+
+class VehicleStatusConflict(HubStoreError):
+    """Compare-and-set on a vehicle's register status found another status than the caller expected."""
+
+    def __init__(self, vin: str, expected: str, actual: str, new: str) -> None:
+        super().__init__(f"vehicle {vin}: status is {actual}, not {expected}: not changed to {new}")
+        self.vin = vin
+        self.expected = expected
+        self.actual = actual
+        self.new = new
 
 
 class CommitFailed(HubError):

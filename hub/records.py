@@ -208,6 +208,12 @@ class RecordStore:
         with self._database.read() as session:
             return [RecordRow.of(row) for row in session.scalars(query)]
 
+    def by_vin(self, vin: str) -> list[RecordRow]:
+        """Every record of the vehicle ``vin`` stored here, oldest inspection first (``ix_records_vin``)."""
+        query = select(Record).where(Record.vin == vin).order_by(Record.finished_at, Record.seq)
+        with self._database.read() as session:
+            return [RecordRow.of(row) for row in session.scalars(query)]
+
     def committed_digests(self, records: Sequence[RecordRow]) -> dict[tuple[str, str], str]:
         """The row digest the audit log committed to for each of ``records`` (if any)."""
         return self._audit.committed_digests({record.record_id for record in records})

@@ -1,16 +1,17 @@
 """``HubStore``: the hub's storage as one object, composed of one part per concern.
 
-=================  ==========================================================================
-``hub.db``         engine and dialect, transactions, Alembic migrations and the schema check
-``hub.directory``  stations and their keys: register, enrol, revoke, list
-``hub.records``    the record row, the batch commit that decides duplicates, reads and checks
-``hub.audit``      the hash-chained audit log: append in the caller's transaction, read, verify
-``hub.forward_outbox``  countersigned records waiting for their registration province's hub
-``hub.foreign_records`` records of this province's vehicles that other provinces forwarded here
-=================  ==========================================================================
+==========================  ========================================================================
+``hub.db``                  engine and dialect, transactions, Alembic migrations and the schema check
+``hub.directory``           stations and their keys: register, enrol, revoke, list
+``hub.records``             the record row, the batch commit that decides duplicates, reads and checks
+``hub.audit``               the hash-chained audit log: append in the caller's transaction, read, verify
+``hub.vehicle_register``    the province's vehicle register: import, look up, status changes
+``hub.forward_outbox``      countersigned records waiting for their registration province's hub
+``hub.foreign_records``     records of this province's vehicles that other provinces forwarded here
+==========================  ========================================================================
 
 Callers that need one concern may use its part (``store.directory``, ``store.records``,
-``store.audit``); the methods here only delegate, and keep the CLI and the services short.
+``store.audit``, ``store.vehicles``); the methods here only delegate, and keep the CLI and the services short.
 Errors are in ``hub.errors`` (root ``HubError``; the store's own under ``HubStoreError``).
 """
 
@@ -35,6 +36,7 @@ from hub.foreign_records import ForeignRecordStore
 from hub.forward_outbox import ForwardOutbox, ForwardRow
 from hub.record_integrity import StoredCheck
 from hub.records import CommitOutcome, RecordRow, RecordStore
+from hub.vehicle_register import VehicleRegister
 
 __all__ = [
     "AuditCheck",
@@ -64,6 +66,7 @@ class HubStore:
         self.records = RecordStore(self.database, self.directory, self.audit)
         self.outbox = ForwardOutbox(self.database)
         self.foreign_records = ForeignRecordStore(self.database)
+        self.vehicles = VehicleRegister(self.database)
 
     # ------------------------------------------------------------ database
 

@@ -7,6 +7,10 @@
     │                                   counts and ranges: path, reason (inspection.record_limits)
     ├── FieldValueError                 (also ValueError) a vehicle field's text is not a value of it:
     │                                   option, reason                  (inspection.vehicle_fields)
+    ├── RegisterCsvError                (also ValueError) a vehicle register CSV as written: line,
+    │   │                               column, reason                  (inspection.vehicle_register_csv)
+    │   ├── RegisterHeaderError         the header is not a register's: nothing is read (raised)
+    │   └── RegisterRowError            one row is not a registered vehicle (yielded; reading goes on)
     └── UnknownLimit                    (also KeyError) the limit table has no entry for a rule and
                                         variant: rule, variant          (inspection.verdicts.limits)
 

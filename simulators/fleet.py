@@ -7,6 +7,7 @@ the six-character new-energy plates (D = pure electric, F = hybrid, in the first
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -61,6 +62,7 @@ _CLASSES = (
 
 # Registration provinces, weighted towards the ones the demo's hubs serve.
 _PROVINCE_WEIGHTS = {"渝": 5.0, "川": 3.0, "京": 1.0, "沪": 1.0, "粤": 2.0}
+_PREFIX_OF_PROVINCE = {code: prefix for prefix, code in PROVINCES.items()}
 
 
 def random_vin(rng: random.Random) -> str:
@@ -127,7 +129,25 @@ def random_vehicle(
     )
 
 
-def generate_fleet(count: int, seed: int = 0, *, as_of: date | None = None) -> list[Vehicle]:
-    """``count`` vehicles; the same ``seed`` (and ``as_of``) always gives the same fleet."""
+def generate_fleet(
+    count: int, seed: int = 0, *, as_of: date | None = None, province: str | None = None
+) -> list[Vehicle]:
+    """``count`` vehicles; the same ``seed`` (and ``as_of``, ``province``) always gives the same fleet.
+
+    ``province`` (GB/T 2260 code, e.g. ``"50"``) registers the whole fleet there: its plate prefix
+    and ``registration_province``. Without it, provinces are drawn as before (same seed, same fleet)."""
+    prefix = None
+    if province is not None:
+        prefix = _PREFIX_OF_PROVINCE.get(province)
+        if prefix is None:
+            raise ValueError(f"province {province!r} is not a GB/T 2260 province code")
     rng = random.Random(seed)
-    return [random_vehicle(rng, as_of=as_of) for _ in range(count)]
+    return [random_vehicle(rng, as_of=as_of, province_prefix=prefix) for _ in range(count)]
+
+
+def owner_reference(seed: int, index: int) -> str:
+    """A stable pseudonymous owner reference for vehicle ``index`` of fleet ``seed``: never a name.
+
+    Derived by hashing, so it says nothing about anyone and is the same on every run."""
+    digest = hashlib.sha256(f"tongjian-fleet-owner/{seed}/{index}".encode()).hexdigest()
+    return f"OWN-{digest[:16]}"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import io
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulators.fleet import generate_fleet
+from inspection.vehicle_register_csv import RegisterRow, read_register
+from simulators.fleet import generate_fleet, owner_reference
 from tongjian.cli import main
 from tongjian.commands import pda as pda_command
 
@@ -73,3 +75,23 @@ def test_check_in_flags_are_refused_with_the_flag_named(
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert flag in err and message in err
+
+
+def test_sim_fleet_writes_a_register_csv_of_one_province(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "fleet", "--count", "6", "--seed", "4", "--province", "51", "--csv", "-"]) == 0
+    rows = list(read_register(io.StringIO(capsys.readouterr().out, newline="")))
+    fleet = generate_fleet(6, seed=4, province="51")
+    assert [(r.vehicle, r.owner_ref) for r in rows if isinstance(r, RegisterRow)] == [
+        (vehicle, owner_reference(4, index)) for index, vehicle in enumerate(fleet)
+    ]
+    assert main(["sim", "fleet", "--seed", "4", "--province", "51", "--index", "5", "--csv", "-"]) == 0
+    (only,) = read_register(io.StringIO(capsys.readouterr().out, newline=""))
+    assert isinstance(only, RegisterRow) and (only.vehicle, only.owner_ref) == (
+        fleet[5],
+        owner_reference(4, 5),
+    )
+
+
+def test_sim_fleet_refuses_an_unknown_province(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "fleet", "--province", "5", "--csv", "-"]) == 2
+    assert "--province '5': not a GB/T 2260 province code" in capsys.readouterr().err

@@ -163,6 +163,35 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     records.set_defaults(handler=_records)
 
+    vehicles = actions.add_parser("vehicles", help="the province's vehicle register").add_subparsers(
+        dest="vehicles_action", required=True
+    )
+    vehicles_import = with_database(
+        vehicles.add_parser(
+            "import", help="import a vehicle register CSV (`tongjian sim fleet --csv` writes one)"
+        )
+    )
+    vehicles_import.add_argument("file", metavar="FILE", help="register CSV (- = stdin)")
+    vehicles_import.add_argument(
+        "--province",
+        required=True,
+        help="this hub's province, GB/T 2260 code: other provinces' rows are skipped",
+    )
+    vehicles_import.set_defaults(handler=_vehicles_import)
+    vehicles_show = with_database(vehicles.add_parser("show", help="one registered vehicle, by VIN or plate"))
+    vehicles_show.add_argument("vin_or_plate", metavar="VIN_OR_PLATE")
+    vehicles_show.add_argument("--json", action="store_true", help="print JSON")
+    vehicles_show.set_defaults(handler=_vehicles_show)
+    vehicles_history = with_database(
+        vehicles.add_parser("history", help="every inspection of a vehicle stored here, oldest first")
+    )
+    vehicles_history.add_argument("vin", metavar="VIN")
+    vehicles_history.add_argument(
+        "--province", default="50", help="this hub's province, for stations with none registered (default 50)"
+    )
+    vehicles_history.add_argument("--json", action="store_true", help="print JSON")
+    vehicles_history.set_defaults(handler=_vehicles_history)
+
     audit = actions.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_action", required=True
     )
@@ -585,5 +614,157 @@ def _audit_verify(args: argparse.Namespace) -> int:
     print(
         f"audit chain ok: {check.rows_checked} rows, {check.records_checked} records match it, "
         f"head seq {head_seq} hash {head_hash}"
+    )
+    return 0
+
+
+def _province_code(text: str, option: str = "--province") -> str:
+    from inspection import PROVINCES
+
+    if text not in set(PROVINCES.values()):
+        raise CommandError(f"{option} {text!r}: not a GB/T 2260 province code (e.g. 50, 51)")
+    return text
+
+
+def _vehicles_import(args: argparse.Namespace) -> int:
+    from hub.vehicle_register import ImportReport
+    from inspection.vehicle_register_csv import RegisterHeaderError, read_register
+
+    province = _province_code(args.province)
+    url = args.database_url or default_database_url()
+
+    def progress(report: ImportReport) -> None:
+        print(
+            f"{report.rows} rows: {report.inserted} inserted, {report.updated} updated, "
+            f"{report.unchanged} unchanged, {report.other_province} other province, {report.bad} bad",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    store = _open(args)
+    try:
+        stream = sys.stdin if args.file == "-" else Path(args.file).open(encoding="utf-8", newline="")  # noqa: SIM115
+    except OSError as error:
+        store.dispose()
+        raise CommandError(f"{args.file}: {error.strerror or error}") from error
+    try:
+        report = store.vehicles.import_rows(read_register(stream), province, progress)
+    except RegisterHeaderError as error:
+        raise CommandError(f"{args.file}: {error}") from error
+    except UnicodeDecodeError as error:
+        raise CommandError(f"{args.file}: not UTF-8 text ({error.reason} at byte {error.start})") from error
+    except SQLAlchemyError as error:
+        raise database_error(url, error) from error
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+        store.dispose()
+    print(
+        f"{args.file}: {report.rows} rows; {report.inserted} inserted, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.other_province} registered in another province (skipped), "
+        f"{report.bad} bad"
+    )
+    for bad in report.bad_rows[:10]:
+        print(f"  bad: {bad.reason}")
+    if report.bad > 10:
+        print(f"  ... and {report.bad - 10} more bad rows")
+    return 0 if report.bad == 0 else 1
+
+
+def _vehicle_json(registered: Any) -> dict[str, Any]:
+    from inspection.vehicle_register_csv import COLUMNS, format_row
+
+    cells = dict(zip(COLUMNS, format_row(registered.vehicle, registered.owner_ref), strict=True))
+    return {**cells, "status": registered.status.value, "updated_at": _when(registered.updated_at)}
+
+
+def _vehicles_show(args: argparse.Namespace) -> int:
+    from inspection import InvalidIdentifier, validate_vin
+
+    url = args.database_url or default_database_url()
+    store = _open(args)
+    try:
+        try:
+            found = store.vehicles.get(validate_vin(args.vin_or_plate))
+            matches = [] if found is None else [found]
+        except InvalidIdentifier:
+            matches = store.vehicles.find_by_plate(args.vin_or_plate)
+    except SQLAlchemyError as error:
+        raise database_error(url, error) from error
+    finally:
+        store.dispose()
+    if not matches:
+        raise CommandError(f"no vehicle with VIN or plate {args.vin_or_plate!r} in this province's register")
+    shown = [_vehicle_json(registered) for registered in matches]
+    if args.json:
+        print(json.dumps({"vehicles": shown}, ensure_ascii=False, indent=2))
+        return 0
+    for index, vehicle in enumerate(shown):
+        if index:
+            print()
+        width = max(map(len, vehicle))
+        for name, value in vehicle.items():
+            print(f"{name:<{width}}  {value if value != '' else '-'}")
+    return 0
+
+
+def _vehicles_history(args: argparse.Namespace) -> int:
+    from hub.vehicle_history import local_history
+    from inspection import InvalidIdentifier, validate_vin
+
+    try:
+        vin = validate_vin(args.vin)
+    except InvalidIdentifier as error:
+        raise CommandError(str(error)) from error
+    province = _province_code(args.province)
+    url = args.database_url or default_database_url()
+    store = _open(args)
+    try:
+        registered = store.vehicles.get(vin)
+        history = local_history(store, vin, province)
+    except SQLAlchemyError as error:
+        raise database_error(url, error) from error
+    finally:
+        store.dispose()
+    rows = [
+        {
+            "finished_at": _when(entry.finished_at),
+            "station_id": entry.station_id,
+            "inspected_in": entry.inspected_in,
+            "station_overall": entry.station_overall,
+            "hub_overall": entry.hub_overall,
+            "verifies": entry.verifies,
+            "problem": entry.problem,
+            "origin": entry.origin,
+            "record_id": entry.record_id,
+            "received_at": _when(entry.received_at),
+        }
+        for entry in history
+    ]
+    status = registered.status.value if registered is not None else "not in this province's register"
+    if args.json:
+        print(
+            json.dumps(
+                {"vin": vin, "register_status": status, "inspections": rows}, ensure_ascii=False, indent=2
+            )
+        )
+        return 0
+    styled = [
+        [
+            row["finished_at"],
+            row["station_id"],
+            row["inspected_in"],
+            f"{row['station_overall'] or '-'} / {row['hub_overall'] or '-'}",
+            "[green]yes[/]" if row["verifies"] else f"[red]NO[/]: {row['problem']}",
+            row["record_id"],
+        ]
+        for row in rows
+    ]
+    _emit(
+        "table",
+        f"{vin} ({status}): {len(rows)} inspections, oldest first",
+        ["when", "station", "province", "station / hub verdict", "verifies", "record"],
+        rows,
+        styled,
     )
     return 0
