@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -41,6 +42,7 @@ from protos.tongjian.v1 import federation_pb2
 log = logging.getLogger(__name__)
 
 _FORWARD = "/tongjian.v1.PeerExchange/Forward"
+_EOF: object = grpc.aio.EOF  # type: ignore[attr-defined]  # what read() returns at the end; not in the stubs
 _DELIVERED = {
     federation_pb2.FORWARD_STATUS_ACCEPTED: "accepted",
     federation_pb2.FORWARD_STATUS_DUPLICATE: "duplicate",
@@ -139,9 +141,12 @@ class Forwarder:
                 if province not in self._links:
                     task = asyncio.create_task(self._link(province), name=f"forward to {province}")
                     self._links[province] = task
-                    task.add_done_callback(lambda _t, p=province: self._links.pop(p, None))
+                    task.add_done_callback(functools.partial(self._link_ended, province))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.poll_s)
+
+    def _link_ended(self, province: str, _task: asyncio.Task[None]) -> None:
+        self._links.pop(province, None)
 
     async def _link(self, province: str) -> None:
         settings = self._settings
@@ -196,11 +201,13 @@ class Forwarder:
         settings = self._settings
         outbox = self._store.outbox
         async with self._channel_factory(entry) as channel:
-            call: Any = channel.stream_stream(
+            # Called without a request iterator: the stream is written item by item (call.write).
+            method: Any = channel.stream_stream(
                 _FORWARD,
                 request_serializer=federation_pb2.ForwardItem.SerializeToString,
                 response_deserializer=federation_pb2.ForwardAck.FromString,
-            )()
+            )
+            call = method()
             directory_sent_at: datetime | None = None
             directory_sequence = -1
             idle_since = asyncio.get_running_loop().time()
@@ -255,7 +262,7 @@ class Forwarder:
             retry_later: list[int] = []
             for item in items:
                 ack = await asyncio.wait_for(call.read(), self._settings.ack_timeout_s)
-                if ack is grpc.aio.EOF:
+                if ack is _EOF:
                     raise PeerProtocolError(f"province {item.to_province} ended the stream before answering")
                 if (ack.station_id, ack.record_id) != (item.station_id, item.record_id) and ack.record_id:
                     raise PeerProtocolError(

@@ -8,6 +8,8 @@
 ``hub.vehicle_register``    the province's vehicle register: import, look up, status changes
 ``hub.forward_outbox``      countersigned records waiting for their registration province's hub
 ``hub.foreign_records``     records of this province's vehicles that other provinces forwarded here
+``hub.trust_list``          the national trust list in force (``store.trust_lists``)
+``hub.published_directory`` peers' signed station directories (``store.peer_directories``)
 ==========================  ========================================================================
 
 Callers that need one concern may use its part (``store.directory``, ``store.records``,
@@ -34,8 +36,10 @@ from hub.errors import (
 )
 from hub.foreign_records import ForeignRecordStore
 from hub.forward_outbox import ForwardOutbox, ForwardRow
+from hub.published_directory import PeerDirectoryCache
 from hub.record_integrity import StoredCheck
 from hub.records import CommitOutcome, RecordRow, RecordStore
+from hub.trust_list import TrustListStore
 from hub.vehicle_register import VehicleRegister
 
 __all__ = [
@@ -67,6 +71,8 @@ class HubStore:
         self.outbox = ForwardOutbox(self.database)
         self.foreign_records = ForeignRecordStore(self.database)
         self.vehicles = VehicleRegister(self.database)
+        self.trust_lists = TrustListStore(self.database)
+        self.peer_directories = PeerDirectoryCache(self.database)
 
     # ------------------------------------------------------------ database
 

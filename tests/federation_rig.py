@@ -44,7 +44,9 @@ class Station:
     private_pem: bytes
 
     def seal(self, record: InspectionRecord) -> bytes:
-        return seal(record_to_bytes(record), self.key_id, load_private_key(self.private_pem)).SerializeToString()
+        return seal(
+            record_to_bytes(record), self.key_id, load_private_key(self.private_pem)
+        ).SerializeToString()
 
 
 @dataclass
@@ -114,7 +116,10 @@ class National:
         return self.key.public_key()
 
     def publish(
-        self, hubs: Sequence[ProvinceHub], endpoints: Mapping[str, str] | None = None, peer_ca_pem: bytes = b""
+        self,
+        hubs: Sequence[ProvinceHub],
+        endpoints: Mapping[str, str] | None = None,
+        peer_ca_pem: bytes = b"",
     ) -> federation_pb2.SignedDocument:
         """Sign a new trust list naming ``hubs`` and install it at each of them."""
         self.version += 1

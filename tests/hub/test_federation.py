@@ -126,11 +126,15 @@ async def test_an_unknown_vehicle_is_parked_with_the_reason_and_arrives_after_a_
     pair.chongqing.register_vehicles(records[:2])  # the third car is not in Chongqing's register
     await _submit_all(submit, pair.sichuan, pair.station, records)
     outbox = pair.sichuan.hub.store.outbox
-    await _wait_for(lambda: outbox.counts().delivered == 2 and outbox.counts().parked == 1, what="2 sent, 1 parked")
+    await _wait_for(
+        lambda: outbox.counts().delivered == 2 and outbox.counts().parked == 1, what="2 sent, 1 parked"
+    )
     [parked] = outbox.items("parked")
     assert parked.record_id == str(records[2].record_id)
     assert parked.parked_reason is not None
-    assert parked.parked_reason.startswith("unknown_vehicle:") and records[2].vehicle.vin in parked.parked_reason
+    assert (
+        parked.parked_reason.startswith("unknown_vehicle:") and records[2].vehicle.vin in parked.parked_reason
+    )
 
     pair.chongqing.register_vehicles(records[2:])
     assert outbox.retry([parked.id]) == 1
@@ -139,7 +143,9 @@ async def test_an_unknown_vehicle_is_parked_with_the_reason_and_arrives_after_a_
     assert outbox.counts().parked == 0
 
 
-async def test_a_province_no_trust_list_names_is_parked(pair: Pair, make_record: RecordFactory, submit: Any) -> None:
+async def test_a_province_no_trust_list_names_is_parked(
+    pair: Pair, make_record: RecordFactory, submit: Any
+) -> None:
     records = [with_registration(r, "44", "粤") for r in _records(make_record, 2)]
     await _submit_all(submit, pair.sichuan, pair.station, records)
     outbox = pair.sichuan.hub.store.outbox
@@ -167,15 +173,20 @@ async def test_exactly_once_through_cuts_and_a_restart_of_the_registration_hub(
             await _wait_for(lambda: foreign.count() > 0, what="some records through")
             await asyncio.sleep(0.15)
             proxy.cut()
-        await submitting
         # Restart the registration hub mid-way (same database, same port behind the proxy).
         await pair.chongqing.stop(grace=0.1)
-        await asyncio.sleep(0.3)
+        arrived_before_restart = foreign.count()
+        await submitting
         await pair.chongqing.start()
         foreign = pair.chongqing.hub.store.foreign_records
         outbox = pair.sichuan.hub.store.outbox
         await _wait_for(lambda: outbox.counts().delivered == count, timeout=60, what="every record delivered")
     keys = foreign.keys()
+    assert 0 < arrived_before_restart < count
+    failures = pair.sichuan.hub.metrics.registry.get_sample_value(
+        "tongjian_hub_forward_link_failures_total", {"province": "50"}
+    )
+    assert failures is not None and failures >= 2  # the partition and the cuts were felt
     assert len(keys) == count == len(set(keys))
     assert set(keys) == {(SICHUAN_STATION, str(r.record_id)) for r in records}
     assert outbox.counts().parked == 0
@@ -232,7 +243,12 @@ async def test_a_forged_countersignature_is_refused(pair: Pair, make_record: Rec
     )
     acks = await _forward_raw(
         pair.chongqing.hub.port,
-        [directory, federation_pb2.ForwardItem(record=forged), federation_pb2.ForwardItem(record=altered), good],
+        [
+            directory,
+            federation_pb2.ForwardItem(record=forged),
+            federation_pb2.ForwardItem(record=altered),
+            good,
+        ],
     )
     assert [ack.status for ack in acks] == [
         federation_pb2.FORWARD_STATUS_REJECTED,

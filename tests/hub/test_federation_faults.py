@@ -37,26 +37,32 @@ from tongjian.commands.keys import write_key_pair
 pytestmark = pytest.mark.slow
 
 RECORDS = 1000
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STATION = "51-0001"
 
 
 def _pem_private(key: Ed25519PrivateKey, path: Path) -> Path:
     path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     return path
 
 
 def _pem_public(key: Ed25519PrivateKey, path: Path) -> Path:
     path.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     )
     return path
 
 
 class HubProcess:
-    def __init__(self, province: str, url: str, port: int, hub_key: Path, national_key: Path, log: Path) -> None:
+    def __init__(
+        self, province: str, url: str, port: int, hub_key: Path, national_key: Path, log: Path
+    ) -> None:
         self.province, self.url, self.port = province, url, port
         self._args = [
             sys.executable, "-m", "tongjian", "hub", "serve", "--insecure",
@@ -77,7 +83,9 @@ class HubProcess:
         )
         assert self.process.stdout is not None
         line = await asyncio.wait_for(asyncio.to_thread(self.process.stdout.readline), 60)
-        assert re.search(rb"port \d+", line), f"hub {self.province} did not start: {line!r}\n{self._log.read_text()}"
+        assert re.search(rb"port \d+", line), (
+            f"hub {self.province} did not start: {line!r}\n{self._log.read_text()}"
+        )
 
     def kill(self) -> None:
         assert self.process is not None
@@ -112,7 +120,9 @@ def hubs(databases: Any, tmp_path: Path) -> Iterator[tuple[HubProcess, HubProces
         for p in ("50", "51")
     ]
     trust = sign_document(
-        build_trust_list(1, entries, now - timedelta(minutes=1), now + timedelta(days=1)), NATIONAL_SIGNER, national
+        build_trust_list(1, entries, now - timedelta(minutes=1), now + timedelta(days=1)),
+        NATIONAL_SIGNER,
+        national,
     )
     private_path, public_path, key_id = write_key_pair(STATION, tmp_path / "station")
     for province, url in urls.items():
@@ -127,7 +137,12 @@ def hubs(databases: Any, tmp_path: Path) -> Iterator[tuple[HubProcess, HubProces
             store.dispose()
     processes = {
         p: HubProcess(
-            p, urls[p], ports[p], _pem_private(keys[p], tmp_path / f"hub{p}.key.pem"), national_pub, tmp_path / f"hub{p}.log"
+            p,
+            urls[p],
+            ports[p],
+            _pem_private(keys[p], tmp_path / f"hub{p}.key.pem"),
+            national_pub,
+            tmp_path / f"hub{p}.log",
         )
         for p in ("50", "51")
     }
@@ -174,11 +189,13 @@ async def test_kill_9_of_either_hub_loses_nothing_and_stores_nothing_twice(
         await send(records[:300])
         await _wait(lambda: arrived() > 0, 30, "first records at Chongqing")
         chongqing.kill()  # mid-delivery: some sent, some committed, some acked
+        assert arrived() < RECORDS
         await send(records[300:600])  # the inspecting hub keeps taking records meanwhile
         await chongqing.start()
         await _wait(lambda: arrived() > 300, 60, "more than 300 at Chongqing")
         await send(records[600:])
         sichuan.kill()  # its outbox holds what it has not delivered, leased or not
+        assert inspecting.outbox.counts().delivered < RECORDS  # killed with work outstanding
         await sichuan.start()
         await _wait(lambda: inspecting.outbox.counts().delivered == RECORDS, 120, "every record delivered")
         keys = register.foreign_records.keys()
