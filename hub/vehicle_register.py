@@ -193,6 +193,8 @@ class VehicleRegister:
                     changed.append({**columns, "status": VehicleStatus.ACTIVE.value, "updated_at": now})
             if not changed:
                 return
+            # Rows locked in VIN order: two replicas upserting overlapping batches cannot deadlock.
+            changed.sort(key=lambda columns: str(columns["vin"]))
             result = connection.execute(_upsert(connection.dialect.name, table), changed)
             for written in result:
                 inserted = (
