@@ -19,7 +19,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.forwarder import ForwarderSettings
-from hub.server import FederationConfig, HubConfig, HubServer
+from hub.server import FederationConfig, HubConfig, HubServer, HubTls
+from hub.store import HubStore
 from hub.trust_list import NATIONAL_SIGNER, ProvinceHubEntry, build_trust_list
 from inspection import InspectionRecord
 from inspection.vehicle_register_csv import RegisterRow
@@ -58,6 +59,8 @@ class ProvinceHub:
     listen: str = "127.0.0.1:0"
     settings: ForwarderSettings = TEST_FORWARDER
     directory_ttl: timedelta = timedelta(minutes=15)
+    tls: HubTls | None = None  # serve with mTLS (stations' and peers' certificates)
+    peer_identity: tuple[bytes, bytes] | None = None  # peer-hub certificate and key, to call peers
     server: HubServer | None = None
 
     def config(self) -> HubConfig:
@@ -65,9 +68,12 @@ class ProvinceHub:
             database_url=self.database_url,
             listen=self.listen,
             province=self.province,
+            tls=self.tls,
             federation=FederationConfig(
                 hub_key=self.hub_key,
                 national_key=self.national_public,  # type: ignore[arg-type]
+                peer_cert_pem=self.peer_identity[0] if self.peer_identity else None,
+                peer_key_pem=self.peer_identity[1] if self.peer_identity else None,
                 directory_ttl=self.directory_ttl,
                 forwarder=self.settings,
             ),
@@ -92,7 +98,7 @@ class ProvinceHub:
 
     @property
     def endpoint(self) -> str:
-        return f"127.0.0.1:{self.hub.port}"
+        return self.listen if self.server is None else f"127.0.0.1:{self.hub.port}"
 
     def enrol_station(self, station_id: str, directory: Path) -> Station:
         private_path, public_path, key_id = write_key_pair(station_id, directory / station_id)
@@ -119,18 +125,18 @@ class National:
         self,
         hubs: Sequence[ProvinceHub],
         endpoints: Mapping[str, str] | None = None,
-        peer_ca_pem: bytes = b"",
+        peer_cas: Mapping[str, bytes] | None = None,
     ) -> federation_pb2.SignedDocument:
-        """Sign a new trust list naming ``hubs`` and install it at each of them."""
+        """Sign a new trust list naming ``hubs`` and install it at each (running or not)."""
         self.version += 1
         now = datetime.now(UTC)
         entries = [
             ProvinceHubEntry.create(
                 hub.province,
                 PROVINCE_NAMES.get(hub.province, hub.province),
-                (endpoints or {}).get(hub.province, hub.endpoint),
+                (endpoints or {}).get(hub.province) or hub.endpoint,
                 f"hub-{hub.province}.peer",
-                peer_ca_pem or _TEST_CA_PEM,
+                (peer_cas or {}).get(hub.province, _TEST_CA_PEM),
                 hub.hub_key.public_key(),
             )
             for hub in hubs
@@ -138,7 +144,15 @@ class National:
         body = build_trust_list(self.version, entries, now - timedelta(minutes=1), now + timedelta(days=30))
         document = sign_document(body, NATIONAL_SIGNER, self.key)
         for hub in hubs:
-            hub.hub.store.trust_lists.install(document, self.key.public_key(), now)
+            if hub.server is not None:
+                hub.hub.store.trust_lists.install(document, self.key.public_key(), now)
+                continue
+            store = HubStore(hub.database_url)
+            try:
+                store.migrate()
+                store.trust_lists.install(document, self.key.public_key(), now)
+            finally:
+                store.dispose()
         return document
 
 

@@ -319,3 +319,55 @@ async def _forward_raw(port: int, items: list[Any]) -> list[federation_pb2.Forwa
             response_deserializer=federation_pb2.ForwardAck.FromString,
         )(iter(wrapped))
         return [ack async for ack in call]
+
+
+async def test_history_at_the_registration_hub_lists_forwarded_inspections_and_whether_they_verify(
+    pair: Pair, make_record: RecordFactory, submit: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from sqlalchemy import update
+
+    from hub.models import ForeignRecord
+    from tongjian.cli import main
+
+    records = _records(make_record, 2)
+    # Both inspections of one car: the second visit is the same vehicle.
+    records[1] = dataclasses.replace(records[1], vehicle=records[0].vehicle)
+    pair.chongqing.register_vehicles(records[:1])
+    await _submit_all(submit, pair.sichuan, pair.station, records)
+    store = pair.chongqing.hub.store
+    await _wait_for(lambda: store.foreign_records.count() == 2, what="both inspections")
+    national_pem = tmp_path / "national.pub.pem"
+    national_pem.write_bytes(
+        pair.national.key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    vin = records[0].vehicle.vin
+    args = ["hub", "vehicles", "history", vin, "--database-url", pair.chongqing.database_url, "--json"]
+    capsys.readouterr()
+    assert main([*args, "--national-key", str(national_pem)]) == 0
+    shown = json.loads(capsys.readouterr().out)["inspections"]
+    assert [(i["origin"], i["inspected_in"], i["station_id"], i["verifies"]) for i in shown] == [
+        ("forwarded", "51", SICHUAN_STATION, True)
+    ] * 2
+    assert [i["record_id"] for i in shown] == [str(r.record_id) for r in records]
+
+    # Without the national key nothing forwarded can be vouched for, and it says why.
+    assert main(args) == 0
+    shown = json.loads(capsys.readouterr().out)["inspections"]
+    assert not any(i["verifies"] for i in shown) and "national trust-list key" in shown[0]["problem"]
+
+    # A forwarded record edited in the registration hub's database no longer verifies.
+    with store.database.writer.begin() as connection:
+        connection.execute(
+            update(ForeignRecord)
+            .where(ForeignRecord.record_id == str(records[1].record_id))
+            .values(hub_signature=b"\0" * 64)
+        )
+    assert main([*args, "--national-key", str(national_pem)]) == 0
+    shown = json.loads(capsys.readouterr().out)["inspections"]
+    assert [i["verifies"] for i in shown] == [True, False]
+    assert "countersignature" in shown[1]["problem"]

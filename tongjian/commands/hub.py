@@ -183,11 +183,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     vehicles_show.add_argument("--json", action="store_true", help="print JSON")
     vehicles_show.set_defaults(handler=_vehicles_show)
     vehicles_history = with_database(
-        vehicles.add_parser("history", help="every inspection of a vehicle stored here, oldest first")
+        vehicles.add_parser(
+            "history",
+            help="every inspection of a vehicle: by this hub's stations and forwarded from other provinces",
+        )
     )
     vehicles_history.add_argument("vin", metavar="VIN")
     vehicles_history.add_argument(
         "--province", default="50", help="this hub's province, for stations with none registered (default 50)"
+    )
+    vehicles_history.add_argument(
+        "--national-key",
+        type=Path,
+        default=os.environ.get("TONGJIAN_NATIONAL_KEY"),
+        help="national trust-list public key (PEM), to check records other provinces forwarded "
+        "(default $TONGJIAN_NATIONAL_KEY)",
     )
     vehicles_history.add_argument("--json", action="store_true", help="print JSON")
     vehicles_history.set_defaults(handler=_vehicles_history)
@@ -709,19 +719,28 @@ def _vehicles_show(args: argparse.Namespace) -> int:
 
 
 def _vehicles_history(args: argparse.Namespace) -> int:
-    from hub.vehicle_history import local_history
+    from hub.vehicle_history import forwarded_history, local_history, merge_histories
     from inspection import InvalidIdentifier, validate_vin
+    from protos.envelope import InvalidKey, load_public_key
 
     try:
         vin = validate_vin(args.vin)
     except InvalidIdentifier as error:
         raise CommandError(str(error)) from error
     province = _province_code(args.province)
+    national_key = None
+    if args.national_key is not None:
+        try:
+            national_key = load_public_key(_read(Path(args.national_key), "national key"))
+        except InvalidKey as error:
+            raise CommandError(f"--national-key {args.national_key}: {error}") from error
     url = args.database_url or default_database_url()
     store = _open(args)
     try:
         registered = store.vehicles.get(vin)
-        history = local_history(store, vin, province)
+        history = merge_histories(
+            local_history(store, vin, province), forwarded_history(store, vin, national_key)
+        )
     except SQLAlchemyError as error:
         raise database_error(url, error) from error
     finally:
