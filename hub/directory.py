@@ -51,13 +51,20 @@ class KeyInfo:
 
     def status(self, now: datetime) -> str:
         """revoked / not yet valid / expired / valid, as of ``now``."""
-        if self.revoked_at is not None and self.revoked_at <= now:
-            return "revoked"
-        if self.valid_from is not None and now < self.valid_from:
-            return "not yet valid"
-        if self.valid_until is not None and now > self.valid_until:
-            return "expired"
-        return "valid"
+        return key_status(self.valid_from, self.valid_until, self.revoked_at, now)
+
+
+def key_status(
+    valid_from: datetime | None, valid_until: datetime | None, revoked_at: datetime | None, now: datetime
+) -> str:
+    """revoked / not yet valid / expired / valid, as of ``now`` (a key here or in a peer's directory)."""
+    if revoked_at is not None and revoked_at <= now:
+        return "revoked"
+    if valid_from is not None and now < valid_from:
+        return "not yet valid"
+    if valid_until is not None and now > valid_until:
+        return "expired"
+    return "valid"
 
 
 @dataclass(frozen=True, slots=True)

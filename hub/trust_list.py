@@ -183,9 +183,16 @@ def build_trust_list(
 
 
 def read_trust_list(
-    document: federation_pb2.SignedDocument, national_key: Ed25519PublicKey, now: datetime
+    document: federation_pb2.SignedDocument,
+    national_key: Ed25519PublicKey,
+    now: datetime,
+    *,
+    allow_expired: bool = False,
 ) -> TrustList:
-    """A verified, current ``TrustList``; a ``TrustListInvalid`` subclass naming what is wrong."""
+    """A verified, current ``TrustList``; a ``TrustListInvalid`` subclass naming what is wrong.
+
+    ``allow_expired`` is for tools that show or edit a list (the national authority re-issuing
+    an expired one); a hub deciding whom to trust never passes it."""
     try:
         body = verify_document(document, national_key, WHAT, signer=NATIONAL_SIGNER)
     except DocumentSignatureInvalid as error:
@@ -200,7 +207,7 @@ def read_trust_list(
     issued_at = _datetime(message.issued_at, "issued_at")
     not_after = _datetime(message.not_after, "not_after")
     _check_header(message.version, issued_at, not_after)
-    if now > not_after:
+    if now > not_after and not allow_expired:
         raise TrustListExpired(message.version, not_after, now)
     entries = [_entry_from_proto(index, hub) for index, hub in enumerate(message.provinces)]
     _check_entries(entries)
@@ -389,9 +396,10 @@ class TrustListStore:
     def current(self, national_key: Ed25519PublicKey, now: datetime) -> TrustList | None:
         """The list in force, re-verified; None if none was installed.
 
-        Raises ``TrustListExpired`` when the newest list is past its not_after (an older one
-        would be too: a hub without a current list must be given a new one, not fall back), and
-        ``TrustListSignatureInvalid`` if the stored row no longer verifies."""
+        Raises ``TrustListExpired`` when the newest list is past its not_after: the hub does not
+        fall back to an older version (it may name a since-removed province or a replaced key),
+        it waits to be given or to fetch a newer one. Raises ``TrustListSignatureInvalid`` if the
+        stored row no longer verifies."""
         document = self.current_document()
         if document is None:
             return None
