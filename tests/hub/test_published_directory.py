@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -110,6 +111,38 @@ def test_two_hub_stores_on_one_database_see_the_same_sequence(store: HubStore, d
         assert from_first.keys == from_replica.keys
     finally:
         replica.dispose()
+
+
+def test_replicas_changing_keys_at_once_agree_on_the_sequence_and_every_snapshot_is_consistent(
+    store: HubStore, database_url: str
+) -> None:
+    # Two replicas enrol keys concurrently while a third signs directories: the sequence counts
+    # every change exactly once, and each snapshot holds exactly the keys of its sequence (here
+    # each change adds one key, so len(keys) == sequence).
+    per_replica = 15
+    replicas = [HubStore(database_url) for _ in range(2)]
+    for index in range(len(replicas)):
+        store.register_station(f"51-{index:04d}", province="51")
+    snapshots = []
+
+    def enrol(replica: HubStore, station: str) -> None:
+        for _ in range(per_replica):
+            replica.add_station_key(station, _pem(Ed25519PrivateKey.generate()))
+
+    try:
+        with ThreadPoolExecutor(len(replicas)) as pool:
+            done = [pool.submit(enrol, replica, f"51-{index:04d}") for index, replica in enumerate(replicas)]
+            while not all(future.done() for future in done):
+                snapshots.append(store.directory.snapshot())
+            for future in done:
+                future.result()  # re-raises what a replica hit
+    finally:
+        for replica in replicas:
+            replica.dispose()
+    assert store.directory.sequence() == len(replicas) * per_replica
+    snapshots.append(store.directory.snapshot())
+    assert all(len(snapshot.keys) == snapshot.sequence for snapshot in snapshots)
+    assert snapshots[-1].sequence == len(replicas) * per_replica
 
 
 def test_a_key_change_that_fails_leaves_the_sequence_alone(store: HubStore) -> None:
@@ -373,3 +406,27 @@ def test_a_cached_directory_under_a_replaced_hub_key_gives_way(store: HubStore) 
     assert cache.get("51", HUB_OTHER.public_key(), NOW).sequence == 1
     with pytest.raises(DirectorySignatureInvalid):  # the old key no longer reads what is cached
         cache.get("51", HUB_51.public_key(), NOW)
+
+
+def test_replicas_offering_at_once_keep_the_newest(store: HubStore, database_url: str) -> None:
+    replicas = [HubStore(database_url) for _ in range(2)]
+    documents = [_at(sequence, NOW) for sequence in range(1, 21)]
+
+    def offer_all(replica: HubStore, order: list[federation_pb2.SignedDocument]) -> None:
+        cache = PeerDirectoryCache(replica.database)
+        for document in order:
+            cache.offer("51", document, HUB_51.public_key(), NOW)
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            futures = [
+                pool.submit(offer_all, replicas[0], documents),
+                pool.submit(offer_all, replicas[1], documents[::-1]),
+            ]
+            for future in futures:
+                future.result()
+    finally:
+        for replica in replicas:
+            replica.dispose()
+    assert PeerDirectoryCache(store.database).get("51", HUB_51.public_key(), NOW).sequence == 20
+    assert len(PeerDirectoryCache(store.database).all()) == 1
