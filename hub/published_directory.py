@@ -52,7 +52,7 @@ from hub.errors import (
     DirectoryKeyMismatch,
     DirectorySignatureInvalid,
     DirectoryWrongProvince,
-    HubStoreError,
+    HubConfigError,
     MalformedDirectory,
     NoPeerDirectory,
     PeerDirectoryExpired,
@@ -127,14 +127,14 @@ def sign_directory(
 ) -> federation_pb2.SignedDocument:
     """This hub's station directory as it is now, signed: every key, revoked ones included."""
     if not timedelta(0) < ttl <= MAX_TTL:
-        raise HubStoreError(
+        raise HubConfigError(
             f"directory ttl {ttl} must be more than 0 and at most {MAX_TTL} (peers refuse longer)"
         )
     if now.tzinfo is None:
-        raise HubStoreError(f"directory time {now.isoformat()} has no time zone")
+        raise HubConfigError(f"directory time {now.isoformat()} has no time zone")
     if signer != hub_signer(province):
         # Peers accept a directory of province P only under key id hub-P/<fingerprint>.
-        raise HubStoreError(
+        raise HubConfigError(
             f"a directory of province {province} is signed as {hub_signer(province)!r}, not {signer!r}"
         )
     snapshot = directory.snapshot()

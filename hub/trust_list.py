@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import DecodeError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from hub.audit import AuditEntry, append_audit
 from hub.db import Database
@@ -341,6 +342,15 @@ class TrustListStore:
     ) -> TrustList:
         """Verify and install; ``TrustListRollback`` unless it is newer than the installed one."""
         trust_list = read_trust_list(document, national_key, now)
+        try:
+            self._insert(trust_list, now)
+        except IntegrityError as error:
+            # Another replica installed this very version between our read and our insert.
+            raise TrustListRollback(trust_list.version, trust_list.version) from error
+        return trust_list
+
+    def _insert(self, trust_list: TrustList, now: datetime) -> None:
+        document = trust_list.document
         with self._database.write() as session:
             installed = int(session.scalar(select(func.max(TrustListRow.version))) or 0)
             if trust_list.version <= installed:
@@ -369,7 +379,6 @@ class TrustListStore:
                     )
                 ],
             )
-        return trust_list
 
     def offer(
         self, document: federation_pb2.SignedDocument, national_key: Ed25519PublicKey, now: datetime

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.envelope_check import EnvelopeLimits, RecordRejected, RejectionKind, verify_envelope
-from hub.errors import HubStoreError
+from hub.errors import HubConfigError, HubStoreError
 from hub.published_directory import (
     DEFAULT_TTL,
     MAX_TTL,
@@ -199,11 +199,11 @@ def test_a_record_received_before_the_revocation_still_verifies_with_the_peer_di
 
 
 def test_sign_directory_refuses_a_signer_or_ttl_peers_would_refuse(store: HubStore) -> None:
-    with pytest.raises(HubStoreError, match="signed as 'hub-51', not 'hub'"):
+    with pytest.raises(HubConfigError, match="signed as 'hub-51', not 'hub'"):
         sign_directory(store.directory, "51", HUB_51, "hub", NOW)
-    with pytest.raises(HubStoreError, match="ttl"):
+    with pytest.raises(HubConfigError, match="ttl"):
         sign_directory(store.directory, "51", HUB_51, "hub-51", NOW, MAX_TTL + timedelta(seconds=1))
-    with pytest.raises(HubStoreError, match="ttl"):
+    with pytest.raises(HubConfigError, match="ttl"):
         sign_directory(store.directory, "51", HUB_51, "hub-51", NOW, timedelta(0))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -344,3 +345,26 @@ def test_a_province_file_written_by_init_ca_is_a_path_too(tmp_path: Path) -> Non
         )
         == entry
     )
+
+
+def test_replicas_installing_one_version_at_once_install_it_once(
+    store: HubStore, database_url: str, pems: Pems
+) -> None:
+    replicas = [HubStore(database_url) for _ in range(4)]
+    document = signed_list(pems, version=6)
+
+    def install(replica: HubStore) -> str:
+        try:
+            TrustListStore(replica.database).install(document, NATIONAL.public_key(), NOW)
+        except TrustListRollback:
+            return "refused"
+        return "installed"
+
+    try:
+        with ThreadPoolExecutor(len(replicas)) as pool:
+            outcomes = sorted(pool.map(install, replicas))
+    finally:
+        for replica in replicas:
+            replica.dispose()
+    assert outcomes == ["installed", "refused", "refused", "refused"]
+    assert [event.kind for event in store.audit_events()].count("trust_list_installed") == 1
