@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from inspection.measurements import AxleBrake, EmissionRun, LampMeasurement, PhotoRef, VisualCheck
+from inspection.measurements import AxleBrake, EmissionRun, LampMeasurement, ObdCheck, PhotoRef, VisualCheck
 from inspection.vehicle import Vehicle
 from inspection.verdict import Verdict
 
@@ -25,3 +25,4 @@ class InspectionRecord:
     visual_checks: tuple[VisualCheck, ...] = ()
     photos: tuple[PhotoRef, ...] = ()
     station_verdict: Verdict | None = None
+    obd: ObdCheck | None = None  # the OBD check, for vehicles that have OBD

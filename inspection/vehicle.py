@@ -55,3 +55,4 @@ class Vehicle:
     high_beam_separately_adjustable: bool = False
     van: bool = False  # 面包车: never exempt from the lane
     rated_engine_speed_rpm: int | None = None
+    has_obd: bool = False  # an OBD-II / EOBD / China OBD port: the emission inspection reads it
