@@ -330,12 +330,19 @@ class ObdSession:
         """The ELM protocol number in use ("6" = ISO 15765-4 CAN 11-bit 500 kbit/s)."""
         return str(self._connection.protocol_id())
 
-    async def _query(self, name: str) -> Any:
+    async def _query(self, name: str, wire: str) -> Any:
         import obd
 
         command = obd.commands[name]
-        # force: the check asks what the standard asks, whatever the ECU's PID bitmaps claim.
-        return await asyncio.to_thread(self._connection.query, command, True)
+        try:
+            # force: the check asks what the standard asks, whatever the ECU's PID bitmaps claim.
+            return await asyncio.to_thread(self._connection.query, command, True)
+        except (IndexError, ValueError, KeyError, TypeError) as error:
+            # python-OBD's parsers index into the answer without checking its length (a lone "43"
+            # raises IndexError in 0.7.3): a malformed answer, not our bug.
+            raise ObdAnswerUnreadable(
+                self.device, wire, f"python-OBD cannot parse the answer: {error!r}"
+            ) from error
 
     def _unanswered(self, response: Any, command: str) -> VehicleNotCommunicating | None:
         lines = [line for message in response.messages for line in message.raw().splitlines()]
@@ -347,7 +354,7 @@ class ObdSession:
         return None
 
     async def status(self) -> ObdStatus:
-        response = await self._query("STATUS")
+        response = await self._query("STATUS", "0101")
         if (error := self._unanswered(response, "0101")) is not None:
             raise error
         if response.is_null():
@@ -356,15 +363,16 @@ class ObdSession:
 
     async def stored_dtcs(self) -> tuple[str, ...]:
         """Service 03: confirmed emission-related DTCs, e.g. ("P0420", "P0133")."""
-        response = await self._query("GET_DTC")
+        response = await self._query("GET_DTC", "03")
         if (error := self._unanswered(response, "03")) is not None:
             raise error
         if response.value is None:
             raise ObdAnswerUnreadable(self.device, "03", f"cannot decode {_raw(response)!r}")
-        return tuple(code for code, _description in response.value)
+        # python-OBD prints a code's hex digits in lower case ("P0a80"); SAE J2012 writes them upper.
+        return tuple(code.upper() for code, _description in response.value)
 
     async def vin(self) -> str:
-        response = await self._query("VIN")
+        response = await self._query("VIN", "0902")
         raw = _raw(response)
         if not any(_from_ecu(m) for m in response.messages):
             raise VinUnreadable(self.device, "0902", f"no VIN in the answer {raw!r}")

@@ -131,7 +131,7 @@ class Elm327:
         if echo is not None:
             out += echo + end
         out += "".join(text + end for text in lines)
-        return (out + end).encode("ascii") + PROMPT
+        return (out + end).encode("ascii", "replace") + PROMPT
 
     def _answer(self, line: str) -> list[str]:
         compact = line.replace(" ", "").upper()

@@ -59,6 +59,8 @@ def encode_dtc(code: str) -> bytes:
     """``"P0420"`` -> ``b"\\x04\\x20"`` (SAE J2012 two-byte form)."""
     if len(code) != 5 or code[0] not in _DTC_LETTERS or code[1] not in "0123":
         raise ValueError(f"not a DTC: {code!r}")
+    if code == "P0000":
+        raise ValueError("P0000 is 00 00, the padding of a service 03 answer, not a code")
     value = int(code[2:], 16)
     return bytes([(_DTC_LETTERS.index(code[0]) << 6) | (int(code[1]) << 4) | (value >> 8), value & 0xFF])
 
@@ -77,6 +79,8 @@ class ObdScenario:
     voltage: float = 12.6
 
     def __post_init__(self) -> None:
+        if self.vin is not None and not (len(self.vin) == 17 and self.vin.isascii() and self.vin.isalnum()):
+            raise ValueError(f"VIN {self.vin!r}: 17 letters and digits expected")
         for code in self.stored_dtcs:
             encode_dtc(code)
         table = COMPRESSION_MONITOR_BITS if self.compression else SPARK_MONITOR_BITS
