@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from uuid import UUID
 
 from inspection.measurements import AxleBrake, EmissionRun, LampMeasurement, ObdCheck, PhotoRef, VisualCheck
 from inspection.vehicle import Vehicle
 from inspection.verdict import Verdict
+
+
+class InspectionPurpose(StrEnum):
+    """Why the vehicle is inspected: it decides the "new vehicle" limits, not the registration date."""
+
+    PERIODIC = "periodic"  # 定期检验 (also records from before the purpose was kept)
+    REGISTRATION = "registration"  # 注册登记检验: a new vehicle's inspection before registration
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +34,5 @@ class InspectionRecord:
     photos: tuple[PhotoRef, ...] = ()
     station_verdict: Verdict | None = None
     obd: ObdCheck | None = None  # the OBD check, for vehicles that have OBD
+    purpose: InspectionPurpose = InspectionPurpose.PERIODIC
+    laden: bool = False  # tested laden (满载): the laden brake limits apply

@@ -16,6 +16,15 @@ class VehicleClass(StrEnum):
     N1 = "N1"  # goods vehicle <= 3,500 kg
     N2 = "N2"  # goods vehicle <= 12,000 kg
     N3 = "N3"  # goods vehicle > 12,000 kg
+    O1 = "O1"  # trailer <= 750 kg
+    O2 = "O2"  # trailer <= 3,500 kg
+    O3 = "O3"  # trailer <= 10,000 kg
+    O4 = "O4"  # trailer > 10,000 kg
+    ROAD_TRAIN = "road_train"  # 汽车列车: motor vehicle and trailer(s) tested as one (not a UN ECE category)
+
+    @property
+    def is_trailer(self) -> bool:
+        return self in (VehicleClass.O1, VehicleClass.O2, VehicleClass.O3, VehicleClass.O4)
 
 
 class Fuel(StrEnum):
@@ -56,3 +65,6 @@ class Vehicle:
     van: bool = False  # 面包车: never exempt from the lane
     rated_engine_speed_rpm: int | None = None
     has_obd: bool = False  # an OBD-II / EOBD / China OBD port: the emission inspection reads it
+    # Steered axles (1 = frontmost). They are front axles for the brake rules whatever their count;
+    # a trailer's drawbar axle is not one (trailer axles count as rear, standards.md §2).
+    steered_axles: tuple[int, ...] = field(default=(1,))

@@ -36,6 +36,7 @@ from inspection.verdicts.emission_rules import (
 )
 from inspection.verdicts.headlight_rules import inspection_date, judge_headlamps
 from inspection.verdicts.limits import DEFAULT_LIMITS, Bound, Limit, LimitTable, Rule, UnknownLimit
+from inspection.verdicts.obd_rules import judge_obd, obd_check_required
 
 VISUAL_CLAUSE = "GB 38900-2020 visual and chassis items"
 
@@ -67,13 +68,15 @@ def _visual_item(check: VisualCheck) -> VerdictItem:
 
 
 def judge(record: InspectionRecord, *, limits: LimitTable = DEFAULT_LIMITS) -> Verdict:
-    """Brakes, headlamps, emission (where the fuel needs it or the record holds it), visual checks."""
+    """Brakes, headlamps, emission (where the fuel needs it or the record holds it), OBD (where the
+    vehicle has it or the record holds a check), visual checks."""
     vehicle = record.vehicle
     return Verdict(
         (
             *judge_brakes(vehicle, record.axles, limits),
             *judge_headlamps(vehicle, record.lamps, inspection_date(record), limits),
             *judge_emission(vehicle, record.emission, limits),
+            *judge_obd(vehicle, record.obd, limits),
             *visual_items(record.visual_checks),
         )
     )
@@ -103,6 +106,8 @@ __all__ = [
     "judge_brakes",
     "judge_emission",
     "judge_headlamps",
+    "judge_obd",
+    "obd_check_required",
     "parking_rate_item",
     "required_procedure",
     "two_speed_idle_items",
