@@ -20,7 +20,9 @@ class VehicleClass(StrEnum):
     O2 = "O2"  # trailer <= 3,500 kg
     O3 = "O3"  # trailer <= 10,000 kg
     O4 = "O4"  # trailer > 10,000 kg
-    ROAD_TRAIN = "road_train"  # 汽车列车: motor vehicle and trailer(s) tested as one (not a UN ECE category)
+    # 汽车列车: motor vehicle and trailer(s) tested as one (not a UN ECE category). The value fits the
+    # hub vehicle register's 8-character class column.
+    ROAD_TRAIN = "train"
 
     @property
     def is_trailer(self) -> bool:

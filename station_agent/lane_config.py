@@ -22,6 +22,12 @@ One TOML file per lane, e.g.::
     timeout_s = 8.0
     retries = 2
 
+    [obd]                           # optional: OBD scan tool, an ELM327 adapter (spec 6)
+    serial_port = "/dev/ttyUSB0"
+    baud = 38400
+    protocol = "6"                  # optional: ELM protocol number; absent = automatic search
+    timeout_s = 2.0                 # how long the adapter may take to show its prompt
+
     [benches]                       # optional: when a bench goes away (real seconds)
     reconnect_initial_s = 0.1       # first pause between reconnection attempts, doubling ...
     reconnect_max_s = 5.0           # ... up to this
@@ -90,6 +96,7 @@ from station_agent.errors import StationAgentError
 
 if TYPE_CHECKING:
     from equipment.modbus_link import ModbusLink
+    from equipment.obd_driver import ObdAdapter
     from equipment.serial_link import SerialLink
 
 Parity = Literal["N", "E", "O"]
@@ -313,6 +320,30 @@ class HeadlightBenchConfig(SerialBenchConfig):
     timeout_s: _Timeout = 8.0
 
 
+@dataclass(slots=True, config=_SCHEMA)
+class ObdBenchConfig:
+    """The OBD scan tool: an ELM327-compatible adapter on a serial port, 38400 8N1 per spec 6."""
+
+    serial_port: _Text
+    baud: _Baud = 38400
+    # ELM327 protocol number "1".."9" or "A"; None: the adapter searches (ATSP0), ~1 s slower.
+    protocol: Literal["1", "2", "3", "4", "5", "6", "7", "8", "9", "A"] | None = None
+    timeout_s: _Timeout = 2.0
+
+    def adapter(self) -> ObdAdapter:
+        """The adapter this configuration describes (its port is opened per vehicle)."""
+        from equipment.obd_driver import ObdAdapter, ObdConfig
+
+        return ObdAdapter(
+            ObdConfig(
+                port=self.serial_port,
+                baudrate=self.baud,
+                protocol=self.protocol,
+                answer_timeout_s=self.timeout_s,
+            )
+        )
+
+
 _Supervision = Annotated[float, Strict(), Field(ge=0.001, le=86_400.0)]
 
 
@@ -409,6 +440,7 @@ class LaneConfig:
     pda: PdaConfig | None = None
     source: str = "<string>"  # the file it came from (set by the loader, not a key of the file)
     benches: BenchSupervisionConfig = Field(default_factory=BenchSupervisionConfig)
+    obd: ObdBenchConfig | None = None  # a lane without one cannot inspect vehicles that have OBD
 
 
 _LANE_SCHEMA = TypeAdapter(LaneConfig)

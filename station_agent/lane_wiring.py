@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from equipment.ega_driver import GasAnalyser
     from equipment.hlt_driver import HeadlightTester
     from equipment.modbus_link import ModbusLink
+    from equipment.obd_driver import ObdAdapter
     from equipment.opm_driver import OpacityMeter
     from equipment.rbt_driver import RollerBrakeTester
     from equipment.serial_link import SerialLink
@@ -48,11 +49,14 @@ class LaneEquipment:
     ega: GasAnalyser
     opm_link: SerialLink
     opm: OpacityMeter
+    obd: ObdAdapter | None = None  # the lane file's optional [obd] scan tool
 
     def close(self) -> None:
         self.rbt_link.close()
         for link in (self.hlt_link, self.ega_link, self.opm_link):
             link.close()
+        if self.obd is not None:
+            self.obd.close()
 
 
 def build_equipment(config: LaneConfig) -> LaneEquipment:
@@ -76,6 +80,7 @@ def build_equipment(config: LaneConfig) -> LaneEquipment:
         ega=GasAnalyser(ega_link),
         opm_link=opm_link,
         opm=OpacityMeter(opm_link),
+        obd=None if config.obd is None else config.obd.adapter(),
     )
 
 
@@ -92,6 +97,11 @@ def supervised_benches(config: LaneConfig, equipment: LaneEquipment) -> list[Sup
         SupervisedBench(BenchId.HLT, f"headlight tester, {config.hlt.serial_port}", equipment.hlt.status),
         SupervisedBench(BenchId.EGA, f"exhaust gas analyser, {config.ega.serial_port}", equipment.ega.status),
         SupervisedBench(BenchId.OPM, f"opacity meter, {config.opm.serial_port}", equipment.opm.status),
+        *(
+            [SupervisedBench(BenchId.OBD, f"OBD scan tool, {config.obd.serial_port}", equipment.obd.probe)]
+            if config.obd is not None and equipment.obd is not None
+            else []
+        ),
     ]
 
 
@@ -138,6 +148,7 @@ async def open_lane(
         on_bench_error=on_bench_error,
         open_visit_ttl=open_visit_ttl,
         benches=supervisor,
+        obd=equipment.obd,
     )
     lane.equipment = equipment
     async with AsyncExitStack() as stack:

@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from simulators.brake_scenario import BrakeScenario, scenario_for_vehicle
 from simulators.ega_sim import EgaScenario, GasAnalyserSimulator
 from simulators.fleet import generate_fleet
 from simulators.hlt_sim import HeadlightScenario, HeadlightTesterSimulator
+from simulators.obd_sim import ObdScenario, ObdSimulator
 from simulators.opm_sim import OpacityMeterSimulator, OpmScenario
 from simulators.rbt_server import RbtSimulator
 from station_agent.lane import LaneState
@@ -67,6 +68,7 @@ class SimulatedLane:
     hlt: HeadlightTesterSimulator = field(init=False)
     ega: GasAnalyserSimulator = field(init=False)
     opm: OpacityMeterSimulator = field(init=False)
+    obd: ObdSimulator = field(init=False)
     config_path: Path | None = None
     brake_scenario: BrakeScenario | None = None
 
@@ -83,6 +85,7 @@ class SimulatedLane:
         self.hlt = HeadlightTesterSimulator(seed=self.seed, time_scale=TIME_SCALE)
         self.ega = GasAnalyserSimulator(seed=self.seed, time_scale=TIME_SCALE)
         self.opm = OpacityMeterSimulator(seed=self.seed, time_scale=TIME_SCALE)
+        self.obd = ObdSimulator(seed=self.seed)
         pda = ""
         if pda_listen is not None:
             tls = "insecure = true\n" if pda_tls is None else f'cert = "{pda_tls[0]}"\nkey = "{pda_tls[1]}"\n'
@@ -96,6 +99,8 @@ class SimulatedLane:
             f'[hlt]\nserial_port = "{self.hlt.start()}"\n\n'
             f'[ega]\nserial_port = "{self.ega.start()}"\n\n'
             f'[opm]\nserial_port = "{self.opm.start()}"\n\n'
+            # A fixed protocol: python-OBD's automatic search costs a second more per vehicle.
+            f'[obd]\nserial_port = "{self.obd.start()}"\nprotocol = "6"\ntimeout_s = 1.0\n\n'
             f"[procedures]\ntime_scale = {TIME_SCALE}\n\n{pda}"
         )
         self.config_path = workdir / f"lane{self.number}.toml"
@@ -112,9 +117,11 @@ class SimulatedLane:
         rated = vehicle.rated_engine_speed_rpm or 5500
         self.ega.next_vehicle(EgaScenario.two_speed_idle(rated_rpm=rated, warm_up_s=30.0, zero_s=10.0))
         self.opm.next_vehicle(OpmScenario())
+        # Its engine ECU, behind the OBD socket: in good order, and holding the vehicle's own VIN.
+        self.obd.use(ObdScenario.mil_off(vehicle.vin, compression=vehicle.fuel is Fuel.DIESEL))
 
     async def stop(self) -> None:
-        for serial in (self.hlt, self.ega, self.opm):
+        for serial in (self.hlt, self.ega, self.opm, self.obd):
             serial.stop()
         await self.rbt.stop()
 
@@ -337,6 +344,10 @@ async def run_demo(
             pda = Pda(f"127.0.0.1:{station.pda_port}", credential, ca=ca.cert_path)
             await pda.sign_in()
             chosen = pick_vehicles(vehicles, seed)
+            if chosen:
+                # The first car has OBD: it gets the OBD check before its emission test (about 1 s
+                # more; python-OBD waits 1 s after resetting the adapter).
+                chosen[0] = replace(chosen[0], has_obd=True)
             queues: dict[int, list[tuple[int, Vehicle]]] = {1: [], 2: []}
             for index, vehicle in enumerate(chosen):
                 queues[1 + index % 2].append((index, vehicle))
@@ -347,6 +358,9 @@ async def run_demo(
                     result = await rig.inspect(pda, number, vehicle, seed * 1000 + index)
                     inspected.append(result)
                     state = "aborted: " + (result.error or "") if result.record is None else "done"
+                    if result.record is not None and result.record.obd is not None:
+                        obd = result.record.obd
+                        state += f" (OBD: MIL {'on' if obd.mil_on else 'off'}, ECU VIN {obd.vin or '-'})"
                     progress(f"lane {number}: {vehicle.plate} {vehicle.vehicle_class} {vehicle.fuel} {state}")
 
             try:

@@ -11,6 +11,7 @@ from pathlib import Path
 from inspection import InspectionRecord
 from simulators.ega_sim import GasAnalyserSimulator
 from simulators.hlt_sim import HeadlightTesterSimulator
+from simulators.obd_sim import ObdSimulator
 from simulators.opm_sim import OpacityMeterSimulator
 from simulators.rbt_server import RbtSimulator
 from station_agent.bench_supervisor import BenchId, BenchStatus
@@ -42,6 +43,9 @@ class PluggableLane(SimulatedLane):
         self.hlt = HeadlightTesterSimulator(seed=self.seed, time_scale=TIME_SCALE)
         self.ega = GasAnalyserSimulator(seed=self.seed, time_scale=TIME_SCALE)
         self.opm = OpacityMeterSimulator(seed=self.seed, time_scale=TIME_SCALE)
+        # Not in this lane file (no [obd]): started only because SimulatedLane's vehicles set it up.
+        self.obd = ObdSimulator(seed=self.seed)
+        self.obd.start()
         if self.rtu:
             rbt_table = f'transport = "rtu"\nserial_port = "{self._link("rbt")}"\n'
         else:
