@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from equipment.errors import (
     AdapterNotAnswering,
+    DeviceDisconnected,
     DeviceTimeout,
     DeviceUnreachable,
     ObdAnswerUnreadable,
@@ -305,6 +307,9 @@ class ObdAdapter:
                 self.device, "0100", f"no ECU answered on protocol {config.protocol}: ignition off or no OBD"
             )
         connection.close()
+        if status == obd.OBDStatus.NOT_CONNECTED and not os.path.exists(config.port):
+            # The adapter was pulled between our probe and python-OBD's open.
+            raise DeviceUnreachable(self.device, "open", f"port {config.port} is gone")
         if status == obd.OBDStatus.NOT_CONNECTED:
             # Our probe had its prompt, python-OBD's reset or ATE0/ATH1/ATL0 did not get OK.
             raise AdapterNotAnswering(
@@ -345,6 +350,12 @@ class ObdSession:
             ) from error
 
     def _unanswered(self, response: Any, command: str) -> VehicleNotCommunicating | None:
+        import obd
+
+        if self._connection.status() == obd.OBDStatus.NOT_CONNECTED:
+            # python-OBD swallows a failing port (it logs, closes and answers nothing): an adapter
+            # pulled mid-check must not read as a vehicle that does not communicate.
+            raise DeviceDisconnected(self.device, command, "the adapter's port failed during the OBD check")
         lines = [line for message in response.messages for line in message.raw().splitlines()]
         if not response.messages:
             return VehicleNotCommunicating(self.device, command, "no answer from the vehicle")
@@ -373,6 +384,8 @@ class ObdSession:
 
     async def vin(self) -> str:
         response = await self._query("VIN", "0902")
+        if (error := self._unanswered(response, "0902")) is not None and not response.messages:
+            raise VinUnreadable(self.device, "0902", error.cause)
         raw = _raw(response)
         if not any(_from_ecu(m) for m in response.messages):
             raise VinUnreadable(self.device, "0902", f"no VIN in the answer {raw!r}")

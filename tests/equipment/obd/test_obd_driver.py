@@ -118,3 +118,18 @@ async def test_a_port_that_is_not_there_is_unreachable(tmp_path: object) -> None
     adapter = ObdAdapter(ObdConfig("/dev/nonexistent-obd-adapter"))
     with pytest.raises(DeviceUnreachable, match="nonexistent"):
         await adapter.probe()
+
+
+async def test_an_adapter_pulled_mid_check_is_disconnected_not_a_silent_vehicle() -> None:
+    from equipment.errors import DeviceDisconnected
+
+    simulator = ObdSimulator(ObdScenario.mil_off(VIN))
+    adapter = ObdAdapter(ObdConfig(simulator.start(), protocol="6", answer_timeout_s=0.5))
+    try:
+        async with adapter.connect() as session:
+            await session.status()
+            simulator.unplug()
+            with pytest.raises(DeviceDisconnected, match="0101"):
+                await session.status()
+    finally:
+        simulator.stop()

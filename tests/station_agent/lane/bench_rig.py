@@ -43,9 +43,7 @@ class PluggableLane(SimulatedLane):
         self.hlt = HeadlightTesterSimulator(seed=self.seed, time_scale=TIME_SCALE)
         self.ega = GasAnalyserSimulator(seed=self.seed, time_scale=TIME_SCALE)
         self.opm = OpacityMeterSimulator(seed=self.seed, time_scale=TIME_SCALE)
-        # Not in this lane file (no [obd]): started only because SimulatedLane's vehicles set it up.
         self.obd = ObdSimulator(seed=self.seed)
-        self.obd.start()
         if self.rtu:
             rbt_table = f'transport = "rtu"\nserial_port = "{self._link("rbt")}"\n'
         else:
@@ -72,6 +70,7 @@ class PluggableLane(SimulatedLane):
             f'[hlt]\nserial_port = "{self._link("hlt")}"\n\n'
             f'[ega]\nserial_port = "{self._link("ega")}"\n\n'
             f'[opm]\nserial_port = "{self._link("opm")}"\n\n'
+            f'[obd]\nserial_port = "{self._link("obd")}"\nprotocol = "6"\ntimeout_s = 0.5\n\n'
             f"[procedures]\ntime_scale = {TIME_SCALE}\n\n{BENCHES_TABLE}\n{pda}"
         )
         self.config_path = workdir / f"lane{self.number}.toml"
@@ -81,7 +80,7 @@ class PluggableLane(SimulatedLane):
     async def _start_serial_and_rtu(self) -> None:
         if self.rtu:
             await self.rbt.start_rtu(link_path=self._link("rbt"))
-        for bench in ("hlt", "ega", "opm"):
+        for bench in ("hlt", "ega", "opm", "obd"):
             getattr(self, bench).start(link_path=self._link(bench))
 
     async def bring_all(self) -> None:
