@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import logging
+import os
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -291,6 +291,7 @@ class ObdAdapter:
         import obd  # imported here: the agent's other benches and the hub need no python-OBD
 
         config = self.config
+        device_file = os.path.realpath(config.port)  # what a stable link points at now
         connection = obd.OBD(
             config.port, baudrate=config.baudrate, protocol=config.protocol, fast=True, check_voltage=True
         )
@@ -310,6 +311,11 @@ class ObdAdapter:
         if status == obd.OBDStatus.NOT_CONNECTED and not os.path.exists(config.port):
             # The adapter was pulled between our probe and python-OBD's open.
             raise DeviceUnreachable(self.device, "open", f"port {config.port} is gone")
+        if status == obd.OBDStatus.NOT_CONNECTED and os.path.realpath(config.port) != device_file:
+            # Pulled and plugged back during python-OBD's initialisation: another device file now.
+            raise DeviceDisconnected(
+                self.device, "ATZ", f"adapter on {config.port} went away during initialisation"
+            )
         if status == obd.OBDStatus.NOT_CONNECTED:
             # Our probe had its prompt, python-OBD's reset or ATE0/ATH1/ATL0 did not get OK.
             raise AdapterNotAnswering(
