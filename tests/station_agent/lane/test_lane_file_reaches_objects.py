@@ -26,6 +26,7 @@ from station_agent.lane_config import (
     BenchSupervisionConfig,
     FreeAccelerationTimings,
     LaneConfig,
+    ObdBenchConfig,
     PdaConfig,
     RbtConfig,
     RtuTransport,
@@ -92,6 +93,10 @@ COMMON: list[tuple[str, object, Get]] = [
     *_serial_rows("hlt"),
     *_serial_rows("ega"),
     *_serial_rows("opm"),
+    ("obd.serial_port", "/dev/ttyUSB-obd", lambda _l, e: e.obd.config.port),
+    ("obd.baud", 115200, lambda _l, e: e.obd.config.baudrate),
+    ("obd.protocol", "7", lambda _l, e: e.obd.config.protocol),
+    ("obd.timeout_s", 1.25, lambda _l, e: e.obd.config.answer_timeout_s),
     ("procedures.time_scale", 0.25, lambda lane, _e: lane.clock.time_scale),  # type: ignore[attr-defined]
     *_timing_rows(),
 ]
@@ -223,13 +228,14 @@ def test_the_table_covers_every_setting_the_parser_reads() -> None:
         | keys("hlt.", SerialBenchConfig)
         | keys("ega.", SerialBenchConfig)
         | keys("opm.", SerialBenchConfig)
+        | keys("obd.", ObdBenchConfig)
         | keys("procedures.two_speed_idle.", TwoSpeedIdleTimings)
         | keys("procedures.free_acceleration.", FreeAccelerationTimings)
         | keys("benches.", BenchSupervisionConfig)
         | keys("pda.", PdaConfig)
     )
     top = {f.name for f in dataclasses.fields(LaneConfig)} - {
-        "rbt", "hlt", "ega", "opm", "procedures", "pda", "benches", "source"
+        "rbt", "hlt", "ega", "opm", "obd", "procedures", "pda", "benches", "source"
     }  # fmt: skip
     assert top <= known
     assert known - covered == set(), "settings with no row in the table"
