@@ -248,7 +248,7 @@ def check_vehicle(vehicle: Vehicle, path: str = "vehicle") -> None:
     check_value(
         Quantity.RATED_ENGINE_SPEED_RPM, vehicle.rated_engine_speed_rpm, f"{path}.rated_engine_speed_rpm"
     )
-    for axle in vehicle.steered_axles:
+    for axle in vehicle.steered_axles or ():
         if not 1 <= axle <= vehicle.axle_count:
             raise RecordOutOfLimits(
                 f"{path}.steered_axles", f"axle {axle} is not one of 1..{vehicle.axle_count}"

@@ -67,6 +67,12 @@ class Vehicle:
     van: bool = False  # 面包车: never exempt from the lane
     rated_engine_speed_rpm: int | None = None
     has_obd: bool = False  # an OBD-II / EOBD / China OBD port: the emission inspection reads it
-    # Steered axles (1 = frontmost). They are front axles for the brake rules whatever their count;
-    # a trailer's drawbar axle is not one (trailer axles count as rear, standards.md §2).
-    steered_axles: tuple[int, ...] = field(default=(1,))
+    # Steered axles (1 = frontmost): the brake rules' front axles (standards.md §10: "front" by
+    # position, steered axles flagged per vehicle). None (and the empty tuple, which no motor vehicle
+    # has): not recorded - records from before the field are judged by axle count, as they were.
+    # A trailer's axles all count as rear, steered or not (§2).
+    steered_axles: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.steered_axles == ():
+            object.__setattr__(self, "steered_axles", None)

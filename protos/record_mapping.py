@@ -86,6 +86,8 @@ _PURPOSE = {
     InspectionPurpose.PERIODIC: pb.INSPECTION_PURPOSE_PERIODIC,
     InspectionPurpose.REGISTRATION: pb.INSPECTION_PURPOSE_REGISTRATION,
 }
+# Not in _PURPOSE (UNSPECIFIED is refused elsewhere): here it is what records without a purpose hold.
+_PURPOSE_UNSPECIFIED = pb.INSPECTION_PURPOSE_UNSPECIFIED
 _FUEL = {
     Fuel.PETROL: pb.FUEL_PETROL, Fuel.DIESEL: pb.FUEL_DIESEL, Fuel.ELECTRIC: pb.FUEL_ELECTRIC,
     Fuel.HYBRID_PETROL: pb.FUEL_HYBRID_PETROL, Fuel.GAS: pb.FUEL_GAS,
@@ -157,7 +159,7 @@ def record_to_proto(record: InspectionRecord) -> pb.InspectionRecord:
         message.station_verdict.CopyFrom(verdict_to_proto(record.station_verdict))
     if record.obd is not None:
         message.obd.CopyFrom(_obd_to_proto(record.obd))
-    message.purpose = _PURPOSE[record.purpose]
+    message.purpose = _PURPOSE.get(record.purpose, _PURPOSE_UNSPECIFIED)
     message.laden = record.laden
     return message
 
@@ -206,9 +208,6 @@ def record_to_bytes(record: InspectionRecord) -> bytes:
     return record_to_proto(record).SerializeToString(deterministic=True)
 
 
-_DEFAULT_STEERED = (1,)
-
-
 def vehicle_to_proto(vehicle: Vehicle) -> pb.Vehicle:
     registered = vehicle.registration_date
     return pb.Vehicle(
@@ -221,8 +220,7 @@ def vehicle_to_proto(vehicle: Vehicle) -> pb.Vehicle:
         lamp_system=_LAMP_SYSTEM[vehicle.lamp_system], articulated=vehicle.articulated,
         high_beam_separately_adjustable=vehicle.high_beam_separately_adjustable, van=vehicle.van,
         rated_engine_speed_rpm=vehicle.rated_engine_speed_rpm or 0, has_obd=vehicle.has_obd,
-        # The default (axle 1 alone) is written as nothing, so records from before the field keep their bytes.
-        steered_axles=[] if vehicle.steered_axles == _DEFAULT_STEERED else list(vehicle.steered_axles),
+        steered_axles=list(vehicle.steered_axles or ()),
     )  # fmt: skip
 
 
@@ -356,10 +354,9 @@ def record_from_proto(message: pb.InspectionRecord) -> InspectionRecord:
             verdict_from_proto(message.station_verdict) if message.HasField("station_verdict") else None
         ),
         obd=_obd_from_proto(message.obd) if message.HasField("obd") else None,
-        # A record from before the purpose was kept is a periodic inspection's.
         purpose=(
-            InspectionPurpose.PERIODIC
-            if message.purpose == pb.INSPECTION_PURPOSE_UNSPECIFIED
+            InspectionPurpose.UNRECORDED
+            if message.purpose == _PURPOSE_UNSPECIFIED
             else _enum_from(_PURPOSE, message.purpose, "purpose")
         ),
         laden=message.laden,
@@ -447,7 +444,7 @@ def vehicle_from_proto(message: pb.Vehicle) -> Vehicle:
         van=message.van,
         rated_engine_speed_rpm=message.rated_engine_speed_rpm or None,
         has_obd=message.has_obd,
-        steered_axles=tuple(message.steered_axles) or _DEFAULT_STEERED,
+        steered_axles=tuple(message.steered_axles) or None,
     )
 
 

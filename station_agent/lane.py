@@ -156,7 +156,7 @@ class _Visit:
     lamps: tuple[LampMeasurement, ...] = ()
     emission: EmissionRun | None = None
     obd: ObdCheck | None = None
-    purpose: InspectionPurpose = InspectionPurpose.PERIODIC
+    purpose: InspectionPurpose = InspectionPurpose.UNRECORDED
     laden: bool = False
     checks: list[VisualCheck] = field(default_factory=list)  # every entry, corrections included
     photos: list[PhotoRef] = field(default_factory=list)
@@ -330,7 +330,7 @@ class Lane:
         self,
         vehicle: Vehicle,
         *,
-        purpose: InspectionPurpose = InspectionPurpose.PERIODIC,
+        purpose: InspectionPurpose = InspectionPurpose.UNRECORDED,
         laden: bool = False,
     ) -> uuid.UUID:
         """Open a visit and start the benches for it; returns the record id at once.

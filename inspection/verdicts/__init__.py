@@ -73,8 +73,8 @@ def judge(record: InspectionRecord, *, limits: LimitTable = DEFAULT_LIMITS) -> V
     vehicle = record.vehicle
     return Verdict(
         (
-            *judge_brakes(vehicle, record.axles, limits),
-            *judge_headlamps(vehicle, record.lamps, inspection_date(record), limits),
+            *judge_brakes(vehicle, record.axles, limits, laden=record.laden),
+            *judge_headlamps(vehicle, record.lamps, inspection_date(record), limits, purpose=record.purpose),
             *judge_emission(vehicle, record.emission, limits),
             *judge_obd(vehicle, record.obd, limits),
             *visual_items(record.visual_checks),

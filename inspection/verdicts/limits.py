@@ -177,10 +177,12 @@ _POSITION_OPEN = "beam position values: sources disagree (standards.md §3) - co
 
 DEFAULT_LIMITS = LimitTable.of(
     [
-        # --- service brake, whole vehicle: sum of max forces / (sum of axle loads x g), unladen.
-        # The record does not say laden/unladen; lanes test unladen, so the laden 50 % / 45 % are not used.
+        # --- service brake, whole vehicle: sum of max forces / (sum of axle loads x g); the record
+        # says whether the vehicle was tested laden. "articulated": articulated buses and road trains.
         Limit(Rule.SERVICE_VEHICLE_RATE, "", 60.0, "%", Bound.MIN, _BRAKE, Evidence.SOURCE),
         Limit(Rule.SERVICE_VEHICLE_RATE, "articulated", 55.0, "%", Bound.MIN, _BRAKE, Evidence.SOURCE),
+        Limit(Rule.SERVICE_VEHICLE_RATE, "laden", 50.0, "%", Bound.MIN, _BRAKE, Evidence.SOURCE),
+        Limit(Rule.SERVICE_VEHICLE_RATE, "articulated.laden", 45.0, "%", Bound.MIN, _BRAKE, Evidence.SOURCE),
         # --- per axle: (left max + right max) / (axle load x g).
         Limit(Rule.SERVICE_FRONT_AXLE_RATE, "", 60.0, "%", Bound.MIN, _BRAKE, Evidence.SOURCE),
         # "light": passenger cars (M1) and other vehicles <= 3,500 kg total mass; "other": the rest.

@@ -48,8 +48,9 @@ def test_a_record_from_before_these_fields_reads_with_their_defaults_and_keeps_i
     message.ClearField("purpose")  # as written before the field existed
     old_bytes = message.SerializeToString(deterministic=True)
     parsed = record_from_bytes(old_bytes)
-    assert (parsed.obd, parsed.purpose, parsed.laden) == (None, InspectionPurpose.PERIODIC, False)
-    assert (parsed.vehicle.has_obd, parsed.vehicle.steered_axles) == (False, (1,))
+    assert (parsed.obd, parsed.purpose, parsed.laden) == (None, InspectionPurpose.UNRECORDED, False)
+    assert record_to_bytes(parsed) == old_bytes  # re-encoded, it is the record that was signed
+    assert (parsed.vehicle.has_obd, parsed.vehicle.steered_axles) == (False, None)
     assert record_to_proto(parsed).vehicle.SerializeToString(
         deterministic=True
     ) == message.vehicle.SerializeToString(deterministic=True)
