@@ -58,7 +58,8 @@ from inspection import (
     Verdict,
     VisualCheck,
 )
-from inspection.measurements import ObdCheck
+from inspection.limit_sets import LimitSetSchedule, NoLimitSet, limit_set_for, province_of_station
+from inspection.measurements import LimitSet, ObdCheck
 from inspection.record import InspectionPurpose
 from inspection.record_limits import (
     Part,
@@ -69,6 +70,7 @@ from inspection.record_limits import (
     check_vehicle,
 )
 from inspection.verdicts.emission_rules import Procedure, required_procedure
+from inspection.verdicts.headlight_rules import CHINA_STANDARD_TIME
 from inspection.verdicts.obd_rules import obd_check_required
 from station_agent.bench_drivers import BrakeTester, HeadlightTester
 from station_agent.bench_supervisor import (
@@ -217,8 +219,10 @@ class Lane:
         open_visit_ttl: timedelta = timedelta(hours=24),
         benches: BenchSupervisor | None = None,
         obd: ObdAdapter | None = None,
+        limit_sets: LimitSetSchedule | None = None,
     ) -> None:
         self.config = config
+        self.limit_sets = limit_sets  # the province's schedule, when the lane file names one
         # What the procedures run with, read here once (and asserted on by the lane-file tests).
         self.limit_set = config.limit_set
         self.two_speed_idle_timings = config.procedures.two_speed_idle
@@ -456,9 +460,20 @@ class Lane:
             visit, BenchId.OBD, lambda: run_obd_check(adapter, vehicle, display=self._display)
         )
 
+    def _limit_set(self, visit: _Visit) -> LimitSet:
+        """The lane file's fixed set, or the one its schedule gives the station's province today."""
+        if self.limit_set is not None:
+            return self.limit_set
+        assert self.limit_sets is not None  # the lane file has one or the other (LaneConfig)
+        on = visit.started_at.astimezone(CHINA_STANDARD_TIME).date()
+        try:
+            return limit_set_for(province_of_station(self.station_id), on, self.limit_sets)
+        except NoLimitSet as error:
+            raise ProcedureError("emission", str(error)) from error
+
     async def _emission(self, visit: _Visit) -> EmissionRun | None:
         vehicle = visit.vehicle
-        limit_set = self.limit_set
+        limit_set = self._limit_set(visit)
         # Which test a fuel takes is the rules' decision, so lane and judge cannot drift apart.
         procedure = required_procedure(vehicle.fuel)
         if procedure is Procedure.TWO_SPEED_IDLE:

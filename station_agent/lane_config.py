@@ -5,6 +5,7 @@ One TOML file per lane, e.g.::
     station_id = "50-0001"
     lane = 1
     limit_set = "a"                 # GB 18285 / GB 3847 limit set: "a" or "b" (inspection.LimitSet)
+    # limit_sets = "limit-sets.toml"  # instead: the province / date schedule (inspection.limit_sets)
 
     [rbt]                           # roller brake tester (Modbus)
     transport = "tcp"               # "tcp": host, port  |  "rtu": serial_port, baud, parity
@@ -92,6 +93,7 @@ from pydantic_core import PydanticCustomError
 
 from equipment.errors import ProfileError
 from inspection import LimitSet
+from inspection.limit_sets import LimitSetSchedule, LimitSetScheduleError
 from station_agent.errors import StationAgentError
 
 if TYPE_CHECKING:
@@ -427,20 +429,53 @@ class PdaConfig:
         return self
 
 
+def load_limit_sets(path: Path) -> LimitSetSchedule:
+    """The province / date schedule of emission limit sets (``inspection.limit_sets``) in ``path``."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise LimitSetScheduleError(str(path), "", f"cannot read the schedule: {error}") from error
+    return LimitSetSchedule.from_mapping(data, source=str(path))
+
+
 @dataclass(slots=True, config=_SCHEMA)
 class LaneConfig:
     station_id: _Text
     lane: Annotated[int, Strict(), Field(ge=1, le=99)]
-    limit_set: LimitSet
     rbt: RbtConfig
     hlt: HeadlightBenchConfig
     ega: SerialBenchConfig
     opm: SerialBenchConfig
+    # The emission limit set: fixed here, or (limit_sets) looked up per inspection in the province's
+    # schedule - the file the hub judges with, so both take the same set. Exactly one of the two.
+    limit_set: LimitSet | None = None
     procedures: ProcedureConfig = Field(default_factory=ProcedureConfig)
     pda: PdaConfig | None = None
     source: str = "<string>"  # the file it came from (set by the loader, not a key of the file)
     benches: BenchSupervisionConfig = Field(default_factory=BenchSupervisionConfig)
     obd: ObdBenchConfig | None = None  # a lane without one cannot inspect vehicles that have OBD
+    limit_sets: _FilePath | None = None
+
+    @field_validator("limit_sets")
+    @classmethod
+    def _schedule_loads(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        path = _resolve(path, info)
+        if path is not None:
+            try:
+                load_limit_sets(path)
+            except LimitSetScheduleError as error:
+                raise _rule(f"{error.key or 'file'}: {error.reason}") from None
+        return path
+
+    @model_validator(mode="after")
+    def _one_limit_set_source(self) -> LaneConfig:
+        if self.limit_set is None and self.limit_sets is None:
+            raise _rule("missing", "limit_set")  # (or limit_sets: the province's schedule file)
+        if self.limit_set is not None and self.limit_sets is not None:
+            raise _rule(
+                "given together with limit_sets: the schedule decides, leave limit_set out", "limit_set"
+            )
+        return self
 
 
 _LANE_SCHEMA = TypeAdapter(LaneConfig)

@@ -9,6 +9,7 @@ a hub-only host.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from equipment.errors import EquipmentError
+from inspection.verdicts import judge as judge_by_the_rules
 from station_agent.bench_supervisor import (
     BenchId,
     BenchSupervisor,
@@ -25,7 +27,7 @@ from station_agent.bench_supervisor import (
 )
 from station_agent.clock import ScaledClock
 from station_agent.lane import Judge, Lane, OnComplete, default_judge
-from station_agent.lane_config import LaneConfig, TcpTransport
+from station_agent.lane_config import LaneConfig, TcpTransport, load_limit_sets
 
 if TYPE_CHECKING:
     from equipment.ega_driver import GasAnalyser
@@ -123,6 +125,10 @@ async def open_lane(
     """
     equipment = build_equipment(config)
     clock = ScaledClock(config.procedures.time_scale)
+    schedule = None if config.limit_sets is None else load_limit_sets(config.limit_sets)
+    if schedule is not None and judge is default_judge:
+        # The hub judges with the same schedule (``tongjian hub serve --limit-sets``).
+        judge = functools.partial(judge_by_the_rules, limit_sets=schedule)
     b = config.benches
     supervisor = BenchSupervisor(
         config.lane,
@@ -149,6 +155,7 @@ async def open_lane(
         open_visit_ttl=open_visit_ttl,
         benches=supervisor,
         obd=equipment.obd,
+        limit_sets=schedule,
     )
     lane.equipment = equipment
     async with AsyncExitStack() as stack:

@@ -114,6 +114,8 @@ RTU: list[tuple[str, object, Get]] = [
     ("rbt.stop_bits", 2, lambda _l, e: e.rbt_link.stop_bits),
     ("rbt.unit", 11, lambda _l, e: e.rbt_link.unit),
 ]
+# The schedule replaces limit_set (one or the other): tests/station_agent/lane/test_lane_limit_sets.py.
+SCHEDULE = ["limit_sets"]
 PDA = [
     "pda.listen", "pda.cert", "pda.key", "pda.directory", "pda.photo_dir", "pda.max_photo_bytes",
     "pda.session_ttl_s",
@@ -214,13 +216,13 @@ async def test_pda_settings_reach_the_pda_service(tmp_path: Path, station_key: A
 
 
 def test_the_table_covers_every_setting_the_parser_reads() -> None:
-    covered = {key for key, _v, _g in [*COMMON, *TCP, *RTU]} | set(PDA)
+    covered = {key for key, _v, _g in [*COMMON, *TCP, *RTU]} | set(PDA) | set(SCHEDULE)
 
     def keys(prefix: str, cls: type) -> set[str]:
         return {f"{prefix}{f.name}" for f in dataclasses.fields(cls)}
 
     known = (
-        {"station_id", "lane", "limit_set", "rbt.transport", "procedures.time_scale"}
+        {"station_id", "lane", "limit_set", "limit_sets", "rbt.transport", "procedures.time_scale"}
         | keys("rbt.", TcpTransport)
         | keys("rbt.", RtuTransport)
         | {f"rbt.{name}" for name in ("profile", "timeout_s", "retries")}
