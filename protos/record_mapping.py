@@ -159,7 +159,7 @@ def record_to_proto(record: InspectionRecord) -> pb.InspectionRecord:
         message.station_verdict.CopyFrom(verdict_to_proto(record.station_verdict))
     if record.obd is not None:
         message.obd.CopyFrom(_obd_to_proto(record.obd))
-    message.purpose = _PURPOSE.get(record.purpose, _PURPOSE_UNSPECIFIED)
+    message.purpose = purpose_to_proto(record.purpose)
     message.laden = record.laden
     return message
 
@@ -354,11 +354,7 @@ def record_from_proto(message: pb.InspectionRecord) -> InspectionRecord:
             verdict_from_proto(message.station_verdict) if message.HasField("station_verdict") else None
         ),
         obd=_obd_from_proto(message.obd) if message.HasField("obd") else None,
-        purpose=(
-            InspectionPurpose.UNRECORDED
-            if message.purpose == _PURPOSE_UNSPECIFIED
-            else _enum_from(_PURPOSE, message.purpose, "purpose")
-        ),
+        purpose=purpose_from_proto(message.purpose),
         laden=message.laden,
     )
 
@@ -584,6 +580,17 @@ def verdict_from_proto(message: pb.Verdict) -> Verdict:
 
 # ---------------------------------------------------------------- single enums, for other contracts
 # The PDA contract (lane.proto) reuses these inspection.proto enums; it maps them here, not anew.
+
+
+def purpose_from_proto(number: int, path: str = "purpose") -> InspectionPurpose:
+    """UNSPECIFIED is a purpose not stated (older records, check-ins that do not say)."""
+    return (
+        InspectionPurpose.UNRECORDED if number == _PURPOSE_UNSPECIFIED else _enum_from(_PURPOSE, number, path)
+    )
+
+
+def purpose_to_proto(value: InspectionPurpose) -> pb.InspectionPurpose:
+    return _PURPOSE.get(value, _PURPOSE_UNSPECIFIED)
 
 
 def vehicle_class_to_proto(value: VehicleClass) -> pb.VehicleClass:
