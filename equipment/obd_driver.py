@@ -407,7 +407,6 @@ def _raw(response: Any) -> str:
 
 __all__ = [
     "MONITOR_NAMES",
-    "DeviceUnreachable",
     "MonitorStatus",
     "ObdAdapter",
     "ObdConfig",

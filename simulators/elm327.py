@@ -26,7 +26,7 @@ finds no vehicle - as a real one does on a car that does not speak it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 IDENTITY = "ELM327 v1.5"
@@ -190,9 +190,3 @@ class Elm327:
         if payload is None:
             return [*searching, "NO DATA"]
         return [*searching, *format_can_answer(payload, headers=self.headers, spaces=self.spaces)]
-
-
-def answer_lines(answer: bytes) -> Sequence[str]:
-    """The non-empty lines of an answer, prompt removed (for tests and the host-side probe)."""
-    text = answer.decode("ascii").removesuffix(PROMPT.decode())
-    return [part for part in re.split(r"[\r\n]+", text) if part]

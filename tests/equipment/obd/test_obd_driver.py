@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 
 from equipment.errors import (
     AdapterNotAnswering,
     DeviceUnreachable,
+    ObdAnswerUnreadable,
     VehicleNotCommunicating,
     VinUnreadable,
 )
@@ -133,3 +135,26 @@ async def test_an_adapter_pulled_mid_check_is_disconnected_not_a_silent_vehicle(
                 await session.status()
     finally:
         simulator.stop()
+
+
+async def test_an_adapter_without_voltage_on_the_socket_reaches_no_vehicle(adapter_for: Start) -> None:
+    adapter = adapter_for(replace(ObdScenario.mil_off(VIN), voltage=0.4))
+    with pytest.raises(VehicleNotCommunicating, match="ATRV"):
+        async with adapter.connect():
+            pass
+
+
+class _CutDtcAnswer(ObdScenario):
+    """An ECU whose service 03 answer stops after the service byte."""
+
+    def answer(self, service: int, data: bytes) -> bytes | None:
+        return b"\x43" if service == 0x03 else super().answer(service, data)
+
+
+async def test_an_answer_python_obd_cannot_parse_is_unreadable_not_a_crash(adapter_for: Start) -> None:
+    scenario = ObdScenario.mil_off(VIN)
+    adapter = adapter_for(_CutDtcAnswer(vin=scenario.vin, monitors=scenario.monitors))
+    async with adapter.connect() as session:
+        with pytest.raises(ObdAnswerUnreadable, match="03"):
+            await session.stored_dtcs()
+        assert (await session.status()).mil_on is False  # the connection is still good
