@@ -281,7 +281,14 @@ class ObdAdapter:
     async def connect(self) -> AsyncIterator[ObdSession]:
         """A connection to the vehicle through the adapter, closed (``ATZ``) on exit."""
         await self.probe()
-        connection = await asyncio.to_thread(self._open)
+        opening = asyncio.ensure_future(asyncio.to_thread(self._open))
+        try:
+            # A caller cancelled meanwhile (the visit aborted) cannot stop the thread: the
+            # connection it opens is closed when it is there, not left holding the port.
+            connection = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_opened)
+            raise
         try:
             yield ObdSession(connection, self.device)
         finally:
@@ -399,6 +406,11 @@ class ObdSession:
             return vin_from_service09(bytes(next(m for m in response.messages if _from_ecu(m)).data))
         except ValueError as error:
             raise VinUnreadable(self.device, "0902", str(error)) from error
+
+
+def _close_opened(opening: asyncio.Future[Any]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
 
 
 def _raw(response: Any) -> str:

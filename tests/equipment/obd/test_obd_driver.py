@@ -158,3 +158,25 @@ async def test_an_answer_python_obd_cannot_parse_is_unreadable_not_a_crash(adapt
         with pytest.raises(ObdAnswerUnreadable, match="03"):
             await session.stored_dtcs()
         assert (await session.status()).mil_on is False  # the connection is still good
+
+
+async def test_a_connection_opened_after_its_caller_left_is_closed() -> None:
+    simulator = ObdSimulator(ObdScenario.mil_off(VIN))
+    adapter = ObdAdapter(ObdConfig(simulator.start(), protocol="6", answer_timeout_s=0.5))
+
+    async def check() -> None:
+        async with adapter.connect():
+            raise AssertionError("cancelled before the connection was open")
+
+    try:
+        task = asyncio.create_task(check())
+        await asyncio.sleep(0.3)  # inside python-OBD's 1 s pause after ATZ
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        async with asyncio.timeout(5):
+            while simulator.received.count("atz") < 2:  # the reset that opens, the one that closes
+                await asyncio.sleep(0.05)
+        assert simulator.received[-1] == "atz"
+    finally:
+        simulator.stop()
