@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -47,6 +47,7 @@ from simulators.brake_scenario import BrakeScenario, scenario_for_vehicle
 from simulators.ega_sim import EgaScenario, GasAnalyserSimulator
 from simulators.fleet import generate_fleet, owner_reference
 from simulators.hlt_sim import HeadlightScenario, HeadlightTesterSimulator
+from simulators.obd_sim import ObdScenario, ObdSimulator
 from simulators.opm_sim import OpacityMeterSimulator, OpmScenario
 from simulators.rbt_server import RbtSimulator
 from station_agent.lane import LaneState
@@ -82,6 +83,7 @@ class SimulatedLane:
     hlt: HeadlightTesterSimulator = field(init=False)
     ega: GasAnalyserSimulator = field(init=False)
     opm: OpacityMeterSimulator = field(init=False)
+    obd: ObdSimulator = field(init=False)
     config_path: Path | None = None
     brake_scenario: BrakeScenario | None = None
     station_id: str = STATION_ID
@@ -99,6 +101,7 @@ class SimulatedLane:
         self.hlt = HeadlightTesterSimulator(seed=self.seed, time_scale=TIME_SCALE)
         self.ega = GasAnalyserSimulator(seed=self.seed, time_scale=TIME_SCALE)
         self.opm = OpacityMeterSimulator(seed=self.seed, time_scale=TIME_SCALE)
+        self.obd = ObdSimulator(seed=self.seed)
         pda = ""
         if pda_listen is not None:
             tls = "insecure = true\n" if pda_tls is None else f'cert = "{pda_tls[0]}"\nkey = "{pda_tls[1]}"\n'
@@ -112,6 +115,8 @@ class SimulatedLane:
             f'[hlt]\nserial_port = "{self.hlt.start()}"\n\n'
             f'[ega]\nserial_port = "{self.ega.start()}"\n\n'
             f'[opm]\nserial_port = "{self.opm.start()}"\n\n'
+            # A fixed protocol: python-OBD's automatic search costs a second more per vehicle.
+            f'[obd]\nserial_port = "{self.obd.start()}"\nprotocol = "6"\ntimeout_s = 1.0\n\n'
             f"[procedures]\ntime_scale = {TIME_SCALE}\n\n{pda}"
         )
         self.config_path = workdir / f"lane{self.number}.toml"
@@ -128,9 +133,11 @@ class SimulatedLane:
         rated = vehicle.rated_engine_speed_rpm or 5500
         self.ega.next_vehicle(EgaScenario.two_speed_idle(rated_rpm=rated, warm_up_s=30.0, zero_s=10.0))
         self.opm.next_vehicle(OpmScenario())
+        # Its engine ECU, behind the OBD socket: in good order, and holding the vehicle's own VIN.
+        self.obd.use(ObdScenario.mil_off(vehicle.vin, compression=vehicle.fuel is Fuel.DIESEL))
 
     async def stop(self) -> None:
-        for serial in (self.hlt, self.ega, self.opm):
+        for serial in (self.hlt, self.ega, self.opm, self.obd):
             serial.stop()
         await self.rbt.stop()
 
@@ -365,6 +372,10 @@ async def run_demo(
         "national trust-list key; station signing key"
     )
     chosen = pick_vehicles(vehicles, seed)
+    if chosen:
+        # The first car has OBD: it gets the OBD check before its emission test (about 1 s more;
+        # python-OBD waits 1 s after resetting the adapter).
+        chosen[0] = replace(chosen[0], has_obd=True)
     async with HubServer(hubs[0].config) as sichuan, HubServer(hubs[1].config) as chongqing:
         trust = _publish_trust_list(
             national, hubs, {PROVINCE: sichuan.port, REGISTRATION_PROVINCE: chongqing.port}
@@ -415,6 +426,9 @@ async def run_demo(
                     result = await rig.inspect(pda, number, vehicle, seed * 1000 + index)
                     inspected.append(result)
                     state = "aborted: " + (result.error or "") if result.record is None else "done"
+                    if result.record is not None and result.record.obd is not None:
+                        obd = result.record.obd
+                        state += f" (OBD: MIL {'on' if obd.mil_on else 'off'}, ECU VIN {obd.vin or '-'})"
                     progress(f"lane {number}: {vehicle.plate} {vehicle.vehicle_class} {vehicle.fuel} {state}")
 
             try:

@@ -120,6 +120,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=60.0,
         help="seconds before an item a dead hub had sent is sent again by another (60)",
     )
+    serve.add_argument(
+        "--limit-sets",
+        type=Path,
+        help="the province / date schedule of emission limit sets (TOML, inspection.limit_sets): the hub's "
+        "verdict then says whether each run used its province's set; stations read the same file",
+    )
     serve.set_defaults(handler=_serve)
 
     migrate = with_database(
@@ -263,7 +269,20 @@ def _serve(args: argparse.Namespace) -> int:
         logging.getLogger("tongjian.hub").warning(
             "!!! --insecure: the hub serves PLAINTEXT gRPC with NO client authentication !!!"
         )
+    judge = None
+    if args.limit_sets is not None:
+        import functools
+
+        from inspection.limit_sets import LimitSetScheduleError
+        from inspection.verdicts import judge as judge_by_the_rules
+        from station_agent.lane_config import load_limit_sets
+
+        try:
+            judge = functools.partial(judge_by_the_rules, limit_sets=load_limit_sets(args.limit_sets))
+        except LimitSetScheduleError as error:
+            raise CommandError(f"--limit-sets {error}") from error
     config = HubConfig(
+        judge=judge,
         database_url=args.database_url or default_database_url(),
         listen=args.listen,
         province=args.province,

@@ -11,6 +11,7 @@ from pathlib import Path
 from inspection import InspectionRecord
 from simulators.ega_sim import GasAnalyserSimulator
 from simulators.hlt_sim import HeadlightTesterSimulator
+from simulators.obd_sim import ObdSimulator
 from simulators.opm_sim import OpacityMeterSimulator
 from simulators.rbt_server import RbtSimulator
 from station_agent.bench_supervisor import BenchId, BenchStatus
@@ -43,6 +44,7 @@ class PluggableLane(SimulatedLane):
         self.hlt = HeadlightTesterSimulator(seed=self.seed, time_scale=TIME_SCALE)
         self.ega = GasAnalyserSimulator(seed=self.seed, time_scale=TIME_SCALE)
         self.opm = OpacityMeterSimulator(seed=self.seed, time_scale=TIME_SCALE)
+        self.obd = ObdSimulator(seed=self.seed)
         if self.rtu:
             rbt_table = f'transport = "rtu"\nserial_port = "{self._link("rbt")}"\n'
         else:
@@ -69,6 +71,7 @@ class PluggableLane(SimulatedLane):
             f'[hlt]\nserial_port = "{self._link("hlt")}"\n\n'
             f'[ega]\nserial_port = "{self._link("ega")}"\n\n'
             f'[opm]\nserial_port = "{self._link("opm")}"\n\n'
+            f'[obd]\nserial_port = "{self._link("obd")}"\nprotocol = "6"\ntimeout_s = 0.5\n\n'
             f"[procedures]\ntime_scale = {TIME_SCALE}\n\n{BENCHES_TABLE}\n{pda}"
         )
         self.config_path = workdir / f"lane{self.number}.toml"
@@ -78,7 +81,7 @@ class PluggableLane(SimulatedLane):
     async def _start_serial_and_rtu(self) -> None:
         if self.rtu:
             await self.rbt.start_rtu(link_path=self._link("rbt"))
-        for bench in ("hlt", "ega", "opm"):
+        for bench in ("hlt", "ega", "opm", "obd"):
             getattr(self, bench).start(link_path=self._link(bench))
 
     async def bring_all(self) -> None:

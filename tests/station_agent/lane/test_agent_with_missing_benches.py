@@ -99,7 +99,7 @@ async def test_agent_runs_delivers_and_serves_with_every_bench_missing(
             ).session_token
             status = await stub.GetLaneStatus(lane_pb2.GetLaneStatusRequest(session_token=token, lane=1))
             assert [(b.name, b.up) for b in status.benches] == [
-                ("rbt", False), ("hlt", False), ("ega", False), ("opm", False)
+                ("rbt", False), ("hlt", False), ("ega", False), ("opm", False), ("obd", False)
             ]  # fmt: skip
             assert all(b.last_error for b in status.benches)
             vehicle = vehicle_with(Fuel.PETROL, 0)
