@@ -50,6 +50,18 @@ class HubMetrics:
             "bytes of records read and not yet answered, all streams",
             registry=r,
         )
+        self.audit_checkpoints = Counter(
+            "tongjian_hub_audit_checkpoints", "signed checkpoints of the audit log written", registry=r
+        )
+        self.audit_checkpoint_size = Gauge(
+            "tongjian_hub_audit_checkpoint_size", "entries in the newest signed audit checkpoint", registry=r
+        )
+        self.audit_checkpoint_failures = Counter(
+            "tongjian_hub_audit_checkpoint_failures",
+            "checkpoints not written: the log no longer matches an older checkpoint, or the database failed",
+            ["reason"],
+            registry=r,
+        )
         self._http: WSGIServer | None = None
 
     def serve(self, host: str, port: int) -> int:

@@ -23,11 +23,14 @@ from typing import Any
 
 import grpc
 import grpc.aio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from hub.access import RPC_ROLES, RoleGate
+from hub.audit_checkpoint import CheckpointKey
+from hub.checkpointer import Checkpointer
 from hub.enrollment_service import register_enrollment_service
 from hub.envelope_check import EnvelopeLimits
 from hub.errors import HubConfigError
@@ -82,6 +85,10 @@ class HubConfig:
     # True: bring the schema to the newest revision on start (embedded use, tests). The CLI's
     # ``hub serve`` passes False: it refuses a schema that is not current (``tongjian hub migrate``).
     migrate_schema: bool = True
+    # Signs the audit log's checkpoints (hub.audit_checkpoint). None: the hub writes none, and
+    # says so at start.
+    audit_key: Ed25519PrivateKey | None = None
+    audit_checkpoint_interval_s: float = 300.0  # a checkpoint this often, if the log grew
 
 
 def split_host_port(address: str, what: str) -> tuple[str, int]:
@@ -101,6 +108,10 @@ class HubServer:
             raise HubConfigError("no TLS configured and insecure_ok is False")
         if config.max_record_bytes > config.max_message_bytes:
             raise HubConfigError("max_record_bytes must not exceed max_message_bytes")
+        if not 0.05 <= config.audit_checkpoint_interval_s <= 86400:
+            raise HubConfigError(
+                f"audit_checkpoint_interval_s {config.audit_checkpoint_interval_s:g} must be 0.05..86400 seconds"
+            )
         if not 0 <= config.max_photos_per_record <= MAX_COUNT[Part.PHOTOS]:
             raise HubConfigError(
                 f"max_photos_per_record {config.max_photos_per_record} must be 0..{MAX_COUNT[Part.PHOTOS]} "
@@ -116,6 +127,7 @@ class HubServer:
         self._running: _Running | None = None
         self._stop_grace: float | None = 1.0
         self._stopped = False
+        self._checkpointer: Checkpointer | None = None
 
     @property
     def port(self) -> int:
@@ -221,8 +233,41 @@ class HubServer:
                 host, port = split_host_port(config.metrics_listen, "metrics_listen")
                 self._metrics_port = self.metrics.serve(host, port)
             stack.callback(self.metrics.close)
+            self._start_checkpointer(stack)
             self._running = _Running(stack.pop_all(), health, service)
         log.info("hub for province %s serving on port %d", config.province, self._port)
+
+    def _start_checkpointer(self, stack: contextlib.AsyncExitStack) -> None:
+        key = self.audit_checkpoint_key
+        if key is None:
+            log.warning(
+                "no audit signing key configured: this hub writes no audit checkpoints, and its "
+                "audit log's past can be rewritten unnoticed by its peers"
+            )
+            return
+        checkpointer = Checkpointer(
+            self.store.audit_tree,
+            key,
+            self.config.audit_checkpoint_interval_s,
+            self.metrics,
+            self.config.clock,
+        )
+        checkpointer.start()
+        stack.push_async_callback(checkpointer.close)
+        self._checkpointer = checkpointer
+
+    @property
+    def audit_checkpoint_key(self) -> CheckpointKey | None:
+        """The key the hub signs its audit checkpoints with, as its signer name (``hub-50``)."""
+        if self.config.audit_key is None:
+            return None
+        return CheckpointKey(f"hub-{self.config.province}", self.config.audit_key)
+
+    @property
+    def checkpointer(self) -> Checkpointer:
+        if self._checkpointer is None:
+            raise RuntimeError("the hub is not started with an audit signing key")
+        return self._checkpointer
 
     async def _writer_health(self, healthy: bool) -> None:
         if self._health is None or self._stopped:

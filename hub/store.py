@@ -5,11 +5,12 @@
 ``hub.directory``         stations and their keys: register, enrol, revoke, list
 ``hub.records``           the record row, the batch commit that decides duplicates, reads and checks
 ``hub.audit``             the hash-chained audit log: append in the caller's transaction, read, verify
+``hub.audit_tree``        the audit log as an RFC 9162 Merkle tree: signed checkpoints, proofs
 ``hub.vehicle_register``  the province's vehicle register: import, look up, status changes
 ========================  ==========================================================================
 
 Callers that need one concern may use its part (``store.directory``, ``store.records``,
-``store.audit``, ``store.vehicles``); the methods here only delegate, and keep the CLI and the services short.
+``store.audit``, ``store.audit_tree``, ``store.vehicles``); the methods here only delegate, and keep the CLI and the services short.
 Errors are in ``hub.errors`` (root ``HubError``; the store's own under ``HubStoreError``).
 """
 
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from hub.audit import AuditCheck, AuditEntry, AuditLog, AuditRow, audit_hash
+from hub.audit_tree import AuditTree
 from hub.db import Database
 from hub.directory import KeyEnrolment, KeyInfo, StationDirectory, StationInfo
 from hub.envelope_check import KnownKey
@@ -59,6 +61,7 @@ class HubStore:
         self.database = Database(url)
         self.directory = StationDirectory(self.database)
         self.audit = AuditLog(self.database)
+        self.audit_tree = AuditTree(self.database)
         self.records = RecordStore(self.database, self.directory, self.audit)
         self.vehicles = VehicleRegister(self.database)
 

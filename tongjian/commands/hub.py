@@ -174,11 +174,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     vehicles_history.add_argument("--json", action="store_true", help="print JSON")
     vehicles_history.set_defaults(handler=_vehicles_history)
 
-    audit = actions.add_parser("audit", help="the audit log").add_subparsers(
-        dest="audit_action", required=True
-    )
-    verify = with_database(audit.add_parser("verify", help="check the audit log's hash chain"))
-    verify.set_defaults(handler=_audit_verify)
+    from tongjian.commands import hub_audit
+
+    hub_audit.register(actions, with_database)
 
 
 def _timestamp(text: str) -> datetime:
@@ -530,27 +528,6 @@ def _keys_list(args: argparse.Namespace) -> int:
     ]
     columns = ["key_id", "station_id", "status", "valid_from", "valid_until", "revoked_at", "added_at"]
     _emit(_output_format(args), f"station keys ({len(rows)})", columns, rows, key="keys")
-    return 0
-
-
-def _audit_verify(args: argparse.Namespace) -> int:
-    store = _open(args)
-    try:
-        check = store.verify_audit_chain()
-        head_seq, head_hash = store.audit_head_hash()
-    finally:
-        store.dispose()
-    if not check.ok:
-        print(
-            f"audit chain BROKEN at seq {check.first_bad_seq}: {check.problem} ({check.rows_checked} rows read)"
-        )
-        for problem in check.record_problems:
-            print(f"  {problem}")
-        return 1
-    print(
-        f"audit chain ok: {check.rows_checked} rows, {check.records_checked} records match it, "
-        f"head seq {head_seq} hash {head_hash}"
-    )
     return 0
 
 
