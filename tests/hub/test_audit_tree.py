@@ -11,11 +11,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, create_engine, text
 
-from hub.audit import AuditProblem, audit_hash
+from hub.audit import AuditProblem
 from hub.audit_checkpoint import CheckpointKey, verify_checkpoint
 from hub.audit_tree import AuditTreeError, AuditTreeInconsistent
 from hub.merkle import leaf_hash, verify_consistency, verify_inclusion
 from hub.store import AuditEntry, HubStore
+from tests.hub.audit_rig import rechain
 
 T0 = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
 
@@ -57,35 +58,6 @@ def _checkpointed(store: HubStore, key: CheckpointKey, *batches: int) -> list[in
         assert written is not None
         sizes.append(written.size)
     return sizes
-
-
-def _rechain(engine: Engine, from_seq: int) -> None:
-    """What a careful forger does after an edit: recompute every hash from ``from_seq`` on, and
-    the head, so the chain alone no longer shows anything."""
-    with engine.begin() as connection:
-        rows = connection.execute(
-            text(
-                "SELECT seq, at, kind, station_id, record_id, key_id, detail FROM audit_events "
-                "WHERE seq >= :s ORDER BY seq"
-            ),
-            {"s": from_seq},
-        ).all()
-        previous = connection.execute(
-            text("SELECT hash FROM audit_events WHERE seq = :s"), {"s": from_seq - 1}
-        ).scalar_one()
-        for seq, at, kind, station_id, record_id, key_id, detail in rows:
-            at = at if isinstance(at, datetime) else datetime.fromisoformat(at)
-            at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
-            digest = audit_hash(seq, at, kind, station_id, record_id, key_id, detail, previous)
-            connection.execute(
-                text("UPDATE audit_events SET prev_hash = :p, hash = :h WHERE seq = :s"),
-                {"p": previous, "h": digest, "s": seq},
-            )
-            previous = digest
-        last = rows[-1][0] if rows else from_seq - 1
-        connection.execute(
-            text("UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1"), {"s": last, "h": previous}
-        )
 
 
 def test_checkpoints_are_signed_only_when_the_log_grew_and_proofs_verify(
@@ -163,7 +135,7 @@ def test_a_rewritten_tail_passes_the_chain_but_not_the_checkpoint(
     _append(store, 2, 8)
     with engine.begin() as connection:
         connection.execute(text("UPDATE audit_events SET detail = 'nothing happened' WHERE seq = 6"))
-    _rechain(engine, 6)
+    rechain(engine, 6)
     check = store.audit.verify(("hub-50", key.private_key.public_key()))
     assert (check.ok, check.first_bad_seq, check.kind) == (False, 5, AuditProblem.TAIL_REWRITTEN)
     assert "after checkpoint 4" in check.problem
@@ -178,7 +150,7 @@ def test_a_cut_tail_with_a_reset_head_is_caught_by_the_checkpoint(
     _checkpointed(store, key, 3, 3)
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM audit_events WHERE seq > 4"))
-    _rechain(engine, 5)  # just resets the head to seq 4
+    rechain(engine, 5)  # just resets the head to seq 4
     check = store.audit.verify()
     assert (check.ok, check.first_bad_seq, check.kind) == (False, 5, AuditProblem.TAIL_CUT)
     assert "checkpoint 6" in check.problem

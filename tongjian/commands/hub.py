@@ -99,6 +99,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--metrics-listen", help="HOST:PORT for Prometheus /metrics")
     serve.add_argument("--province", default="50", help="GB/T 2260 code of the hub's province")
     serve.add_argument("--station-rate", type=float, help="records per second allowed per station")
+    serve.add_argument(
+        "--audit-key",
+        type=Path,
+        help="Ed25519 key (PEM) that signs audit log checkpoints (none: no checkpoints)",
+    )
+    serve.add_argument(
+        "--audit-checkpoint-interval",
+        type=float,
+        default=300.0,
+        help="seconds between audit checkpoints, written when the log grew (default 300)",
+    )
     serve.set_defaults(handler=_serve)
 
     migrate = with_database(
@@ -234,6 +245,8 @@ def _serve(args: argparse.Namespace) -> int:
         tls=tls,
         insecure_ok=tls is None,
         migrate_schema=False,  # only `tongjian hub migrate` changes the schema
+        audit_key=_audit_key(args.audit_key),
+        audit_checkpoint_interval_s=args.audit_checkpoint_interval,
     )
 
     async def run() -> None:
@@ -346,6 +359,17 @@ def _keys_revoke(args: argparse.Namespace) -> int:
         store.dispose()
     print(f"key {args.key_id} revoked")
     return 0
+
+
+def _audit_key(path: Path | None) -> Any:
+    from protos.envelope import InvalidKey, load_private_key
+
+    if path is None:
+        return None
+    try:
+        return load_private_key(_read(path, "--audit-key"))
+    except InvalidKey as error:
+        raise CommandError(f"--audit-key {path}: {error}") from error
 
 
 def _open(args: argparse.Namespace) -> HubStore:
