@@ -22,8 +22,7 @@
     └── HubShuttingDown            work handed to the writer after it was told to stop (UNAVAILABLE)
 
 ``RecordRejected``, ``MalformedStoredVerdict`` and the audit tree's errors live beside the code
-that raises them; the rest
-live here. Database driver errors (``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
+that raises them; the rest live here. Database driver errors (``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
 
 Edges: the ingest service answers ``RecordRejected`` with Ack REJECTED and maps ``CommitFailed``,
 ``HubShuttingDown`` and database errors to gRPC UNAVAILABLE; the CLI (``tongjian hub``,

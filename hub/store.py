@@ -6,6 +6,7 @@
 ``hub.records``           the record row, the batch commit that decides duplicates, reads and checks
 ``hub.audit``             the hash-chained audit log: append in the caller's transaction, read, verify
 ``hub.audit_tree``        the audit log as an RFC 9162 Merkle tree: signed checkpoints, proofs
+``hub.witness``           the newest audit checkpoint of each peer province this hub witnessed
 ``hub.vehicle_register``  the province's vehicle register: import, look up, status changes
 ========================  ==========================================================================
 
@@ -35,6 +36,7 @@ from hub.errors import (
 from hub.record_integrity import StoredCheck
 from hub.records import CommitOutcome, RecordRow, RecordStore
 from hub.vehicle_register import VehicleRegister
+from hub.witness import PeerCheckpointStore
 
 __all__ = [
     "AuditCheck",
@@ -62,6 +64,7 @@ class HubStore:
         self.directory = StationDirectory(self.database)
         self.audit = AuditLog(self.database)
         self.audit_tree = AuditTree(self.database)
+        self.peer_checkpoints = PeerCheckpointStore(self.database)
         self.records = RecordStore(self.database, self.directory, self.audit)
         self.vehicles = VehicleRegister(self.database)
 

@@ -36,3 +36,16 @@ def rechain(engine: Engine, from_seq: int) -> None:
         connection.execute(
             text("UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1"), {"s": last, "h": previous}
         )
+
+
+def delete_and_rechain(engine: Engine, seq: int) -> None:
+    """Remove entry ``seq``, renumber the later ones down by one and recompute the chain: a log
+    that reads as if the entry had never been written, to anyone without a checkpoint of it.
+    The hub's own checkpoints, which would give it away, are deleted too."""
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_events WHERE seq = :s"), {"s": seq})
+        # In two steps: a primary key shifted in place would collide with its neighbour.
+        connection.execute(text("UPDATE audit_events SET seq = -(seq - 1) WHERE seq > :s"), {"s": seq})
+        connection.execute(text("UPDATE audit_events SET seq = -seq WHERE seq < 0"))
+        connection.execute(text("DELETE FROM audit_checkpoints"))
+    rechain(engine, seq)
