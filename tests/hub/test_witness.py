@@ -17,6 +17,7 @@ from hub.audit_tree import StoredCheckpoint
 from hub.store import AuditEntry, HubStore
 from hub.witness import WITNESS_ALARM, WitnessStatus
 from tests.hub.audit_rig import delete_and_rechain
+from tongjian.cli import main
 
 T0 = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
 
@@ -66,7 +67,7 @@ def _witness(witness: HubStore, peer: HubStore, checkpoint: StoredCheckpoint):  
 
 
 def test_a_growing_log_is_witnessed_and_a_rewritten_one_raises_an_alarm(
-    witness: HubStore, peer: HubStore, tmp_path: Path
+    witness: HubStore, peer: HubStore, tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first = _grow(peer, 5)
     assert _witness(witness, peer, first).status is WitnessStatus.ACCEPTED
@@ -76,6 +77,8 @@ def test_a_growing_log_is_witnessed_and_a_rewritten_one_raises_an_alarm(
     assert _witness(witness, peer, second).status is WitnessStatus.ACCEPTED  # shown again: nothing new
     held = witness.peer_checkpoints.held("51")
     assert held is not None and (held.size, held.root, held.alarm) == (12, second.root, None)
+    assert main(["hub", "audit", "witnesses", "--database-url", database_url]) == 0
+    assert f"province 51: size 12 root {second.root.hex()}" in capsys.readouterr().out
 
     # The peer removes entry 3 and recomputes everything after it, then signs the new log.
     engine = create_engine(f"sqlite:///{tmp_path / 'peer.sqlite3'}")
@@ -103,6 +106,9 @@ def test_a_growing_log_is_witnessed_and_a_rewritten_one_raises_an_alarm(
     assert "not consistent with the held size 12" in outcome.reason
     assert len(witness.audit_events(kind=WITNESS_ALARM)) == 2
     assert witness.audit.verify().ok  # the alarms are in the witness's own, whole, log
+    assert main(["hub", "audit", "witnesses", "--database-url", database_url]) == 1
+    out = capsys.readouterr().out
+    assert "ALARM since" in out and "not consistent with the held size 12" in out
 
 
 def test_a_shrunk_log_and_a_foreign_signature_are_refused(witness: HubStore, peer: HubStore) -> None:

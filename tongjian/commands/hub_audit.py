@@ -6,6 +6,8 @@
 ``checkpoint``   signs the tree of the log as it is now (if it grew) with the hub's key.
 ``prove SEQ``    the inclusion proof of entry SEQ against the newest checkpoint (or ``--size``).
 ``consistency OLD NEW``  the consistency proof between two checkpoints, checked against both.
+``witnesses``    the newest checkpoint of each peer province's log this hub holds, and alarms;
+                 exit 1 if any peer is under alarm.
 """
 
 from __future__ import annotations
@@ -74,6 +76,12 @@ def register(actions: argparse._SubParsersAction, with_database: WithDatabase) -
     consistency.add_argument("new", type=int, metavar="NEW", help="the newer checkpoint's tree size")
     consistency.add_argument("--json", action="store_true", help="print JSON")
     consistency.set_defaults(handler=_consistency)
+
+    witnesses = with_database(
+        audit.add_parser("witnesses", help="the peers' audit checkpoints this hub holds, and alarms")
+    )
+    witnesses.add_argument("--json", action="store_true", help="print JSON")
+    witnesses.set_defaults(handler=_witnesses)
 
 
 def _open(args: argparse.Namespace) -> HubStore:
@@ -298,3 +306,42 @@ def _consistency(args: argparse.Namespace) -> int:
             print(f"  path[{level}]    {node.hex()}")
         print(f"  {verdict}")
     return status
+
+
+def _witnesses(args: argparse.Namespace) -> int:
+    store = _open(args)
+    try:
+        held = store.peer_checkpoints.all()
+    except SQLAlchemyError as error:
+        raise _database_error(args, error) from error
+    finally:
+        store.dispose()
+    rows = [
+        {
+            "province": h.province,
+            "tree_size": h.size,
+            "root": h.root.hex(),
+            "signed_at": h.signed_at.isoformat(),
+            "received_at": h.received_at.isoformat(),
+            "key_id": h.signed.key_id,
+            "alarm_at": h.alarm_at.isoformat() if h.alarm_at is not None else None,
+            "alarm": h.alarm,
+            "refused_checkpoint": h.refused.body.decode("utf-8", "replace")
+            if h.refused is not None
+            else None,
+        }
+        for h in held
+    ]
+    if args.json:
+        print(json.dumps({"witnessed": rows}, ensure_ascii=False, indent=2))
+    elif not rows:
+        print("no peer checkpoints held")
+    else:
+        for row in rows:
+            print(
+                f"province {row['province']}: size {row['tree_size']} root {row['root']} "
+                f"(signed {row['signed_at']}, received {row['received_at']})"
+            )
+            if row["alarm"] is not None:
+                print(f"  ALARM since {row['alarm_at']}: {row['alarm']}")
+    return 1 if any(row["alarm"] is not None for row in rows) else 0
