@@ -7,8 +7,10 @@ RFC: ``MTH`` is :func:`tree_root`, ``PATH`` :func:`inclusion_proof`, ``PROOF``
 step by step, so a proof made by any RFC 6962/9162 log verifies here and the other way round
 (tests/hub/test_merkle.py checks the published transparency-dev/merkle vectors).
 
-Proof generation recomputes subtree hashes from the leaf hashes: O(n) hashing per proof, which
-is what a log read from its rows does anyway.
+Proof generation recomputes subtree hashes from the leaf hashes: O(n) hashing per proof. A log
+that keeps the compact range (``TreeBuilder.frontier``) of an old size extends it with the new
+leaves only (``TreeBuilder.restore``), and proves consistency from that size with the new leaves
+only (``consistency_proof_from``): O(new) for the checkpoints a hub writes and shows its peers.
 """
 
 from __future__ import annotations
@@ -87,6 +89,51 @@ def _subproof(m: int, leaves: Sequence[bytes], whole: bool) -> list[bytes]:
     if m <= k:
         return [*_subproof(m, leaves[:k], whole), tree_root(leaves[k:])]
     return [*_subproof(m - k, leaves[k:], False), tree_root(leaves[:k])]
+
+
+def _frontier_ranges(size: int) -> list[tuple[int, int]]:
+    """The leaf ranges [start, end) of a frontier's nodes, largest first."""
+    ranges = []
+    start = 0
+    for bit in range(size.bit_length() - 1, -1, -1):
+        if size >> bit & 1:
+            ranges.append((start, start + (1 << bit)))
+            start += 1 << bit
+    return ranges
+
+
+def consistency_proof_from(old_size: int, frontier: Sequence[bytes], later: Sequence[bytes]) -> list[bytes]:
+    """PROOF(old_size, D[old_size + len(later)]) from the old tree's frontier and the leaf hashes
+    after it: exactly ``consistency_proof`` over the whole list, without the old leaves. Every node
+    the RFC's SUBPROOF takes from the old part is a whole frontier node; every other one lies in
+    ``later`` (the split point k of a range that holds old_size is below it or at least it)."""
+    if len(frontier) != old_size.bit_count():
+        raise MerkleProofError(
+            f"a frontier of size {old_size} has {old_size.bit_count()} hashes, not {len(frontier)}"
+        )
+    new_size = old_size + len(later)
+    if old_size in (0, new_size):
+        return []
+    old_nodes = dict(zip(_frontier_ranges(old_size), frontier, strict=True))
+
+    def mth(start: int, end: int) -> bytes:
+        if start >= old_size:
+            return tree_root(later[start - old_size : end - old_size])
+        node = old_nodes.get((start, end))
+        if node is None or end > old_size:  # cannot happen for ranges SUBPROOF asks for
+            raise MerkleProofError(f"leaves [{start}, {end}) are neither a frontier node nor new")
+        return node
+
+    def subproof(m: int, start: int, end: int, whole: bool) -> list[bytes]:
+        n = end - start
+        if m == n:
+            return [] if whole else [mth(start, end)]
+        k = _split(n)
+        if m <= k:
+            return [*subproof(m, start, start + k, whole), mth(start + k, end)]
+        return [*subproof(m - k, start + k, end, False), mth(start, start + k)]
+
+    return subproof(old_size, 0, new_size, True)
 
 
 def _check_hashes(what: str, hashes: Sequence[bytes]) -> None:
@@ -209,6 +256,25 @@ class TreeBuilder:
             right = self._subtrees.pop()
             left = self._subtrees.pop()
             self._subtrees.append(node_hash(left, right))
+
+    @property
+    def frontier(self) -> list[bytes]:
+        """The compact range: roots of the perfect subtrees [0, size) splits into, largest first
+        (one per 1-bit of size, from the highest)."""
+        return list(self._subtrees)
+
+    @classmethod
+    def restore(cls, size: int, frontier: Sequence[bytes]) -> TreeBuilder:
+        """A builder at ``size`` from its ``frontier``, to append the leaves after it."""
+        if size < 0 or len(frontier) != size.bit_count():
+            raise MerkleProofError(
+                f"a frontier of size {size} has {size.bit_count()} hashes, not {len(frontier)}"
+            )
+        _check_hashes("frontier", frontier)
+        builder = cls()
+        builder._size = size
+        builder._subtrees = list(frontier)
+        return builder
 
     def root(self) -> bytes:
         """MTH of the leaves so far: the subtrees folded from the right, as 2.1.1 splits them."""

@@ -253,7 +253,10 @@ class ForeignRecord(Base):
 
 class AuditCheckpoint(Base):
     """A signed checkpoint of this hub's audit log: the RFC 9162 tree of its first ``tree_size``
-    entries has root ``root_hash``. ``body`` is the exact signed note text (``hub.audit_checkpoint``)."""
+    entries has root ``root_hash``. ``body`` is the exact signed note text (``hub.audit_checkpoint``).
+    ``frontier``: the tree's compact range at this size (32-byte hashes, largest subtree first), so
+    the next checkpoint and proofs from this size read only the entries after it; it must make
+    the signed root, which is checked before use."""
 
     __tablename__ = "audit_checkpoints"
 
@@ -263,6 +266,7 @@ class AuditCheckpoint(Base):
     key_id: Mapped[str] = mapped_column(String(96))
     body: Mapped[bytes] = mapped_column(LargeBinary())
     signature: Mapped[bytes] = mapped_column(LargeBinary())
+    frontier: Mapped[bytes] = mapped_column(LargeBinary())
 
 
 class PeerCheckpoint(Base):

@@ -139,8 +139,26 @@ def test_a_rewritten_tail_passes_the_chain_but_not_the_checkpoint(
     check = store.audit.verify(("hub-50", key.private_key.public_key()))
     assert (check.ok, check.first_bad_seq, check.kind) == (False, 5, AuditProblem.TAIL_REWRITTEN)
     assert "after checkpoint 4" in check.problem
-    # And the hub will not sign a tree its earlier checkpoint is not a prefix of.
-    with pytest.raises(AuditTreeInconsistent, match="checkpoint 8"):
+    # The hub's next checkpoint still extends the tree it signed (from checkpoint 8's frontier):
+    # the rewritten rows change no signed root, and stay named by verify.
+    latest = store.audit_tree.latest()
+    assert latest is not None
+    written = store.audit_tree.write_checkpoint(key, T0 + timedelta(hours=1))
+    assert written is not None and written.size == 10
+    new_root, proof = store.audit_tree.consistency_from_checkpoint(latest, 10)
+    assert new_root == written.root
+    verify_consistency(8, 10, latest.root, written.root, proof)
+    assert store.audit.verify().kind is AuditProblem.TAIL_REWRITTEN
+
+
+def test_a_frontier_that_does_not_make_the_signed_root_stops_checkpoints(
+    store: HubStore, key: CheckpointKey, engine: Engine
+) -> None:
+    _checkpointed(store, key, 5)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE audit_checkpoints SET frontier = :f"), {"f": b"\x00" * 64})
+    _append(store, 1, 5)
+    with pytest.raises(AuditTreeInconsistent, match="does not make its signed root"):
         store.audit_tree.write_checkpoint(key, T0 + timedelta(hours=1))
 
 

@@ -15,6 +15,7 @@ from hub.merkle import (
     MerkleProofError,
     TreeBuilder,
     consistency_proof,
+    consistency_proof_from,
     inclusion_proof,
     leaf_hash,
     tree_root,
@@ -305,3 +306,26 @@ def test_any_changed_leaf_or_proof_byte_fails_consistency(
     edited[where] = leaf_hash(b"edited")
     with pytest.raises(MerkleProofError):
         verify_consistency(old, new, old_root, tree_root(edited), consistency_proof(old, edited))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 300).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_a_frontier_and_the_new_leaves_give_the_same_root_and_proof(case: tuple[int, int]) -> None:
+    old, new = case
+    leaves = _leaves(new)
+    builder = TreeBuilder()
+    for leaf in leaves[:old]:
+        builder.append(leaf)
+    frontier = builder.frontier
+    assert consistency_proof_from(old, frontier, leaves[old:]) == consistency_proof(old, leaves)
+    restored = TreeBuilder.restore(old, frontier)
+    for leaf in leaves[old:]:
+        restored.append(leaf)
+    assert (restored.size, restored.root()) == (new, tree_root(leaves))
+
+
+def test_a_frontier_of_the_wrong_length_is_refused() -> None:
+    with pytest.raises(MerkleProofError, match="has 2 hashes, not 1"):
+        TreeBuilder.restore(3, [LEAVES[0]])
+    with pytest.raises(MerkleProofError, match="has 2 hashes, not 1"):
+        consistency_proof_from(3, [LEAVES[0]], LEAVES[3:])

@@ -61,7 +61,7 @@ def _witness(witness: HubStore, peer: HubStore, checkpoint: StoredCheckpoint):  
     """The caller's two round trips: offer, and on NEED_PROOF the proof from the size held."""
     outcome = _offer(witness, checkpoint, 0, [])
     if outcome.status is WitnessStatus.NEED_PROOF:
-        _old, _new, proof = peer.audit_tree.consistency(outcome.held_size, checkpoint.size)
+        proof = peer.audit_tree.proof_for_peer(outcome.held_size, checkpoint)
         outcome = _offer(witness, checkpoint, outcome.held_size, proof)
     return outcome
 

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("key_id", sa.String(96), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("signature", sa.LargeBinary(), nullable=False),
+        sa.Column("frontier", sa.LargeBinary(), nullable=False),
     )
     op.create_table(
         "peer_checkpoints",
