@@ -62,6 +62,18 @@ class HubMetrics:
             ["reason"],
             registry=r,
         )
+        self.witness_calls = Counter(
+            "tongjian_hub_witness_calls",
+            "this hub's audit checkpoint shown to a peer, by peer province and its answer",
+            ["province", "outcome"],
+            registry=r,
+        )
+        self.witness_alarms = Counter(
+            "tongjian_hub_witness_alarms",
+            "a peer's audit checkpoint refused: its log is not consistent with what it showed before",
+            ["province"],
+            registry=r,
+        )
         self._http: WSGIServer | None = None
 
     def serve(self, host: str, port: int) -> int:
