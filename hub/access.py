@@ -24,10 +24,14 @@ from pki.authority import Role
 from pki.grpc_credentials import CertificateRoleError, peer_role
 
 _STATION_ONLY = frozenset({Role.STATION})
+_PEER_HUBS = frozenset({Role.PEER_HUB})
 
 RPC_ROLES: Mapping[str, frozenset[Role]] = {
     "/tongjian.v1.StationIngest/Submit": _STATION_ONLY,
     "/tongjian.v1.StationEnrollment/CheckEnrollment": _STATION_ONLY,
+    "/tongjian.v1.PeerExchange/Forward": _PEER_HUBS,
+    "/tongjian.v1.PeerExchange/FetchTrustList": _PEER_HUBS,
+    "/tongjian.v1.PeerExchange/FetchDirectory": _PEER_HUBS,
 }
 
 OPEN_SERVICES = frozenset(
