@@ -37,6 +37,8 @@ class Checkpointer:
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        # Called on the event loop after each new checkpoint (the witnesser shows it to peers).
+        self.on_checkpoint: Callable[[], None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="audit-checkpointer")
@@ -73,7 +75,9 @@ class Checkpointer:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.to_thread(self._write)
+            written = await asyncio.to_thread(self._write)
+            if written is not None and self.on_checkpoint is not None:
+                self.on_checkpoint()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval_s)

@@ -45,8 +45,9 @@ from hub.peer_exchange import SERVICE_NAME as PEER_EXCHANGE
 from hub.peer_exchange import PeerExchangeService, PeerExchangeSettings
 from hub.rate_limit import StationRateLimiter
 from hub.store import HubStore
-from hub.trust_list import ProvinceHubEntry
+from hub.trust_list import ProvinceHubEntry, hub_signer
 from hub.verdict import VerdictJudge
+from hub.witnesser import Witnesser
 from inspection import InspectionRecord, Verdict
 from inspection.record_limits import MAX_COUNT, Part
 from pki.grpc_credentials import channel_credentials, server_credentials
@@ -109,6 +110,9 @@ class HubConfig:
     # says so at start.
     audit_key: Ed25519PrivateKey | None = None
     audit_checkpoint_interval_s: float = 300.0  # a checkpoint this often, if the log grew
+    # With federation: show the newest checkpoint to every peer of the trust list this often
+    # (and at once after each new checkpoint).
+    witness_interval_s: float = 300.0
     federation: FederationConfig | None = None  # None: a hub on its own, forwarding nothing
 
 
@@ -129,6 +133,10 @@ class HubServer:
             raise HubConfigError("no TLS configured and insecure_ok is False")
         if config.max_record_bytes > config.max_message_bytes:
             raise HubConfigError("max_record_bytes must not exceed max_message_bytes")
+        if not 0.05 <= config.witness_interval_s <= 86400:
+            raise HubConfigError(
+                f"witness_interval_s {config.witness_interval_s:g} must be 0.05..86400 seconds"
+            )
         if not 0.05 <= config.audit_checkpoint_interval_s <= 86400:
             raise HubConfigError(
                 f"audit_checkpoint_interval_s {config.audit_checkpoint_interval_s:g} must be 0.05..86400 seconds"
@@ -149,6 +157,7 @@ class HubServer:
         self._stop_grace: float | None = 1.0
         self._stopped = False
         self._checkpointer: Checkpointer | None = None
+        self._witnesser: Witnesser | None = None
         self._forwarder: Forwarder | None = None
 
     @property
@@ -242,6 +251,7 @@ class HubServer:
                     judge,
                     config.clock,
                     require_certificate=config.tls is not None,
+                    metrics=self.metrics,
                 )
                 server.add_generic_rpc_handlers((peer_exchange.rpc_handler(),))
                 services.append(PEER_EXCHANGE)
@@ -311,13 +321,40 @@ class HubServer:
         checkpointer.start()
         stack.push_async_callback(checkpointer.close)
         self._checkpointer = checkpointer
+        federation = self.config.federation
+        if federation is None:
+            return
+        witnesser = Witnesser(
+            self.store,
+            key,
+            self.config.province,
+            lambda: self.store.trust_lists.current(federation.national_key, self.config.clock()),
+            _peer_channels(federation),
+            self.config.witness_interval_s,
+            self.metrics,
+        )
+        checkpointer.on_checkpoint = witnesser.wake
+        witnesser.start()
+        # Pushed after the checkpointer: unwinding stops the witnesser first.
+        stack.push_async_callback(witnesser.close)
+        self._witnesser = witnesser
 
     @property
     def audit_checkpoint_key(self) -> CheckpointKey | None:
-        """The key the hub signs its audit checkpoints with, as its signer name (``hub-50``)."""
-        if self.config.audit_key is None:
+        """The key the hub signs its audit checkpoints with: ``audit_key``, else with federation
+        the hub key (the one peers find in the trust list), as signer ``hub-<province>``."""
+        key = self.config.audit_key
+        if key is None and self.config.federation is not None:
+            key = self.config.federation.hub_key
+        if key is None:
             return None
-        return CheckpointKey(f"hub-{self.config.province}", self.config.audit_key)
+        return CheckpointKey(hub_signer(self.config.province), key)
+
+    @property
+    def witnesser(self) -> Witnesser:
+        if self._witnesser is None:
+            raise RuntimeError("the hub is not started with federation and an audit signing key")
+        return self._witnesser
 
     @property
     def checkpointer(self) -> Checkpointer:

@@ -129,6 +129,12 @@ def _province(text: str) -> str:
     return text
 
 
+def _signer(province: str) -> str:
+    from hub.trust_list import hub_signer
+
+    return hub_signer(province)
+
+
 def _verify(args: argparse.Namespace) -> int:
     if args.key is not None and args.public_key is not None:
         raise CommandError("give --key or --public-key, not both")
@@ -140,7 +146,7 @@ def _verify(args: argparse.Namespace) -> int:
         if args.public_key is not None
         else None
     )
-    checkpoint_key = (f"hub-{province}", public) if public is not None else None
+    checkpoint_key = (_signer(province), public) if public is not None else None
     store = _open(args)
     try:
         check = store.audit.verify(checkpoint_key)
@@ -173,7 +179,7 @@ def _checkpoint(args: argparse.Namespace) -> int:
     from hub.audit_checkpoint import CheckpointKey, note_text
     from hub.audit_tree import AuditTreeError
 
-    key = CheckpointKey(f"hub-{_province(args.province)}", _private_key(args.key))
+    key = CheckpointKey(_signer(_province(args.province)), _private_key(args.key))
     store = _open(args)
     try:
         written = store.audit_tree.write_checkpoint(key, datetime.now(UTC))
