@@ -234,7 +234,7 @@ class AuditLog:
         previous_seq, previous_hash = 0, AUDIT_GENESIS_HASH
         committed: dict[tuple[str | None, str | None], tuple[int, str]] = {}
         tree = TreeBuilder()
-        with self._database.engine.connect() as connection:
+        with self._snapshot() as connection:
             head_seq, head_hash = connection.execute(
                 select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
             ).one()
@@ -319,6 +319,15 @@ class AuditLog:
         return AuditCheck(
             True, checked, records_checked=records_checked, checkpoints_checked=len(checkpoints)
         )
+
+    def _snapshot(self) -> Connection:
+        """A connection whose reads all see one snapshot, so a hub appending while it is verified
+        does not look like a log whose head and rows disagree. SQLite: the deferred BEGIN of a
+        read (hub.db) already is one; PostgreSQL needs REPEATABLE READ."""
+        connection = self._database.engine.connect()
+        if self._database.dialect == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        return connection
 
     def head_hash(self) -> tuple[int, str]:
         with self._database.engine.connect() as connection:

@@ -4,6 +4,7 @@ consistency proofs over real rows, and tamper tests (edit, delete, reorder, rewr
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -185,3 +186,23 @@ def test_a_forged_or_edited_checkpoint_is_named(store: HubStore, key: Checkpoint
     check = store.audit.verify()
     assert (check.ok, check.kind) == (False, AuditProblem.CHECKPOINT_INVALID)
     assert "differ from the signed text" in check.problem
+
+
+def test_verify_reads_one_snapshot_while_the_hub_appends(store: HubStore, key: CheckpointKey) -> None:
+    _checkpointed(store, key, 20)
+    stop = threading.Event()
+
+    def append() -> None:
+        n = 20
+        while not stop.is_set():
+            _append(store, 1, n)
+            n += 1
+
+    appender = threading.Thread(target=append)
+    appender.start()
+    try:
+        checks = [store.audit.verify() for _ in range(15)]
+    finally:
+        stop.set()
+        appender.join()
+    assert all(check.ok for check in checks), [check.problem for check in checks if not check.ok]
