@@ -31,9 +31,17 @@ from protos.signed_document import sign_document
 from protos.tongjian.v1 import federation_pb2
 from tongjian.commands.keys import write_key_pair
 
-# Fast enough for tests: a link that fails retries within a second, a quiet one closes soon.
+# Fast enough for tests: a link that fails retries within a second, a quiet one closes soon. The
+# lease is long on purpose: an item a live hub leased and then lost track of would wait for it,
+# and the tests' one-minute waits fail instead of passing late.
 TEST_FORWARDER = ForwarderSettings(
-    window=64, poll_s=0.2, idle_close_s=2.0, backoff_initial_s=0.05, backoff_max_s=0.5, ack_timeout_s=10.0
+    window=64,
+    lease=timedelta(minutes=10),
+    poll_s=0.2,
+    idle_close_s=2.0,
+    backoff_initial_s=0.05,
+    backoff_max_s=0.5,
+    ack_timeout_s=10.0,
 )
 PROVINCE_NAMES = {"50": "Chongqing", "51": "Sichuan", "44": "Guangdong"}
 
