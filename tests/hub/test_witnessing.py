@@ -105,13 +105,15 @@ async def test_a_peer_keeps_consistent_checkpoints_and_refuses_a_rewritten_log(
     alarms = sichuan.hub.store.audit_events(kind=WITNESS_ALARM)
     assert len(alarms) == 1 and "province 50" in alarms[0].detail
     assert sichuan.hub.metrics.witness_alarms.labels("50")._value.get() >= 1
-    await _wait_for(lambda: chongqing.hub.witnesser.results.get("51") is not None, "Chongqing's round")
-    assert chongqing.hub.witnesser.results["51"].status == "refused"
+    await _wait_for(
+        lambda: (r := chongqing.hub.witnesser.results.get("51")) is not None and r.status == "refused",
+        "Chongqing to hear that Sichuan refused",
+    )
     assert main(["hub", "audit", "witnesses", "--database-url", sichuan.database_url]) == 1
     assert "ALARM since" in capsys.readouterr().out
     # Sichuan's own log, with the alarm in it, is whole; and Chongqing holds Sichuan's checkpoints.
     assert sichuan.hub.store.audit.verify().ok
-    assert _held(chongqing, "51") > 0
+    await _wait_for(lambda: _held(chongqing, "51") > 0, "Chongqing to hold Sichuan's checkpoint")
 
 
 async def test_witness_calls_that_are_not_about_a_peer_are_refused_before_any_check(
