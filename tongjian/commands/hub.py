@@ -105,13 +105,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--audit-key",
         type=Path,
-        help="Ed25519 key (PEM) that signs audit log checkpoints (none: no checkpoints)",
+        help="Ed25519 key (PEM) that signs audit log checkpoints (default: --hub-key; neither: no checkpoints)",
     )
     serve.add_argument(
         "--audit-checkpoint-interval",
         type=float,
         default=300.0,
         help="seconds between audit checkpoints, written when the log grew (default 300)",
+    )
+    serve.add_argument(
+        "--witness-interval",
+        type=float,
+        default=300.0,
+        help="with federation: seconds between showing the newest checkpoint to every peer (default 300)",
     )
     federation = serve.add_argument_group(
         "federation", "take part in the cross-province network (all of --hub-key and --national-key)"
@@ -283,6 +289,7 @@ def _serve(args: argparse.Namespace) -> int:
         migrate_schema=False,  # only `tongjian hub migrate` changes the schema
         audit_key=_audit_key(args.audit_key),
         audit_checkpoint_interval_s=args.audit_checkpoint_interval,
+        witness_interval_s=args.witness_interval,
         federation=_federation(args),
     )
 
