@@ -115,16 +115,14 @@ class PeerCheckpointStore:
             # Not evidence against the peer (anyone can send bytes); refused, not an alarm.
             held = self.held(province)
             return WitnessOutcome(WitnessStatus.REFUSED, held.size if held else 0, str(error))
-        for attempt in range(2):
-            try:
-                with self._database.writer.begin() as connection:
-                    return self._decide(connection, province, signed, checkpoint, old_size, proof, now)
-            except IntegrityError:
-                if attempt:
-                    raise
-                # Another replica stored this province's first checkpoint at the same moment.
-                continue
-        raise AssertionError("unreachable")
+        try:
+            with self._database.writer.begin() as connection:
+                return self._decide(connection, province, signed, checkpoint, old_size, proof, now)
+        except IntegrityError:
+            # Another replica stored this province's first checkpoint at the same moment: the row
+            # exists now, so deciding again compares against it.
+            with self._database.writer.begin() as connection:
+                return self._decide(connection, province, signed, checkpoint, old_size, proof, now)
 
     def _decide(
         self,

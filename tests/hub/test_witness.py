@@ -4,7 +4,9 @@ an alarm, with evidence, when the peer shows a log that rewrote its past."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -124,3 +126,26 @@ def test_a_shrunk_log_and_a_foreign_signature_are_refused(witness: HubStore, pee
     )
     assert (outcome.status, outcome.alarm) == (WitnessStatus.REFUSED, False)
     assert "signed by key" in outcome.reason
+
+
+def test_replicas_taking_the_first_checkpoint_at_once_agree(
+    witness: HubStore, peer: HubStore, database_url: str
+) -> None:
+    first = _grow(peer, 3)
+    replicas = [HubStore(database_url) for _ in range(4)]
+    barrier = threading.Barrier(len(replicas))
+    public = KEY.private_key.public_key()
+
+    def offer(replica: HubStore) -> WitnessStatus:
+        barrier.wait()
+        return replica.peer_checkpoints.offer("51", first.signed, 0, [], public, "hub-51", T0).status
+
+    try:
+        with ThreadPoolExecutor(len(replicas)) as pool:
+            statuses = list(pool.map(offer, replicas))
+    finally:
+        for replica in replicas:
+            replica.dispose()
+    assert statuses == [WitnessStatus.ACCEPTED] * len(replicas)
+    held = witness.peer_checkpoints.held("51")
+    assert held is not None and (held.size, held.alarm) == (3, None)
