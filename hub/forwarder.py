@@ -44,6 +44,7 @@ from protos.tongjian.v1 import federation_pb2
 log = logging.getLogger(__name__)
 
 _FORWARD = "/tongjian.v1.PeerExchange/Forward"
+_FETCH_TRUST_LIST = "/tongjian.v1.PeerExchange/FetchTrustList"
 _EOF: object = grpc.aio.EOF  # type: ignore[attr-defined]  # what read() returns at the end; not in the stubs
 _DELIVERED = {
     federation_pb2.FORWARD_STATUS_ACCEPTED: "accepted",
@@ -118,6 +119,7 @@ class Forwarder:
         metrics: HubMetrics | None = None,
         settings: ForwarderSettings | None = None,
         clock: Callable[[], datetime] | None = None,
+        offer_trust_list: Callable[[federation_pb2.SignedDocument], bool] | None = None,
     ) -> None:
         self._store = store
         self._identity = identity
@@ -126,6 +128,9 @@ class Forwarder:
         self._metrics = metrics
         self._settings = settings or ForwarderSettings()
         self._clock = clock or (lambda: datetime.now(UTC))
+        # Installs a newer national trust list a peer holds (verified with the national key);
+        # None: this hub takes trust lists only from its operator.
+        self._offer_trust_list = offer_trust_list
         # Lease owner: unique per process, readable in the outbox when an operator looks.
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:64]
         self._wake = asyncio.Event()  # the main loop's
@@ -247,6 +252,7 @@ class Forwarder:
                 request_serializer=federation_pb2.ForwardItem.SerializeToString,
                 response_deserializer=federation_pb2.ForwardAck.FromString,
             )
+            await self._adopt_newer_trust_list(channel, entry.province)
             call = method()
             link.progress = wake
             reader = asyncio.create_task(self._read_acks(call, link))
@@ -320,6 +326,29 @@ class Forwarder:
                 link.answered, link.in_flight = [], deque()
                 await asyncio.shield(asyncio.to_thread(outbox.finish, settle, unanswered, self._clock()))
                 self._count_delivered(entry.province, settle)
+
+    async def _adopt_newer_trust_list(self, channel: grpc.aio.Channel, province: str) -> None:
+        """Ask the peer for its trust list if newer than ours: one signed list reaches every hub
+        that talks to any hub that has it. A peer offering an invalid one is logged, not trusted."""
+        if self._offer_trust_list is None:
+            return
+        trust = self._trust()
+        fetch: Any = channel.unary_unary(
+            _FETCH_TRUST_LIST,
+            request_serializer=federation_pb2.TrustListRequest.SerializeToString,
+            response_deserializer=federation_pb2.TrustListReply.FromString,
+        )
+        reply = await fetch(
+            federation_pb2.TrustListRequest(have_version=trust.version if trust is not None else 0),
+            timeout=self._settings.ack_timeout_s,
+        )
+        if not reply.HasField("trust_list"):
+            return
+        try:
+            if await asyncio.to_thread(self._offer_trust_list, reply.trust_list):
+                log.info("forwarder: installed a newer national trust list from province %s", province)
+        except HubError as error:
+            log.warning("forwarder: province %s offered a trust list this hub refuses: %s", province, error)
 
     async def _read_acks(self, call: Any, link: _Link) -> None:
         """Match each Ack to the oldest item in flight and settle it (parked ones at once)."""

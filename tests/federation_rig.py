@@ -138,8 +138,10 @@ class National:
         hubs: Sequence[ProvinceHub],
         endpoints: Mapping[str, str] | None = None,
         peer_cas: Mapping[str, bytes] | None = None,
+        install_at: Sequence[ProvinceHub] | None = None,
     ) -> federation_pb2.SignedDocument:
-        """Sign a new trust list naming ``hubs`` and install it at each (running or not)."""
+        """Sign a new trust list naming ``hubs`` and install it at each (running or not), or only
+        at ``install_at``."""
         self.version += 1
         now = datetime.now(UTC)
         entries = [
@@ -155,7 +157,7 @@ class National:
         ]
         body = build_trust_list(self.version, entries, now - timedelta(minutes=1), now + timedelta(days=30))
         document = sign_document(body, NATIONAL_SIGNER, self.key)
-        for hub in hubs:
+        for hub in hubs if install_at is None else install_at:
             if hub.server is not None:
                 hub.hub.store.trust_lists.install(document, self.key.public_key(), now)
                 continue
