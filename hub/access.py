@@ -32,6 +32,7 @@ RPC_ROLES: Mapping[str, frozenset[Role]] = {
     "/tongjian.v1.PeerExchange/Forward": _PEER_HUBS,
     "/tongjian.v1.PeerExchange/FetchTrustList": _PEER_HUBS,
     "/tongjian.v1.PeerExchange/FetchDirectory": _PEER_HUBS,
+    "/tongjian.v1.PeerExchange/Witness": _PEER_HUBS,
 }
 
 OPEN_SERVICES = frozenset(

@@ -14,6 +14,10 @@
     │   └── VehicleStatusConflict  a register status change from a status the vehicle is not in
     ├── RecordRejected             a record the hub will not store (hub.envelope_check; Ack REJECTED)
     ├── MalformedStoredVerdict     a stored hub verdict that neither JSON form reads (hub.verdict)
+    ├── MerkleProofError           an RFC 9162 proof that does not verify (hub.merkle)
+    ├── CheckpointInvalid          an audit checkpoint that does not parse or verify (hub.audit_checkpoint)
+    ├── AuditTreeError             a proof or checkpoint the audit log cannot give (hub.audit_tree)
+    │   └── AuditTreeInconsistent  the rows no longer make a signed checkpoint's tree: no new signature
     ├── CommitFailed               a batch could not be stored (the stream ends UNAVAILABLE; resend)
     ├── HubShuttingDown            work handed to the writer after it was told to stop (UNAVAILABLE)
     │
@@ -42,9 +46,10 @@
     │                              province, rejected, retry later) and reason; answered in its Ack
     └── PeerProtocolError          a peer answered out of protocol (an Ack for another record)
 
-``RecordRejected``, ``MalformedStoredVerdict``, ``ForwardRefused`` and ``PeerProtocolError`` live
-beside the code that raises them; the rest
-live here (``hub.trust_list`` and ``hub.published_directory`` re-export theirs). Database driver errors (``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
+``RecordRejected``, ``MalformedStoredVerdict``, ``ForwardRefused``, ``PeerProtocolError`` and the
+audit tree's errors live beside the code that raises them; the rest live here (``hub.trust_list``
+and ``hub.published_directory`` re-export theirs). Database driver errors
+(``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
 
 Edges: the ingest service answers ``RecordRejected`` with Ack REJECTED and maps ``CommitFailed``,
 ``HubShuttingDown`` and database errors to gRPC UNAVAILABLE; the CLI (``tongjian hub``,

@@ -246,3 +246,44 @@ class ForeignRecord(Base):
     inspecting_hub_overall: Mapped[str | None] = mapped_column(String(16))
     hub_overall: Mapped[str | None] = mapped_column(String(16))  # this hub's own recomputation
     verdict_mismatch: Mapped[bool] = mapped_column(Boolean(), default=False)
+
+
+# ---------------------------------------------------------------- the audit log's Merkle tree (migration 0005)
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint of this hub's audit log: the RFC 9162 tree of its first ``tree_size``
+    entries has root ``root_hash``. ``body`` is the exact signed note text (``hub.audit_checkpoint``).
+    ``frontier``: the tree's compact range at this size (32-byte hashes, largest subtree first), so
+    the next checkpoint and proofs from this size read only the entries after it; it must make
+    the signed root, which is checked before use."""
+
+    __tablename__ = "audit_checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger(), primary_key=True, autoincrement=False)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    key_id: Mapped[str] = mapped_column(String(96))
+    body: Mapped[bytes] = mapped_column(LargeBinary())
+    signature: Mapped[bytes] = mapped_column(LargeBinary())
+    frontier: Mapped[bytes] = mapped_column(LargeBinary())
+
+
+class PeerCheckpoint(Base):
+    """The newest checkpoint of a peer province's audit log this hub accepted (witnessed), and the
+    alarm, if the peer later showed a checkpoint its old one is not a prefix of (kept as evidence)."""
+
+    __tablename__ = "peer_checkpoints"
+
+    province: Mapped[str] = mapped_column(String(2), primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger())
+    root_hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    key_id: Mapped[str] = mapped_column(String(96))
+    body: Mapped[bytes] = mapped_column(LargeBinary())
+    signature: Mapped[bytes] = mapped_column(LargeBinary())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    alarm_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    alarm: Mapped[str | None] = mapped_column(Text())
+    refused_body: Mapped[bytes | None] = mapped_column(LargeBinary())
+    refused_signature: Mapped[bytes | None] = mapped_column(LargeBinary())

@@ -30,6 +30,8 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from hub.access import RPC_ROLES, RoleGate
+from hub.audit_checkpoint import CheckpointKey
+from hub.checkpointer import Checkpointer
 from hub.countersign import Countersigner, HubIdentity
 from hub.enrollment_service import register_enrollment_service
 from hub.envelope_check import EnvelopeLimits
@@ -43,8 +45,9 @@ from hub.peer_exchange import SERVICE_NAME as PEER_EXCHANGE
 from hub.peer_exchange import PeerExchangeService, PeerExchangeSettings
 from hub.rate_limit import StationRateLimiter
 from hub.store import HubStore
-from hub.trust_list import ProvinceHubEntry
+from hub.trust_list import ProvinceHubEntry, hub_signer
 from hub.verdict import VerdictJudge
+from hub.witnesser import Witnesser
 from inspection import InspectionRecord, Verdict
 from inspection.record_limits import MAX_COUNT, Part
 from pki.grpc_credentials import channel_credentials, server_credentials
@@ -103,6 +106,13 @@ class HubConfig:
     # True: bring the schema to the newest revision on start (embedded use, tests). The CLI's
     # ``hub serve`` passes False: it refuses a schema that is not current (``tongjian hub migrate``).
     migrate_schema: bool = True
+    # Signs the audit log's checkpoints (hub.audit_checkpoint). None: the hub writes none, and
+    # says so at start.
+    audit_key: Ed25519PrivateKey | None = None
+    audit_checkpoint_interval_s: float = 300.0  # a checkpoint this often, if the log grew
+    # With federation: show the newest checkpoint to every peer of the trust list this often
+    # (and at once after each new checkpoint).
+    witness_interval_s: float = 300.0
     federation: FederationConfig | None = None  # None: a hub on its own, forwarding nothing
 
 
@@ -123,6 +133,14 @@ class HubServer:
             raise HubConfigError("no TLS configured and insecure_ok is False")
         if config.max_record_bytes > config.max_message_bytes:
             raise HubConfigError("max_record_bytes must not exceed max_message_bytes")
+        if not 0.05 <= config.witness_interval_s <= 86400:
+            raise HubConfigError(
+                f"witness_interval_s {config.witness_interval_s:g} must be 0.05..86400 seconds"
+            )
+        if not 0.05 <= config.audit_checkpoint_interval_s <= 86400:
+            raise HubConfigError(
+                f"audit_checkpoint_interval_s {config.audit_checkpoint_interval_s:g} must be 0.05..86400 seconds"
+            )
         if not 0 <= config.max_photos_per_record <= MAX_COUNT[Part.PHOTOS]:
             raise HubConfigError(
                 f"max_photos_per_record {config.max_photos_per_record} must be 0..{MAX_COUNT[Part.PHOTOS]} "
@@ -138,6 +156,8 @@ class HubServer:
         self._running: _Running | None = None
         self._stop_grace: float | None = 1.0
         self._stopped = False
+        self._checkpointer: Checkpointer | None = None
+        self._witnesser: Witnesser | None = None
         self._forwarder: Forwarder | None = None
 
     @property
@@ -231,6 +251,7 @@ class HubServer:
                     judge,
                     config.clock,
                     require_certificate=config.tls is not None,
+                    metrics=self.metrics,
                 )
                 server.add_generic_rpc_handlers((peer_exchange.rpc_handler(),))
                 services.append(PEER_EXCHANGE)
@@ -281,8 +302,68 @@ class HubServer:
                 host, port = split_host_port(config.metrics_listen, "metrics_listen")
                 self._metrics_port = self.metrics.serve(host, port)
             stack.callback(self.metrics.close)
+            self._start_checkpointer(stack)
             self._running = _Running(stack.pop_all(), health, service)
         log.info("hub for province %s serving on port %d", config.province, self._port)
+
+    def _start_checkpointer(self, stack: contextlib.AsyncExitStack) -> None:
+        key = self.audit_checkpoint_key
+        if key is None:
+            log.warning(
+                "no audit signing key configured: this hub writes no audit checkpoints, and its "
+                "audit log's past can be rewritten unnoticed by its peers"
+            )
+            return
+        checkpointer = Checkpointer(
+            self.store.audit_tree,
+            key,
+            self.config.audit_checkpoint_interval_s,
+            self.metrics,
+            self.config.clock,
+        )
+        checkpointer.start()
+        stack.push_async_callback(checkpointer.close)
+        self._checkpointer = checkpointer
+        federation = self.config.federation
+        if federation is None:
+            return
+        witnesser = Witnesser(
+            self.store,
+            key,
+            self.config.province,
+            lambda: self.store.trust_lists.current(federation.national_key, self.config.clock()),
+            _peer_channels(federation),
+            self.config.witness_interval_s,
+            self.metrics,
+        )
+        checkpointer.on_checkpoint = witnesser.wake
+        witnesser.start()
+        # Pushed after the checkpointer: unwinding stops the witnesser first.
+        stack.push_async_callback(witnesser.close)
+        self._witnesser = witnesser
+
+    @property
+    def audit_checkpoint_key(self) -> CheckpointKey | None:
+        """The key the hub signs its audit checkpoints with: ``audit_key``, else with federation
+        the hub key (the one peers find in the trust list), as signer ``hub-<province>``."""
+        key = self.config.audit_key
+        if key is None and self.config.federation is not None:
+            key = self.config.federation.hub_key
+        if key is None:
+            return None
+        return CheckpointKey(hub_signer(self.config.province), key)
+
+    @property
+    def witnesser(self) -> Witnesser:
+        if self._witnesser is None:
+            raise RuntimeError("the hub is not started with federation and an audit signing key")
+        return self._witnesser
+
+    @property
+    def checkpointer(self) -> Checkpointer:
+        if self._checkpointer is None:
+            raise RuntimeError("the hub is not started with an audit signing key")
+        return self._checkpointer
 
     def _client_cas(self, config: HubConfig) -> bytes:
         """Our own CA, and with federation the CAs of the peers the trust list names (read once, at

@@ -50,6 +50,11 @@ class PeerExchangeStub:
                 request_serializer=protos_dot_tongjian_dot_v1_dot_federation__pb2.DirectoryRequest.SerializeToString,
                 response_deserializer=protos_dot_tongjian_dot_v1_dot_federation__pb2.SignedDocument.FromString,
                 _registered_method=True)
+        self.Witness = channel.unary_unary(
+                '/tongjian.v1.PeerExchange/Witness',
+                request_serializer=protos_dot_tongjian_dot_v1_dot_federation__pb2.WitnessRequest.SerializeToString,
+                response_deserializer=protos_dot_tongjian_dot_v1_dot_federation__pb2.WitnessReply.FromString,
+                _registered_method=True)
 
 
 class PeerExchangeServicer:
@@ -78,6 +83,13 @@ class PeerExchangeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Witness(self, request, context):
+        """Keep the caller's newest audit checkpoint, if its consistency proof from the one held verifies.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PeerExchangeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -95,6 +107,11 @@ def add_PeerExchangeServicer_to_server(servicer, server):
                     servicer.FetchDirectory,
                     request_deserializer=protos_dot_tongjian_dot_v1_dot_federation__pb2.DirectoryRequest.FromString,
                     response_serializer=protos_dot_tongjian_dot_v1_dot_federation__pb2.SignedDocument.SerializeToString,
+            ),
+            'Witness': grpc.unary_unary_rpc_method_handler(
+                    servicer.Witness,
+                    request_deserializer=protos_dot_tongjian_dot_v1_dot_federation__pb2.WitnessRequest.FromString,
+                    response_serializer=protos_dot_tongjian_dot_v1_dot_federation__pb2.WitnessReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -179,6 +196,33 @@ class PeerExchange:
             '/tongjian.v1.PeerExchange/FetchDirectory',
             protos_dot_tongjian_dot_v1_dot_federation__pb2.DirectoryRequest.SerializeToString,
             protos_dot_tongjian_dot_v1_dot_federation__pb2.SignedDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Witness(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tongjian.v1.PeerExchange/Witness',
+            protos_dot_tongjian_dot_v1_dot_federation__pb2.WitnessRequest.SerializeToString,
+            protos_dot_tongjian_dot_v1_dot_federation__pb2.WitnessReply.FromString,
             options,
             channel_credentials,
             insecure,
