@@ -11,7 +11,8 @@
     │   ├── UnknownKeyId           revoking a key id the directory does not hold
     │   ├── InvalidStationKey      key material that is not an Ed25519 public key
     │   ├── UnknownVehicle         a VIN the province's vehicle register does not hold
-    │   └── VehicleStatusConflict  a register status change from a status the vehicle is not in
+    │   ├── VehicleStatusConflict  a register status change from a status the vehicle is not in
+    │   └── UnknownLabel           a label serial this hub never issued (hub.label_book)
     ├── RecordRejected             a record the hub will not store (hub.envelope_check; Ack REJECTED)
     ├── MalformedStoredVerdict     a stored hub verdict that neither JSON form reads (hub.verdict)
     ├── CommitFailed               a batch could not be stored (the stream ends UNAVAILABLE; resend)
@@ -87,3 +88,7 @@ class CommitFailed(HubError):
 
 class HubShuttingDown(HubError):
     """Work handed to the committer after it was told to stop."""
+
+
+class UnknownLabel(HubStoreError):
+    """A label serial this hub never issued."""

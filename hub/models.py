@@ -246,3 +246,41 @@ class ForeignRecord(Base):
     inspecting_hub_overall: Mapped[str | None] = mapped_column(String(16))
     hub_overall: Mapped[str | None] = mapped_column(String(16))  # this hub's own recomputation
     verdict_mismatch: Mapped[bool] = mapped_column(Boolean(), default=False)
+
+
+# ---------------------------------------------------------------- e-labels (migration 0006)
+
+
+class Label(Base):
+    """One label this hub issued: its signed text (``elabel``) and, once revoked, when and why.
+
+    An inspection label names the record it was issued for (``record_seq``, unique: issuing twice,
+    also from two replicas, stores one label); an exemption label's serial is derived from the
+    vehicle and its due point, so an application decided twice is stored once."""
+
+    __tablename__ = "labels"
+    __table_args__ = (UniqueConstraint("record_seq", name="uq_labels_record"),)
+
+    serial: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label_type: Mapped[str] = mapped_column(String(16))
+    record_seq: Mapped[int | None] = mapped_column(BigInteger())
+    vin: Mapped[str] = mapped_column(String(17), index=True)
+    plate: Mapped[str] = mapped_column(String(16))
+    vehicle_class: Mapped[str] = mapped_column(String(8))
+    valid_from: Mapped[date] = mapped_column(Date())
+    valid_until: Mapped[date] = mapped_column(Date())
+    issuer_province: Mapped[str] = mapped_column(String(2))
+    key_id: Mapped[str] = mapped_column(String(96))  # hex of the COSE kid
+    token: Mapped[str] = mapped_column(Text())
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    revoked_reason: Mapped[str | None] = mapped_column(Text())
+
+
+class LabelIssuerCursor(Base):
+    """A single row (id 1): records up to this seq have been considered for a label."""
+
+    __tablename__ = "label_issuer_cursor"
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger())
