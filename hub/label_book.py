@@ -107,7 +107,51 @@ def _row(claims: LabelClaims, token: str, key: HubLabelKey, record_seq: int | No
     }
 
 
-class LabelBook:
+class LabelRegistry:
+    """The labels table without the hub's key: reads and revocation (the CLI, post-review)."""
+
+    def __init__(self, database: Database, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._database = database
+        self._clock = clock
+
+    def get(self, serial: str) -> StoredLabel | None:
+        with self._database.read() as session:
+            row = session.get(Label, serial)
+            return None if row is None else _stored(row)
+
+    def for_record(self, record_seq: int) -> StoredLabel | None:
+        with self._database.read() as session:
+            row = session.scalars(select(Label).where(Label.record_seq == record_seq)).first()
+            return None if row is None else _stored(row)
+
+    def by_vin(self, vin: str) -> list[StoredLabel]:
+        with self._database.read() as session:
+            rows = session.scalars(
+                select(Label).where(Label.vin == vin).order_by(Label.issued_at, Label.serial)
+            )
+            return [_stored(row) for row in rows]
+
+    def revoke_label(self, serial: str, reason: str, at: datetime | None = None) -> StoredLabel:
+        """Revoke a label (post-review rejected its record, ...). Revoking a revoked label keeps
+        the first revocation; an unknown serial raises ``UnknownLabel``."""
+        when = at or self._clock()
+        with self._database.writer.begin() as connection:
+            changed = connection.execute(
+                update(Label)
+                .where(Label.serial == serial, Label.revoked_at.is_(None))
+                .values(revoked_at=when, revoked_reason=reason)
+            ).rowcount
+            if changed:
+                append_audit(connection, [AuditEntry(LABEL_REVOKED, f"{serial}: {reason}", at=when)])
+        stored = self.get(serial)
+        if stored is None:
+            raise UnknownLabel(f"no label with serial {serial!r} was issued by this hub")
+        return stored
+
+
+class LabelBook(LabelRegistry):
+    """The registry plus the hub's label key: issuing, and the signed revocation list."""
+
     def __init__(
         self,
         database: Database,
@@ -115,9 +159,8 @@ class LabelBook:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         settle: timedelta = timedelta(seconds=30),
     ) -> None:
-        self._database = database
+        super().__init__(database, clock)
         self.key = key
-        self._clock = clock
         self._settle = settle
 
     # ------------------------------------------------------------ inspection labels
@@ -198,43 +241,7 @@ class LabelBook:
         assert stored is not None  # just inserted, or there before
         return stored
 
-    # ------------------------------------------------------------ reads
-
-    def get(self, serial: str) -> StoredLabel | None:
-        with self._database.read() as session:
-            row = session.get(Label, serial)
-            return None if row is None else _stored(row)
-
-    def for_record(self, record_seq: int) -> StoredLabel | None:
-        with self._database.read() as session:
-            row = session.scalars(select(Label).where(Label.record_seq == record_seq)).first()
-            return None if row is None else _stored(row)
-
-    def by_vin(self, vin: str) -> list[StoredLabel]:
-        with self._database.read() as session:
-            rows = session.scalars(
-                select(Label).where(Label.vin == vin).order_by(Label.issued_at, Label.serial)
-            )
-            return [_stored(row) for row in rows]
-
-    # ------------------------------------------------------------ revocation
-
-    def revoke_label(self, serial: str, reason: str, at: datetime | None = None) -> StoredLabel:
-        """Revoke a label (post-review rejected its record, ...). Revoking a revoked label keeps
-        the first revocation; an unknown serial raises ``UnknownLabel``."""
-        when = at or self._clock()
-        with self._database.writer.begin() as connection:
-            changed = connection.execute(
-                update(Label)
-                .where(Label.serial == serial, Label.revoked_at.is_(None))
-                .values(revoked_at=when, revoked_reason=reason)
-            ).rowcount
-            if changed:
-                append_audit(connection, [AuditEntry(LABEL_REVOKED, f"{serial}: {reason}", at=when)])
-        stored = self.get(serial)
-        if stored is None:
-            raise UnknownLabel(f"no label with serial {serial!r} was issued by this hub")
-        return stored
+    # ------------------------------------------------------------ revocation list
 
     def revocation_list(self) -> RevocationList:
         now = self._clock().replace(microsecond=0)

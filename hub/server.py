@@ -23,10 +23,12 @@ from typing import Any
 
 import grpc
 import grpc.aio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from elabel.keys import HubLabelKey
 from hub.access import RPC_ROLES, RoleGate
 from hub.enrollment_service import register_enrollment_service
 from hub.envelope_check import EnvelopeLimits
@@ -34,6 +36,10 @@ from hub.errors import HubConfigError
 from hub.group_commit import GroupCommitter
 from hub.ingest_service import SERVICE_NAME, StationIngestService
 from hub.key_directory import KeyDirectory
+from hub.label_book import LabelBook
+from hub.label_issuer import LabelIssuer
+from hub.label_service import SERVICE_NAME as LABELS_SERVICE_NAME
+from hub.label_service import register_label_service
 from hub.metrics import HubMetrics
 from hub.rate_limit import StationRateLimiter
 from hub.store import HubStore
@@ -82,6 +88,12 @@ class HubConfig:
     # True: bring the schema to the newest revision on start (embedded use, tests). The CLI's
     # ``hub serve`` passes False: it refuses a schema that is not current (``tongjian hub migrate``).
     migrate_schema: bool = True
+    # The hub's Ed25519 key for e-labels (elabel): with it the hub issues a label for every passed
+    # record and serves the Labels service; without it, neither.
+    label_key: Ed25519PrivateKey | None = None
+    label_issue_interval_s: float = 1.0
+    # How long after receipt a record's seq may still be overtaken by a slower commit (hub.label_book).
+    label_settle_s: float = 30.0
 
 
 def split_host_port(address: str, what: str) -> tuple[str, int]:
@@ -116,6 +128,8 @@ class HubServer:
         self._running: _Running | None = None
         self._stop_grace: float | None = 1.0
         self._stopped = False
+        self.labels: LabelBook | None = None
+        self.label_issuer: LabelIssuer | None = None
 
     @property
     def port(self) -> int:
@@ -191,10 +205,23 @@ class HubServer:
             server = grpc.aio.server(options=_server_options(config), interceptors=interceptors)
             server.add_generic_rpc_handlers((service.rpc_handler(),))
             register_enrollment_service(server, self.store, require_certificate=config.tls is not None)
+            services = [SERVICE_NAME]
+            if config.label_key is not None:
+                self.labels = LabelBook(
+                    self.store.database,
+                    HubLabelKey(config.province, config.label_key),
+                    clock=config.clock,
+                    settle=timedelta(seconds=config.label_settle_s),
+                )
+                register_label_service(server, self.labels)
+                services.append(LABELS_SERVICE_NAME)
+                self.label_issuer = LabelIssuer(self.labels, config.label_issue_interval_s)
+                self.label_issuer.start()
+                stack.push_async_callback(self.label_issuer.close)
             health_pb2_grpc.add_HealthServicer_to_server(health, server)
             reflection.enable_server_reflection(
                 (
-                    SERVICE_NAME,
+                    *services,
                     health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                     reflection.SERVICE_NAME,
                 ),

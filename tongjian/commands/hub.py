@@ -99,6 +99,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--metrics-listen", help="HOST:PORT for Prometheus /metrics")
     serve.add_argument("--province", default="50", help="GB/T 2260 code of the hub's province")
     serve.add_argument("--station-rate", type=float, help="records per second allowed per station")
+    serve.add_argument(
+        "--label-key",
+        type=Path,
+        help="the hub's Ed25519 private key (PEM) for e-labels: issue and serve them",
+    )
     serve.set_defaults(handler=_serve)
 
     migrate = with_database(
@@ -227,10 +232,19 @@ def _serve(args: argparse.Namespace) -> int:
         logging.getLogger("tongjian.hub").warning(
             "!!! --insecure: the hub serves PLAINTEXT gRPC with NO client authentication !!!"
         )
+    label_key = None
+    if args.label_key is not None:
+        from protos.envelope import InvalidKey, load_private_key
+
+        try:
+            label_key = load_private_key(_read(args.label_key, "label key"))
+        except InvalidKey as error:
+            raise CommandError(f"{args.label_key}: {error}") from error
     config = HubConfig(
         database_url=args.database_url or default_database_url(),
         listen=args.listen,
         province=args.province,
+        label_key=label_key,
         station_rate_per_s=args.station_rate,
         metrics_listen=args.metrics_listen,
         tls=tls,
