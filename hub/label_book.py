@@ -88,7 +88,9 @@ def _stored(row: Label) -> StoredLabel:
     return StoredLabel(claims, row.token, row.record_seq, row.revoked_at, row.revoked_reason)
 
 
-def _row(claims: LabelClaims, token: str, key: HubLabelKey, record_seq: int | None) -> dict[str, object]:
+def _row(
+    claims: LabelClaims, token: str, kid: bytes, record_seq: int | None, due: date | None = None
+) -> dict[str, object]:
     return {
         "serial": claims.serial,
         "label_type": claims.label_type.value,
@@ -99,11 +101,12 @@ def _row(claims: LabelClaims, token: str, key: HubLabelKey, record_seq: int | No
         "valid_from": claims.valid_from,
         "valid_until": claims.valid_until,
         "issuer_province": claims.issuer_province,
-        "key_id": key.kid.hex(),
+        "key_id": kid.hex(),
         "token": token,
         "issued_at": claims.issued_at,
         "revoked_at": None,
         "revoked_reason": None,
+        "due_date": due,
     }
 
 
@@ -146,6 +149,24 @@ class LabelRegistry:
         stored = self.get(serial)
         if stored is None:
             raise UnknownLabel(f"no label with serial {serial!r} was issued by this hub")
+        return stored
+
+    def exemption_for(self, vin: str, due: date) -> StoredLabel | None:
+        with self._database.read() as session:
+            row = session.scalars(select(Label).where(Label.vin == vin, Label.due_date == due)).first()
+            return None if row is None else _stored(row)
+
+    def record_exemption(self, claims: LabelClaims, token: str, kid: bytes, due: date) -> StoredLabel:
+        """Store an exemption label (this hub's, or one another hub issued for a vehicle registered
+        here) unless the vehicle has one for ``due``; the stored one either way (uq_labels_exemption_due)."""
+        table = Label.metadata.tables[Label.__tablename__]
+        with self._database.writer.begin() as connection:
+            connection.execute(
+                insert_ignoring_duplicates(connection.dialect.name, table),
+                [_row(claims, token, kid, None, due)],
+            )
+        stored = self.exemption_for(claims.vin, due)
+        assert stored is not None  # just inserted, or there before
         return stored
 
 
@@ -204,7 +225,7 @@ class LabelBook(LabelRegistry):
             if hub_overall == Outcome.PASS.value and existing is None:
                 claims = self._inspection_claims(seq, bytes(payload), now)
                 if claims is not None:
-                    labels.append(_row(claims, sign_label(claims, self.key), self.key, seq))
+                    labels.append(_row(claims, sign_label(claims, self.key), self.key.kid, seq))
             settled = settled and received_at <= now - self._settle
             if settled:
                 settled_to = seq
@@ -226,20 +247,12 @@ class LabelBook(LabelRegistry):
 
     # ------------------------------------------------------------ exemption labels
 
-    def store_exemption(self, claims: LabelClaims) -> StoredLabel:
-        """Sign and store ``claims`` unless a label of that serial exists; either way the stored one."""
+    def store_exemption(self, claims: LabelClaims, due: date) -> StoredLabel:
+        """Sign and store an exemption label answering the due point ``due``, unless the vehicle
+        has one for it already; either way, the label stored for that due point."""
         if claims.label_type is not LabelType.EXEMPTION:
             raise ValueError("store_exemption is for exemption labels")
-        token = sign_label(claims, self.key)
-        table = Label.metadata.tables[Label.__tablename__]
-        with self._database.writer.begin() as connection:
-            connection.execute(
-                insert_ignoring_duplicates(connection.dialect.name, table),
-                [_row(claims, token, self.key, None)],
-            )
-        stored = self.get(claims.serial)
-        assert stored is not None  # just inserted, or there before
-        return stored
+        return self.record_exemption(claims, sign_label(claims, self.key), self.key.kid, due)
 
     # ------------------------------------------------------------ revocation list
 

@@ -259,7 +259,11 @@ class Label(Base):
     vehicle and its due point, so an application decided twice is stored once."""
 
     __tablename__ = "labels"
-    __table_args__ = (UniqueConstraint("record_seq", name="uq_labels_record"),)
+    __table_args__ = (
+        UniqueConstraint("record_seq", name="uq_labels_record"),
+        # One exemption label per vehicle and due point, whichever hub issued it.
+        UniqueConstraint("vin", "due_date", name="uq_labels_exemption_due"),
+    )
 
     serial: Mapped[str] = mapped_column(String(64), primary_key=True)
     label_type: Mapped[str] = mapped_column(String(16))
@@ -275,6 +279,7 @@ class Label(Base):
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     revoked_reason: Mapped[str | None] = mapped_column(Text())
+    due_date: Mapped[date | None] = mapped_column(Date())  # exemption labels: the due point answered
 
 
 class LabelIssuerCursor(Base):
@@ -284,3 +289,19 @@ class LabelIssuerCursor(Base):
 
     id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger())
+
+
+class VehicleStanding(Base):
+    """What the registration province knows of a vehicle beyond the register, for exemption:
+    compulsory insurance (交强险), vehicle tax, unresolved violations and accidents, and whether it
+    was ever in an accident with casualties."""
+
+    __tablename__ = "vehicle_standing"
+
+    vin: Mapped[str] = mapped_column(String(17), primary_key=True)
+    insurance_valid_until: Mapped[date | None] = mapped_column(Date())
+    vehicle_tax_paid: Mapped[bool] = mapped_column(Boolean())
+    unresolved_violations: Mapped[int] = mapped_column(Integer())
+    unresolved_accidents: Mapped[int] = mapped_column(Integer())
+    casualty_accident: Mapped[bool] = mapped_column(Boolean())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -198,8 +198,10 @@ async def test_an_exemption_decided_twice_is_stored_once(hub_config: Any, hub_ke
             exemption_serial("50", "LSVAB4187ES123456", date(2025, 3, 15)),
             datetime(2025, 2, 1, tzinfo=UTC),
         )
-        first = book.store_exemption(claims)
-        second = book.store_exemption(dataclasses.replace(claims, issued_at=datetime(2025, 2, 2, tzinfo=UTC)))
+        first = book.store_exemption(claims, date(2025, 3, 15))
+        second = book.store_exemption(
+            dataclasses.replace(claims, issued_at=datetime(2025, 2, 2, tzinfo=UTC)), date(2025, 3, 15)
+        )
         assert second == first and len(book.by_vin(claims.vin)) == 1
         with hub.store.database.read() as session:
             assert session.scalars(select(LabelIssuerCursor.seq)).one() == 0

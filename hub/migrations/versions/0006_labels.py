@@ -1,5 +1,6 @@
-"""E-labels: every inspection and exemption label this hub issued (with its signed text and
-revocation), and the label issuer's cursor over records.seq (docs/labels.md).
+"""E-labels: every inspection and exemption label this hub issued or, for its own vehicles,
+recorded (with its signed text and revocation); the label issuer's cursor over records.seq; and
+each registered vehicle's standing for exemption (insurance, tax, violations, accidents).
 
 Revision ID: 0006
 Revises: 0003
@@ -40,7 +41,9 @@ def upgrade() -> None:
         sa.Column("issued_at", _ts(), nullable=False),
         sa.Column("revoked_at", _ts(), nullable=True),
         sa.Column("revoked_reason", sa.Text(), nullable=True),
+        sa.Column("due_date", sa.Date(), nullable=True),
         sa.UniqueConstraint("record_seq", name="uq_labels_record"),
+        sa.UniqueConstraint("vin", "due_date", name="uq_labels_exemption_due"),
     )
     op.create_index("ix_labels_vin", "labels", ["vin"])
     op.create_index("ix_labels_revoked_at", "labels", ["revoked_at"])
@@ -50,9 +53,20 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger(), nullable=False),
     )
     op.bulk_insert(cursor, [{"id": 1, "seq": 0}])
+    op.create_table(
+        "vehicle_standing",
+        sa.Column("vin", sa.String(17), primary_key=True),
+        sa.Column("insurance_valid_until", sa.Date(), nullable=True),
+        sa.Column("vehicle_tax_paid", sa.Boolean(), nullable=False),
+        sa.Column("unresolved_violations", sa.Integer(), nullable=False),
+        sa.Column("unresolved_accidents", sa.Integer(), nullable=False),
+        sa.Column("casualty_accident", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", _ts(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("vehicle_standing")
     op.drop_table("label_issuer_cursor")
     op.drop_index("ix_labels_revoked_at", table_name="labels")
     op.drop_index("ix_labels_vin", table_name="labels")
