@@ -31,6 +31,8 @@ RPC_ROLES: Mapping[str, frozenset[Role]] = {
     # Public keys and a signed list: any holder of a certificate of ours may fetch them.
     "/tongjian.v1.Labels/GetLabelKeys": frozenset(Role),
     "/tongjian.v1.Labels/GetRevocationList": frozenset(Role),
+    # An owner applies through the province's online service, which holds a person certificate.
+    "/tongjian.v1.Labels/ApplyExemption": frozenset({Role.PERSON}),
 }
 
 OPEN_SERVICES = frozenset(

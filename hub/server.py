@@ -33,6 +33,7 @@ from hub.access import RPC_ROLES, RoleGate
 from hub.enrollment_service import register_enrollment_service
 from hub.envelope_check import EnvelopeLimits
 from hub.errors import HubConfigError
+from hub.exemption import LocalRegistration
 from hub.group_commit import GroupCommitter
 from hub.ingest_service import SERVICE_NAME, StationIngestService
 from hub.key_directory import KeyDirectory
@@ -43,6 +44,7 @@ from hub.label_service import register_label_service
 from hub.metrics import HubMetrics
 from hub.rate_limit import StationRateLimiter
 from hub.store import HubStore
+from hub.vehicle_standing import StandingBook
 from hub.verdict import VerdictJudge
 from inspection import InspectionRecord, Verdict
 from inspection.record_limits import MAX_COUNT, Part
@@ -213,7 +215,9 @@ class HubServer:
                     clock=config.clock,
                     settle=timedelta(seconds=config.label_settle_s),
                 )
-                register_label_service(server, self.labels)
+                local = LocalRegistration(self.store.vehicles, StandingBook(self.store.database), self.labels)
+                province = config.province
+                register_label_service(server, self.labels, lambda p: local if p == province else None)
                 services.append(LABELS_SERVICE_NAME)
                 self.label_issuer = LabelIssuer(self.labels, config.label_issue_interval_s)
                 self.label_issuer.start()

@@ -21,7 +21,7 @@ from inspection import Fuel, Vehicle, VehicleClass, VehicleUse
 from inspection.exemption_rules import RefusalReason
 from inspection.vehicle_register_csv import RegisterRow
 
-VIN = "LFV2A21K0NA000017"
+VIN = "LFV2A21KXNA000017"
 APPLIED = date(2025, 2, 1)  # registered 2023-03-15: the year-2 window is open
 
 
@@ -99,5 +99,5 @@ def test_no_standing_on_record_is_refused_cautiously(store: HubStore) -> None:
 
 def test_an_unregistered_vehicle_is_named(store: HubStore) -> None:
     desk, registration, _ = desk_for(store, car(), CLEAN)
-    with pytest.raises(UnknownVehicle, match="LFV2A21K0NA000025"):
-        desk.apply("LFV2A21K0NA000025", registration)
+    with pytest.raises(UnknownVehicle, match="LFV2A21K9NA000025"):
+        desk.apply("LFV2A21K9NA000025", registration)

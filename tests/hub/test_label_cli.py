@@ -120,3 +120,52 @@ async def test_cli_errors_are_one_line(
         == 2
     )
     assert "neither a label text" in capsys.readouterr().err
+
+
+async def test_apply_for_an_exemption_at_the_registration_hub(
+    hub_config: Any, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import date
+
+    from inspection import Fuel, Vehicle, VehicleClass, VehicleUse
+    from inspection.vehicle_register_csv import RegisterRow
+
+    vin = "LFV2A21KXNA000017"
+    vehicle = Vehicle(
+        vin,
+        "渝A00017",
+        "50",
+        VehicleClass.M1,
+        Fuel.PETROL,
+        5,
+        VehicleUse.NON_OPERATING,
+        date(2023, 3, 15),
+        1350,
+        1800,
+        2,
+    )
+    async with HubServer(hub_config(label_key=Ed25519PrivateKey.generate())) as hub:
+        hub.store.vehicles.import_rows([RegisterRow(2, vehicle, "owner-17")], "50")
+        db = ("--database-url", database_url)
+        hub_args = ("--hub", f"127.0.0.1:{hub.port}", "--insecure")
+        apply = ("label", "apply", "--vin", vin, "--plate", "渝A00017", "--date", "2025-02-01", *hub_args)
+
+        assert await cli(*apply) == 1  # nothing known of its insurance and tax yet
+        assert "REFUSED  (reform_2022): insurance_not_valid, vehicle_tax_unpaid" in capsys.readouterr().out
+        assert await cli("label", "standing", vin, "--insurance-until", "2025-12-31", "--tax-paid", *db) == 0
+        assert await cli(*apply) == 0
+        granted = capsys.readouterr().out
+        assert "GRANTED" in granted and "2025-02-01 .. 2027-03-15" in granted
+        token = granted.strip().splitlines()[-1]
+        assert await cli(*apply) == 0 and capsys.readouterr().out.strip().splitlines()[-1] == token
+
+        cache = ("--cache", str(tmp_path / "trust.json"))
+        assert await cli("label", "sync", *hub_args, *cache) == 0
+        assert (
+            await cli("label", "verify", token, *cache, "--at", "2026-01-01T00:00:00+08:00", "--vin", vin)
+            == 0
+        )
+
+        assert await cli("label", "apply", "--vin", vin, "--plate", "川A00017", *hub_args) == 2
+        assert "no link to the hub of province 51" in capsys.readouterr().err
+        assert await cli("label", "standing", "LFV2A21K9NA000025", "--tax-paid", *db) == 2

@@ -1,5 +1,6 @@
 """``tongjian label``: render a label as a PNG, verify one offline, refresh the offline trust
-cache from hubs, revoke a label (docs/labels.md).
+cache from hubs, revoke a label, apply for an exemption label at a hub, and record a vehicle's
+standing (insurance, tax, violations, accidents) at its registration hub (docs/labels.md).
 
 ``verify`` needs no network: it reads the trust cache (``--cache``, default
 ``$TONGJIAN_LABEL_CACHE`` or ``tongjian-label-trust.json``) that ``sync`` wrote. It prints the
@@ -12,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,10 +69,51 @@ def register(commands: argparse._SubParsersAction) -> None:
     sync.add_argument("--insecure", action="store_true", help="plaintext (tests, demos)")
     sync.set_defaults(handler=_sync)
 
+    apply = actions.add_parser("apply", help="apply for an exemption label (免检) at a hub of any province")
+    apply.add_argument("--vin", required=True)
+    apply.add_argument(
+        "--plate", required=True, help="the plate; its first character names the registration province"
+    )
+    apply.add_argument("--date", help="application date YYYY-MM-DD (default: today at the hub)")
+    apply.add_argument("--hub", required=True, help="the hub's HOST:PORT")
+    apply.add_argument("--ca", type=Path, help="CA that signs hub certificates (PEM)")
+    apply.add_argument("--cert", type=Path, help="your client certificate (PEM, role person)")
+    apply.add_argument("--key", type=Path, help="your client key (PEM)")
+    apply.add_argument("--insecure", action="store_true", help="plaintext (tests, demos)")
+    apply.set_defaults(handler=_apply)
+
+    standing = with_database(
+        actions.add_parser(
+            "standing", help="record a registered vehicle's standing for exemption (at its hub)"
+        )
+    )
+    standing.add_argument("vin")
+    standing.add_argument("--insurance-until", type=_day, help="compulsory insurance valid until YYYY-MM-DD")
+    standing.add_argument("--tax-paid", action="store_true", help="vehicle tax is paid")
+    standing.add_argument("--violations", type=_count, default=0, help="unresolved violations (default 0)")
+    standing.add_argument("--accidents", type=_count, default=0, help="unresolved accidents (default 0)")
+    standing.add_argument(
+        "--casualty-accident", action="store_true", help="ever in an accident with casualties"
+    )
+    standing.set_defaults(handler=_standing)
+
     revoke = with_database(actions.add_parser("revoke", help="revoke a label this hub issued"))
     revoke.add_argument("serial")
     revoke.add_argument("--reason", required=True)
     revoke.set_defaults(handler=_revoke)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from exc
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return int(text)
 
 
 def _aware_time(text: str) -> datetime:
@@ -261,4 +303,50 @@ def _revoke(args: argparse.Namespace) -> int:
         f"label {args.serial} revoked {label.revoked_at.isoformat()} ({label.revoked_reason})",
         file=sys.stdout,
     )
+    return 0
+
+
+def _apply(args: argparse.Namespace) -> int:
+    import grpc
+
+    from protos.tongjian.v1 import labels_pb2, labels_pb2_grpc
+
+    request = labels_pb2.ExemptionApplication(
+        vin=args.vin, plate=args.plate, application_date=args.date or ""
+    )
+    with _channel(args, args.hub) as channel:
+        try:
+            reply = labels_pb2_grpc.LabelsStub(channel).ApplyExemption(request, timeout=SYNC_TIMEOUT_S)
+        except grpc.RpcError as error:
+            code = error.code().name if hasattr(error, "code") else "error"
+            details = error.details() if hasattr(error, "details") else str(error)
+            raise CommandError(f"hub {args.hub}: {code}: {details}") from error
+    if not reply.granted:
+        print(f"REFUSED  ({reply.regime}): {', '.join(reply.refusal_reasons)}")
+        return 1
+    print(f"GRANTED  ({reply.regime}) label {reply.serial} of hub {reply.issuer_province}")
+    print(f"valid    {reply.valid_from} .. {reply.valid_until}")
+    print(reply.token)
+    return 0
+
+
+def _standing(args: argparse.Namespace) -> int:
+    from hub.errors import UnknownVehicle
+    from hub.vehicle_standing import Standing, StandingBook
+
+    url = args.database_url or default_database_url()
+    store = open_store(url)
+    vin = args.vin.strip().upper()
+    try:
+        if not store.vehicles.knows(vin):
+            raise CommandError(str(UnknownVehicle(vin)))
+        standing = Standing(
+            args.insurance_until, args.tax_paid, args.violations, args.accidents, args.casualty_accident
+        )
+        StandingBook(store.database).set(vin, standing)
+    except SQLAlchemyError as error:
+        raise database_error(url, error) from error
+    finally:
+        store.dispose()
+    print(f"vehicle {vin}: standing recorded")
     return 0

@@ -24,23 +24,27 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fprotos/tongjian/v1/labels.proto\x12\x0btongjian.v1\"\x12\n\x10LabelKeysRequest\"0\n\x08LabelKey\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"0\n\tLabelKeys\x12#\n\x04keys\x18\x01 \x03(\x0b\x32\x15.tongjian.v1.LabelKey\"\x17\n\x15RevocationListRequest\"6\n\x14SignedRevocationList\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x0c\n\x04\x63ose\x18\x02 \x01(\x0c\x32\xab\x01\n\x06Labels\x12\x45\n\x0cGetLabelKeys\x12\x1d.tongjian.v1.LabelKeysRequest\x1a\x16.tongjian.v1.LabelKeys\x12Z\n\x11GetRevocationList\x12\".tongjian.v1.RevocationListRequest\x1a!.tongjian.v1.SignedRevocationListb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fprotos/tongjian/v1/labels.proto\x12\x0btongjian.v1\"L\n\x14\x45xemptionApplication\x12\x0b\n\x03vin\x18\x01 \x01(\t\x12\r\n\x05plate\x18\x02 \x01(\t\x12\x18\n\x10\x61pplication_date\x18\x03 \x01(\t\"\xab\x01\n\x0e\x45xemptionReply\x12\x0f\n\x07granted\x18\x01 \x01(\x08\x12\x17\n\x0frefusal_reasons\x18\x02 \x03(\t\x12\x0e\n\x06regime\x18\x03 \x01(\t\x12\r\n\x05token\x18\x04 \x01(\t\x12\x0e\n\x06serial\x18\x05 \x01(\t\x12\x12\n\nvalid_from\x18\x06 \x01(\t\x12\x13\n\x0bvalid_until\x18\x07 \x01(\t\x12\x17\n\x0fissuer_province\x18\x08 \x01(\t\"\x12\n\x10LabelKeysRequest\"0\n\x08LabelKey\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"0\n\tLabelKeys\x12#\n\x04keys\x18\x01 \x03(\x0b\x32\x15.tongjian.v1.LabelKey\"\x17\n\x15RevocationListRequest\"6\n\x14SignedRevocationList\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x0c\n\x04\x63ose\x18\x02 \x01(\x0c\x32\xfd\x01\n\x06Labels\x12\x45\n\x0cGetLabelKeys\x12\x1d.tongjian.v1.LabelKeysRequest\x1a\x16.tongjian.v1.LabelKeys\x12Z\n\x11GetRevocationList\x12\".tongjian.v1.RevocationListRequest\x1a!.tongjian.v1.SignedRevocationList\x12P\n\x0e\x41pplyExemption\x12!.tongjian.v1.ExemptionApplication\x1a\x1b.tongjian.v1.ExemptionReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.tongjian.v1.labels_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LABELKEYSREQUEST']._serialized_start=48
-  _globals['_LABELKEYSREQUEST']._serialized_end=66
-  _globals['_LABELKEY']._serialized_start=68
-  _globals['_LABELKEY']._serialized_end=116
-  _globals['_LABELKEYS']._serialized_start=118
-  _globals['_LABELKEYS']._serialized_end=166
-  _globals['_REVOCATIONLISTREQUEST']._serialized_start=168
-  _globals['_REVOCATIONLISTREQUEST']._serialized_end=191
-  _globals['_SIGNEDREVOCATIONLIST']._serialized_start=193
-  _globals['_SIGNEDREVOCATIONLIST']._serialized_end=247
-  _globals['_LABELS']._serialized_start=250
-  _globals['_LABELS']._serialized_end=421
+  _globals['_EXEMPTIONAPPLICATION']._serialized_start=48
+  _globals['_EXEMPTIONAPPLICATION']._serialized_end=124
+  _globals['_EXEMPTIONREPLY']._serialized_start=127
+  _globals['_EXEMPTIONREPLY']._serialized_end=298
+  _globals['_LABELKEYSREQUEST']._serialized_start=300
+  _globals['_LABELKEYSREQUEST']._serialized_end=318
+  _globals['_LABELKEY']._serialized_start=320
+  _globals['_LABELKEY']._serialized_end=368
+  _globals['_LABELKEYS']._serialized_start=370
+  _globals['_LABELKEYS']._serialized_end=418
+  _globals['_REVOCATIONLISTREQUEST']._serialized_start=420
+  _globals['_REVOCATIONLISTREQUEST']._serialized_end=443
+  _globals['_SIGNEDREVOCATIONLIST']._serialized_start=445
+  _globals['_SIGNEDREVOCATIONLIST']._serialized_end=499
+  _globals['_LABELS']._serialized_start=502
+  _globals['_LABELS']._serialized_end=755
 # @@protoc_insertion_point(module_scope)

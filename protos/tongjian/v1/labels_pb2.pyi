@@ -6,6 +6,36 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ExemptionApplication(_message.Message):
+    __slots__ = ("vin", "plate", "application_date")
+    VIN_FIELD_NUMBER: _ClassVar[int]
+    PLATE_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_DATE_FIELD_NUMBER: _ClassVar[int]
+    vin: str
+    plate: str
+    application_date: str
+    def __init__(self, vin: _Optional[str] = ..., plate: _Optional[str] = ..., application_date: _Optional[str] = ...) -> None: ...
+
+class ExemptionReply(_message.Message):
+    __slots__ = ("granted", "refusal_reasons", "regime", "token", "serial", "valid_from", "valid_until", "issuer_province")
+    GRANTED_FIELD_NUMBER: _ClassVar[int]
+    REFUSAL_REASONS_FIELD_NUMBER: _ClassVar[int]
+    REGIME_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SERIAL_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_PROVINCE_FIELD_NUMBER: _ClassVar[int]
+    granted: bool
+    refusal_reasons: _containers.RepeatedScalarFieldContainer[str]
+    regime: str
+    token: str
+    serial: str
+    valid_from: str
+    valid_until: str
+    issuer_province: str
+    def __init__(self, granted: _Optional[bool] = ..., refusal_reasons: _Optional[_Iterable[str]] = ..., regime: _Optional[str] = ..., token: _Optional[str] = ..., serial: _Optional[str] = ..., valid_from: _Optional[str] = ..., valid_until: _Optional[str] = ..., issuer_province: _Optional[str] = ...) -> None: ...
+
 class LabelKeysRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -44,6 +44,11 @@ class LabelsStub:
                 request_serializer=protos_dot_tongjian_dot_v1_dot_labels__pb2.RevocationListRequest.SerializeToString,
                 response_deserializer=protos_dot_tongjian_dot_v1_dot_labels__pb2.SignedRevocationList.FromString,
                 _registered_method=True)
+        self.ApplyExemption = channel.unary_unary(
+                '/tongjian.v1.Labels/ApplyExemption',
+                request_serializer=protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionApplication.SerializeToString,
+                response_deserializer=protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionReply.FromString,
+                _registered_method=True)
 
 
 class LabelsServicer:
@@ -64,6 +69,15 @@ class LabelsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApplyExemption(self, request, context):
+        """An owner's application for an exemption label (免检), at any province's hub: the hub asks the
+        registration province's hub for the facts, decides, signs, and has the registration hub record
+        the label (one per vehicle and due point: a repeated application gets the same label).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LabelsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -76,6 +90,11 @@ def add_LabelsServicer_to_server(servicer, server):
                     servicer.GetRevocationList,
                     request_deserializer=protos_dot_tongjian_dot_v1_dot_labels__pb2.RevocationListRequest.FromString,
                     response_serializer=protos_dot_tongjian_dot_v1_dot_labels__pb2.SignedRevocationList.SerializeToString,
+            ),
+            'ApplyExemption': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyExemption,
+                    request_deserializer=protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionApplication.FromString,
+                    response_serializer=protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,6 +151,33 @@ class Labels:
             '/tongjian.v1.Labels/GetRevocationList',
             protos_dot_tongjian_dot_v1_dot_labels__pb2.RevocationListRequest.SerializeToString,
             protos_dot_tongjian_dot_v1_dot_labels__pb2.SignedRevocationList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyExemption(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tongjian.v1.Labels/ApplyExemption',
+            protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionApplication.SerializeToString,
+            protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionReply.FromString,
             options,
             channel_credentials,
             insecure,
