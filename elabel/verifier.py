@@ -14,9 +14,16 @@ from datetime import datetime
 
 from elabel.claims import LabelClaims, claims_from_cwt
 from elabel.envelope import CONTENT_TYPE_LABEL, open_envelope, verify_envelope
-from elabel.errors import ClaimsError, EnvelopeDamaged, LabelFault, RevocationListInvalid, SignatureMismatch
+from elabel.errors import (
+    ClaimsError,
+    EnvelopeDamaged,
+    LabelFault,
+    LabelInvalid,
+    RevocationListInvalid,
+    SignatureMismatch,
+)
 from elabel.label_text import cose_of_text
-from elabel.trust_cache import TrustCache
+from elabel.trust_cache import HubKey, TrustCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,26 +51,37 @@ def _refused(fault: LabelFault, detail: str) -> LabelCheck:
     return LabelCheck(None, (Problem(fault, detail),), ())
 
 
-def check_label(text: str, cache: TrustCache, now: datetime, vin: str | None = None) -> LabelCheck:
+def signed_claims(text: str, cache: TrustCache) -> tuple[LabelClaims, HubKey]:
+    """The claims of a label whose signature holds, and the key that signed it; ``LabelInvalid``
+    (altered, unknown issuer or forged) otherwise. Says nothing of time, vehicle or revocation."""
     try:
         cose = cose_of_text(text)
         envelope = open_envelope(cose)
     except EnvelopeDamaged as exc:
-        return _refused(LabelFault.ALTERED, str(exc))
+        raise LabelInvalid(LabelFault.ALTERED, str(exc)) from exc
     if envelope.content_type != CONTENT_TYPE_LABEL:
-        return _refused(LabelFault.ALTERED, f"content type {envelope.content_type!r} is not a label's")
+        raise LabelInvalid(LabelFault.ALTERED, f"content type {envelope.content_type!r} is not a label's")
     key = cache.key_by_kid(envelope.kid)
     if key is None:
-        return _refused(LabelFault.UNKNOWN_ISSUER, f"key id {envelope.kid.hex()} is not in the trust list")
+        raise LabelInvalid(LabelFault.UNKNOWN_ISSUER, f"key id {envelope.kid.hex()} is not in the trust list")
     try:
         claims = claims_from_cwt(verify_envelope(cose, key.public_key))
-    except SignatureMismatch:
-        return _refused(LabelFault.FORGED, f"the signature is not hub {key.province}'s key {key.kid.hex()}")
+    except SignatureMismatch as exc:
+        detail = f"the signature is not hub {key.province}'s key {key.kid.hex()}"
+        raise LabelInvalid(LabelFault.FORGED, detail) from exc
     except (EnvelopeDamaged, ClaimsError) as exc:
-        return _refused(LabelFault.ALTERED, str(exc))
+        raise LabelInvalid(LabelFault.ALTERED, str(exc)) from exc
     if claims.issuer_province != key.province:
         detail = f"claims issuer {claims.issuer_province} but is signed with hub {key.province}'s key"
-        return _refused(LabelFault.FORGED, detail)
+        raise LabelInvalid(LabelFault.FORGED, detail)
+    return claims, key
+
+
+def check_label(text: str, cache: TrustCache, now: datetime, vin: str | None = None) -> LabelCheck:
+    try:
+        claims, key = signed_claims(text, cache)
+    except LabelInvalid as exc:
+        return _refused(exc.fault, exc.detail)
 
     problems: list[Problem] = []
     notes: list[str] = []

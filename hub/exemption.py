@@ -12,6 +12,7 @@ the label recorded the first time.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -61,9 +62,9 @@ def exemption_label(
 class RegistrationHub(Protocol):
     """What the serving hub needs from the vehicle's registration hub."""
 
-    def facts(self, vin: str) -> tuple[RegisteredVehicle, ExemptionFacts]: ...
+    async def facts(self, vin: str) -> tuple[RegisteredVehicle, ExemptionFacts]: ...
 
-    def record(self, label: ExemptionLabel, token: str, kid: bytes) -> StoredLabel: ...
+    async def record(self, label: ExemptionLabel, token: str, kid: bytes) -> StoredLabel: ...
 
 
 class LocalRegistration:
@@ -74,11 +75,11 @@ class LocalRegistration:
         self._standing = standing
         self._labels = labels
 
-    def facts(self, vin: str) -> tuple[RegisteredVehicle, ExemptionFacts]:
-        return exemption_facts(self._register, self._standing, vin)
+    async def facts(self, vin: str) -> tuple[RegisteredVehicle, ExemptionFacts]:
+        return await asyncio.to_thread(exemption_facts, self._register, self._standing, vin)
 
-    def record(self, label: ExemptionLabel, token: str, kid: bytes) -> StoredLabel:
-        return self._labels.record_exemption(label.claims, token, kid, label.due)
+    async def record(self, label: ExemptionLabel, token: str, kid: bytes) -> StoredLabel:
+        return await asyncio.to_thread(self._labels.record_exemption, label.claims, token, kid, label.due)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,19 +93,21 @@ class ExemptionDesk:
         self._book = book
         self._clock = clock
 
-    def apply(
+    async def apply(
         self, vin: str, registration: RegistrationHub, application_date: date | None = None
     ) -> ExemptionOutcome:
         now = self._clock()
         day = application_date or now.astimezone(CHINA_TIME).date()
-        registered, facts = registration.facts(vin.strip().upper())
+        registered, facts = await registration.facts(vin.strip().upper())
         decision, label = exemption_label(facts, registered, day, self._book.key.province, now)
         if label is None:
             return ExemptionOutcome(decision, None)
         token = sign_label(label.claims, self._book.key)
-        recorded = registration.record(label, token, self._book.key.kid)
+        recorded = await registration.record(label, token, self._book.key.kid)
         if recorded.claims.issuer_province == self._book.key.province:
             # Our own label (this time or an earlier one): keep it in our book too, so that we
             # can revoke it and list it; the registration hub keeps the authoritative record.
-            self._book.record_exemption(recorded.claims, recorded.token, self._book.key.kid, label.due)
+            await asyncio.to_thread(
+                self._book.record_exemption, recorded.claims, recorded.token, self._book.key.kid, label.due
+            )
         return ExemptionOutcome(decision, recorded)

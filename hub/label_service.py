@@ -90,7 +90,7 @@ class LabelService(labels_pb2_grpc.LabelsServicer):
                 grpc.StatusCode.UNAVAILABLE, f"this hub has no link to the hub of province {province}"
             )
         try:
-            outcome = await asyncio.to_thread(self._desk.apply, vin, registration, day)
+            outcome = await self._desk.apply(vin, registration, day)
         except UnknownVehicle as error:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
         except (HubError, SQLAlchemyError) as error:

@@ -21,6 +21,7 @@ from inspection import Fuel, Vehicle, VehicleClass, VehicleUse
 from inspection.exemption_rules import RefusalReason
 from inspection.vehicle_register_csv import RegisterRow
 
+pytestmark = pytest.mark.asyncio
 VIN = "LFV2A21KXNA000017"
 APPLIED = date(2025, 2, 1)  # registered 2023-03-15: the year-2 window is open
 
@@ -67,21 +68,21 @@ def desk_for(
     )
 
 
-def test_a_clean_young_car_gets_one_label_however_often_it_applies(store: HubStore) -> None:
+async def test_a_clean_young_car_gets_one_label_however_often_it_applies(store: HubStore) -> None:
     desk, registration, book = desk_for(store, car(), CLEAN)
-    first = desk.apply(VIN, registration)
+    first = await desk.apply(VIN, registration)
     assert first.decision.granted and first.label is not None
     assert (first.label.claims.valid_from, first.label.claims.valid_until) == (APPLIED, date(2027, 3, 15))
-    again = desk.apply(VIN.lower(), registration)
+    again = await desk.apply(VIN.lower(), registration)
     assert again.label == first.label and len(book.by_vin(VIN)) == 1
     cache = TrustCache((HubKey("50", book.key.public_key),))
     assert check_label(first.label.token, cache, datetime(2026, 1, 1, tzinfo=UTC), vin=VIN).valid
 
 
-def test_a_refusal_lists_every_reason_and_issues_nothing(store: HubStore) -> None:
+async def test_a_refusal_lists_every_reason_and_issues_nothing(store: HubStore) -> None:
     standing = dataclasses.replace(CLEAN, unresolved_violations=3, casualty_accident=True)
     desk, registration, book = desk_for(store, car(van=True), standing)
-    outcome = desk.apply(VIN, registration)
+    outcome = await desk.apply(VIN, registration)
     assert outcome.label is None
     assert outcome.decision.reasons == (
         RefusalReason.VAN,
@@ -91,13 +92,13 @@ def test_a_refusal_lists_every_reason_and_issues_nothing(store: HubStore) -> Non
     assert book.by_vin(VIN) == []
 
 
-def test_no_standing_on_record_is_refused_cautiously(store: HubStore) -> None:
+async def test_no_standing_on_record_is_refused_cautiously(store: HubStore) -> None:
     desk, registration, _ = desk_for(store, car(), None)
-    reasons = desk.apply(VIN, registration).decision.reasons
+    reasons = (await desk.apply(VIN, registration)).decision.reasons
     assert reasons == (RefusalReason.INSURANCE_NOT_VALID, RefusalReason.VEHICLE_TAX_UNPAID)
 
 
-def test_an_unregistered_vehicle_is_named(store: HubStore) -> None:
+async def test_an_unregistered_vehicle_is_named(store: HubStore) -> None:
     desk, registration, _ = desk_for(store, car(), CLEAN)
     with pytest.raises(UnknownVehicle, match="LFV2A21K9NA000025"):
-        desk.apply("LFV2A21K9NA000025", registration)
+        await desk.apply("LFV2A21K9NA000025", registration)

@@ -65,3 +65,51 @@ class SignedRevocationList(_message.Message):
     province: str
     cose: bytes
     def __init__(self, province: _Optional[str] = ..., cose: _Optional[bytes] = ...) -> None: ...
+
+class ExemptionFactsRequest(_message.Message):
+    __slots__ = ("vin",)
+    VIN_FIELD_NUMBER: _ClassVar[int]
+    vin: str
+    def __init__(self, vin: _Optional[str] = ...) -> None: ...
+
+class ExemptionFacts(_message.Message):
+    __slots__ = ("vin", "plate", "vehicle_class", "use", "seats", "van", "registration_date", "insurance_valid_until", "vehicle_tax_paid", "unresolved_violations", "unresolved_accidents", "casualty_accident")
+    VIN_FIELD_NUMBER: _ClassVar[int]
+    PLATE_FIELD_NUMBER: _ClassVar[int]
+    VEHICLE_CLASS_FIELD_NUMBER: _ClassVar[int]
+    USE_FIELD_NUMBER: _ClassVar[int]
+    SEATS_FIELD_NUMBER: _ClassVar[int]
+    VAN_FIELD_NUMBER: _ClassVar[int]
+    REGISTRATION_DATE_FIELD_NUMBER: _ClassVar[int]
+    INSURANCE_VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    VEHICLE_TAX_PAID_FIELD_NUMBER: _ClassVar[int]
+    UNRESOLVED_VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    UNRESOLVED_ACCIDENTS_FIELD_NUMBER: _ClassVar[int]
+    CASUALTY_ACCIDENT_FIELD_NUMBER: _ClassVar[int]
+    vin: str
+    plate: str
+    vehicle_class: str
+    use: str
+    seats: int
+    van: bool
+    registration_date: str
+    insurance_valid_until: str
+    vehicle_tax_paid: bool
+    unresolved_violations: int
+    unresolved_accidents: int
+    casualty_accident: bool
+    def __init__(self, vin: _Optional[str] = ..., plate: _Optional[str] = ..., vehicle_class: _Optional[str] = ..., use: _Optional[str] = ..., seats: _Optional[int] = ..., van: _Optional[bool] = ..., registration_date: _Optional[str] = ..., insurance_valid_until: _Optional[str] = ..., vehicle_tax_paid: _Optional[bool] = ..., unresolved_violations: _Optional[int] = ..., unresolved_accidents: _Optional[int] = ..., casualty_accident: _Optional[bool] = ...) -> None: ...
+
+class ExemptionLabelRecord(_message.Message):
+    __slots__ = ("token", "due_date")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    DUE_DATE_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    due_date: str
+    def __init__(self, token: _Optional[str] = ..., due_date: _Optional[str] = ...) -> None: ...
+
+class ExemptionLabelRecorded(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
