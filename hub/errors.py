@@ -13,13 +13,14 @@
     │   ├── UnknownVehicle         a VIN the province's vehicle register does not hold
     │   ├── VehicleStatusConflict  a register status change from a status the vehicle is not in
     │   └── UnknownLabel           a label serial this hub never issued (hub.label_book)
+    ├── ExemptionExchangeError     a peer's exemption message this hub will not act on (hub.exemption_exchange)
     ├── RecordRejected             a record the hub will not store (hub.envelope_check; Ack REJECTED)
     ├── MalformedStoredVerdict     a stored hub verdict that neither JSON form reads (hub.verdict)
     ├── CommitFailed               a batch could not be stored (the stream ends UNAVAILABLE; resend)
     └── HubShuttingDown            work handed to the writer after it was told to stop (UNAVAILABLE)
 
-``RecordRejected`` and ``MalformedStoredVerdict`` live beside the code that raises them; the rest
-live here. Database driver errors (``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
+``RecordRejected``, ``MalformedStoredVerdict`` and ``ExemptionExchangeError`` live beside the code
+that raises them; the rest live here. Database driver errors (``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
 
 Edges: the ingest service answers ``RecordRejected`` with Ack REJECTED and maps ``CommitFailed``,
 ``HubShuttingDown`` and database errors to gRPC UNAVAILABLE; the CLI (``tongjian hub``,

@@ -24,6 +24,21 @@ from hub.label_book import LabelBook, LabelRegistry, StoredLabel, exemption_seri
 from hub.vehicle_register import RegisteredVehicle, VehicleRegister
 from hub.vehicle_standing import StandingBook, exemption_facts
 from inspection.exemption_rules import ExemptionDecision, ExemptionFacts, decide_exemption
+from inspection.vehicle import VehicleClass
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledVehicle:
+    """Who the label names: what the registration hub tells besides the facts."""
+
+    vin: str
+    plate: str
+    vehicle_class: VehicleClass
+
+
+def labelled(registered: RegisteredVehicle) -> LabelledVehicle:
+    vehicle = registered.vehicle
+    return LabelledVehicle(vehicle.vin, vehicle.plate, vehicle.vehicle_class)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +49,7 @@ class ExemptionLabel:
 
 def exemption_label(
     facts: ExemptionFacts,
-    registered: RegisteredVehicle,
+    vehicle: LabelledVehicle,
     application_date: date,
     issuer_province: str,
     issued_at: datetime,
@@ -43,7 +58,6 @@ def exemption_label(
     if not decision.granted:
         return decision, None
     assert decision.due_point is not None and decision.valid_until is not None  # granted
-    vehicle = registered.vehicle
     due = decision.due_point.due
     claims = LabelClaims(
         label_type=LabelType.EXEMPTION,
@@ -62,7 +76,7 @@ def exemption_label(
 class RegistrationHub(Protocol):
     """What the serving hub needs from the vehicle's registration hub."""
 
-    async def facts(self, vin: str) -> tuple[RegisteredVehicle, ExemptionFacts]: ...
+    async def facts(self, vin: str) -> tuple[LabelledVehicle, ExemptionFacts]: ...
 
     async def record(self, label: ExemptionLabel, token: str, kid: bytes) -> StoredLabel: ...
 
@@ -75,8 +89,9 @@ class LocalRegistration:
         self._standing = standing
         self._labels = labels
 
-    async def facts(self, vin: str) -> tuple[RegisteredVehicle, ExemptionFacts]:
-        return await asyncio.to_thread(exemption_facts, self._register, self._standing, vin)
+    async def facts(self, vin: str) -> tuple[LabelledVehicle, ExemptionFacts]:
+        registered, facts = await asyncio.to_thread(exemption_facts, self._register, self._standing, vin)
+        return labelled(registered), facts
 
     async def record(self, label: ExemptionLabel, token: str, kid: bytes) -> StoredLabel:
         return await asyncio.to_thread(self._labels.record_exemption, label.claims, token, kid, label.due)
