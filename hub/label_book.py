@@ -169,6 +169,17 @@ class LabelRegistry:
         assert stored is not None  # just inserted, or there before
         return stored
 
+    def revoke_for_record(self, station_id: str, record_id: str, reason: str) -> StoredLabel | None:
+        """Revoke the inspection label issued for a record (post-review rejected it); None when
+        the record has no label (not passed, or not yet reached by the issuer)."""
+        with self._database.read() as session:
+            serial = session.scalars(
+                select(Label.serial)
+                .join(Record, Record.seq == Label.record_seq)
+                .where(Record.station_id == station_id, Record.record_id == record_id)
+            ).first()
+        return None if serial is None else self.revoke_label(serial, reason)
+
 
 class LabelBook(LabelRegistry):
     """The registry plus the hub's label key: issuing, and the signed revocation list."""

@@ -150,7 +150,12 @@ async def test_revocation_is_audited_listed_signed_and_seen_by_the_offline_verif
         at = datetime(2027, 1, 1, tzinfo=UTC)
         assert check_label(label.token, cache, at).valid
 
-        revoked = book.revoke_label(label.claims.serial, "post-review rejected the record")
+        record = make_record(0)
+        assert book.revoke_for_record(record.station_id, "no-such-record", "x") is None
+        revoked = book.revoke_for_record(
+            record.station_id, str(record.record_id), "post-review rejected the record"
+        )
+        assert revoked is not None and revoked.claims.serial == label.claims.serial
         assert revoked.revoked_reason == "post-review rejected the record"
         again = book.revoke_label(label.claims.serial, "a second reason")
         assert again.revoked_at == revoked.revoked_at and again.revoked_reason == revoked.revoked_reason
