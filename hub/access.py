@@ -24,6 +24,7 @@ from pki.authority import Role
 from pki.grpc_credentials import CertificateRoleError, peer_role
 
 _STATION_ONLY = frozenset({Role.STATION})
+_PEER_HUBS = frozenset({Role.PEER_HUB})
 
 RPC_ROLES: Mapping[str, frozenset[Role]] = {
     "/tongjian.v1.StationIngest/Submit": _STATION_ONLY,
@@ -33,6 +34,11 @@ RPC_ROLES: Mapping[str, frozenset[Role]] = {
     "/tongjian.v1.Labels/GetRevocationList": frozenset(Role),
     # An owner applies through the province's online service, which holds a person certificate.
     "/tongjian.v1.Labels/ApplyExemption": frozenset({Role.PERSON}),
+    "/tongjian.v1.PeerExchange/Forward": _PEER_HUBS,
+    "/tongjian.v1.PeerExchange/FetchTrustList": _PEER_HUBS,
+    "/tongjian.v1.PeerExchange/FetchDirectory": _PEER_HUBS,
+    "/tongjian.v1.PeerExchange/GetExemptionFacts": _PEER_HUBS,
+    "/tongjian.v1.PeerExchange/RecordExemptionLabel": _PEER_HUBS,
 }
 
 OPEN_SERVICES = frozenset(

@@ -84,7 +84,7 @@ class LabelService(labels_pb2_grpc.LabelsServicer):
                     grpc.StatusCode.INVALID_ARGUMENT,
                     f"application_date {request.application_date!r} is not YYYY-MM-DD",
                 )
-        registration = self._registration(province)
+        registration = await asyncio.to_thread(self._registration, province)
         if registration is None:
             await context.abort(
                 grpc.StatusCode.UNAVAILABLE, f"this hub has no link to the hub of province {province}"
