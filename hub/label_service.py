@@ -93,6 +93,13 @@ class LabelService(labels_pb2_grpc.LabelsServicer):
             outcome = await self._desk.apply(vin, registration, day)
         except UnknownVehicle as error:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+        except grpc.aio.AioRpcError as error:  # the registration hub, over the federation link
+            if error.code() is grpc.StatusCode.NOT_FOUND:
+                await context.abort(grpc.StatusCode.NOT_FOUND, error.details() or "vehicle not registered")
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                f"the hub of province {province} answered {error.code().name}: {error.details()}; nothing was issued",
+            )
         except (HubError, SQLAlchemyError) as error:
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"the application could not be decided: {error}")
         decision = outcome.decision
