@@ -37,11 +37,17 @@
     │   ├── MalformedDirectory         the body is not a StationDirectory, or a field is wrong
     │   └── DirectoryKeyMismatch       a key whose key id names another key or another station
     ├── NoPeerDirectory            no directory cached for a province
-    └── PeerDirectoryExpired       the cached directory is past its valid_until (carries it)
+    ├── PeerDirectoryExpired       the cached directory is past its valid_until (carries it)
+    │
+    │   federation: forwarding (hub.forwarded_record, hub.forwarder)
+    ├── ForwardRefused             a forwarded record not stored: refusal (unknown vehicle, wrong
+    │                              province, rejected, retry later) and reason; answered in its Ack
+    └── PeerProtocolError          a peer answered out of protocol (an Ack for another record)
 
-``RecordRejected``, ``MalformedStoredVerdict`` and ``ExemptionExchangeError`` live beside the code
-that raises them; the rest live here (``hub.trust_list`` and ``hub.published_directory`` re-export
-theirs). Database driver errors (``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
+``RecordRejected``, ``MalformedStoredVerdict``, ``ForwardRefused``, ``PeerProtocolError`` and
+``ExemptionExchangeError`` live beside the code that raises them; the rest live here
+(``hub.trust_list`` and ``hub.published_directory`` re-export theirs). Database driver errors
+(``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
 
 Edges: the ingest service answers ``RecordRejected`` with Ack REJECTED and maps ``CommitFailed``,
 ``HubShuttingDown`` and database errors to gRPC UNAVAILABLE; the CLI (``tongjian hub``,

@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, text, update
+from sqlalchemy.orm import Session
 
 from hub.db import Database, insert_ignoring_duplicates
 from hub.models import ForwardOutboxItem
@@ -133,6 +134,24 @@ def _sendable(now: datetime) -> object:
     )
 
 
+def _bookkeeping(session: Session) -> None:
+    """Leases and delivery marks need not wait for a disk flush (PostgreSQL): losing the last few
+    in a crash only means those items are sent again, and the peer answers DUPLICATE. The items
+    themselves are written with the record, durably."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
+def _mark_delivered(session: Session, settled: Sequence[tuple[int, str]], now: datetime) -> None:
+    for status in {status for _, status in settled}:
+        ids = [item_id for item_id, item_status in settled if item_status == status]
+        session.execute(
+            update(ForwardOutboxItem)
+            .where(ForwardOutboxItem.id.in_(ids))
+            .values(delivered_at=now, delivered_status=status, lease_owner=None, lease_until=None)
+        )
+
+
 class ForwardOutbox:
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -144,18 +163,29 @@ class ForwardOutbox:
             return sorted(connection.execute(query).scalars())
 
     def lease(
-        self, to_province: str, owner: str, limit: int, lease: timedelta, now: datetime
+        self,
+        to_province: str,
+        owner: str,
+        limit: int,
+        lease: timedelta,
+        now: datetime,
+        settle: Sequence[tuple[int, str]] = (),
     ) -> list[OutboxItem]:
-        """Up to ``limit`` of the oldest sendable items for ``to_province``, leased to ``owner``."""
-        query = (
-            select(ForwardOutboxItem)
-            .where(ForwardOutboxItem.to_province == to_province, _sendable(now))  # type: ignore[arg-type]
-            .order_by(ForwardOutboxItem.id)
-            .limit(limit)
-        )
-        if self._database.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+        """Mark ``settle`` delivered, then lease up to ``limit`` of the oldest sendable items for
+        ``to_province`` to ``owner`` - one transaction, so a busy link pays one commit per round."""
         with self._database.write() as session:
+            _bookkeeping(session)
+            _mark_delivered(session, settle, now)
+            if limit <= 0:
+                return []
+            query = (
+                select(ForwardOutboxItem)
+                .where(ForwardOutboxItem.to_province == to_province, _sendable(now))  # type: ignore[arg-type]
+                .order_by(ForwardOutboxItem.id)
+                .limit(limit)
+            )
+            if self._database.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
             rows = list(session.scalars(query))
             for row in rows:
                 row.lease_owner = owner
@@ -165,14 +195,23 @@ class ForwardOutbox:
 
     def delivered(self, settled: Sequence[tuple[int, str]], now: datetime) -> None:
         """Mark items delivered with the peer's status (``accepted`` or ``duplicate``)."""
-        if not settled:
+        if settled:
+            with self._database.write() as session:
+                _bookkeeping(session)
+                _mark_delivered(session, settled, now)
+
+    def finish(self, settled: Sequence[tuple[int, str]], unanswered: Sequence[int], now: datetime) -> None:
+        """A link ends: mark what the peer answered delivered and give back what it did not."""
+        if not settled and not unanswered:
             return
         with self._database.write() as session:
-            for item_id, status in settled:
+            _bookkeeping(session)
+            _mark_delivered(session, settled, now)
+            if unanswered:
                 session.execute(
                     update(ForwardOutboxItem)
-                    .where(ForwardOutboxItem.id == item_id)
-                    .values(delivered_at=now, delivered_status=status, lease_owner=None, lease_until=None)
+                    .where(ForwardOutboxItem.id.in_(unanswered), ForwardOutboxItem.delivered_at.is_(None))
+                    .values(lease_owner=None, lease_until=None)
                 )
 
     def park(self, item_id: int, reason: str, now: datetime) -> None:
@@ -192,17 +231,6 @@ class ForwardOutbox:
                 .values(parked_at=now, parked_reason=reason, lease_owner=None, lease_until=None)
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
-
-    def release(self, item_ids: Sequence[int]) -> None:
-        """Give leased items back (sent but not answered): they go again on the next round."""
-        if not item_ids:
-            return
-        with self._database.write() as session:
-            session.execute(
-                update(ForwardOutboxItem)
-                .where(ForwardOutboxItem.id.in_(item_ids), ForwardOutboxItem.delivered_at.is_(None))
-                .values(lease_owner=None, lease_until=None)
-            )
 
     def retry(self, item_ids: Sequence[int] | None = None) -> int:
         """Unpark the given items (all parked ones with None); returns how many."""

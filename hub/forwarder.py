@@ -21,8 +21,10 @@ import functools
 import logging
 import os
 import socket
+import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,6 +44,7 @@ from protos.tongjian.v1 import federation_pb2
 log = logging.getLogger(__name__)
 
 _FORWARD = "/tongjian.v1.PeerExchange/Forward"
+_FETCH_TRUST_LIST = "/tongjian.v1.PeerExchange/FetchTrustList"
 _EOF: object = grpc.aio.EOF  # type: ignore[attr-defined]  # what read() returns at the end; not in the stubs
 _DELIVERED = {
     federation_pb2.FORWARD_STATUS_ACCEPTED: "accepted",
@@ -70,6 +73,22 @@ class ForwarderSettings:
     directory_ttl: timedelta = timedelta(minutes=15)
 
 
+class _CachedValue:
+    """A value read at most every ``ttl_s`` (the directory sequence: one query per round is waste)."""
+
+    def __init__(self, read: Callable[[], int], ttl_s: float = 1.0) -> None:
+        self._read = read
+        self._ttl_s = ttl_s
+        self._value = 0
+        self._read_at = float("-inf")
+
+    def __call__(self) -> int:
+        now = time.monotonic()
+        if now - self._read_at >= self._ttl_s:
+            self._value, self._read_at = self._read(), now
+        return self._value
+
+
 class PeerProtocolError(HubError):
     """The peer answered out of protocol (an Ack for another record, a missing Ack)."""
 
@@ -79,7 +98,15 @@ class _RetryLater(HubError):
 
 
 # What ends a link and makes it start again after a backoff.
-_LINK_ERRORS = (grpc.aio.AioRpcError, PeerProtocolError, _RetryLater, OSError, TimeoutError)
+# (InvalidStateError: a write to a call the transport has already ended.)
+_LINK_ERRORS = (
+    grpc.aio.AioRpcError,
+    asyncio.InvalidStateError,
+    PeerProtocolError,
+    _RetryLater,
+    OSError,
+    TimeoutError,
+)
 
 
 class Forwarder:
@@ -92,6 +119,7 @@ class Forwarder:
         metrics: HubMetrics | None = None,
         settings: ForwarderSettings | None = None,
         clock: Callable[[], datetime] | None = None,
+        offer_trust_list: Callable[[federation_pb2.SignedDocument], bool] | None = None,
     ) -> None:
         self._store = store
         self._identity = identity
@@ -100,9 +128,14 @@ class Forwarder:
         self._metrics = metrics
         self._settings = settings or ForwarderSettings()
         self._clock = clock or (lambda: datetime.now(UTC))
+        # Installs a newer national trust list a peer holds (verified with the national key);
+        # None: this hub takes trust lists only from its operator.
+        self._offer_trust_list = offer_trust_list
         # Lease owner: unique per process, readable in the outbox when an operator looks.
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:64]
-        self._wake = asyncio.Event()
+        self._wake = asyncio.Event()  # the main loop's
+        self._link_wakes: set[asyncio.Event] = set()  # each open session's
+        self._directory_sequence = _CachedValue(lambda: self._store.directory.sequence())
         self._links: dict[str, asyncio.Task[None]] = {}
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -113,6 +146,8 @@ class Forwarder:
     def wake(self) -> None:
         """New items are in the outbox (called from the group committer, on the event loop)."""
         self._wake.set()
+        for link_wake in self._link_wakes:
+            link_wake.set()
 
     async def close(self) -> None:
         """Stop every link; items sent but not settled go again later (the peer dedupes)."""
@@ -145,8 +180,11 @@ class Forwarder:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.poll_s)
 
-    def _link_ended(self, province: str, _task: asyncio.Task[None]) -> None:
+    def _link_ended(self, province: str, task: asyncio.Task[None]) -> None:
         self._links.pop(province, None)
+        if not task.cancelled() and task.exception() is not None:
+            # A bug, not a link failure (those are retried inside): say so; _run starts it again.
+            log.error("forwarder: link to province %s ended by %r", province, task.exception())
 
     async def _link(self, province: str) -> None:
         settings = self._settings
@@ -197,9 +235,16 @@ class Forwarder:
             self._metrics.forward_link_failures.labels(province).inc()
 
     async def _session(self, entry: ProvinceHubEntry) -> None:
-        """One stream to ``entry``'s hub: send until the outbox for it is empty and stays so."""
+        """One stream to ``entry``'s hub, until the outbox for it is empty and stays so.
+
+        Pipelined: up to ``window`` items are in flight while their Acks come back; each round
+        marks what was answered delivered and leases the next items in one transaction."""
         settings = self._settings
         outbox = self._store.outbox
+        loop = asyncio.get_running_loop()
+        link = _Link(entry.province, loop.time())
+        wake = asyncio.Event()
+        self._link_wakes.add(wake)
         async with self._channel_factory(entry) as channel:
             # Called without a request iterator: the stream is written item by item (call.write).
             method: Any = channel.stream_stream(
@@ -207,14 +252,26 @@ class Forwarder:
                 request_serializer=federation_pb2.ForwardItem.SerializeToString,
                 response_deserializer=federation_pb2.ForwardAck.FromString,
             )
+            await self._adopt_newer_trust_list(channel, entry.province)
             call = method()
-            directory_sent_at: datetime | None = None
-            directory_sequence = -1
-            idle_since = asyncio.get_running_loop().time()
+            link.progress = wake
+            reader = asyncio.create_task(self._read_acks(call, link))
             try:
+                directory_sent_at: datetime | None = None
+                directory_sequence = -1
+                idle_since = loop.time()
                 while not self._closing:
+                    if link.retry_later is not None:
+                        raise link.retry_later
+                    if reader.done():
+                        reader.result()  # what broke the stream
+                        raise PeerProtocolError(f"province {entry.province} ended the stream")
+                    if link.in_flight and loop.time() - link.last_ack > settings.ack_timeout_s:
+                        raise TimeoutError(
+                            f"province {entry.province} answered nothing for {settings.ack_timeout_s:g} s"
+                        )
                     now = self._clock()
-                    sequence = await asyncio.to_thread(self._store.directory.sequence)
+                    sequence = self._directory_sequence()
                     if (
                         directory_sent_at is None
                         or sequence != directory_sequence
@@ -231,61 +288,118 @@ class Forwarder:
                         )
                         await call.write(federation_pb2.ForwardItem(directory=document))
                         directory_sent_at, directory_sequence = now, sequence
-                    items = await asyncio.to_thread(
-                        outbox.lease, entry.province, self._owner, settings.window, settings.lease, now
+                    wake.clear()
+                    settle, link.answered = link.answered, []
+                    room = settings.window - len(link.in_flight)
+                    items = (
+                        await asyncio.to_thread(
+                            outbox.lease, entry.province, self._owner, room, settings.lease, now, settle
+                        )
+                        if room > 0 or settle
+                        else []
                     )
-                    if not items:
-                        loop_time = asyncio.get_running_loop().time()
-                        if loop_time - idle_since >= settings.idle_close_s:
-                            break
-                        self._wake.clear()
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), settings.poll_s)
+                    self._count_delivered(entry.province, settle)
+                    # All in flight before the first write: a write that fails leaves every leased
+                    # item where the session's end gives it back.
+                    link.in_flight.extend(items)
+                    for item in items:
+                        document = federation_pb2.SignedDocument(
+                            body=item.body, key_id=item.key_id, signature=item.signature
+                        )
+                        await call.write(federation_pb2.ForwardItem(record=document))
+                    if items:
+                        idle_since = loop.time()
                         continue
-                    await self._send_window(call, items)
-                    idle_since = asyncio.get_running_loop().time()
+                    if not link.in_flight and loop.time() - idle_since >= settings.idle_close_s:
+                        break
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), settings.poll_s)
                 await call.done_writing()
+                await reader  # the peer ends the stream once it has answered everything
             except BaseException:
                 call.cancel()
                 raise
+            finally:
+                self._link_wakes.discard(wake)
+                reader.cancel()
+                settle, unanswered = link.answered, [item.id for item in link.in_flight]
+                link.answered, link.in_flight = [], deque()
+                await asyncio.shield(asyncio.to_thread(outbox.finish, settle, unanswered, self._clock()))
+                self._count_delivered(entry.province, settle)
 
-    async def _send_window(self, call: Any, items: list[OutboxItem]) -> None:
-        outbox = self._store.outbox
-        unsettled = {item.id for item in items}
+    async def _adopt_newer_trust_list(self, channel: grpc.aio.Channel, province: str) -> None:
+        """Ask the peer for its trust list if newer than ours: one signed list reaches every hub
+        that talks to any hub that has it. A peer offering an invalid one is logged, not trusted."""
+        if self._offer_trust_list is None:
+            return
+        trust = self._trust()
+        fetch: Any = channel.unary_unary(
+            _FETCH_TRUST_LIST,
+            request_serializer=federation_pb2.TrustListRequest.SerializeToString,
+            response_deserializer=federation_pb2.TrustListReply.FromString,
+        )
+        reply = await fetch(
+            federation_pb2.TrustListRequest(have_version=trust.version if trust is not None else 0),
+            timeout=self._settings.ack_timeout_s,
+        )
+        if not reply.HasField("trust_list"):
+            return
         try:
-            for item in items:
-                document = federation_pb2.SignedDocument(
-                    body=item.body, key_id=item.key_id, signature=item.signature
-                )
-                await call.write(federation_pb2.ForwardItem(record=document))
-            delivered: list[tuple[int, str]] = []
-            retry_later: list[int] = []
-            for item in items:
-                ack = await asyncio.wait_for(call.read(), self._settings.ack_timeout_s)
-                if ack is _EOF:
-                    raise PeerProtocolError(f"province {item.to_province} ended the stream before answering")
-                if (ack.station_id, ack.record_id) != (item.station_id, item.record_id) and ack.record_id:
+            if await asyncio.to_thread(self._offer_trust_list, reply.trust_list):
+                log.info("forwarder: installed a newer national trust list from province %s", province)
+        except HubError as error:
+            log.warning("forwarder: province %s offered a trust list this hub refuses: %s", province, error)
+
+    async def _read_acks(self, call: Any, link: _Link) -> None:
+        """Match each Ack to the oldest item in flight and settle it (parked ones at once)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            ack = await call.read()
+            if ack is _EOF:
+                if link.in_flight:
                     raise PeerProtocolError(
-                        f"province {item.to_province} answered record {ack.record_id!r} for {item.record_id!r}"
+                        f"province {link.province} ended the stream with {len(link.in_flight)} records unanswered"
                     )
-                if ack.status in _DELIVERED:
-                    delivered.append((item.id, _DELIVERED[ack.status]))
-                elif ack.status in _PARKED:
-                    await asyncio.to_thread(outbox.park, item.id, _reason(ack), self._clock())
-                    unsettled.discard(item.id)
-                    if self._metrics is not None:
-                        self._metrics.forward_parked.labels(item.to_province).inc()
-                else:
-                    retry_later.append(item.id)
-            await asyncio.to_thread(outbox.delivered, delivered, self._clock())
-            unsettled.difference_update(item_id for item_id, _ in delivered)
-            if self._metrics is not None and delivered:
-                self._metrics.forwarded.labels(items[0].to_province).inc(len(delivered))
-            if retry_later:
-                raise _RetryLater(f"{len(retry_later)} records: the peer asked to resend later")
-        finally:
-            if unsettled:
-                await asyncio.shield(asyncio.to_thread(outbox.release, sorted(unsettled)))
+                return
+            if not link.in_flight:
+                raise PeerProtocolError(f"province {link.province} answered a record nobody sent")
+            item = link.in_flight[0]
+            if ack.record_id and (ack.station_id, ack.record_id) != (item.station_id, item.record_id):
+                raise PeerProtocolError(
+                    f"province {link.province} answered record {ack.record_id!r} for {item.record_id!r}"
+                )
+            if ack.status == federation_pb2.FORWARD_STATUS_RETRY_LATER:
+                # Left in flight: given back when the session ends, sent again after a backoff.
+                link.retry_later = _RetryLater(f"province {link.province}: {ack.reason or 'retry later'}")
+                link.progress.set()
+                return
+            link.in_flight.popleft()
+            link.last_ack = loop.time()
+            if ack.status in _DELIVERED:
+                link.answered.append((item.id, _DELIVERED[ack.status]))
+            elif ack.status in _PARKED:
+                await asyncio.to_thread(self._store.outbox.park, item.id, _reason(ack), self._clock())
+                if self._metrics is not None:
+                    self._metrics.forward_parked.labels(item.to_province).inc()
+            else:
+                raise PeerProtocolError(f"province {link.province} answered with unknown status {ack.status}")
+            link.progress.set()
+
+    def _count_delivered(self, province: str, settled: list[tuple[int, str]]) -> None:
+        if self._metrics is not None and settled:
+            self._metrics.forwarded.labels(province).inc(len(settled))
+
+
+@dataclass
+class _Link:
+    """What one session to a province holds between its writer and its Ack reader."""
+
+    province: str
+    last_ack: float  # loop time of the last Ack (or the session's start)
+    in_flight: deque[OutboxItem] = field(default_factory=deque)  # sent, oldest first
+    answered: list[tuple[int, str]] = field(default_factory=list)  # delivered, not yet marked so
+    retry_later: _RetryLater | None = None
+    progress: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def _reason(ack: federation_pb2.ForwardAck) -> str:

@@ -30,7 +30,7 @@ from google.protobuf.message import DecodeError
 from elabel.trust_cache import TrustCache
 from hub.countersign import HubIdentity
 from hub.envelope_check import EnvelopeLimits
-from hub.errors import HubError, UnknownVehicle
+from hub.errors import HubError, NoPeerDirectory, PeerDirectoryExpired, UnknownVehicle
 from hub.exemption_exchange import ExemptionExchangeError, facts_reply, record_peer_label
 from hub.foreign_records import ForeignOutcome, ForeignRecordRow
 from hub.forwarded_record import ArrivalContext, ForwardRefused, Refusal, check_forwarded
@@ -38,12 +38,13 @@ from hub.label_book import LabelRegistry
 from hub.label_federation import label_trust
 from hub.published_directory import PeerStationDirectory, sign_directory
 from hub.store import HubStore
-from hub.trust_list import TrustList
+from hub.trust_list import TrustList, hub_signer
 from hub.vehicle_standing import StandingBook
 from hub.verdict import VerdictJudge
 from pki.grpc_credentials import peer_common_name
+from protos.envelope import key_id_of
 from protos.errors import ProtosError
-from protos.tongjian.v1 import federation_pb2, labels_pb2
+from protos.tongjian.v1 import federation_pb2, inspection_pb2, labels_pb2
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,10 @@ class PeerExchangeService:
         self._judge = judge
         self._clock = clock
         self._require_certificate = require_certificate
+        # Verified documents, kept while the stored ones stay the same (checked with one light
+        # query per batch): verifying a directory means a signature and every key in it.
+        self._trust_cache: TrustList | None = None
+        self._directory_cache: dict[tuple[str, str], PeerStationDirectory] = {}
 
     def rpc_handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         return grpc.method_handlers_generic_handler(
@@ -129,7 +134,14 @@ class PeerExchangeService:
     # ------------------------------------------------------------ trust list and directory
 
     def _trust(self) -> TrustList | None:
-        return self._store.trust_lists.current(self._settings.national_key, self._clock())
+        """The trust list in force; verified again only when another version is installed."""
+        now = self._clock()
+        version = self._store.trust_lists.installed_version()
+        cached = self._trust_cache
+        if cached is None or cached.version != version or cached.expired(now):
+            cached = self._store.trust_lists.current(self._settings.national_key, now)
+            self._trust_cache = cached
+        return cached
 
     async def fetch_trust_list(
         self, request: federation_pb2.TrustListRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -302,19 +314,27 @@ class PeerExchangeService:
                 )
                 for _ in documents
             ]
-        directories: dict[str, PeerStationDirectory] = {}
+        held = {row.province: row for row in self._store.peer_directories.all()}
 
         def directory(province: str, key: Ed25519PublicKey) -> PeerStationDirectory:
-            # Once per batch: verifying a directory means a signature and every key in it.
-            if province not in directories:
-                directories[province] = self._store.peer_directories.get(province, key, now)
-            return directories[province]
+            row = held.get(province)
+            if row is None:
+                raise NoPeerDirectory(province)
+            cache_key = (province, key_id_of(hub_signer(province), key))
+            cached = self._directory_cache.get(cache_key)
+            if cached is None or (cached.sequence, cached.issued_at) != (row.sequence, row.issued_at):
+                cached = self._store.peer_directories.get_any(province, key, now)
+                self._directory_cache[cache_key] = cached
+            if cached.expired(now):
+                raise PeerDirectoryExpired(province, cached.sequence, cached.valid_until, now)
+            return cached
 
+        known = self._store.vehicles.known(_vins(documents))
         context = ArrivalContext(
             own_province=self._settings.identity.province,
             trust=trust,
             directory=directory,
-            knows_vehicle=self._store.vehicles.knows,
+            knows_vehicle=known.__contains__,
             limits=self._settings.limits,
             judge=self._judge,
         )
@@ -350,6 +370,20 @@ class PeerExchangeService:
             else:
                 acks.append(answer)
         return acks
+
+
+def _vins(documents: list[federation_pb2.SignedDocument]) -> set[str]:
+    """The VINs the records claim, read before anything is verified: one register query per batch
+    (a record's VIN is checked against the set only after its signatures verify)."""
+    vins = set()
+    for document in documents:
+        try:
+            body = federation_pb2.ForwardBody.FromString(document.body)
+            envelope = inspection_pb2.SignedRecord.FromString(body.station_envelope)
+            vins.add(inspection_pb2.InspectionRecord.FromString(envelope.record).vehicle.vin)
+        except DecodeError:
+            continue
+    return vins
 
 
 class _BadItem(HubError):

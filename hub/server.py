@@ -258,6 +258,9 @@ class HubServer:
                     self.metrics,
                     federation.forwarder,
                     config.clock,
+                    offer_trust_list=lambda document: self.store.trust_lists.offer(
+                        document, federation.national_key, config.clock()
+                    ),
                 )
                 committer.on_forwarding = forwarder.wake
                 forwarder.start()

@@ -31,9 +31,17 @@ from protos.signed_document import sign_document
 from protos.tongjian.v1 import federation_pb2
 from tongjian.commands.keys import write_key_pair
 
-# Fast enough for tests: a link that fails retries within a second, a quiet one closes soon.
+# Fast enough for tests: a link that fails retries within a second, a quiet one closes soon. The
+# lease is long on purpose: an item a live hub leased and then lost track of would wait for it,
+# and the tests' one-minute waits fail instead of passing late.
 TEST_FORWARDER = ForwarderSettings(
-    window=64, poll_s=0.2, idle_close_s=2.0, backoff_initial_s=0.05, backoff_max_s=0.5, ack_timeout_s=10.0
+    window=64,
+    lease=timedelta(minutes=10),
+    poll_s=0.2,
+    idle_close_s=2.0,
+    backoff_initial_s=0.05,
+    backoff_max_s=0.5,
+    ack_timeout_s=10.0,
 )
 PROVINCE_NAMES = {"50": "Chongqing", "51": "Sichuan", "44": "Guangdong"}
 
@@ -126,8 +134,10 @@ class National:
         hubs: Sequence[ProvinceHub],
         endpoints: Mapping[str, str] | None = None,
         peer_cas: Mapping[str, bytes] | None = None,
+        install_at: Sequence[ProvinceHub] | None = None,
     ) -> federation_pb2.SignedDocument:
-        """Sign a new trust list naming ``hubs`` and install it at each (running or not)."""
+        """Sign a new trust list naming ``hubs`` and install it at each (running or not), or only
+        at ``install_at``."""
         self.version += 1
         now = datetime.now(UTC)
         entries = [
@@ -143,7 +153,7 @@ class National:
         ]
         body = build_trust_list(self.version, entries, now - timedelta(minutes=1), now + timedelta(days=30))
         document = sign_document(body, NATIONAL_SIGNER, self.key)
-        for hub in hubs:
+        for hub in hubs if install_at is None else install_at:
             if hub.server is not None:
                 hub.hub.store.trust_lists.install(document, self.key.public_key(), now)
                 continue

@@ -371,3 +371,21 @@ async def test_history_at_the_registration_hub_lists_forwarded_inspections_and_w
     shown = json.loads(capsys.readouterr().out)["inspections"]
     assert [i["verifies"] for i in shown] == [True, False]
     assert "countersignature" in shown[1]["problem"]
+
+
+async def test_a_newer_trust_list_travels_from_peer_to_peer(
+    pair: Pair, make_record: RecordFactory, submit: Any
+) -> None:
+    # Guangdong joins: only Chongqing's operator installs the new list (version 2).
+    guangdong = ProvinceHub("44", pair.chongqing.database_url, pair.national.public, listen="127.0.0.1:1")
+    pair.national.publish([pair.sichuan, pair.chongqing, guangdong], install_at=[pair.chongqing])
+    assert pair.sichuan.hub.store.trust_lists.installed_version() == 1
+    records = _records(make_record, 1)
+    pair.chongqing.register_vehicles(records)
+    await _submit_all(submit, pair.sichuan, pair.station, records)
+    # Sichuan's forwarder, calling Chongqing, finds a newer list there and installs it.
+    await _wait_for(
+        lambda: pair.sichuan.hub.store.trust_lists.installed_version() == 2, what="version 2 at Sichuan"
+    )
+    trust = pair.sichuan.hub.store.trust_lists.current(pair.national.public, datetime.now(UTC))  # type: ignore[arg-type]
+    assert trust is not None and "44" in trust.provinces
