@@ -142,6 +142,12 @@ class HubServer:
                 f"max_photos_per_record {config.max_photos_per_record} must be 0..{MAX_COUNT[Part.PHOTOS]} "
                 "(inspection.record_limits: what a station may put in one record)"
             )
+        if config.federation is not None and config.label_key is not None:
+            # Peers and verifiers know a federated hub's key from the trust list: labels signed
+            # with any other key would verify nowhere.
+            raise HubConfigError(
+                "label_key is for a hub outside the federation; a federated hub signs with hub_key"
+            )
         self.config = config
         self.store = store if store is not None else HubStore(config.database_url)
         self.metrics = HubMetrics()
@@ -267,7 +273,7 @@ class HubServer:
                 # Pushed after the committer's close: unwinding stops the forwarder first.
                 stack.push_async_callback(forwarder.close)
                 self._forwarder = forwarder
-            label_key = config.label_key or (federation.hub_key if federation is not None else None)
+            label_key = federation.hub_key if federation is not None else config.label_key
             if label_key is not None:
                 self.labels = LabelBook(
                     self.store.database,

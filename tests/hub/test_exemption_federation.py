@@ -153,3 +153,17 @@ async def test_with_the_registration_hub_down_nothing_is_issued_and_a_retry_succ
 async def test_a_province_outside_the_trust_list_is_unavailable(pair: Pair) -> None:
     with pytest.raises(grpc.aio.AioRpcError, match="province 44"):
         await apply_at(pair.sichuan, labels_pb2.ExemptionApplication(vin=VIN, plate="粤A00017"))
+
+
+async def test_a_federated_hub_signs_labels_with_its_hub_key_only(pair: Pair) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from elabel.keys import raw_public_key
+    from hub.errors import HubConfigError
+    from hub.server import HubServer
+
+    config = dataclasses.replace(pair.sichuan.config(), label_key=Ed25519PrivateKey.generate())
+    with pytest.raises(HubConfigError, match="hub_key"):
+        HubServer(config)
+    assert pair.sichuan.hub.labels is not None
+    assert pair.sichuan.hub.labels.key.public_key == raw_public_key(pair.sichuan.hub_key.public_key())

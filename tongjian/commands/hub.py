@@ -105,7 +105,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--label-key",
         type=Path,
-        help="the hub's Ed25519 private key (PEM) for e-labels: issue and serve them (default: --hub-key)",
+        help="a hub outside the federation: its Ed25519 key (PEM) for e-labels (a federated hub uses --hub-key)",
     )
     federation = serve.add_argument_group(
         "federation", "take part in the cross-province network (all of --hub-key and --national-key)"
