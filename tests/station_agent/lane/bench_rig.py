@@ -17,7 +17,8 @@ from station_agent.bench_supervisor import BenchId, BenchStatus
 from station_agent.lane import Lane
 from station_agent.lane_config import load_lane_config
 from station_agent.lane_wiring import open_lane
-from tongjian.demo import STATION_ID, TIME_SCALE, SimulatedLane
+from tests.conftest import STATION_ID  # the tests' station; the demo's (51-0001) is its own
+from tongjian.demo import TIME_SCALE, SimulatedLane
 
 # Fast reconnection for tests: first retry after 20 ms, at most 200 ms apart.
 BENCHES_TABLE = (
