@@ -85,6 +85,7 @@ class SimulatedLane:
     opm: OpacityMeterSimulator = field(init=False)
     config_path: Path | None = None
     brake_scenario: BrakeScenario | None = None
+    station_id: str = STATION_ID
 
     async def start(
         self, workdir: Path, pda_listen: str | None, pda_tls: tuple[Path, Path] | None = None
@@ -107,7 +108,7 @@ class SimulatedLane:
                 f'photo_dir = "photos"\nmax_photo_bytes = 2000000\n'
             )
         text = (
-            f'station_id = "{STATION_ID}"\nlane = {self.number}\nlimit_set = "b"\n\n'
+            f'station_id = "{self.station_id}"\nlane = {self.number}\nlimit_set = "b"\n\n'
             f'[rbt]\n{rbt_table}profile = "{self.profile}"\ntimeout_s = 1.0\n\n'
             f'[hlt]\nserial_port = "{self.hlt.start()}"\n\n'
             f'[ega]\nserial_port = "{self.ega.start()}"\n\n'

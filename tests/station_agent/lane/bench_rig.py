@@ -17,7 +17,7 @@ from station_agent.bench_supervisor import BenchId, BenchStatus
 from station_agent.lane import Lane
 from station_agent.lane_config import load_lane_config
 from station_agent.lane_wiring import open_lane
-from tests.conftest import STATION_ID  # the tests' station; the demo's (51-0001) is its own
+from tests.conftest import STATION_ID
 from tongjian.demo import TIME_SCALE, SimulatedLane
 
 # Fast reconnection for tests: first retry after 20 ms, at most 200 ms apart.
@@ -64,7 +64,7 @@ class PluggableLane(SimulatedLane):
                 "insecure = true\n"  # a test bench: PDA TLS has its own tests
             )
         text = (
-            f'station_id = "{STATION_ID}"\nlane = {self.number}\nlimit_set = "b"\n\n'
+            f'station_id = "{self.station_id}"\nlane = {self.number}\nlimit_set = "b"\n\n'
             f'[rbt]\n{rbt_table}profile = "{self.profile}"\ntimeout_s = 1.0\n\n'
             f'[hlt]\nserial_port = "{self._link("hlt")}"\n\n'
             f'[ega]\nserial_port = "{self._link("ega")}"\n\n'
@@ -116,7 +116,9 @@ class SupervisedLane:
 async def supervised_lane(
     tmp_path: Path, *, rtu: bool = False, profile: str = "default", present_at_start: bool = True
 ) -> AsyncIterator[SupervisedLane]:
-    benches = PluggableLane(number=1, profile=profile, rtu=rtu, seed=1, present_at_start=present_at_start)
+    benches = PluggableLane(
+        number=1, profile=profile, rtu=rtu, seed=1, present_at_start=present_at_start, station_id=STATION_ID
+    )
     config_path = await benches.start(tmp_path)
     try:
         completed: list[InspectionRecord] = []

@@ -23,7 +23,6 @@ from station_agent.pda_service import PdaService, start_pda_server
 from station_agent.photo_store import PhotoStore
 from tests.station_agent.lane.lane_rig import RunningLane
 from tongjian.commands import pda as pda_command
-from tongjian.demo import STATION_ID
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ def lane_service_tls(directory: Path) -> LaneServiceTls:
 
 MAX_PHOTO = 4096
 INSPECTOR = "insp-07"
-STATION = STATION_ID  # the station the lanes run as (tongjian.demo, bench_rig)
+STATION = "50-0001"
 
 
 @dataclass

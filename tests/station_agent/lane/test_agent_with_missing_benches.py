@@ -24,6 +24,7 @@ from protos.tongjian.v1 import lane_pb2, lane_pb2_grpc
 from station_agent.inspector_directory import InspectorDirectory
 from station_agent.outbox import OutboxStore
 from station_agent.record_signer import RecordSigner
+from tests.conftest import STATION_ID
 from tests.station_agent.lane.bench_rig import PluggableLane
 from tests.station_agent.lane.lane_rig import vehicle_with
 
@@ -54,7 +55,9 @@ async def test_agent_runs_delivers_and_serves_with_every_bench_missing(
             record = make_record(index)
             outbox.put(signer.seal(record), str(record.record_id))  # type: ignore[arg-type, attr-defined]
 
-    benches = PluggableLane(number=1, profile="default", rtu=False, seed=1, present_at_start=False)
+    benches = PluggableLane(
+        number=1, profile="default", rtu=False, seed=1, present_at_start=False, station_id=STATION_ID
+    )
     lane_file = await benches.start(tmp_path, pda_listen="127.0.0.1:0")
     credential = InspectorDirectory(tmp_path / "inspectors.sqlite3").issue(
         INSPECTOR,
