@@ -11,7 +11,9 @@
     │   ├── UnknownKeyId           revoking a key id the directory does not hold
     │   ├── InvalidStationKey      key material that is not an Ed25519 public key
     │   ├── UnknownVehicle         a VIN the province's vehicle register does not hold
-    │   └── VehicleStatusConflict  a register status change from a status the vehicle is not in
+    │   ├── VehicleStatusConflict  a register status change from a status the vehicle is not in
+    │   └── UnknownLabel           a label serial this hub never issued (hub.label_book)
+    ├── ExemptionExchangeError     a peer's exemption message this hub will not act on (hub.exemption_exchange)
     ├── RecordRejected             a record the hub will not store (hub.envelope_check; Ack REJECTED)
     ├── MalformedStoredVerdict     a stored hub verdict that neither JSON form reads (hub.verdict)
     ├── MerkleProofError           an RFC 9162 proof that does not verify (hub.merkle)
@@ -49,6 +51,9 @@
 ``RecordRejected``, ``MalformedStoredVerdict``, ``ForwardRefused``, ``PeerProtocolError`` and the
 audit tree's errors live beside the code that raises them; the rest live here (``hub.trust_list``
 and ``hub.published_directory`` re-export theirs). Database driver errors
+``RecordRejected``, ``MalformedStoredVerdict``, ``ForwardRefused``, ``PeerProtocolError`` and
+``ExemptionExchangeError`` live beside the code that raises them; the rest live here
+(``hub.trust_list`` and ``hub.published_directory`` re-export theirs). Database driver errors
 (``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
 
 Edges: the ingest service answers ``RecordRejected`` with Ack REJECTED and maps ``CommitFailed``,
@@ -121,6 +126,10 @@ class CommitFailed(HubError):
 
 class HubShuttingDown(HubError):
     """Work handed to the committer after it was told to stop."""
+
+
+class UnknownLabel(HubStoreError):
+    """A label serial this hub never issued."""
 
 
 # ---------------------------------------------------------------- federation: the national trust list

@@ -287,3 +287,62 @@ class PeerCheckpoint(Base):
     alarm: Mapped[str | None] = mapped_column(Text())
     refused_body: Mapped[bytes | None] = mapped_column(LargeBinary())
     refused_signature: Mapped[bytes | None] = mapped_column(LargeBinary())
+
+
+# ---------------------------------------------------------------- e-labels (migration 0006)
+
+
+class Label(Base):
+    """One label this hub issued: its signed text (``elabel``) and, once revoked, when and why.
+
+    An inspection label names the record it was issued for (``record_seq``, unique: issuing twice,
+    also from two replicas, stores one label); an exemption label's serial is derived from the
+    vehicle and its due point, so an application decided twice is stored once."""
+
+    __tablename__ = "labels"
+    __table_args__ = (
+        UniqueConstraint("record_seq", name="uq_labels_record"),
+        # One exemption label per vehicle and due point, whichever hub issued it.
+        UniqueConstraint("vin", "due_date", name="uq_labels_exemption_due"),
+    )
+
+    serial: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label_type: Mapped[str] = mapped_column(String(16))
+    record_seq: Mapped[int | None] = mapped_column(BigInteger())
+    vin: Mapped[str] = mapped_column(String(17), index=True)
+    plate: Mapped[str] = mapped_column(String(16))
+    vehicle_class: Mapped[str] = mapped_column(String(8))
+    valid_from: Mapped[date] = mapped_column(Date())
+    valid_until: Mapped[date] = mapped_column(Date())
+    issuer_province: Mapped[str] = mapped_column(String(2))
+    key_id: Mapped[str] = mapped_column(String(96))  # hex of the COSE kid
+    token: Mapped[str] = mapped_column(Text())
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    revoked_reason: Mapped[str | None] = mapped_column(Text())
+    due_date: Mapped[date | None] = mapped_column(Date())  # exemption labels: the due point answered
+
+
+class LabelIssuerCursor(Base):
+    """A single row (id 1): records up to this seq have been considered for a label."""
+
+    __tablename__ = "label_issuer_cursor"
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger())
+
+
+class VehicleStanding(Base):
+    """What the registration province knows of a vehicle beyond the register, for exemption:
+    compulsory insurance (交强险), vehicle tax, unresolved violations and accidents, and whether it
+    was ever in an accident with casualties."""
+
+    __tablename__ = "vehicle_standing"
+
+    vin: Mapped[str] = mapped_column(String(17), primary_key=True)
+    insurance_valid_until: Mapped[date | None] = mapped_column(Date())
+    vehicle_tax_paid: Mapped[bool] = mapped_column(Boolean())
+    unresolved_violations: Mapped[int] = mapped_column(Integer())
+    unresolved_accidents: Mapped[int] = mapped_column(Integer())
+    casualty_accident: Mapped[bool] = mapped_column(Boolean())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

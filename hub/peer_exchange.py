@@ -6,6 +6,10 @@ Records that arrive together are checked in a worker thread and committed in one
 ``FetchTrustList`` hands out the newest national trust list this hub holds; ``FetchDirectory``
 this hub's own station directory, freshly signed. ``Witness`` keeps the caller's newest audit
 checkpoint if it is consistent with the one held, and raises an alarm if not (``hub.witness``).
+this hub's own station directory, freshly signed. ``GetExemptionFacts`` and
+``RecordExemptionLabel`` serve exemption applications made in another province for vehicles
+registered here (hub.exemption_exchange): a peer learns the facts of one vehicle and records
+labels it signed itself, never another province's.
 
 The connection's ``peer-hub`` certificate (with TLS) must be the one the trust list names for the
 province a directory or record claims to come from.
@@ -25,23 +29,28 @@ import grpc.aio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf.message import DecodeError
 
+from elabel.trust_cache import TrustCache
 from hub.audit_checkpoint import SignedCheckpoint
 from hub.countersign import HubIdentity
 from hub.envelope_check import EnvelopeLimits
-from hub.errors import HubError, NoPeerDirectory, PeerDirectoryExpired
+from hub.errors import HubError, NoPeerDirectory, PeerDirectoryExpired, UnknownVehicle
+from hub.exemption_exchange import ExemptionExchangeError, facts_reply, record_peer_label
 from hub.foreign_records import ForeignOutcome, ForeignRecordRow
 from hub.forwarded_record import ArrivalContext, ForwardRefused, Refusal, check_forwarded
+from hub.label_book import LabelRegistry
+from hub.label_federation import label_trust
 from hub.merkle import HASH_SIZE
 from hub.metrics import HubMetrics
 from hub.published_directory import PeerStationDirectory, sign_directory
 from hub.store import HubStore
 from hub.trust_list import TrustList, hub_signer
+from hub.vehicle_standing import StandingBook
 from hub.verdict import VerdictJudge
 from hub.witness import WitnessOutcome, WitnessStatus
 from pki.grpc_credentials import peer_common_name
 from protos.envelope import key_id_of
 from protos.errors import ProtosError
-from protos.tongjian.v1 import federation_pb2, inspection_pb2
+from protos.tongjian.v1 import federation_pb2, inspection_pb2, labels_pb2
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +137,16 @@ class PeerExchangeService:
                     self.witness,
                     request_deserializer=federation_pb2.WitnessRequest.FromString,
                     response_serializer=federation_pb2.WitnessReply.SerializeToString,
+                ),
+                "GetExemptionFacts": grpc.unary_unary_rpc_method_handler(
+                    self.get_exemption_facts,
+                    request_deserializer=labels_pb2.ExemptionFactsRequest.FromString,
+                    response_serializer=labels_pb2.ExemptionFacts.SerializeToString,
+                ),
+                "RecordExemptionLabel": grpc.unary_unary_rpc_method_handler(
+                    self.record_exemption_label,
+                    request_deserializer=labels_pb2.ExemptionLabelRecord.FromString,
+                    response_serializer=labels_pb2.ExemptionLabelRecorded.SerializeToString,
                 ),
             },
         )
@@ -218,6 +237,51 @@ class PeerExchangeService:
             hub_signer(province),
             self._clock(),
         )
+
+    # ------------------------------------------------------------ exemption applications
+
+    async def _peer_province(self, context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
+        """The calling hub's province by its certificate (None on a plaintext link)."""
+        peer = peer_common_name(context)
+        if peer is None:
+            if self._require_certificate:
+                await context.abort(
+                    grpc.StatusCode.UNAUTHENTICATED, "a peer-hub client certificate is required"
+                )
+            return None
+        trust = await asyncio.to_thread(self._trust)
+        province = trust.province_of_peer(peer) if trust is not None else None
+        if province is None:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"peer {peer!r} is not in the trust list")
+        return province
+
+    async def get_exemption_facts(
+        self, request: labels_pb2.ExemptionFactsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> labels_pb2.ExemptionFacts:
+        await self._peer_province(context)
+        standing = StandingBook(self._store.database)
+        try:
+            return await asyncio.to_thread(facts_reply, self._store.vehicles, standing, request.vin)
+        except UnknownVehicle as error:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+
+    async def record_exemption_label(
+        self, request: labels_pb2.ExemptionLabelRecord, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> labels_pb2.ExemptionLabelRecorded:
+        caller = await self._peer_province(context)
+        trust = label_trust(await asyncio.to_thread(self._trust))
+        if caller is not None:  # a peer records only labels it signed itself
+            trust = TrustCache(tuple(k for k in trust.hub_keys if k.province == caller))
+        labels = LabelRegistry(self._store.database, self._clock)
+        try:
+            stored = await asyncio.to_thread(
+                record_peer_label, labels, self._store.vehicles, trust, request.token, request.due_date
+            )
+        except UnknownVehicle as error:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+        except ExemptionExchangeError as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        return labels_pb2.ExemptionLabelRecorded(token=stored.token)
 
     # ------------------------------------------------------------ forwarded records
 

@@ -29,6 +29,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from elabel.keys import HubLabelKey
 from hub.access import RPC_ROLES, RoleGate
 from hub.audit_checkpoint import CheckpointKey
 from hub.checkpointer import Checkpointer
@@ -36,16 +37,23 @@ from hub.countersign import Countersigner, HubIdentity
 from hub.enrollment_service import register_enrollment_service
 from hub.envelope_check import EnvelopeLimits
 from hub.errors import HubConfigError
+from hub.exemption import LocalRegistration
 from hub.forwarder import ChannelFactory, Forwarder, ForwarderSettings
 from hub.group_commit import GroupCommitter
 from hub.ingest_service import SERVICE_NAME, StationIngestService
 from hub.key_directory import KeyDirectory
+from hub.label_book import LabelBook
+from hub.label_federation import LabelRegistrations
+from hub.label_issuer import LabelIssuer
+from hub.label_service import SERVICE_NAME as LABELS_SERVICE_NAME
+from hub.label_service import register_label_service
 from hub.metrics import HubMetrics
 from hub.peer_exchange import SERVICE_NAME as PEER_EXCHANGE
 from hub.peer_exchange import PeerExchangeService, PeerExchangeSettings
 from hub.rate_limit import StationRateLimiter
 from hub.store import HubStore
 from hub.trust_list import ProvinceHubEntry, hub_signer
+from hub.vehicle_standing import StandingBook
 from hub.verdict import VerdictJudge
 from hub.witnesser import Witnesser
 from inspection import InspectionRecord, Verdict
@@ -113,6 +121,12 @@ class HubConfig:
     # With federation: show the newest checkpoint to every peer of the trust list this often
     # (and at once after each new checkpoint).
     witness_interval_s: float = 300.0
+    # The hub's Ed25519 key for e-labels (elabel): with it the hub issues a label for every passed
+    # record and serves the Labels service; without it, neither.
+    label_key: Ed25519PrivateKey | None = None
+    label_issue_interval_s: float = 1.0
+    # How long after receipt a record's seq may still be overtaken by a slower commit (hub.label_book).
+    label_settle_s: float = 30.0
     federation: FederationConfig | None = None  # None: a hub on its own, forwarding nothing
 
 
@@ -146,6 +160,12 @@ class HubServer:
                 f"max_photos_per_record {config.max_photos_per_record} must be 0..{MAX_COUNT[Part.PHOTOS]} "
                 "(inspection.record_limits: what a station may put in one record)"
             )
+        if config.federation is not None and config.label_key is not None:
+            # Peers and verifiers know a federated hub's key from the trust list: labels signed
+            # with any other key would verify nowhere.
+            raise HubConfigError(
+                "label_key is for a hub outside the federation; a federated hub signs with hub_key"
+            )
         self.config = config
         self.store = store if store is not None else HubStore(config.database_url)
         self.metrics = HubMetrics()
@@ -158,6 +178,8 @@ class HubServer:
         self._stopped = False
         self._checkpointer: Checkpointer | None = None
         self._witnesser: Witnesser | None = None
+        self.labels: LabelBook | None = None
+        self.label_issuer: LabelIssuer | None = None
         self._forwarder: Forwarder | None = None
 
     @property
@@ -272,6 +294,27 @@ class HubServer:
                 # Pushed after the committer's close: unwinding stops the forwarder first.
                 stack.push_async_callback(forwarder.close)
                 self._forwarder = forwarder
+            label_key = federation.hub_key if federation is not None else config.label_key
+            if label_key is not None:
+                self.labels = LabelBook(
+                    self.store.database,
+                    HubLabelKey(config.province, label_key),
+                    clock=config.clock,
+                    settle=timedelta(seconds=config.label_settle_s),
+                )
+                local = LocalRegistration(self.store.vehicles, StandingBook(self.store.database), self.labels)
+                trust = (
+                    (lambda: self.store.trust_lists.current(federation.national_key, config.clock()))
+                    if federation is not None
+                    else (lambda: None)
+                )
+                channels = _peer_channels(federation) if federation is not None else None
+                registrations = LabelRegistrations(config.province, local, trust, channels)
+                register_label_service(server, self.labels, registrations, registrations.peer_label_keys)
+                services.append(LABELS_SERVICE_NAME)
+                self.label_issuer = LabelIssuer(self.labels, config.label_issue_interval_s)
+                self.label_issuer.start()
+                stack.push_async_callback(self.label_issuer.close)
             health_pb2_grpc.add_HealthServicer_to_server(health, server)
             reflection.enable_server_reflection(
                 (

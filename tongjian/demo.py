@@ -53,6 +53,7 @@ from simulators.rbt_server import RbtSimulator
 from station_agent.lane import LaneState
 from station_agent.lane_config import load_lane_config
 from station_agent.station import Station, StationSettings, StationTls
+from tongjian.label_demo import LabelDemo, run_label_demo
 
 log = logging.getLogger(__name__)
 
@@ -325,6 +326,7 @@ class DemoResult:
     workdir: Path
     report_png: Path | None = None
     journeys: list[Journey] = field(default_factory=list)
+    labels: LabelDemo | None = None
 
     @property
     def ok(self) -> bool:
@@ -333,6 +335,7 @@ class DemoResult:
             and bool(self.checks)
             and all(c.ok for c in self.checks)
             and all(j.ok for j in self.journeys)
+            and (self.labels is None or self.labels.ok)
         )
 
 
@@ -457,7 +460,17 @@ async def run_demo(
         progress(
             f"federation: {arrived} of {len(journeys)} Chongqing cars' records arrived at the Chongqing hub"
         )
-    result = DemoResult(checks, aborted, time.monotonic() - started, workdir, journeys=journeys)
+        person = issue(pki_dir / "ca", Role.PERSON, "officer-17", pki_dir / "person")
+        labels = await run_label_demo(
+            sichuan, chongqing, workdir, ca.cert_path, person.cert_path, person.key_path
+        )
+        progress(
+            f"labels: {labels.inspection_labels} inspection labels for {labels.passed_records} passed records; "
+            "exemption applied in Sichuan for a Chongqing car, rendered, verified offline, revoked"
+        )
+    result = DemoResult(
+        checks, aborted, time.monotonic() - started, workdir, journeys=journeys, labels=labels
+    )
     if render_report and checks:
         result.report_png = _render_first_report(checks[0], workdir)
     return result

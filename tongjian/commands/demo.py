@@ -80,6 +80,8 @@ def _demo(args: argparse.Namespace) -> int:
         console.print(table)
         if result.journeys:
             _print_journeys(console, result.journeys)
+        if result.labels is not None:
+            _print_labels(console, result.labels, keep)
         for item in result.aborted:
             console.print(f"[red]lane {item.lane}: {item.vehicle.plate} aborted: {item.error}[/red]")
         if result.report_png is not None:
@@ -144,3 +146,31 @@ def _clock(moment: datetime | None) -> str:
 
 def _mark(ok: bool) -> str:
     return "[green]yes[/green]" if ok else "[red]NO[/red]"
+
+
+def _print_labels(console: Any, labels: Any, keep: bool) -> None:
+    console.print(
+        f"e-labels: the 川 hub issued {labels.inspection_labels} inspection labels for "
+        f"{labels.passed_records} passed records"
+    )
+    reply = labels.exemption
+    if reply is None or not reply.granted:
+        console.print(f"[red]exemption application: {'; '.join(labels.notes) or 'no answer'}[/red]")
+        return
+    console.print(
+        f"  免检 applied at the 川 hub for a 渝 car: granted ({reply.regime}), label {reply.serial} signed by "
+        f"hub {reply.issuer_province}, valid {reply.valid_from} .. {reply.valid_until}; "
+        f"recorded at the 渝 hub: {_mark(labels.recorded_at_registration)}"
+    )
+    font = "CJK font" if labels.cjk_font else "no CJK font here: English captions"
+    shown = labels.png if keep else "(rerun with --workdir to keep it)"
+    console.print(
+        f"  rendered: {shown} ({font}); QR read back with zxing-cpp: {_mark(labels.png_round_trip)}"
+    )
+    for name, check in (("verified offline", labels.check), ("after revocation", labels.after_revocation)):
+        if check is None:
+            continue
+        verdict = (
+            "VALID" if check.valid else "; ".join(f"{p.fault.value}: {p.detail}" for p in check.problems)
+        )
+        console.print(f"  {name}: {verdict}")

@@ -119,6 +119,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=300.0,
         help="with federation: seconds between showing the newest checkpoint to every peer (default 300)",
     )
+    serve.add_argument(
+        "--label-key",
+        type=Path,
+        help="a hub outside the federation: its Ed25519 key (PEM) for e-labels (a federated hub uses --hub-key)",
+    )
     federation = serve.add_argument_group(
         "federation", "take part in the cross-province network (all of --hub-key and --national-key)"
     )
@@ -296,11 +301,20 @@ def _serve(args: argparse.Namespace) -> int:
             judge = functools.partial(judge_by_the_rules, limit_sets=load_limit_sets(args.limit_sets))
         except LimitSetScheduleError as error:
             raise CommandError(f"--limit-sets {error}") from error
+    label_key = None
+    if args.label_key is not None:
+        from protos.envelope import InvalidKey, load_private_key
+
+        try:
+            label_key = load_private_key(_read(args.label_key, "label key"))
+        except InvalidKey as error:
+            raise CommandError(f"{args.label_key}: {error}") from error
     config = HubConfig(
         judge=judge,
         database_url=args.database_url or default_database_url(),
         listen=args.listen,
         province=args.province,
+        label_key=label_key,
         station_rate_per_s=args.station_rate,
         metrics_listen=args.metrics_listen,
         tls=tls,
