@@ -130,11 +130,11 @@ def _print_journeys(console: Any, journeys: list[Any]) -> None:
         f"  {_clock(first.stored_at)}  川 hub verifies, judges and stores it; queues it for 渝 in the same transaction"
     )
     console.print(
-        f"  {_clock(first.delivered_at)}  川 hub's forwarder has the 渝 hub's Ack (countersigned, over mTLS)"
-    )
-    console.print(
         f"  {_clock(first.arrived_at)}  渝 hub stored it: countersignature checked against the national trust "
         f"list, station signature against 川's directory #{first.directory_sequence}"
+    )
+    console.print(
+        f"  {_clock(first.delivered_at)}  川 hub's forwarder has the 渝 hub's Ack: delivered (sent countersigned, over mTLS)"
     )
     hops = (first.arrived_at - first.stored_at).total_seconds() * 1000
     console.print(f"  川 hub to 渝 hub: {hops:.0f} ms")
