@@ -17,8 +17,9 @@ every part of the work (rows, and the audit entries about them) uses, so they co
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -134,6 +135,51 @@ def insert_ignoring_duplicates(dialect_name: str, table: Table) -> Any:
     if dialect_name == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     raise HubStoreError(f"unsupported database dialect {dialect_name!r} (use sqlite or postgresql)")
+
+
+class Insertion(StrEnum):
+    """What ``insert_once`` made of one row."""
+
+    NEW = "new"  # inserted by this call
+    SAME = "same"  # the same (station, record id) was stored before with the same digest
+    CLASH = "clash"  # the same (station, record id) is stored with another digest
+
+
+def insert_once(
+    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], digest_column: str
+) -> list[tuple[Insertion, str]]:
+    """Insert rows keyed by (station_id, record_id) that are not stored yet; for each row, what it
+    was and the digest stored under its key now.
+
+    The database decides (INSERT .. ON CONFLICT DO NOTHING RETURNING), so replicas sharing it
+    agree. A key given twice in one call is NEW once and SAME or CLASH after that."""
+    if not rows:
+        return []
+    statement = insert_ignoring_duplicates(connection.dialect.name, table).returning(
+        table.c.station_id, table.c.record_id
+    )
+    inserted = {tuple(row) for row in connection.execute(statement, list(rows))}
+    keys = [(row["station_id"], row["record_id"]) for row in rows]
+    stored: dict[tuple[str, str], str] = {}
+    earlier = {key for key in keys if key not in inserted}
+    if earlier:
+        query = select(table.c.station_id, table.c.record_id, table.c[digest_column]).where(
+            table.c.record_id.in_({record_id for _, record_id in earlier})
+        )
+        stored = {(s, r): d for s, r, d in connection.execute(query)}
+    results: list[tuple[Insertion, str]] = []
+    claimed: set[tuple[str, str]] = set()
+    for key, row in zip(keys, rows, strict=True):
+        digest = row[digest_column]
+        if key in inserted and key not in claimed:
+            claimed.add(key)
+            stored[key] = digest
+            results.append((Insertion.NEW, digest))
+        elif stored.get(key) == digest:
+            results.append((Insertion.SAME, digest))
+        else:
+            results.append((Insertion.CLASH, stored.get(key, "?")))
+    return results
 
 
 def _lock_migrations(connection: Connection) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from hub.audit import AuditEntry, append_audit
-from hub.db import Database, insert_ignoring_duplicates
+from hub.db import Database, Insertion, insert_once
 from hub.models import ForeignRecord
 
 _TABLE = ForeignRecord.metadata.tables[ForeignRecord.__tablename__]
@@ -80,23 +80,9 @@ class ForeignRecordStore:
         with self._database.writer.begin() as connection:
             if not rows:
                 return outcomes
-            statement = insert_ignoring_duplicates(connection.dialect.name, _TABLE).returning(
-                _TABLE.c.station_id, _TABLE.c.record_id
-            )
-            inserted = {tuple(r) for r in connection.execute(statement, [row.columns() for row in rows])}
-            stored: dict[tuple[str, str], str] = {}
-            others = [row for row in rows if (row.station_id, row.record_id) not in inserted]
-            if others:
-                query = select(_TABLE.c.station_id, _TABLE.c.record_id, _TABLE.c.body_sha256).where(
-                    _TABLE.c.record_id.in_({row.record_id for row in others})
-                )
-                stored = {(s, r): d for s, r, d in connection.execute(query)}
-            claimed: set[tuple[str, str]] = set()
-            for row in rows:
-                key = (row.station_id, row.record_id)
-                if key in inserted and key not in claimed:
-                    claimed.add(key)
-                    stored[key] = row.body_sha256
+            insertions = insert_once(connection, _TABLE, [row.columns() for row in rows], "body_sha256")
+            for row, (insertion, stored_digest) in zip(rows, insertions, strict=True):
+                if insertion is Insertion.NEW:
                     outcomes.append(ForeignOutcome.STORED)
                     audits.append(
                         AuditEntry(
@@ -109,7 +95,7 @@ class ForeignRecordStore:
                             at=row.arrived_at,
                         )
                     )
-                elif stored.get(key) == row.body_sha256:
+                elif insertion is Insertion.SAME:
                     outcomes.append(ForeignOutcome.DUPLICATE)
                 else:
                     outcomes.append(ForeignOutcome.ID_REUSED)
@@ -117,7 +103,7 @@ class ForeignRecordStore:
                         AuditEntry(
                             "forward_rejected",
                             f"id_reused: province {row.from_province} forwarded other content under a "
-                            f"stored record id (stored body {stored.get(key, '?')[:16]}, new {row.body_sha256[:16]})",
+                            f"stored record id (stored body {stored_digest[:16]}, new {row.body_sha256[:16]})",
                             station_id=row.station_id,
                             record_id=row.record_id,
                             key_id=row.key_id,

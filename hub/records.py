@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from hub.audit import AuditEntry, AuditLog, append_audit
-from hub.db import Database, insert_ignoring_duplicates
+from hub.db import Database, Insertion, insert_once
 from hub.directory import StationDirectory
 from hub.envelope_check import VerifiedRecord
 from hub.forward_outbox import ForwardRow, insert_in
@@ -126,27 +126,9 @@ class RecordStore:
         extra_audits: list[AuditEntry] = []
         with self._database.writer.begin() as connection:
             if records:
-                statement = insert_ignoring_duplicates(connection.dialect.name, table).returning(
-                    table.c.station_id, table.c.record_id
-                )
-                inserted = {
-                    tuple(row) for row in connection.execute(statement, [r.columns() for r in records])
-                }
-                pending = [r for r in records if (r.station_id, r.record_id) not in inserted]
-                # Digests of what is stored now: rows from earlier commits, and (filled in below)
-                # the rows this batch inserted, for a record sent twice within one batch.
-                stored_digests: dict[tuple[str, str], str] = {}
-                if pending:
-                    query = select(table.c.station_id, table.c.record_id, table.c.payload_sha256).where(
-                        table.c.record_id.in_({r.record_id for r in pending})
-                    )
-                    stored_digests = {(s, r): d for s, r, d in connection.execute(query)}
-                claimed: set[tuple[str, str]] = set()
-                for record in records:
-                    key = (record.station_id, record.record_id)
-                    if key in inserted and key not in claimed:
-                        claimed.add(key)
-                        stored_digests[key] = record.payload_sha256
+                insertions = insert_once(connection, table, [r.columns() for r in records], "payload_sha256")
+                for record, (insertion, stored_digest) in zip(records, insertions, strict=True):
+                    if insertion is Insertion.NEW:
                         outcomes.append(CommitOutcome.STORED)
                         # The audit chain commits to the stored row (hub.record_integrity).
                         extra_audits.append(
@@ -159,7 +141,7 @@ class RecordStore:
                                 at=record.received_at,
                             )
                         )
-                    elif stored_digests[key] == record.payload_sha256:
+                    elif insertion is Insertion.SAME:
                         outcomes.append(CommitOutcome.DUPLICATE)
                     else:
                         outcomes.append(CommitOutcome.ID_REUSED)
@@ -167,7 +149,7 @@ class RecordStore:
                             AuditEntry(
                                 "record_rejected",
                                 "id_reused: record id reused with different content "
-                                f"(stored sha256 {stored_digests[key][:16]}, new {record.payload_sha256[:16]})",
+                                f"(stored sha256 {stored_digest[:16]}, new {record.payload_sha256[:16]})",
                                 station_id=record.station_id,
                                 record_id=record.record_id,
                                 key_id=record.key_id,

@@ -99,6 +99,7 @@ class HubConfig:
     key_expiry_grace: timedelta = timedelta(days=7)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the hub's receive time
     station_rate_per_s: float | None = None  # over it: stream ends with RESOURCE_EXHAUSTED
+    rate_clock: Callable[[], float] = time.monotonic  # the rate limiter's clock (tests freeze it)
     group_commit_max: int = 256
     group_commit_wait_ms: float = 2.0
     metrics_listen: str | None = None  # "host:port", port 0 = any
@@ -230,7 +231,7 @@ class HubServer:
             committer.start()
             stack.push_async_callback(committer.close)
             rate_limiter = (
-                StationRateLimiter(config.station_rate_per_s)
+                StationRateLimiter(config.station_rate_per_s, clock=config.rate_clock)
                 if config.station_rate_per_s is not None
                 else None
             )
