@@ -282,7 +282,10 @@ async def test_records_handed_in_before_stop_are_committed(
     await hub.start()
     station = enrol(hub, station_key)
     sending = asyncio.create_task(submit(hub.port, [station.seal(make_record(i)) for i in range(50)]))
-    await asyncio.sleep(0.15)
+    # Stop once the hub has read all 50 (not after a fixed sleep: a loaded machine reads slower).
+    async with asyncio.timeout(30):
+        while hub.metrics.registry.get_sample_value("tongjian_hub_records_received_total") != 50:
+            await asyncio.sleep(0.005)
     await hub.stop(grace=1.0)
     outcome = await sending
     store = HubStore(hub.config.database_url)
