@@ -29,6 +29,7 @@ _PEER_HUBS = frozenset({Role.PEER_HUB})
 RPC_ROLES: Mapping[str, frozenset[Role]] = {
     "/tongjian.v1.StationIngest/Submit": _STATION_ONLY,
     "/tongjian.v1.StationEnrollment/CheckEnrollment": _STATION_ONLY,
+    "/tongjian.v1.StationNotices/Fetch": _STATION_ONLY,
     # Public keys and a signed list: any holder of a certificate of ours may fetch them.
     "/tongjian.v1.Labels/GetLabelKeys": frozenset(Role),
     "/tongjian.v1.Labels/GetRevocationList": frozenset(Role),

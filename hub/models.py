@@ -346,3 +346,17 @@ class VehicleStanding(Base):
     unresolved_accidents: Mapped[int] = mapped_column(Integer())
     casualty_accident: Mapped[bool] = mapped_column(Boolean())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class StationNotice(Base):
+    """Something the hub tells one station after the fact (migration 0008, ``hub.station_notices``)."""
+
+    __tablename__ = "station_notices"
+    __table_args__ = (Index("ix_station_notices_station_seq", "station_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[str | None] = mapped_column(String(36))
+    reason: Mapped[str] = mapped_column(Text())
+    at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -48,6 +48,7 @@ from hub.label_issuer import LabelIssuer
 from hub.label_service import SERVICE_NAME as LABELS_SERVICE_NAME
 from hub.label_service import register_label_service
 from hub.metrics import HubMetrics
+from hub.notice_service import register_notice_service
 from hub.peer_exchange import SERVICE_NAME as PEER_EXCHANGE
 from hub.peer_exchange import PeerExchangeService, PeerExchangeSettings
 from hub.rate_limit import StationRateLimiter
@@ -266,6 +267,7 @@ class HubServer:
             server = grpc.aio.server(options=_server_options(config), interceptors=interceptors)
             server.add_generic_rpc_handlers((service.rpc_handler(),))
             register_enrollment_service(server, self.store, require_certificate=config.tls is not None)
+            register_notice_service(server, self.store, require_certificate=config.tls is not None)
             services = [SERVICE_NAME]
             if federation is not None and identity is not None:
                 peer_exchange = PeerExchangeService(

@@ -115,6 +115,11 @@ class AgentMetrics:
             ["lane", "bench"],
             registry=self.registry,
         )
+        self.hub_notices = Gauge(
+            "tongjian_agent_hub_notices",
+            "notices the hub sent this station and it keeps (e.g. records rejected in post-review)",
+            registry=self.registry,
+        )
         self._server: object | None = None
 
     def set_bench_state(self, lane: int, status: BenchStatus) -> None:

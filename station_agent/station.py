@@ -25,6 +25,7 @@ import grpc
 from pki.grpc_credentials import channel_credentials, server_tls_credentials
 from station_agent.agent import StationAgent
 from station_agent.hub_check import EnrollmentProbe, check_enrollment_at_start
+from station_agent.hub_notices import HubNoticeStore, NoticePoller
 from station_agent.inspector_directory import InspectorDirectory
 from station_agent.lane import Lane
 from station_agent.lane_config import LaneConfig
@@ -72,6 +73,7 @@ class StationSettings:
     metrics_listen: str | None = None
     uplink_backoff_max_s: float = 30.0
     uplink_ack_timeout_s: float = 60.0
+    notice_poll_s: float = 30.0  # how often to ask the hub for notices (post-review rejections)
 
     def __post_init__(self) -> None:
         if self.tls is None and not self.insecure:
@@ -135,6 +137,12 @@ class Station:
         )
         await self.uplink.start()
         self._stack.push_async_callback(self.uplink.stop)
+        self.notices = HubNoticeStore(s.outbox_path)
+        self._stack.callback(self.notices.close)
+        self.metrics.hub_notices.set_function(self.notices.count)
+        poller = NoticePoller(self.notices, s.hub_target, s.station_id, credentials, s.notice_poll_s)
+        poller.start()
+        self._stack.push_async_callback(poller.stop)
         self.agent = StationAgent(s.station_id, signer, self.outbox, self.uplink)
         self.metrics.watch_delivery(self.outbox, self.uplink)
         if s.metrics_listen is not None:

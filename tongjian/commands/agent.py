@@ -89,6 +89,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     requeue.set_defaults(handler=_requeue)
 
+    notices = actions.add_parser(
+        "notices", help="what the hub told this station after the fact (records rejected in post-review)"
+    )
+    notices.add_argument("--outbox", type=Path, required=True, help="the agent's outbox database file")
+    notices.add_argument("--limit", type=int, default=50, help="newest first, at most this many (default 50)")
+    notices.set_defaults(handler=_notices)
+
 
 def settings_from_args(args: argparse.Namespace) -> StationSettings:
     tls_files = (args.ca, args.cert, args.key)
@@ -241,4 +248,26 @@ def _requeue(args: argparse.Namespace) -> int:
         except RecordIdConflict as error:
             raise CommandError(str(error)) from error
         print(f"requeued {len(requeued)} records; {outbox.depth()} pending in {args.outbox}")
+    return 0
+
+
+def _notices(args: argparse.Namespace) -> int:
+    from station_agent.hub_notices import HubNoticeStore
+
+    if not args.outbox.is_file():
+        raise CommandError(f"--outbox {args.outbox}: no such file")
+    if not 1 <= args.limit <= 10_000:
+        raise CommandError(f"--limit {args.limit}: must be in 1..10000")
+    store = HubNoticeStore(args.outbox)
+    try:
+        notices = store.notices(args.limit)
+    finally:
+        store.close()
+    console = table_console()
+    table = Table(title=f"{len(notices)} notices from the hub, newest first")
+    for column in ("seq", "at (UTC)", "kind", "record id", "reason"):
+        table.add_column(column, overflow="fold")
+    for notice in notices:
+        table.add_row(str(notice.seq), notice.at, notice.kind, notice.record_id or "-", notice.reason)
+    console.print(table)
     return 0

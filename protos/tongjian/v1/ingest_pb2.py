@@ -23,29 +23,38 @@ _sym_db = _symbol_database.Default()
 
 
 from protos.tongjian.v1 import inspection_pb2 as protos_dot_tongjian_dot_v1_dot_inspection__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fprotos/tongjian/v1/ingest.proto\x12\x0btongjian.v1\x1a#protos/tongjian/v1/inspection.proto\"~\n\x03\x41\x63k\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.tongjian.v1.AckStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12,\n\x0breject_code\x18\x04 \x01(\x0e\x32\x17.tongjian.v1.RejectCode\"7\n\x11\x45nrollmentRequest\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\"{\n\x0f\x45nrollmentReply\x12-\n\x06status\x18\x01 \x01(\x0e\x32\x1d.tongjian.v1.EnrollmentStatus\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12\x15\n\rauthenticated\x18\x03 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t*s\n\tAckStatus\x12\x1a\n\x16\x41\x43K_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43K_STATUS_ACCEPTED\x10\x01\x12\x18\n\x14\x41\x43K_STATUS_DUPLICATE\x10\x02\x12\x17\n\x13\x41\x43K_STATUS_REJECTED\x10\x03*\xa8\x01\n\nRejectCode\x12\x1b\n\x17REJECT_CODE_UNSPECIFIED\x10\x00\x12\x1b\n\x17REJECT_CODE_KEY_UNKNOWN\x10\x01\x12\x1b\n\x17REJECT_CODE_KEY_REVOKED\x10\x02\x12\x1d\n\x19REJECT_CODE_KEY_NOT_VALID\x10\x03\x12$\n REJECT_CODE_CERTIFICATE_MISMATCH\x10\x04*\x83\x02\n\x10\x45nrollmentStatus\x12!\n\x1d\x45NROLLMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45NROLLMENT_STATUS_ENROLLED\x10\x01\x12!\n\x1d\x45NROLLMENT_STATUS_UNKNOWN_KEY\x10\x02\x12\x1d\n\x19\x45NROLLMENT_STATUS_REVOKED\x10\x03\x12\x1d\n\x19\x45NROLLMENT_STATUS_EXPIRED\x10\x04\x12#\n\x1f\x45NROLLMENT_STATUS_NOT_YET_VALID\x10\x05\x12&\n\"ENROLLMENT_STATUS_STATION_MISMATCH\x10\x06\x32J\n\rStationIngest\x12\x39\n\x06Submit\x12\x19.tongjian.v1.SignedRecord\x1a\x10.tongjian.v1.Ack(\x01\x30\x01\x32\x64\n\x11StationEnrollment\x12O\n\x0f\x43heckEnrollment\x12\x1e.tongjian.v1.EnrollmentRequest\x1a\x1c.tongjian.v1.EnrollmentReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fprotos/tongjian/v1/ingest.proto\x12\x0btongjian.v1\x1a#protos/tongjian/v1/inspection.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"~\n\x03\x41\x63k\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.tongjian.v1.AckStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12,\n\x0breject_code\x18\x04 \x01(\x0e\x32\x17.tongjian.v1.RejectCode\"7\n\x11\x45nrollmentRequest\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\"{\n\x0f\x45nrollmentReply\x12-\n\x06status\x18\x01 \x01(\x0e\x32\x1d.tongjian.v1.EnrollmentStatus\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12\x15\n\rauthenticated\x18\x03 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"n\n\x06Notice\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x11\n\trecord_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\x0eNoticesRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x12\n\nstation_id\x18\x03 \x01(\t\"4\n\x0cNoticesReply\x12$\n\x07notices\x18\x01 \x03(\x0b\x32\x13.tongjian.v1.Notice*s\n\tAckStatus\x12\x1a\n\x16\x41\x43K_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43K_STATUS_ACCEPTED\x10\x01\x12\x18\n\x14\x41\x43K_STATUS_DUPLICATE\x10\x02\x12\x17\n\x13\x41\x43K_STATUS_REJECTED\x10\x03*\xa8\x01\n\nRejectCode\x12\x1b\n\x17REJECT_CODE_UNSPECIFIED\x10\x00\x12\x1b\n\x17REJECT_CODE_KEY_UNKNOWN\x10\x01\x12\x1b\n\x17REJECT_CODE_KEY_REVOKED\x10\x02\x12\x1d\n\x19REJECT_CODE_KEY_NOT_VALID\x10\x03\x12$\n REJECT_CODE_CERTIFICATE_MISMATCH\x10\x04*\x83\x02\n\x10\x45nrollmentStatus\x12!\n\x1d\x45NROLLMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45NROLLMENT_STATUS_ENROLLED\x10\x01\x12!\n\x1d\x45NROLLMENT_STATUS_UNKNOWN_KEY\x10\x02\x12\x1d\n\x19\x45NROLLMENT_STATUS_REVOKED\x10\x03\x12\x1d\n\x19\x45NROLLMENT_STATUS_EXPIRED\x10\x04\x12#\n\x1f\x45NROLLMENT_STATUS_NOT_YET_VALID\x10\x05\x12&\n\"ENROLLMENT_STATUS_STATION_MISMATCH\x10\x06\x32J\n\rStationIngest\x12\x39\n\x06Submit\x12\x19.tongjian.v1.SignedRecord\x1a\x10.tongjian.v1.Ack(\x01\x30\x01\x32\x64\n\x11StationEnrollment\x12O\n\x0f\x43heckEnrollment\x12\x1e.tongjian.v1.EnrollmentRequest\x1a\x1c.tongjian.v1.EnrollmentReply2Q\n\x0eStationNotices\x12?\n\x05\x46\x65tch\x12\x1b.tongjian.v1.NoticesRequest\x1a\x19.tongjian.v1.NoticesReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.tongjian.v1.ingest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACKSTATUS']._serialized_start=395
-  _globals['_ACKSTATUS']._serialized_end=510
-  _globals['_REJECTCODE']._serialized_start=513
-  _globals['_REJECTCODE']._serialized_end=681
-  _globals['_ENROLLMENTSTATUS']._serialized_start=684
-  _globals['_ENROLLMENTSTATUS']._serialized_end=943
-  _globals['_ACK']._serialized_start=85
-  _globals['_ACK']._serialized_end=211
-  _globals['_ENROLLMENTREQUEST']._serialized_start=213
-  _globals['_ENROLLMENTREQUEST']._serialized_end=268
-  _globals['_ENROLLMENTREPLY']._serialized_start=270
-  _globals['_ENROLLMENTREPLY']._serialized_end=393
-  _globals['_STATIONINGEST']._serialized_start=945
-  _globals['_STATIONINGEST']._serialized_end=1019
-  _globals['_STATIONENROLLMENT']._serialized_start=1021
-  _globals['_STATIONENROLLMENT']._serialized_end=1121
+  _globals['_ACKSTATUS']._serialized_start=666
+  _globals['_ACKSTATUS']._serialized_end=781
+  _globals['_REJECTCODE']._serialized_start=784
+  _globals['_REJECTCODE']._serialized_end=952
+  _globals['_ENROLLMENTSTATUS']._serialized_start=955
+  _globals['_ENROLLMENTSTATUS']._serialized_end=1214
+  _globals['_ACK']._serialized_start=118
+  _globals['_ACK']._serialized_end=244
+  _globals['_ENROLLMENTREQUEST']._serialized_start=246
+  _globals['_ENROLLMENTREQUEST']._serialized_end=301
+  _globals['_ENROLLMENTREPLY']._serialized_start=303
+  _globals['_ENROLLMENTREPLY']._serialized_end=426
+  _globals['_NOTICE']._serialized_start=428
+  _globals['_NOTICE']._serialized_end=538
+  _globals['_NOTICESREQUEST']._serialized_start=540
+  _globals['_NOTICESREQUEST']._serialized_end=610
+  _globals['_NOTICESREPLY']._serialized_start=612
+  _globals['_NOTICESREPLY']._serialized_end=664
+  _globals['_STATIONINGEST']._serialized_start=1216
+  _globals['_STATIONINGEST']._serialized_end=1290
+  _globals['_STATIONENROLLMENT']._serialized_start=1292
+  _globals['_STATIONENROLLMENT']._serialized_end=1392
+  _globals['_STATIONNOTICES']._serialized_start=1394
+  _globals['_STATIONNOTICES']._serialized_end=1475
 # @@protoc_insertion_point(module_scope)

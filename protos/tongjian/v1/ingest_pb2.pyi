@@ -1,7 +1,12 @@
+import datetime
+
 from protos.tongjian.v1 import inspection_pb2 as _inspection_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -78,3 +83,33 @@ class EnrollmentReply(_message.Message):
     authenticated: bool
     detail: str
     def __init__(self, status: _Optional[_Union[EnrollmentStatus, str]] = ..., station_id: _Optional[str] = ..., authenticated: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class Notice(_message.Message):
+    __slots__ = ("seq", "kind", "record_id", "reason", "at")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    kind: str
+    record_id: str
+    reason: str
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[str] = ..., record_id: _Optional[str] = ..., reason: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class NoticesRequest(_message.Message):
+    __slots__ = ("after_seq", "limit", "station_id")
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    STATION_ID_FIELD_NUMBER: _ClassVar[int]
+    after_seq: int
+    limit: int
+    station_id: str
+    def __init__(self, after_seq: _Optional[int] = ..., limit: _Optional[int] = ..., station_id: _Optional[str] = ...) -> None: ...
+
+class NoticesReply(_message.Message):
+    __slots__ = ("notices",)
+    NOTICES_FIELD_NUMBER: _ClassVar[int]
+    notices: _containers.RepeatedCompositeFieldContainer[Notice]
+    def __init__(self, notices: _Optional[_Iterable[_Union[Notice, _Mapping]]] = ...) -> None: ...

@@ -171,3 +171,76 @@ class StationEnrollment:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class StationNoticesStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Fetch = channel.unary_unary(
+                '/tongjian.v1.StationNotices/Fetch',
+                request_serializer=protos_dot_tongjian_dot_v1_dot_ingest__pb2.NoticesRequest.SerializeToString,
+                response_deserializer=protos_dot_tongjian_dot_v1_dot_ingest__pb2.NoticesReply.FromString,
+                _registered_method=True)
+
+
+class StationNoticesServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def Fetch(self, request, context):
+        """Read-only: the calling station's notices after `after_seq`, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_StationNoticesServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Fetch': grpc.unary_unary_rpc_method_handler(
+                    servicer.Fetch,
+                    request_deserializer=protos_dot_tongjian_dot_v1_dot_ingest__pb2.NoticesRequest.FromString,
+                    response_serializer=protos_dot_tongjian_dot_v1_dot_ingest__pb2.NoticesReply.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'tongjian.v1.StationNotices', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('tongjian.v1.StationNotices', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class StationNotices:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def Fetch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tongjian.v1.StationNotices/Fetch',
+            protos_dot_tongjian_dot_v1_dot_ingest__pb2.NoticesRequest.SerializeToString,
+            protos_dot_tongjian_dot_v1_dot_ingest__pb2.NoticesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
