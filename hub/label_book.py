@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from elabel.claims import CHINA_TIME, LabelClaims, LabelType
 from elabel.keys import HubLabelKey
@@ -139,13 +139,7 @@ class LabelRegistry:
         the first revocation; an unknown serial raises ``UnknownLabel``."""
         when = at or self._clock()
         with self._database.writer.begin() as connection:
-            changed = connection.execute(
-                update(Label)
-                .where(Label.serial == serial, Label.revoked_at.is_(None))
-                .values(revoked_at=when, revoked_reason=reason)
-            ).rowcount
-            if changed:
-                append_audit(connection, [AuditEntry(LABEL_REVOKED, f"{serial}: {reason}", at=when)])
+            revoke_label_in(connection, serial, reason, when)
         stored = self.get(serial)
         if stored is None:
             raise UnknownLabel(f"no label with serial {serial!r} was issued by this hub")
@@ -172,13 +166,9 @@ class LabelRegistry:
     def revoke_for_record(self, station_id: str, record_id: str, reason: str) -> StoredLabel | None:
         """Revoke the inspection label issued for a record (post-review rejected it); None when
         the record has no label (not passed, or not yet reached by the issuer)."""
-        with self._database.read() as session:
-            serial = session.scalars(
-                select(Label.serial)
-                .join(Record, Record.seq == Label.record_seq)
-                .where(Record.station_id == station_id, Record.record_id == record_id)
-            ).first()
-        return None if serial is None else self.revoke_label(serial, reason)
+        with self._database.writer.begin() as connection:
+            serial = revoke_record_label_in(connection, station_id, record_id, reason, self._clock())
+        return None if serial is None else self.get(serial)
 
 
 class LabelBook(LabelRegistry):
@@ -284,3 +274,32 @@ class LabelBook(LabelRegistry):
 
     def signed_revocation_list(self) -> bytes:
         return sign_revocation_list(self.revocation_list(), self.key)
+
+
+def revoke_label_in(connection: Connection, serial: str, reason: str, at: datetime) -> bool:
+    """Revoke ``serial`` inside the caller's transaction (audited there); False if it was already
+    revoked or is unknown."""
+    changed = connection.execute(
+        update(Label)
+        .where(Label.serial == serial, Label.revoked_at.is_(None))
+        .values(revoked_at=at, revoked_reason=reason)
+    ).rowcount
+    if changed:
+        append_audit(connection, [AuditEntry(LABEL_REVOKED, f"{serial}: {reason}", at=at)])
+    return bool(changed)
+
+
+def revoke_record_label_in(
+    connection: Connection, station_id: str, record_id: str, reason: str, at: datetime
+) -> str | None:
+    """Revoke the inspection label of a record inside the caller's transaction (a post-review
+    rejection's); its serial, or None when the record has no label."""
+    serial = connection.execute(
+        select(Label.serial)
+        .join(Record, Record.seq == Label.record_seq)
+        .where(Record.station_id == station_id, Record.record_id == record_id)
+    ).scalar()
+    if serial is None:
+        return None
+    revoke_label_in(connection, serial, reason, at)
+    return str(serial)
