@@ -18,7 +18,7 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from hub.forward_outbox import ForwardRow
+from hub.forward_outbox import REVIEW, ForwardRow
 from hub.trust_list import hub_signer
 from hub.verdict import verdict_to_json
 from inspection import Verdict
@@ -92,3 +92,37 @@ class Countersigner:
             signature=self._identity.private_key.sign(body),
             created_at=received_at,
         )
+
+
+def review_outcome_row(
+    identity: HubIdentity,
+    to_province: str,
+    station_id: str,
+    record_id: str,
+    vin: str,
+    reason: str,
+    decided_by: str,
+    decided_at: datetime,
+) -> ForwardRow:
+    """The outbox item that tells the registration province its copy's result was rejected."""
+    body = federation_pb2.ReviewOutcome(
+        from_province=identity.province,
+        to_province=to_province,
+        station_id=station_id,
+        record_id=record_id,
+        outcome="rejected",
+        reason=reason,
+        decided_by=decided_by,
+        decided_at=timestamp(decided_at),
+    ).SerializeToString()
+    return ForwardRow(
+        to_province=to_province,
+        station_id=station_id,
+        record_id=record_id,
+        vin=vin,
+        body=body,
+        key_id=identity.key_id,
+        signature=identity.private_key.sign(body),
+        created_at=decided_at,
+        kind=REVIEW,
+    )

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from hub.audit import AuditEntry, append_audit
 from hub.db import Database, Insertion, insert_once
@@ -23,6 +23,12 @@ from hub.models import ForeignRecord
 _TABLE = ForeignRecord.metadata.tables[ForeignRecord.__tablename__]
 
 FORWARDED_IN = "record_forwarded_in"
+
+
+class RevokeOutcome(StrEnum):
+    REVOKED = "revoked"
+    ALREADY = "already"  # revoked before (a resend)
+    UNKNOWN = "unknown"  # no such record forwarded here by that province
 
 
 class ForeignOutcome(StrEnum):
@@ -54,6 +60,8 @@ class ForeignRecordRow:
     inspecting_hub_overall: str | None
     hub_overall: str | None
     verdict_mismatch: bool
+    revoked_at: datetime | None = None  # the inspecting province's post-review revoked the result
+    revoked_reason: str | None = None
 
     def columns(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in FOREIGN_COLUMNS}
@@ -112,6 +120,40 @@ class ForeignRecordStore:
                     )
             append_audit(connection, audits)
         return outcomes
+
+    def revoke(
+        self, from_province: str, station_id: str, record_id: str, reason: str, at: datetime
+    ) -> RevokeOutcome:
+        """Mark a forwarded record's result revoked (its province's post-review rejected it), audited."""
+        with self._database.writer.begin() as connection:
+            row = connection.execute(
+                select(_TABLE.c.from_province, _TABLE.c.revoked_at, _TABLE.c.key_id).where(
+                    _TABLE.c.station_id == station_id, _TABLE.c.record_id == record_id
+                )
+            ).first()
+            if row is None or row.from_province != from_province:
+                return RevokeOutcome.UNKNOWN
+            if row.revoked_at is not None:
+                return RevokeOutcome.ALREADY
+            connection.execute(
+                update(_TABLE)
+                .where(_TABLE.c.station_id == station_id, _TABLE.c.record_id == record_id)
+                .values(revoked_at=at, revoked_reason=reason)
+            )
+            append_audit(
+                connection,
+                [
+                    AuditEntry(
+                        "forwarded_result_revoked",
+                        f"province {from_province}'s post-review: {reason}",
+                        station_id=station_id,
+                        record_id=record_id,
+                        key_id=row.key_id,
+                        at=at,
+                    )
+                ],
+            )
+            return RevokeOutcome.REVOKED
 
     def by_vin(self, vin: str) -> list[ForeignRecordRow]:
         query = select(ForeignRecord).where(ForeignRecord.vin == vin).order_by(ForeignRecord.finished_at)

@@ -48,6 +48,11 @@ class ForwardRow:
     key_id: str  # this hub's key that countersigned ``body``
     signature: bytes
     created_at: datetime
+    kind: str = "record"  # RECORD, or REVIEW: a post-review outcome about that record
+
+
+RECORD = "record"
+REVIEW = "review"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,7 @@ class OutboxItem:
     delivered_status: str | None
     parked_at: datetime | None
     parked_reason: str | None
+    kind: str = RECORD
 
     @property
     def state(self) -> str:
@@ -92,6 +98,7 @@ class OutboxItem:
             delivered_status=row.delivered_status,
             parked_at=row.parked_at,
             parked_reason=row.parked_reason,
+            kind=row.kind,
         )
 
 
@@ -120,10 +127,23 @@ def insert_in(connection: Connection, rows: Sequence[ForwardRow]) -> None:
                 "signature": row.signature,
                 "created_at": row.created_at,
                 "attempts": 0,
+                "kind": row.kind,
             }
             for row in rows
         ],
     )
+
+
+def forwarded_to_in(connection: Connection, station_id: str, record_id: str) -> tuple[str, str] | None:
+    """The province (and VIN) a stored record was forwarded to; None for a local vehicle's record."""
+    row = connection.execute(
+        select(ForwardOutboxItem.to_province, ForwardOutboxItem.vin).where(
+            ForwardOutboxItem.station_id == station_id,
+            ForwardOutboxItem.record_id == record_id,
+            ForwardOutboxItem.kind == RECORD,
+        )
+    ).first()
+    return None if row is None else (str(row[0]), str(row[1]))
 
 
 def _sendable(now: datetime) -> object:
@@ -257,9 +277,11 @@ class ForwardOutbox:
         with self._database.read() as session:
             return [OutboxItem.of(row) for row in session.scalars(query)]
 
-    def for_record(self, station_id: str, record_id: str) -> OutboxItem | None:
+    def for_record(self, station_id: str, record_id: str, kind: str = RECORD) -> OutboxItem | None:
         query = select(ForwardOutboxItem).where(
-            ForwardOutboxItem.station_id == station_id, ForwardOutboxItem.record_id == record_id
+            ForwardOutboxItem.station_id == station_id,
+            ForwardOutboxItem.record_id == record_id,
+            ForwardOutboxItem.kind == kind,
         )
         with self._database.read() as session:
             row = session.scalars(query).first()

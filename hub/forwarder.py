@@ -34,7 +34,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from hub.countersign import HubIdentity
 from hub.errors import HubError
-from hub.forward_outbox import OutboxItem
+from hub.forward_outbox import REVIEW, OutboxItem
 from hub.metrics import HubMetrics
 from hub.published_directory import sign_directory
 from hub.store import HubStore
@@ -306,7 +306,10 @@ class Forwarder:
                         document = federation_pb2.SignedDocument(
                             body=item.body, key_id=item.key_id, signature=item.signature
                         )
-                        await call.write(federation_pb2.ForwardItem(record=document))
+                        if item.kind == REVIEW:
+                            await call.write(federation_pb2.ForwardItem(review_outcome=document))
+                        else:
+                            await call.write(federation_pb2.ForwardItem(record=document))
                     if items:
                         idle_since = loop.time()
                         continue

@@ -197,16 +197,18 @@ class ForwardOutboxItem(Base):
 
     __tablename__ = "forward_outbox"
     __table_args__ = (
-        UniqueConstraint("to_province", "station_id", "record_id", name="uq_forward_outbox_record"),
+        UniqueConstraint("to_province", "kind", "station_id", "record_id", name="uq_forward_outbox_item"),
         Index("ix_forward_outbox_pending", "to_province", "delivered_at", "parked_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     to_province: Mapped[str] = mapped_column(String(2))
+    # "record": body is a ForwardBody; "review": a ReviewOutcome about that record (migration 0009)
+    kind: Mapped[str] = mapped_column(String(16), server_default="record")
     station_id: Mapped[str] = mapped_column(String(64))
     record_id: Mapped[str] = mapped_column(String(36))
     vin: Mapped[str] = mapped_column(String(17), index=True)
-    body: Mapped[bytes] = mapped_column(LargeBinary())  # a serialized ForwardBody
+    body: Mapped[bytes] = mapped_column(LargeBinary())  # a serialized ForwardBody or ReviewOutcome
     key_id: Mapped[str] = mapped_column(String(96))  # this hub's key that countersigned it
     signature: Mapped[bytes] = mapped_column(LargeBinary())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -246,6 +248,9 @@ class ForeignRecord(Base):
     inspecting_hub_overall: Mapped[str | None] = mapped_column(String(16))
     hub_overall: Mapped[str | None] = mapped_column(String(16))  # this hub's own recomputation
     verdict_mismatch: Mapped[bool] = mapped_column(Boolean(), default=False)
+    # The inspecting province's post-review revoked the result (migration 0009).
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_reason: Mapped[str | None] = mapped_column(Text())
 
 
 # ---------------------------------------------------------------- the audit log's Merkle tree (migration 0005)

@@ -21,7 +21,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -35,7 +35,7 @@ from hub.countersign import HubIdentity
 from hub.envelope_check import EnvelopeLimits
 from hub.errors import HubError, NoPeerDirectory, PeerDirectoryExpired, UnknownVehicle
 from hub.exemption_exchange import ExemptionExchangeError, facts_reply, record_peer_label
-from hub.foreign_records import ForeignOutcome, ForeignRecordRow
+from hub.foreign_records import ForeignOutcome, ForeignRecordRow, RevokeOutcome
 from hub.forwarded_record import ArrivalContext, ForwardRefused, Refusal, check_forwarded
 from hub.label_book import LabelRegistry
 from hub.label_federation import label_trust
@@ -50,6 +50,7 @@ from hub.witness import WitnessOutcome, WitnessStatus
 from pki.grpc_credentials import peer_common_name
 from protos.envelope import key_id_of
 from protos.errors import ProtosError
+from protos.signed_document import verify_document
 from protos.tongjian.v1 import federation_pb2, inspection_pb2, labels_pb2
 
 log = logging.getLogger(__name__)
@@ -343,10 +344,71 @@ class PeerExchangeService:
                 acks.extend(self._records(run, peer))
                 run = []
                 self._directory(item.directory, peer)
+            elif kind == "review_outcome":
+                acks.extend(self._records(run, peer))  # the record it is about may be in this run
+                run = []
+                acks.append(self._review_outcome(item.review_outcome, peer))
             else:
-                raise _BadItem("a ForwardItem with neither directory nor record")
+                raise _BadItem("a ForwardItem with neither directory, record nor review outcome")
         acks.extend(self._records(run, peer))
         return acks
+
+    def _review_outcome(
+        self, document: federation_pb2.SignedDocument, peer: str | None
+    ) -> federation_pb2.ForwardAck:
+        """A post-review rejection of a record forwarded here earlier: revoke this copy's result."""
+        try:
+            body = federation_pb2.ReviewOutcome.FromString(document.body)
+        except DecodeError as error:
+            return federation_pb2.ForwardAck(
+                status=federation_pb2.FORWARD_STATUS_REJECTED,
+                reason=f"review outcome does not parse: {error}",
+            )
+
+        def ack(status: federation_pb2.ForwardStatus, reason: str = "") -> federation_pb2.ForwardAck:
+            return federation_pb2.ForwardAck(
+                station_id=body.station_id, record_id=body.record_id, status=status, reason=reason
+            )
+
+        trust = self._trust()
+        if trust is None:
+            return ack(federation_pb2.FORWARD_STATUS_RETRY_LATER, "this hub has no valid national trust list")
+        entry = trust.provinces.get(body.from_province)
+        if entry is None:
+            return ack(
+                federation_pb2.FORWARD_STATUS_REJECTED,
+                f"province {body.from_province!r} is not in trust list version {trust.version}",
+            )
+        try:
+            verify_document(document, entry.hub_public_key, f"review outcome of province {entry.province}")
+        except ProtosError as error:
+            return ack(federation_pb2.FORWARD_STATUS_REJECTED, str(error))
+        if peer is not None and trust.province_of_peer(peer) != entry.province:
+            return ack(
+                federation_pb2.FORWARD_STATUS_REJECTED,
+                f"peer certificate {peer!r} does not speak for province {entry.province}",
+            )
+        if body.to_province != self._settings.identity.province:
+            return ack(
+                federation_pb2.FORWARD_STATUS_WRONG_PROVINCE,
+                f"review outcome for province {body.to_province!r}, this hub serves {self._settings.identity.province}",
+            )
+        outcome = self._store.foreign_records.revoke(
+            entry.province,
+            body.station_id,
+            body.record_id,
+            f"{body.outcome} in post-review by {body.decided_by or 'a reviewer'} of province {entry.province}: "
+            f"{body.reason}",
+            body.decided_at.ToDatetime(tzinfo=UTC),
+        )
+        if outcome is RevokeOutcome.REVOKED:
+            return ack(federation_pb2.FORWARD_STATUS_ACCEPTED)
+        if outcome is RevokeOutcome.ALREADY:
+            return ack(federation_pb2.FORWARD_STATUS_DUPLICATE)
+        return ack(
+            federation_pb2.FORWARD_STATUS_REJECTED,
+            f"no record {body.record_id} of station {body.station_id} was forwarded here by province {entry.province}",
+        )
 
     def _directory(self, document: federation_pb2.SignedDocument, peer: str | None) -> None:
         now = self._clock()

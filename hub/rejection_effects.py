@@ -13,11 +13,14 @@ record; an effect that fails undoes the rejection. Effects:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import Connection
 
+from hub.countersign import HubIdentity, review_outcome_row
+from hub.forward_outbox import forwarded_to_in, insert_in
 from hub.label_book import revoke_record_label_in
 from hub.station_notices import RECORD_REJECTED, post_in
 
@@ -56,3 +59,27 @@ def revoke_label(connection: Connection, rejected: RejectedRecord) -> None:
         f"post-review rejected record {rejected.record_id}: {rejected.reason}",
         rejected.revoked_at,
     )
+
+
+def forward_rejection(identity: HubIdentity) -> Callable[[Connection, RejectedRecord], None]:
+    """The effect that queues a countersigned rejection for the record's registration province,
+    when the record was forwarded there (a local vehicle's record was not: nothing to send)."""
+
+    def forward(connection: Connection, rejected: RejectedRecord) -> None:
+        forwarded = forwarded_to_in(connection, rejected.station_id, rejected.record_id)
+        if forwarded is None:
+            return
+        to_province, vin = forwarded
+        row = review_outcome_row(
+            identity,
+            to_province,
+            rejected.station_id,
+            rejected.record_id,
+            vin,
+            rejected.reason,
+            rejected.revoked_by,
+            rejected.revoked_at,
+        )
+        insert_in(connection, [row])
+
+    return forward

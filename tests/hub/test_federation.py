@@ -389,3 +389,54 @@ async def test_a_newer_trust_list_travels_from_peer_to_peer(
     )
     trust = pair.sichuan.hub.store.trust_lists.current(pair.national.public, datetime.now(UTC))  # type: ignore[arg-type]
     assert trust is not None and "44" in trust.provinces
+
+
+@dataclasses.dataclass(frozen=True)
+class _Rejected:
+    station_id: str
+    record_id: str
+    reason: str
+    revoked_by: str
+    revoked_at: datetime
+
+
+async def test_a_post_review_rejection_reaches_the_registration_hub_and_the_station(
+    pair: Pair, make_record: RecordFactory, submit: Any
+) -> None:
+    from hub.countersign import HubIdentity
+    from hub.rejection_effects import forward_rejection, notify_station
+    from hub.station_notices import StationNoticeBook
+
+    remote = _records(make_record, 1)[0]
+    local = with_registration(make_record(1, station_id=SICHUAN_STATION), "51", "川")
+    pair.chongqing.register_vehicles([remote])
+    await _submit_all(submit, pair.sichuan, pair.station, [remote, local])
+    chongqing = pair.chongqing.hub.store
+    await _wait_for(lambda: chongqing.foreign_records.count() == 1, what="the forwarded record")
+
+    sichuan = pair.sichuan.hub.store
+    effects = [notify_station, forward_rejection(HubIdentity("51", pair.sichuan.hub_key))]
+    now = datetime.now(UTC)
+    with sichuan.database.writer.begin() as connection:  # what the review queue's rejection does
+        for record in (remote, local):
+            rejected = _Rejected(SICHUAN_STATION, str(record.record_id), "brake curve copied", "rev-7", now)
+            for effect in effects:
+                effect(connection, rejected)
+    pair.sichuan.hub.forwarder.wake()
+    row_id = str(remote.record_id)
+
+    def revoked() -> bool:
+        row = chongqing.foreign_records.get(SICHUAN_STATION, row_id)
+        return row is not None and row.revoked_at is not None
+
+    await _wait_for(revoked, what="the rejection at Chongqing")
+    row = chongqing.foreign_records.get(SICHUAN_STATION, row_id)
+    assert row is not None and row.revoked_reason is not None
+    assert "brake curve copied" in row.revoked_reason and "rev-7" in row.revoked_reason
+    # Only the forwarded record's rejection travels; both reach the station as notices.
+    items = sichuan.outbox.items()
+    assert sorted(item.kind for item in items) == ["record", "review"]
+    assert all(item.state.startswith("delivered") for item in items)
+    notices = StationNoticeBook(sichuan.database).after(SICHUAN_STATION, 0)
+    assert [n.record_id for n in notices] == [str(remote.record_id), str(local.record_id)]
+    assert len(chongqing.audit_events(kind="forwarded_result_revoked")) == 1

@@ -126,12 +126,34 @@ class ForwardBody(_message.Message):
     def __init__(self, from_province: _Optional[str] = ..., to_province: _Optional[str] = ..., station_envelope: _Optional[bytes] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hub_overall: _Optional[str] = ..., hub_verdict_json: _Optional[str] = ..., directory_sequence: _Optional[int] = ...) -> None: ...
 
 class ForwardItem(_message.Message):
-    __slots__ = ("directory", "record")
+    __slots__ = ("directory", "record", "review_outcome")
     DIRECTORY_FIELD_NUMBER: _ClassVar[int]
     RECORD_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_OUTCOME_FIELD_NUMBER: _ClassVar[int]
     directory: SignedDocument
     record: SignedDocument
-    def __init__(self, directory: _Optional[_Union[SignedDocument, _Mapping]] = ..., record: _Optional[_Union[SignedDocument, _Mapping]] = ...) -> None: ...
+    review_outcome: SignedDocument
+    def __init__(self, directory: _Optional[_Union[SignedDocument, _Mapping]] = ..., record: _Optional[_Union[SignedDocument, _Mapping]] = ..., review_outcome: _Optional[_Union[SignedDocument, _Mapping]] = ...) -> None: ...
+
+class ReviewOutcome(_message.Message):
+    __slots__ = ("from_province", "to_province", "station_id", "record_id", "outcome", "reason", "decided_by", "decided_at")
+    FROM_PROVINCE_FIELD_NUMBER: _ClassVar[int]
+    TO_PROVINCE_FIELD_NUMBER: _ClassVar[int]
+    STATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    from_province: str
+    to_province: str
+    station_id: str
+    record_id: str
+    outcome: str
+    reason: str
+    decided_by: str
+    decided_at: _timestamp_pb2.Timestamp
+    def __init__(self, from_province: _Optional[str] = ..., to_province: _Optional[str] = ..., station_id: _Optional[str] = ..., record_id: _Optional[str] = ..., outcome: _Optional[str] = ..., reason: _Optional[str] = ..., decided_by: _Optional[str] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ForwardAck(_message.Message):
     __slots__ = ("station_id", "record_id", "status", "reason")
