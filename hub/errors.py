@@ -54,7 +54,8 @@
     │   ├── RoleNotAllowed         that role may not cause that event in that state
     │   └── ReasonRequired         a refusal or expiry without a reason
     └── ArchiveBagError            a bag that cannot be written, or read at all (item problems are
-                                   not errors: ``check_bag`` returns them as ``ItemProblem``)
+        │                          not errors: ``check_bag`` returns them as ``ItemProblem``)
+        └── MalformedSignatureFile the bag's hub signature tag file does not parse: line and why
 
 ``RecordRejected``, ``MalformedStoredVerdict``, ``ForwardRefused``, ``PeerProtocolError`` and the
 audit tree's errors live beside the code that raises them; the rest live here (``hub.trust_list``
