@@ -7,10 +7,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import shutil
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import bagit
 import pytest
@@ -33,81 +31,7 @@ from hub.archive_bag import (
 from hub.countersign import HubIdentity
 from hub.errors import UnknownVehicle
 from protos.tongjian.v1 import inspection_pb2 as pb
-from tests.federation_rig import National, ProvinceHub, Station
-
-RecordFactory = Callable[..., Any]
-SICHUAN_STATION = "51-0001"
-CHONGQING_STATION = "50-0001"
-LOCAL_RECORDS = 3
-FORWARDED_RECORDS = 2
-
-
-@dataclasses.dataclass
-class Exported:
-    national: National
-    chongqing: ProvinceHub
-    bag: Path
-    vin: str
-
-
-async def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-async def _submit_all(submit: Any, hub: ProvinceHub, station: Station, records: list[Any]) -> None:
-    outcome = await submit(hub.hub.port, [station.seal(record) for record in records])
-    assert outcome.error is None, outcome.error
-    assert all(ack.reason == "" for ack in outcome.acks), [ack.reason for ack in outcome.acks]
-
-
-@pytest.fixture
-async def exported(
-    databases: Any, tmp_path: Path, make_record: RecordFactory, submit: Any
-) -> AsyncIterator[Exported]:
-    """One car of Chongqing (50): three inspections at a Chongqing station, two at a Sichuan one
-    (forwarded to Chongqing), exported from the Chongqing hub's database."""
-    national = National()
-    sichuan = ProvinceHub("51", databases.new("sichuan"), national.public)
-    chongqing = ProvinceHub("50", databases.new("chongqing"), national.public)
-    await chongqing.start()
-    await sichuan.start()
-    try:
-        national.publish([sichuan, chongqing])
-        vehicle = make_record(0).vehicle
-        local = [
-            dataclasses.replace(make_record(i, station_id=CHONGQING_STATION), vehicle=vehicle)
-            for i in range(LOCAL_RECORDS)
-        ]
-        away = [
-            dataclasses.replace(make_record(100 + i, station_id=SICHUAN_STATION), vehicle=vehicle)
-            for i in range(FORWARDED_RECORDS)
-        ]
-        chongqing.register_vehicles(local[:1])
-        await _submit_all(submit, chongqing, chongqing.enrol_station(CHONGQING_STATION, tmp_path), local)
-        await _submit_all(submit, sichuan, sichuan.enrol_station(SICHUAN_STATION, tmp_path), away)
-        foreign = chongqing.hub.store.foreign_records
-        await _wait_for(lambda: foreign.count() == FORWARDED_RECORDS, "forwarded records at Chongqing")
-        bag = tmp_path / "bag"
-        summary = export_bag(
-            chongqing.hub.store,
-            vehicle.vin.lower(),
-            bag,
-            HubIdentity("50", chongqing.hub_key),
-            datetime.now(UTC),
-        )
-        assert (summary.local_records, summary.forwarded_records) == (LOCAL_RECORDS, FORWARDED_RECORDS)
-        assert not bag.with_name("bag.partial").exists()
-        yield Exported(national, chongqing, bag, vehicle.vin)
-    finally:
-        await sichuan.stop()
-        await chongqing.stop()
+from tests.hub.conftest import CHONGQING_STATION, FORWARDED_RECORDS, LOCAL_RECORDS, Exported
 
 
 def _copy(exported: Exported, tmp_path: Path, name: str) -> Path:
