@@ -13,7 +13,8 @@ What the bag holds (paths relative to the bag)::
                                           byte for byte from the stored payload, key id and signature
     data/records/forwarded/<n>.signeddocument  a record forwarded from another province: the
                                           inspecting hub's countersigned ForwardBody, as stored
-    data/labels.jsonl                     the e-labels issued for the vehicle (signed tokens)
+    data/labels.jsonl                     the e-labels issued for the vehicle (signed tokens; the
+                                          check verifies each against the source hub's key)
 
 Chain of trust, checked by ``check_bag`` without any database: the national key (or the source
 hub's public key, given directly) -> the trust list -> the source hub's key -> its signature over
@@ -55,6 +56,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf.message import DecodeError
 from sqlalchemy import select
 
+from elabel.claims import claims_from_cwt
+from elabel.envelope import verify_envelope as verify_cose
+from elabel.label_text import cose_of_text
 from hub.countersign import HubIdentity
 from hub.envelope_check import EnvelopeLimits, KnownKey, RecordRejected, verify_envelope
 from hub.errors import (
@@ -72,7 +76,7 @@ from hub.records import RecordRow
 from hub.store import HubStore
 from hub.trust_list import TrustList, hub_signer, read_trust_list
 from hub.vehicle_register import vehicle_columns
-from protos.envelope import key_id_of
+from protos.envelope import key_id_of, raw_public_key
 from protos.errors import ProtosError
 from protos.signed_document import parse_document, verify_document
 from protos.tongjian.v1 import federation_pb2
@@ -115,6 +119,7 @@ class ProblemKind(StrEnum):
     BAD_DIRECTORY = "bad_directory"
     BAD_STATION_SIGNATURE = "bad_station_signature"
     BAD_COUNTERSIGNATURE = "bad_countersignature"
+    BAD_LABEL = "bad_label"  # an e-label not signed by the source hub, or of another vehicle
     UNCHECKED = "unchecked"  # no key at hand to check it with
 
 
@@ -520,6 +525,8 @@ def check_bag(
     _check_hub_signature(check, hub_public_key, province)
     keys = _station_keys(check, hub_public_key, province, now)
     _check_records(check, vin, province, keys, trust, limits, now)
+    _check_vehicle(check, vin)
+    _check_labels(check, vin, hub_public_key)
     return check.problems
 
 
@@ -572,6 +579,42 @@ def _trust_list(check: _Check, national_key: Ed25519PublicKey | None, now: datet
     except (ProtosError, TrustListInvalid) as error:
         check.add(TRUST_LIST_FILE, ProblemKind.BAD_HUB_SIGNATURE, str(error))
         return None
+
+
+def _check_vehicle(check: _Check, vin: str) -> None:
+    raw = check.read(VEHICLE_FILE)
+    if raw is None:
+        return
+    try:
+        found = json.loads(raw).get("vin")
+    except (ValueError, AttributeError) as error:
+        check.add(VEHICLE_FILE, ProblemKind.MALFORMED, f"not a JSON object ({error})")
+        return
+    if found != vin:
+        check.add(VEHICLE_FILE, ProblemKind.ALTERED, f"register data of VIN {found!r}, the bag is of {vin}")
+
+
+def _check_labels(check: _Check, vin: str, hub_key: Ed25519PublicKey) -> None:
+    """Each e-label's COSE signature is the source hub's (a federated hub signs labels with its
+    hub key) and its subject is this vehicle."""
+    raw = check.read(LABELS_FILE)
+    if raw is None:
+        return
+    for number, line in enumerate(raw.splitlines(), start=1):
+        item = f"{LABELS_FILE}:{number}"
+        try:
+            token = json.loads(line)["token"]
+            claims = claims_from_cwt(verify_cose(cose_of_text(token), raw_public_key(hub_key)))
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+        ) as error:  # ClaimsError, EnvelopeDamaged, SignatureMismatch are ValueErrors
+            check.add(item, ProblemKind.BAD_LABEL, f"{type(error).__name__}: {error}")
+            continue
+        if claims.vin != vin:
+            check.add(item, ProblemKind.BAD_LABEL, f"a label of VIN {claims.vin}, the bag is of {vin}")
 
 
 def _check_hub_signature(check: _Check, hub_key: Ed25519PublicKey, province: str) -> None:

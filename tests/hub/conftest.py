@@ -8,7 +8,7 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,10 @@ import grpc
 import grpc.aio
 import pytest
 
+from elabel.claims import LabelClaims, LabelType
 from hub.archive_bag import export_bag
 from hub.countersign import HubIdentity
+from hub.label_book import exemption_serial
 from hub.server import HubConfig, HubServer
 from protos.envelope import load_private_key, seal
 from protos.record_mapping import record_to_bytes
@@ -183,6 +185,24 @@ async def exported(
         await _submit_accepted(submit, sichuan, sichuan.enrol_station(SICHUAN_STATION, tmp_path), away)
         foreign = chongqing.hub.store.foreign_records
         await _wait_until(lambda: foreign.count() == FORWARDED_RECORDS, "forwarded records at Chongqing")
+        # An exemption label (the records here are not judged PASS, so the lane labels are not
+        # issued): signed with the hub key like any label of a federated hub.
+        assert chongqing.hub.labels is not None
+        due = date(2026, 5, 1)
+        chongqing.hub.labels.store_exemption(
+            LabelClaims(
+                LabelType.EXEMPTION,
+                vehicle.vin,
+                vehicle.plate,
+                vehicle.vehicle_class,
+                due,
+                date(2028, 5, 1),
+                "50",
+                exemption_serial("50", vehicle.vin, due),
+                datetime.now(UTC).replace(microsecond=0),
+            ),
+            due,
+        )
         bag = tmp_path / "bag"
         summary = export_bag(
             chongqing.hub.store,
@@ -192,6 +212,7 @@ async def exported(
             datetime.now(UTC),
         )
         assert (summary.local_records, summary.forwarded_records) == (LOCAL_RECORDS, FORWARDED_RECORDS)
+        assert summary.labels == 1
         assert not bag.with_name("bag.partial").exists()
         yield Exported(national, chongqing, bag, vehicle.vin)
     finally:

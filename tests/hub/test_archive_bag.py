@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
+from elabel.keys import HubLabelKey
+from elabel.label_text import sign_label
 from hub.archive_bag import (
+    LABELS_FILE,
+    SIGNATURE_CONTEXT,
     SIGNATURE_FILE,
     TAG_MANIFEST,
     ArchiveBagError,
@@ -30,6 +35,7 @@ from hub.archive_bag import (
 )
 from hub.countersign import HubIdentity
 from hub.errors import UnknownVehicle
+from hub.label_book import LabelRegistry
 from protos.tongjian.v1 import inspection_pb2 as pb
 from tests.hub.conftest import CHONGQING_STATION, FORWARDED_RECORDS, LOCAL_RECORDS, Exported
 
@@ -66,6 +72,11 @@ async def test_a_whole_file_exports_as_a_bag_that_bagit_and_check_bag_accept(exp
         (f"data/records/forwarded/{n:06d}.signeddocument", ProblemKind.UNCHECKED)
         for n in range(1, FORWARDED_RECORDS + 1)
     }
+    # Each record names the audit entries that committed to it (seq and chain hash).
+    index = [json.loads(line) for line in (exported.bag / "data/records.jsonl").read_text().splitlines()]
+    kinds = {entry["kind"]: {ref["kind"] for ref in entry["audit"]} for entry in index}
+    assert "record_stored" in kinds["local"] and "record_forwarded_in" in kinds["forwarded"]
+    assert all(len(ref["hash"]) == 64 for entry in index for ref in entry["audit"])
     # A local record in the bag is the station's envelope, byte for byte as the hub stored it.
     stored = exported.chongqing.hub.store.records.by_vin(exported.vin)[0]
     envelope = pb.SignedRecord.FromString(
@@ -123,8 +134,6 @@ async def test_every_kind_of_damage_is_named_by_its_item(exported: Exported, tmp
     forged = _copy(exported, tmp_path, "forged")
     impostor = HubIdentity("50", Ed25519PrivateKey.generate())
     manifest = (forged / TAG_MANIFEST).read_bytes()
-    from hub.archive_bag import SIGNATURE_CONTEXT
-
     signature = BagSignature(
         TAG_MANIFEST, impostor.key_id, impostor.private_key.sign(SIGNATURE_CONTEXT + manifest)
     )
@@ -137,39 +146,45 @@ async def test_every_kind_of_damage_is_named_by_its_item(exported: Exported, tmp
     assert _problems(forged, exported) == {(SIGNATURE_FILE, ProblemKind.BAD_HUB_SIGNATURE)}
 
 
-async def test_a_station_signature_altered_inside_a_consistently_rehashed_bag_is_named(
+def _rehash_and_resign(bag: Path, exported: Exported) -> None:
+    """Rewrite every manifest (bagit's own save()) and sign the tag manifest with the genuine hub
+    key: what a hub exporting content it should never have stored would produce."""
+    bagit.Bag(str(bag)).save(manifests=True)
+    identity = HubIdentity("50", exported.chongqing.hub_key)
+    # save() listed the signature file in the tag manifest; our writer never does (it cannot
+    # cover itself): drop that line before signing.
+    lines = (bag / TAG_MANIFEST).read_text().splitlines(keepends=True)
+    (bag / TAG_MANIFEST).write_text("".join(line for line in lines if SIGNATURE_FILE not in line))
+    manifest = (bag / TAG_MANIFEST).read_bytes()
+    signature = identity.private_key.sign(SIGNATURE_CONTEXT + manifest)
+    (bag / SIGNATURE_FILE).write_bytes(
+        format_signature_file(BagSignature(TAG_MANIFEST, identity.key_id, signature))
+    )
+
+
+async def test_inside_a_bag_the_hub_itself_re_signed_every_station_and_label_signature_is_checked(
     exported: Exported, tmp_path: Path
 ) -> None:
-    """The hub key itself re-signs a bag whose record signature was altered: the station
-    signature check, not the hashes, names the record."""
     bag = _copy(exported, tmp_path, "resigned")
+    _rehash_and_resign(bag, exported)
+    assert check_bag(bag, national_key=exported.national.public) == []  # type: ignore[arg-type]
+
     item = "data/records/local/000003.signedrecord"
     envelope = pb.SignedRecord.FromString((bag / item).read_bytes())
     envelope.signature = bytes(64)
     (bag / item).write_bytes(envelope.SerializeToString())
-    bagit.Bag(str(bag)).save(manifests=True)
-    # Re-sign as the genuine hub would (a hub exporting a record it should not have stored).
-    from hub.archive_bag import SIGNATURE_CONTEXT
+    # A label of this vehicle as the hub issued it, signed again by a key that is not the hub's.
+    stored = LabelRegistry(exported.chongqing.hub.store.database).by_vin(exported.vin)[0]
+    label = json.loads((bag / LABELS_FILE).read_text())
+    label["token"] = sign_label(stored.claims, HubLabelKey("50", Ed25519PrivateKey.generate()))
+    (bag / LABELS_FILE).write_text(json.dumps(label) + "\n")
+    _rehash_and_resign(bag, exported)
 
-    identity = HubIdentity("50", exported.chongqing.hub_key)
-    # bagit's save() listed the signature file in the tag manifest; the check would call it
-    # covered by the signature it is itself: drop that line, as our writer never lists it.
-    lines = [
-        line
-        for line in (bag / TAG_MANIFEST).read_text().splitlines(keepends=True)
-        if SIGNATURE_FILE not in line
-    ]
-    (bag / TAG_MANIFEST).write_text("".join(lines))
-    manifest = (bag / TAG_MANIFEST).read_bytes()
-    (bag / SIGNATURE_FILE).write_bytes(
-        format_signature_file(
-            BagSignature(
-                TAG_MANIFEST, identity.key_id, identity.private_key.sign(SIGNATURE_CONTEXT + manifest)
-            )
-        )
-    )
     problems = check_bag(bag, national_key=exported.national.public)  # type: ignore[arg-type]
-    assert [(p.item, p.kind) for p in problems] == [(item, ProblemKind.BAD_STATION_SIGNATURE)]
+    assert [(p.item, p.kind) for p in problems] == [
+        (item, ProblemKind.BAD_STATION_SIGNATURE),
+        (f"{LABELS_FILE}:1", ProblemKind.BAD_LABEL),
+    ]
     assert CHONGQING_STATION in problems[0].detail
 
 
