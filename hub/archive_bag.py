@@ -72,7 +72,6 @@ from hub.errors import (
 from hub.label_book import LabelRegistry
 from hub.models import AuditEvent, ForeignRecord, Record
 from hub.published_directory import read_directory, sign_directory
-from hub.records import RecordRow
 from hub.store import HubStore
 from hub.trust_list import TrustList, hub_signer, read_trust_list
 from hub.vehicle_register import vehicle_columns
@@ -338,62 +337,78 @@ def _write_records(store: HubStore, vin: str, writer: _BagWriter) -> tuple[int, 
                     for seq, kind, at, digest in audit.execute(query)
                 ]
 
-            rows = session.scalars(
-                select(Record).where(Record.vin == vin).order_by(Record.finished_at, Record.seq),
+            # Only the columns the bag needs (not the stored verdict, the largest), a batch at a time.
+            rows = session.execute(
+                select(
+                    Record.station_id,
+                    Record.record_id,
+                    Record.key_id,
+                    Record.payload,
+                    Record.signature,
+                    Record.received_at,
+                    Record.hub_overall,
+                )
+                .where(Record.vin == vin)
+                .order_by(Record.finished_at, Record.seq),
                 execution_options={"yield_per": _YIELD_PER},
             )
-            for row in rows:
-                record = RecordRow.of(row)
+            for station_id, record_id, key_id, payload, signature, received_at, hub_overall in rows:
                 local += 1
                 name = f"data/records/local/{local:06d}.signedrecord"
-                envelope = pb.SignedRecord(
-                    record=record.payload, key_id=record.key_id, signature=record.signature
-                )
+                # The station's envelope exactly as it arrived: SignedRecord is these three fields.
+                envelope = pb.SignedRecord(record=bytes(payload), key_id=key_id, signature=bytes(signature))
                 writer.write(name, envelope.SerializeToString(deterministic=True))
                 index.add(
                     {
                         "file": name,
                         "kind": "local",
-                        "station_id": record.station_id,
-                        "record_id": record.record_id,
-                        "key_id": record.key_id,
-                        "received_at": record.received_at.isoformat(),
-                        "hub_overall": record.hub_overall,
-                        "audit": audit_refs(record.station_id, record.record_id),
+                        "station_id": station_id,
+                        "record_id": record_id,
+                        "key_id": key_id,
+                        "received_at": received_at.isoformat(),
+                        "hub_overall": hub_overall,
+                        "audit": audit_refs(station_id, record_id),
                     }
                 )
-                session.expunge(row)
-            foreign = session.scalars(
-                select(ForeignRecord)
+            foreign = session.execute(
+                select(
+                    ForeignRecord.from_province,
+                    ForeignRecord.station_id,
+                    ForeignRecord.record_id,
+                    ForeignRecord.key_id,
+                    ForeignRecord.forward_body,
+                    ForeignRecord.hub_key_id,
+                    ForeignRecord.hub_signature,
+                    ForeignRecord.received_at,
+                    ForeignRecord.arrived_at,
+                    ForeignRecord.hub_overall,
+                )
                 .where(ForeignRecord.vin == vin)
                 .order_by(ForeignRecord.finished_at, ForeignRecord.seq),
                 execution_options={"yield_per": _YIELD_PER},
             )
-            for foreign_row in foreign:
+            for row in foreign:
                 forwarded += 1
                 name = f"data/records/forwarded/{forwarded:06d}.signeddocument"
                 document = federation_pb2.SignedDocument(
-                    body=bytes(foreign_row.forward_body),
-                    key_id=foreign_row.hub_key_id,
-                    signature=bytes(foreign_row.hub_signature),
+                    body=bytes(row.forward_body), key_id=row.hub_key_id, signature=bytes(row.hub_signature)
                 )
                 writer.write(name, document.SerializeToString(deterministic=True))
-                provinces.add(foreign_row.from_province)
+                provinces.add(row.from_province)
                 index.add(
                     {
                         "file": name,
                         "kind": "forwarded",
-                        "from_province": foreign_row.from_province,
-                        "station_id": foreign_row.station_id,
-                        "record_id": foreign_row.record_id,
-                        "key_id": foreign_row.key_id,
-                        "received_at": foreign_row.received_at.isoformat(),
-                        "arrived_at": foreign_row.arrived_at.isoformat(),
-                        "hub_overall": foreign_row.hub_overall,
-                        "audit": audit_refs(foreign_row.station_id, foreign_row.record_id),
+                        "from_province": row.from_province,
+                        "station_id": row.station_id,
+                        "record_id": row.record_id,
+                        "key_id": row.key_id,
+                        "received_at": row.received_at.isoformat(),
+                        "arrived_at": row.arrived_at.isoformat(),
+                        "hub_overall": row.hub_overall,
+                        "audit": audit_refs(row.station_id, row.record_id),
                     }
                 )
-                session.expunge(foreign_row)
     finally:
         index.close()
     for province in sorted(provinces):

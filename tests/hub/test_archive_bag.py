@@ -8,8 +8,10 @@ import base64
 import dataclasses
 import json
 import shutil
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import bagit
 import pytest
@@ -37,7 +39,11 @@ from hub.countersign import HubIdentity
 from hub.errors import UnknownVehicle
 from hub.label_book import LabelRegistry
 from protos.tongjian.v1 import inspection_pb2 as pb
+from tests.federation_rig import National, ProvinceHub
 from tests.hub.conftest import CHONGQING_STATION, FORWARDED_RECORDS, LOCAL_RECORDS, Exported
+
+FEW_RECORDS = 300  # more than one fetch batch
+MANY_RECORDS = 1500
 
 
 def _copy(exported: Exported, tmp_path: Path, name: str) -> Path:
@@ -258,3 +264,52 @@ def test_a_damaged_signature_file_never_parses_to_something_else(
 def test_malformed_signature_files_name_the_line(raw: bytes, where: str) -> None:
     with pytest.raises(MalformedSignatureFile, match=where):
         parse_signature_file(raw)
+
+
+# ---------------------------------------------------------------- streaming
+
+
+async def _peak_export_bytes(hub: ProvinceHub, vin: str, bag: Path) -> tuple[int, int]:
+    """Peak Python memory the export allocates (tracemalloc), and the bag's payload size."""
+    tracemalloc.start()
+    try:
+        summary = export_bag(hub.hub.store, vin, bag, HubIdentity("50", hub.hub_key), datetime.now(UTC))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak, summary.payload_bytes
+
+
+@pytest.mark.slow
+async def test_export_memory_does_not_grow_with_the_number_of_records(
+    databases: Any, tmp_path: Path, make_record: Any, submit: Any
+) -> None:
+    national = National()
+    hub = ProvinceHub("50", databases.new("chongqing"), national.public)
+    await hub.start()
+    try:
+        station = hub.enrol_station(CHONGQING_STATION, tmp_path)
+        few, many = make_record(0).vehicle, make_record(1).vehicle
+        hub.register_vehicles([make_record(0), make_record(1)])
+        records = [
+            dataclasses.replace(
+                make_record(i, station_id=CHONGQING_STATION), vehicle=few if i < FEW_RECORDS else many
+            )
+            for i in range(FEW_RECORDS + MANY_RECORDS)
+        ]
+        for start in range(0, len(records), 500):
+            outcome = await submit(hub.hub.port, [station.seal(r) for r in records[start : start + 500]])
+            assert outcome.error is None and all(ack.reason == "" for ack in outcome.acks)
+        small_peak, small_bytes = await _peak_export_bytes(hub, few.vin, tmp_path / "few")
+        large_peak, large_bytes = await _peak_export_bytes(hub, many.vin, tmp_path / "many")
+        print(
+            f"export: {FEW_RECORDS} records {small_bytes} B payload, peak {small_peak} B; "
+            f"{MANY_RECORDS} records {large_bytes} B payload, peak {large_peak} B"
+        )
+        # Both exports fill whole fetch batches (hub.archive_bag._YIELD_PER rows); five times the
+        # records must not mean more memory, as it would if they were all held at once.
+        assert large_bytes > 4 * small_bytes
+        assert large_peak - small_peak < (large_bytes - small_bytes) / 10
+        assert check_bag(tmp_path / "many", hub_public_key=hub.hub_key.public_key()) == []
+    finally:
+        await hub.stop()
