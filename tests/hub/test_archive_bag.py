@@ -186,9 +186,20 @@ async def test_inside_a_bag_the_hub_itself_re_signed_every_station_and_label_sig
     (bag / LABELS_FILE).write_text(json.dumps(label) + "\n")
     _rehash_and_resign(bag, exported)
 
+    # An index line pointing outside the bag (the check runs before the bag is trusted).
+    outside = tmp_path / "outside.signedrecord"
+    outside.write_bytes((bag / item).read_bytes())
+    escape = "data/records/../../../outside.signedrecord"
+    with (bag / "data/records.jsonl").open("a") as index:
+        index.write(
+            json.dumps({"file": escape, "kind": "local", "received_at": "2026-11-01T08:40:00+00:00"}) + "\n"
+        )
+    _rehash_and_resign(bag, exported)
+
     problems = check_bag(bag, national_key=exported.national.public)  # type: ignore[arg-type]
     assert [(p.item, p.kind) for p in problems] == [
         (item, ProblemKind.BAD_STATION_SIGNATURE),
+        (escape, ProblemKind.MALFORMED),
         (f"{LABELS_FILE}:1", ProblemKind.BAD_LABEL),
     ]
     assert CHONGQING_STATION in problems[0].detail
