@@ -520,6 +520,9 @@ def check_bag(
     except bagit.BagError as error:
         check.add("", ProblemKind.MALFORMED, f"not a BagIt bag: {error}")
         return check.problems
+    except UnicodeDecodeError as error:  # bagit reads tag files as text and lets this through
+        check.add("", ProblemKind.MALFORMED, f"a tag file is not UTF-8: {error}")
+        return check.problems
     _check_bag_files(bag, check)
     province = str(bag.info.get(INFO_PROVINCE, ""))
     vin = str(bag.info.get(INFO_VIN, ""))

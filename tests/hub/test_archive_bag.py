@@ -16,7 +16,7 @@ from typing import Any
 import bagit
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from elabel.keys import HubLabelKey
@@ -324,3 +324,56 @@ async def test_export_memory_does_not_grow_with_the_number_of_records(
         assert check_bag(tmp_path / "many", hub_public_key=hub.hub_key.public_key()) == []
     finally:
         await hub.stop()
+
+
+# ---------------------------------------------------------------- any damage, any index line
+
+
+async def test_any_flipped_byte_anywhere_in_the_bag_is_found_and_a_payload_file_named(
+    exported: Exported, tmp_path: Path
+) -> None:
+    files = sorted(p.relative_to(exported.bag).as_posix() for p in exported.bag.rglob("*") if p.is_file())
+    counter = iter(range(10_000))
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.sampled_from(files), st.integers(min_value=0), st.integers(min_value=1, max_value=255))
+    def damage(item: str, where: int, mask: int) -> None:
+        bag = _copy(exported, tmp_path, f"flip-{next(counter)}")
+        data = bytearray((bag / item).read_bytes())
+        data[where % len(data)] ^= mask
+        (bag / item).write_bytes(bytes(data))
+        problems = check_bag(bag, national_key=exported.national.public)  # type: ignore[arg-type]
+        assert problems, f"a flipped byte in {item} went unnoticed"
+        if item.startswith("data/"):
+            assert item in {p.item for p in problems}
+        shutil.rmtree(bag)
+
+    damage()
+
+
+async def test_any_line_added_to_the_records_index_is_named_never_raised(
+    exported: Exported, tmp_path: Path
+) -> None:
+    counter = iter(range(10_000))
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        st.one_of(
+            st.binary(max_size=120).filter(lambda b: b"\n" not in b and b"\r" not in b),
+            st.dictionaries(
+                st.sampled_from(["file", "kind", "received_at", "record_id"]),
+                st.one_of(st.text(max_size=40), st.integers(), st.none()),
+            ).map(lambda d: json.dumps(d).encode()),
+        )
+    )
+    def add_line(line: bytes) -> None:
+        bag = _copy(exported, tmp_path, f"index-{next(counter)}")
+        with (bag / "data/records.jsonl").open("ab") as index:
+            index.write(line + b"\n")
+        _rehash_and_resign(bag, exported)
+        problems = check_bag(bag, national_key=exported.national.public)  # type: ignore[arg-type]
+        assert problems, f"index line {line!r} passed"
+        assert all(p.kind in (ProblemKind.MALFORMED, ProblemKind.MISSING) for p in problems), problems
+        shutil.rmtree(bag)
+
+    add_line()
