@@ -46,7 +46,16 @@
     │   federation: forwarding (hub.forwarded_record, hub.forwarder)
     ├── ForwardRefused             a forwarded record not stored: refusal (unknown vehicle, wrong
     │                              province, rejected, retry later) and reason; answered in its Ack
-    └── PeerProtocolError          a peer answered out of protocol (an Ack for another record)
+    ├── PeerProtocolError          a peer answered out of protocol (an Ack for another record)
+    │
+    │   archive transfer (hub.transfer_states, hub.archive_bag)
+    ├── TransferStateError         an event the transfer state machine will not take: state, event
+    │   ├── IllegalTransition      no such event in that state (the message lists the allowed ones)
+    │   ├── RoleNotAllowed         that role may not cause that event in that state
+    │   └── ReasonRequired         a refusal or expiry without a reason
+    └── ArchiveBagError            a bag that cannot be written, or read at all (item problems are
+        │                          not errors: ``check_bag`` returns them as ``ItemProblem``)
+        └── MalformedSignatureFile the bag's hub signature tag file does not parse: line and why
 
 ``RecordRejected``, ``MalformedStoredVerdict``, ``ForwardRefused``, ``PeerProtocolError`` and the
 audit tree's errors live beside the code that raises them; the rest live here (``hub.trust_list``

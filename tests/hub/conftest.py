@@ -4,19 +4,28 @@ and a plain grpc.aio client that sends raw envelopes (records and keys come from
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
 import grpc.aio
 import pytest
 
+from elabel.claims import LabelClaims, LabelType
+from hub.archive_bag import export_bag
+from hub.countersign import HubIdentity
+from hub.label_book import exemption_serial
 from hub.server import HubConfig, HubServer
 from protos.envelope import load_private_key, seal
 from protos.record_mapping import record_to_bytes
 from protos.tongjian.v1 import ingest_pb2
 from protos.tongjian.v1 import inspection_pb2 as pb
+from tests.federation_rig import National, ProvinceHub, Station
 
 _SUBMIT = ingest_pb2.DESCRIPTOR.services_by_name["StationIngest"].methods_by_name["Submit"]
 SUBMIT_METHOD = f"/{_SUBMIT.containing_service.full_name}/{_SUBMIT.name}"
@@ -116,3 +125,96 @@ def _enrol(hub: HubServer, station_key, **window: object) -> Enrolled:  # type: 
     key_id = hub.store.add_station_key(station_key.station_id, public_pem, **window)  # type: ignore[arg-type]
     assert key_id == station_key.key_id
     return Enrolled(hub, station_key.station_id, key_id, station_key.private_path.read_bytes(), public_pem)
+
+
+# ---------------------------------------------------------------- an exported archive (hub.archive_bag)
+
+_RecordFactory = Callable[..., Any]
+SICHUAN_STATION = "51-0001"
+CHONGQING_STATION = "50-0001"
+LOCAL_RECORDS = 3
+FORWARDED_RECORDS = 2
+
+
+@dataclasses.dataclass
+class Exported:
+    national: National
+    chongqing: ProvinceHub
+    bag: Path
+    vin: str
+
+
+async def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def _submit_accepted(submit: Any, hub: ProvinceHub, station: Station, records: list[Any]) -> None:
+    outcome = await submit(hub.hub.port, [station.seal(record) for record in records])
+    assert outcome.error is None, outcome.error
+    assert all(ack.reason == "" for ack in outcome.acks), [ack.reason for ack in outcome.acks]
+
+
+@pytest.fixture
+async def exported(
+    databases: Any, tmp_path: Path, make_record: _RecordFactory, submit: Any
+) -> AsyncIterator[Exported]:
+    """One car of Chongqing (50): three inspections at a Chongqing station, two at a Sichuan one
+    (forwarded to Chongqing), exported from the Chongqing hub's database."""
+    national = National()
+    sichuan = ProvinceHub("51", databases.new("sichuan"), national.public)
+    chongqing = ProvinceHub("50", databases.new("chongqing"), national.public)
+    await chongqing.start()
+    await sichuan.start()
+    try:
+        national.publish([sichuan, chongqing])
+        vehicle = make_record(0).vehicle
+        local = [
+            dataclasses.replace(make_record(i, station_id=CHONGQING_STATION), vehicle=vehicle)
+            for i in range(LOCAL_RECORDS)
+        ]
+        away = [
+            dataclasses.replace(make_record(100 + i, station_id=SICHUAN_STATION), vehicle=vehicle)
+            for i in range(FORWARDED_RECORDS)
+        ]
+        chongqing.register_vehicles(local[:1])
+        await _submit_accepted(submit, chongqing, chongqing.enrol_station(CHONGQING_STATION, tmp_path), local)
+        await _submit_accepted(submit, sichuan, sichuan.enrol_station(SICHUAN_STATION, tmp_path), away)
+        foreign = chongqing.hub.store.foreign_records
+        await _wait_until(lambda: foreign.count() == FORWARDED_RECORDS, "forwarded records at Chongqing")
+        # An exemption label (the records here are not judged PASS, so the lane labels are not
+        # issued): signed with the hub key like any label of a federated hub.
+        assert chongqing.hub.labels is not None
+        due = date(2026, 5, 1)
+        chongqing.hub.labels.store_exemption(
+            LabelClaims(
+                LabelType.EXEMPTION,
+                vehicle.vin,
+                vehicle.plate,
+                vehicle.vehicle_class,
+                due,
+                date(2028, 5, 1),
+                "50",
+                exemption_serial("50", vehicle.vin, due),
+                datetime.now(UTC).replace(microsecond=0),
+            ),
+            due,
+        )
+        bag = tmp_path / "bag"
+        summary = export_bag(
+            chongqing.hub.store,
+            vehicle.vin.lower(),
+            bag,
+            HubIdentity("50", chongqing.hub_key),
+            datetime.now(UTC),
+        )
+        assert (summary.local_records, summary.forwarded_records) == (LOCAL_RECORDS, FORWARDED_RECORDS)
+        assert summary.labels == 1
+        assert not bag.with_name("bag.partial").exists()
+        yield Exported(national, chongqing, bag, vehicle.vin)
+    finally:
+        await sichuan.stop()
+        await chongqing.stop()
