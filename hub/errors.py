@@ -57,13 +57,10 @@
         │                          not errors: ``check_bag`` returns them as ``ItemProblem``)
         └── MalformedSignatureFile the bag's hub signature tag file does not parse: line and why
 
-``RecordRejected``, ``MalformedStoredVerdict``, ``ForwardRefused``, ``PeerProtocolError`` and the
-audit tree's errors live beside the code that raises them; the rest live here (``hub.trust_list``
-and ``hub.published_directory`` re-export theirs). Database driver errors
-``RecordRejected``, ``MalformedStoredVerdict``, ``ForwardRefused``, ``PeerProtocolError`` and
-``ExemptionExchangeError`` live beside the code that raises them; the rest live here
-(``hub.trust_list`` and ``hub.published_directory`` re-export theirs). Database driver errors
-(``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
+``RecordRejected``, ``MalformedStoredVerdict``, ``ForwardRefused``, ``PeerProtocolError``,
+``ExemptionExchangeError`` and the audit tree's errors live beside the code that raises them; the
+rest live here (``hub.trust_list`` and ``hub.published_directory`` re-export theirs). Database
+driver errors (``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
 
 Edges: the ingest service answers ``RecordRejected`` with Ack REJECTED and maps ``CommitFailed``,
 ``HubShuttingDown`` and database errors to gRPC UNAVAILABLE; the CLI (``tongjian hub``,
