@@ -4,7 +4,9 @@ reason), the edge that must not, and the configuration moving the edge."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pytest
 
@@ -30,6 +32,7 @@ from inspection import InspectionRecord, Outcome
 from inspection.measurements import AxleBrake, BrakeCurve, BrakeKind, BrakeTest, PhotoRef, VisualCheck
 
 CONFIG = AnomalyConfig()
+RecordFactory = Callable[..., InspectionRecord]
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # 09:00 in UTC+8
 
 
@@ -40,14 +43,18 @@ def _run(
 
 
 def _record(
-    make_record, *, minutes: float = 8, axles: tuple[AxleBrake, ...] | None = None, **changes
-) -> InspectionRecord:  # type: ignore[no-untyped-def]
-    record = make_record(1)
-    values = {"started_at": T0, "finished_at": T0 + timedelta(minutes=minutes)}
+    make_record: RecordFactory,
+    *,
+    minutes: float = 8,
+    axles: tuple[AxleBrake, ...] | None = None,
+    **changes: Any,
+) -> InspectionRecord:
+    record: InspectionRecord = make_record(1)
+    values: dict[str, object] = {"started_at": T0, "finished_at": T0 + timedelta(minutes=minutes)}
     if axles is not None:
         values["axles"] = axles
     values.update(changes)
-    return dataclasses.replace(record, **values)
+    return dataclasses.replace(record, **values)  # type: ignore[arg-type]  # keyword values of mixed types
 
 
 def _curve(shape: list[float], scale: float = 3000.0, rate: int = 100) -> BrakeCurve:
