@@ -14,10 +14,17 @@
     │   └── VehicleStatusConflict  a register status change from a status the vehicle is not in
     ├── RecordRejected             a record the hub will not store (hub.envelope_check; Ack REJECTED)
     ├── MalformedStoredVerdict     a stored hub verdict that neither JSON form reads (hub.verdict)
+    ├── IllegalReviewTransition    an event a review item's state or the sender's role does not allow
+    │                              (hub.review_states)
+    ├── ReviewError                a review request that cannot be done (hub.review_queue)
+    │   ├── ReviewItemNotFound     no such item in the reviewer's province
+    │   ├── NotClaimant            deciding or releasing an item someone else (or nobody) holds
+    │   ├── ClaimExpired           the claim's lease ran out before the decision
+    │   └── InvalidDecisionReason  an empty or over-long reason
     ├── CommitFailed               a batch could not be stored (the stream ends UNAVAILABLE; resend)
     └── HubShuttingDown            work handed to the writer after it was told to stop (UNAVAILABLE)
 
-``RecordRejected`` and ``MalformedStoredVerdict`` live beside the code that raises them; the rest
+``RecordRejected``, ``MalformedStoredVerdict`` and the review errors live beside the code that raises them; the rest
 live here. Database driver errors (``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
 
 Edges: the ingest service answers ``RecordRejected`` with Ack REJECTED and maps ``CommitFailed``,

@@ -323,7 +323,7 @@ class ReviewItem(Base):
     __tablename__ = "review_items"
     __table_args__ = (
         UniqueConstraint("record_seq", name="uq_review_items_record"),
-        Index("ix_review_items_open", "province", "state", "deadline", "id"),
+        Index("ix_review_items_open", "state", "province", "deadline", "id"),
         Index("ix_review_items_lease", "state", "lease_until"),
     )
 

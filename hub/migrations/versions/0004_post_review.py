@@ -92,7 +92,7 @@ def upgrade() -> None:
         sa.Column("decision_reason", sa.Text(), nullable=True),
         sa.UniqueConstraint("record_seq", name="uq_review_items_record"),
     )
-    op.create_index("ix_review_items_open", "review_items", ["province", "state", "deadline", "id"])
+    op.create_index("ix_review_items_open", "review_items", ["state", "province", "deadline", "id"])
     op.create_index("ix_review_items_lease", "review_items", ["state", "lease_until"])
     op.create_table(
         "record_revocations",
