@@ -91,11 +91,14 @@ del S, E
 class IllegalReviewTransition(HubError):
     """An event the table does not allow in a state, or not for the actor sending it."""
 
-    def __init__(self, state: ReviewState, event: ReviewEvent, actor: ReviewActor, why: str) -> None:
+    def __init__(
+        self, state: ReviewState, event: ReviewEvent, actor: ReviewActor, why: str, *, by_role: bool = False
+    ) -> None:
         super().__init__(f"review item in state {state.value!r}: {event.value!r} by {actor.value}: {why}")
         self.state = state
         self.event = event
         self.actor = actor
+        self.by_role = by_role  # the state allows the event, the actor's role does not
 
 
 def next_state(state: ReviewState, event: ReviewEvent, actor: ReviewActor) -> ReviewState:
@@ -107,7 +110,7 @@ def next_state(state: ReviewState, event: ReviewEvent, actor: ReviewActor) -> Re
         raise IllegalReviewTransition(state, event, actor, why)
     if actor not in transition.actors:
         accepted = ", ".join(sorted(a.value for a in transition.actors))
-        raise IllegalReviewTransition(state, event, actor, f"only {accepted} may do this")
+        raise IllegalReviewTransition(state, event, actor, f"only {accepted} may do this", by_role=True)
     return transition.to
 
 

@@ -57,6 +57,7 @@ def test_every_state_event_actor(state: ReviewState, event: ReviewEvent, actor: 
     message = str(raised.value)
     assert state.value in message and event.value in message and actor.value in message
     assert (raised.value.state, raised.value.event, raised.value.actor) == (state, event, actor)
+    assert raised.value.by_role is ((state, event) in TRANSITIONS)
     assert isinstance(raised.value, HubError)
     assert event not in events_for(state, actor)
 
