@@ -32,8 +32,10 @@ station over its uplink and forwarding the revocation to the registration provin
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +44,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, RowMapping, and_, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub.anomaly_rules import (
     AnomalyConfig,
@@ -83,6 +86,8 @@ from inspection import InspectionRecord, Outcome, Verdict
 from inspection.record_limits import MAX_TEXT_CHARS
 from protos.errors import ProtosError
 from protos.record_mapping import record_from_bytes
+
+log = logging.getLogger(__name__)
 
 _ITEMS = ReviewItem.metadata.tables[ReviewItem.__tablename__]
 _RECORDS = Record.metadata.tables[Record.__tablename__]
@@ -748,6 +753,25 @@ class ReviewQueue:
                 )
             }
 
+    def revocations_of(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str]]:
+        """``(station_id, record_id) -> (revoked_by, reason)`` for those of ``keys`` whose result
+        a reviewer revoked (``hub records``, a vehicle's history)."""
+        if not keys:
+            return {}
+        query = select(
+            RecordRevocation.station_id,
+            RecordRevocation.record_id,
+            RecordRevocation.revoked_by,
+            RecordRevocation.reason,
+        ).where(RecordRevocation.record_id.in_({record_id for _, record_id in keys}))
+        wanted = set(keys)
+        with self._database.engine.connect() as connection:
+            return {
+                (station, record_id): (by, reason)
+                for station, record_id, by, reason in connection.execute(query)
+                if (station, record_id) in wanted
+            }
+
 
 # ---------------------------------------------------------------------- indexed look-ups
 # Each one is an equality or a prefix range on an index (see tests/hub/test_review_indexes.py).
@@ -926,3 +950,16 @@ def _item_audit(item: ItemView, kind: str, detail: str, now: datetime) -> AuditE
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+async def screen_periodically(queue: ReviewQueue, interval_s: float) -> None:
+    """The hub's screener task: screen new records and sweep leases and deadlines every
+    ``interval_s`` until cancelled. Every replica may run it (the cursor lock keeps them apart); a
+    database error is logged and the next round tries again."""
+    while True:
+        try:
+            await asyncio.to_thread(queue.screen_all)
+            await asyncio.to_thread(queue.sweep)
+        except SQLAlchemyError:
+            log.exception("review screening failed; retrying in %.0f s", interval_s)
+        await asyncio.sleep(interval_s)

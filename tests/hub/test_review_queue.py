@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, func, select
 
 from hub.anomaly_rules import AnomalyConfig, Rule
@@ -26,6 +27,7 @@ from hub.review_queue import (
 )
 from hub.review_states import IllegalReviewTransition, ReviewActor, ReviewState
 from hub.store import HubStore
+from inspection import Outcome, Verdict, VerdictItem
 from inspection.measurements import BrakeCurve, PhotoRef, VisualCheck
 from tests.hub.review_support import DAY, Clock, ramp, record, store_records
 
@@ -282,3 +284,28 @@ def test_two_replicas_claiming_at_once_never_share_an_item(database_url: str) ->
     assert replicas[0].verify_audit_chain().ok
     for replica in replicas:
         replica.dispose()
+
+
+def test_hub_records_shows_a_revoked_result(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from tongjian.cli import main
+
+    store = HubStore(database_url)
+    store.migrate()
+    key = Ed25519PrivateKey.generate()
+    store.register_station("50-0001", province="50")
+    key_id = store.add_station_key("50-0001", key.public_key().public_bytes_raw())
+    queue = _queue(store, Clock(DAY + timedelta(hours=5)))
+    passed = Verdict((VerdictItem("brake.sum", "GB 7258-2017 7.13", 60.0, 60.0, "%", Outcome.PASS),))
+    records = [record(i, start=DAY + timedelta(minutes=10 * i), station_verdict=passed) for i in range(2)]
+    store_records(store, records, LONG_AGO, hub_overall="fail", signing=(key_id, key))
+    queue.screen_all()
+    item = queue.claim("alice", REVIEWER, "50")
+    assert item is not None
+    queue.reject(item.id, "alice", REVIEWER, "50", "photo of another car")
+    store.dispose()
+    assert main(["hub", "records", "--format", "json", "--database-url", database_url]) == 0
+    rows = {row["record_id"]: row for row in json.loads(capsys.readouterr().out)["records"]}
+    assert rows[item.record_id]["revoked"] == "revoked by alice: photo of another car"
+    assert [row["revoked"] for rid, row in rows.items() if rid != item.record_id] == [None]

@@ -399,6 +399,8 @@ def _when(value: datetime | None) -> str | None:
 
 
 def _records(args: argparse.Namespace) -> int:
+    from hub.review_queue import ReviewQueue
+
     if args.limit < 1:
         raise CommandError(f"--limit must be at least 1, not {args.limit}")
     url = args.database_url or default_database_url()
@@ -407,12 +409,13 @@ def _records(args: argparse.Namespace) -> int:
         records = store.list_records(limit=args.limit, station_id=args.station)
         checks = store.check_records(records)
         total = store.count_records(args.station)
+        revoked = ReviewQueue(store.database).revocations_of([(r.station_id, r.record_id) for r in records])
     except SQLAlchemyError as error:
         raise database_error(url, error) from error
     finally:
         store.dispose()
     columns = ["record_id", "station_id", "vin", "plate", "received_at", "verified", "station_overall"]
-    columns += ["hub_overall", "verdict_mismatch", "problems"]
+    columns += ["hub_overall", "verdict_mismatch", "revoked", "problems"]
     rows: list[dict[str, Any]] = []
     styled: list[list[str]] = []
     for record, check in zip(records, checks, strict=True):
@@ -427,6 +430,7 @@ def _records(args: argparse.Namespace) -> int:
                 "station_overall": record.station_overall,
                 "hub_overall": record.hub_overall,
                 "verdict_mismatch": record.verdict_mismatch,
+                "revoked": _revocation(revoked.get((record.station_id, record.record_id))),
             }
             styled.append(
                 [
@@ -439,6 +443,7 @@ def _records(args: argparse.Namespace) -> int:
                     record.station_overall or "-",
                     record.hub_overall or "-",
                     "[red]YES[/]" if record.verdict_mismatch else "no",
+                    f"[red]{row['revoked']}[/]" if row["revoked"] else "no",
                     "",
                 ]
             )
@@ -456,7 +461,7 @@ def _records(args: argparse.Namespace) -> int:
                     record.station_id,
                     *(["-"] * 3),
                     "[red]TAMPERED[/]",
-                    *(["-"] * 3),
+                    *(["-"] * 4),
                     "; ".join(check.problems),
                 ]
             )
@@ -476,6 +481,11 @@ def _records(args: argparse.Namespace) -> int:
         key="records",
     )
     return 0
+
+
+def _revocation(revocation: tuple[str, str] | None) -> str | None:
+    """How ``hub records`` shows a result a reviewer revoked (post-review, ``hub.review_queue``)."""
+    return None if revocation is None else f"revoked by {revocation[0]}: {revocation[1]}"
 
 
 def _stations_list(args: argparse.Namespace) -> int:
