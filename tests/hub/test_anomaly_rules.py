@@ -4,13 +4,17 @@ reason), the edge that must not, and the configuration moving the edge."""
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hub.anomaly_rules import (
+    COUNTER_MODULUS,
     AnomalyConfig,
     PassCounts,
     Rule,
@@ -28,10 +32,23 @@ from hub.anomaly_rules import (
     shared_photos,
     too_fast,
 )
-from inspection import InspectionRecord, Outcome
+from inspection import Fuel, InspectionRecord, Outcome, Vehicle, VehicleClass, VehicleUse
 from inspection.measurements import AxleBrake, BrakeCurve, BrakeKind, BrakeTest, PhotoRef, VisualCheck
 
 CONFIG = AnomalyConfig()
+_VEHICLE = Vehicle(
+    vin="LSVAU2180N2000001",
+    plate="渝B00001",
+    registration_province="50",
+    vehicle_class=VehicleClass.M1,
+    fuel=Fuel.PETROL,
+    seats=5,
+    use=VehicleUse.NON_OPERATING,
+    registration_date=date(2020, 5, 1),
+    curb_mass_kg=1350,
+    max_total_mass_kg=1800,
+    axle_count=8,
+)
 RecordFactory = Callable[..., InspectionRecord]
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # 09:00 in UTC+8
 
@@ -265,3 +282,46 @@ def test_config_refuses_nonsense() -> None:
         AnomalyConfig(max_counter_jump=-1)
     with pytest.raises(ValueError, match="min_visit_s"):
         AnomalyConfig(min_visit_s=-1)
+
+
+# ------------------------------------------------------------------ properties
+
+
+@given(
+    start=st.integers(min_value=1, max_value=COUNTER_MODULUS - 1),
+    steps=st.lists(st.integers(min_value=1, max_value=CONFIG.max_counter_jump + 1), min_size=1, max_size=8),
+)
+def test_a_counter_that_only_moves_forward_a_little_never_hits(start: int, steps: list[int]) -> None:
+    counters, value = [], start
+    for step in steps:
+        value = (value + step) % COUNTER_MODULUS or 1  # 0 means "not reported"
+        counters.append(value)
+    if any(
+        (b - a) % COUNTER_MODULUS not in range(1, CONFIG.max_counter_jump + 2)
+        for a, b in zip([start, *counters], counters, strict=False)
+    ):
+        return  # skipping 0 made a longer step; not what this property is about
+    axles = tuple(AxleBrake(i + 1, 400.0, 400.0, _run(c)) for i, c in enumerate(counters))
+    record = InspectionRecord(
+        record_id=uuid.UUID(int=1),
+        station_id="50-0001",
+        lane=1,
+        vehicle=_VEHICLE,
+        started_at=T0,
+        finished_at=T0 + timedelta(minutes=8),
+        axles=axles,
+    )
+    assert counter_anomalies(record, start, CONFIG) == []
+
+
+@given(
+    samples=st.lists(st.integers(min_value=0, max_value=20_000), min_size=20, max_size=200),
+    power=st.integers(min_value=1, max_value=3),
+)
+def test_a_curve_scaled_by_a_power_of_two_keeps_its_fingerprint(samples: list[int], power: int) -> None:
+    scale = 2**power
+    left, right = tuple(samples), tuple(reversed(samples))
+    scaled = curve_fingerprint(tuple(x * scale for x in left), tuple(x * scale for x in right), CONFIG)
+    original = curve_fingerprint(left, right, CONFIG)
+    if original is not None:
+        assert scaled == original
