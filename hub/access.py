@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 _STATION_ONLY = frozenset({Role.STATION})
 _REVIEWERS = frozenset({Role.REVIEWER, Role.SENIOR_REVIEWER})
+_PEER_HUBS = frozenset({Role.PEER_HUB})
 
 RPC_ROLES: Mapping[str, frozenset[Role]] = {
     "/tongjian.v1.StationIngest/Submit": _STATION_ONLY,
@@ -43,6 +44,9 @@ RPC_ROLES: Mapping[str, frozenset[Role]] = {
     "/tongjian.v1.Review/Show": _REVIEWERS,
     "/tongjian.v1.Review/Decide": _REVIEWERS,
     "/tongjian.v1.Review/Stats": _REVIEWERS,
+    "/tongjian.v1.PeerExchange/Forward": _PEER_HUBS,
+    "/tongjian.v1.PeerExchange/FetchTrustList": _PEER_HUBS,
+    "/tongjian.v1.PeerExchange/FetchDirectory": _PEER_HUBS,
 }
 
 AuditSink = Callable[[Sequence[AuditEntry]], None]

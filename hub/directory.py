@@ -4,6 +4,12 @@ Every change is audited in the same transaction as the change itself (``hub.audi
 on the write session's connection). ``version`` counts the changes made through this process,
 so a key cache here (``hub.key_directory``) notices them at once; other replicas' changes reach
 it by the cache's TTL.
+
+Every key enrolment and revocation also bumps ``directory_sequence`` in that same transaction, so
+the sequence number of the signed directory peers receive (``hub.published_directory``) is one
+that every replica sharing the database agrees on, and a directory signed with sequence ``n``
+holds exactly the keys as they were after change ``n`` (``snapshot``). Registering a station
+changes no key and leaves the sequence alone.
 """
 
 from __future__ import annotations
@@ -13,13 +19,14 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from hub.audit import AuditEntry, append_audit
 from hub.db import Database
 from hub.envelope_check import KnownKey
 from hub.errors import HubStoreError, InvalidStationKey, UnknownKeyId, UnknownStation
-from hub.models import Station, StationKey
+from hub.models import DirectorySequence, Station, StationKey
 from protos.envelope import InvalidKey, key_id_of, load_public_key, raw_public_key
 
 log = logging.getLogger(__name__)
@@ -44,13 +51,28 @@ class KeyInfo:
 
     def status(self, now: datetime) -> str:
         """revoked / not yet valid / expired / valid, as of ``now``."""
-        if self.revoked_at is not None and self.revoked_at <= now:
-            return "revoked"
-        if self.valid_from is not None and now < self.valid_from:
-            return "not yet valid"
-        if self.valid_until is not None and now > self.valid_until:
-            return "expired"
-        return "valid"
+        return key_status(self.valid_from, self.valid_until, self.revoked_at, now)
+
+
+def key_status(
+    valid_from: datetime | None, valid_until: datetime | None, revoked_at: datetime | None, now: datetime
+) -> str:
+    """revoked / not yet valid / expired / valid, as of ``now`` (a key here or in a peer's directory)."""
+    if revoked_at is not None and revoked_at <= now:
+        return "revoked"
+    if valid_from is not None and now < valid_from:
+        return "not yet valid"
+    if valid_until is not None and now > valid_until:
+        return "expired"
+    return "valid"
+
+
+@dataclass(frozen=True, slots=True)
+class DirectorySnapshot:
+    """Every station key as it was after change number ``sequence``."""
+
+    sequence: int
+    keys: dict[str, KnownKey]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +162,7 @@ class StationDirectory:
                     f"key {key_id}: the same public key is also enrolled for station {other!r}; "
                     "whoever holds its private key can sign for both"
                 )
+            _bump_sequence(session)
             session.add(
                 StationKey(
                     key_id=key_id,
@@ -173,6 +196,7 @@ class StationDirectory:
             if key is None:
                 raise UnknownKeyId(key_id)
             key.revoked_at = when
+            _bump_sequence(session)
             session.flush()
             append_audit(
                 session.connection(),
@@ -186,17 +210,26 @@ class StationDirectory:
 
     def known_keys(self) -> dict[str, KnownKey]:
         with self._database.read() as session:
-            return {
-                key.key_id: KnownKey(
-                    key_id=key.key_id,
-                    station_id=key.station_id,
-                    public_key=load_public_key(key.public_key),
-                    valid_from=key.valid_from,
-                    valid_until=key.valid_until,
-                    revoked_at=key.revoked_at,
-                )
-                for key in session.scalars(select(StationKey))
-            }
+            return _known_keys(session)
+
+    def sequence(self) -> int:
+        """The number of key changes ever committed (shared by every replica on this database)."""
+        with self._database.read() as session:
+            return _read_sequence(session)
+
+    def snapshot(self) -> DirectorySnapshot:
+        """The keys and the sequence number they belong to, consistent with each other.
+
+        PostgreSQL at READ COMMITTED gives each statement its own snapshot, so the sequence is
+        read before and after the keys: equal readings mean no key change committed in between
+        (each one bumps the sequence in its own transaction). Otherwise read again."""
+        while True:
+            with self._database.read() as session:
+                before = _read_sequence(session)
+                keys = _known_keys(session)
+                after = _read_sequence(session)
+            if before == after:
+                return DirectorySnapshot(before, keys)
 
     def stations(self) -> list[StationInfo]:
         with self._database.read() as session:
@@ -226,3 +259,39 @@ class StationDirectory:
             if station is None:
                 raise UnknownStation(station_id)
             return station.province
+
+
+def _known_keys(session: Session) -> dict[str, KnownKey]:
+    return {
+        key.key_id: KnownKey(
+            key_id=key.key_id,
+            station_id=key.station_id,
+            public_key=load_public_key(key.public_key),
+            valid_from=key.valid_from,
+            valid_until=key.valid_until,
+            revoked_at=key.revoked_at,
+        )
+        for key in session.scalars(select(StationKey))
+    }
+
+
+def _read_sequence(session: Session) -> int:
+    sequence = session.scalar(select(DirectorySequence.sequence).where(DirectorySequence.id == 1))
+    if sequence is None:
+        raise HubStoreError(
+            "directory_sequence has no row 1: the schema was not built by `tongjian hub migrate`"
+        )
+    return int(sequence)
+
+
+def _bump_sequence(session: Session) -> None:
+    """In the caller's transaction; on PostgreSQL the row lock also orders concurrent key changes."""
+    result = session.execute(
+        update(DirectorySequence)
+        .where(DirectorySequence.id == 1)
+        .values(sequence=DirectorySequence.sequence + 1)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise HubStoreError(
+            "directory_sequence has no row 1: the schema was not built by `tongjian hub migrate`"
+        )

@@ -22,10 +22,37 @@
     │   ├── ClaimExpired           the claim's lease ran out before the decision
     │   └── InvalidDecisionReason  an empty or over-long reason
     ├── CommitFailed               a batch could not be stored (the stream ends UNAVAILABLE; resend)
-    └── HubShuttingDown            work handed to the writer after it was told to stop (UNAVAILABLE)
+    ├── HubShuttingDown            work handed to the writer after it was told to stop (UNAVAILABLE)
+    │
+    │   federation: the national trust list (hub.trust_list)
+    ├── TrustListInvalid           a trust list the hub will not use; the message says why
+    │   ├── TrustListSignatureInvalid  not signed by the national key (or its key id names another)
+    │   ├── TrustListExpired           past its not_after: not_after, now
+    │   ├── MalformedTrustList         the body is not a TrustList, or its version or times are wrong
+    │   └── InvalidProvinceEntry       one province entry is wrong: index, province, problem
+    │                                  (EntryProblem: code, name, endpoint, peer name, key, CA PEM,
+    │                                  duplicate province or peer name)
+    ├── TrustListRollback          installing a version not newer than the one installed
+    ├── UnknownProvince            a province the trust list does not name
+    │
+    │   federation: station directories (hub.published_directory)
+    ├── DirectoryInvalid           a signed station directory the hub will not use
+    │   ├── DirectorySignatureInvalid  not signed by the province hub's key
+    │   ├── DirectoryWrongProvince     signed for another province than the one asked for
+    │   ├── MalformedDirectory         the body is not a StationDirectory, or a field is wrong
+    │   └── DirectoryKeyMismatch       a key whose key id names another key or another station
+    ├── NoPeerDirectory            no directory cached for a province
+    ├── PeerDirectoryExpired       the cached directory is past its valid_until (carries it)
+    │
+    │   federation: forwarding (hub.forwarded_record, hub.forwarder)
+    ├── ForwardRefused             a forwarded record not stored: refusal (unknown vehicle, wrong
+    │                              province, rejected, retry later) and reason; answered in its Ack
+    └── PeerProtocolError          a peer answered out of protocol (an Ack for another record)
 
-``RecordRejected``, ``MalformedStoredVerdict`` and the review errors live beside the code that raises them; the rest
-live here. Database driver errors (``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
+``RecordRejected``, ``MalformedStoredVerdict``, ``ForwardRefused``, ``PeerProtocolError`` and the
+review errors (``hub.review_states``, ``hub.review_queue``) live beside the code that raises them;
+the rest live here (``hub.trust_list`` and ``hub.published_directory`` re-export theirs). Database
+driver errors (``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
 
 Edges: the ingest service answers ``RecordRejected`` with Ack REJECTED and maps ``CommitFailed``,
 ``HubShuttingDown`` and database errors to gRPC UNAVAILABLE; the CLI (``tongjian hub``,
@@ -33,6 +60,9 @@ Edges: the ingest service answers ``RecordRejected`` with Ack REJECTED and maps 
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
 
 
 class HubError(Exception):
@@ -94,3 +124,114 @@ class CommitFailed(HubError):
 
 class HubShuttingDown(HubError):
     """Work handed to the committer after it was told to stop."""
+
+
+# ---------------------------------------------------------------- federation: the national trust list
+
+
+class TrustListInvalid(HubError):
+    """A national trust list the hub will not use; subclasses say why."""
+
+
+class TrustListSignatureInvalid(TrustListInvalid):
+    """Not signed by the national key the hub trusts (or its key id names another key)."""
+
+
+class TrustListExpired(TrustListInvalid):
+    def __init__(self, version: int, not_after: datetime, now: datetime) -> None:
+        super().__init__(
+            f"trust list version {version} expired at {not_after.isoformat()} (now {now.isoformat()})"
+        )
+        self.version = version
+        self.not_after = not_after
+        self.now = now
+
+
+class MalformedTrustList(TrustListInvalid):
+    """The body is not a TrustList, or its version or times are missing or out of order."""
+
+
+class EntryProblem(StrEnum):
+    """What is wrong with one province entry of a trust list."""
+
+    BAD_PROVINCE_CODE = "bad_province_code"  # not a GB/T 2260 province-level code
+    MISSING_NAME = "missing_name"
+    BAD_ENDPOINT = "bad_endpoint"  # not HOST:PORT
+    MISSING_PEER_NAME = "missing_peer_name"
+    BAD_HUB_KEY = "bad_hub_key"  # not 32 raw bytes of Ed25519, or a key id naming another key
+    BAD_CA_PEM = "bad_ca_pem"  # no CA certificate in peer_ca_pem
+    DUPLICATE_PROVINCE = "duplicate_province"
+    DUPLICATE_PEER_NAME = "duplicate_peer_name"
+
+
+class InvalidProvinceEntry(TrustListInvalid):
+    def __init__(self, index: int, province: str, problem: EntryProblem, reason: str) -> None:
+        super().__init__(f"trust list entry {index} (province {province!r}): {problem.value}: {reason}")
+        self.index = index
+        self.province = province
+        self.problem = problem
+        self.reason = reason
+
+
+class TrustListRollback(HubError):
+    def __init__(self, offered: int, installed: int) -> None:
+        super().__init__(
+            f"trust list version {offered} is not newer than the installed version {installed}: refused"
+        )
+        self.offered = offered
+        self.installed = installed
+
+
+class UnknownProvince(HubError):
+    def __init__(self, province: str, version: int) -> None:
+        super().__init__(f"province {province!r} is not in trust list version {version}")
+        self.province = province
+        self.version = version
+
+
+# ---------------------------------------------------------------- federation: station directories
+
+
+class DirectoryInvalid(HubError):
+    """A signed station directory the hub will not use; subclasses say why."""
+
+
+class DirectorySignatureInvalid(DirectoryInvalid):
+    """Not signed by the province hub's key (or its key id names another key)."""
+
+
+class DirectoryWrongProvince(DirectoryInvalid):
+    def __init__(self, expected: str, found: str) -> None:
+        super().__init__(f"station directory for province {found!r} offered as province {expected!r}")
+        self.expected = expected
+        self.found = found
+
+
+class MalformedDirectory(DirectoryInvalid):
+    """The body is not a StationDirectory, or one of its fields is missing or wrong."""
+
+
+class DirectoryKeyMismatch(DirectoryInvalid):
+    def __init__(self, province: str, key_id: str, reason: str) -> None:
+        super().__init__(f"station directory of province {province!r}, key {key_id!r}: {reason}")
+        self.province = province
+        self.key_id = key_id
+        self.reason = reason
+
+
+class NoPeerDirectory(HubError):
+    def __init__(self, province: str) -> None:
+        super().__init__(f"no station directory of province {province!r} received yet")
+        self.province = province
+
+
+class PeerDirectoryExpired(HubError):
+    def __init__(self, province: str, sequence: int, valid_until: datetime, now: datetime) -> None:
+        super().__init__(
+            f"station directory of province {province!r} (sequence {sequence}) expired at "
+            f"{valid_until.isoformat()} (now {now.isoformat()}): wait for a fresh one"
+        )
+        self.province = province
+        self.sequence = sequence
+        self.valid_until = valid_until
+        self.now = now

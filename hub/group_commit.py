@@ -18,6 +18,7 @@ from typing import Any
 
 from hub.audit import AuditEntry
 from hub.errors import CommitFailed, HubConfigError, HubShuttingDown
+from hub.forward_outbox import ForwardRow
 from hub.metrics import HubMetrics
 from hub.records import CommitOutcome, RecordRow
 from hub.store import HubStore
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 class _Work:
     record: RecordRow | None
     audit: AuditEntry | None
+    forward: ForwardRow | None
     future: asyncio.Future[CommitOutcome | None]
 
 
@@ -79,6 +81,8 @@ class GroupCommitter:
         self._closing = False
         self._dead: BaseException | None = None
         self._in_flight: list[_Work] = []  # the batch being committed, failed too if the loop dies
+        # Called after a commit that wrote forwarding items (the forwarder sends them at once).
+        self.on_forwarding: Callable[[], None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._supervised(), name="hub group commit")
@@ -92,21 +96,24 @@ class GroupCommitter:
         self._batch_full.set()
         await self._task
 
-    def store_record(self, record: RecordRow) -> asyncio.Future[CommitOutcome | None]:
-        return self._put(record, None)
+    def store_record(
+        self, record: RecordRow, forward: ForwardRow | None = None
+    ) -> asyncio.Future[CommitOutcome | None]:
+        """Store ``record`` (and its forwarding item, if it goes to another province's hub)."""
+        return self._put(record, None, forward)
 
     def append_audit(self, entry: AuditEntry) -> asyncio.Future[CommitOutcome | None]:
-        return self._put(None, entry)
+        return self._put(None, entry, None)
 
     def _put(
-        self, record: RecordRow | None, audit: AuditEntry | None
+        self, record: RecordRow | None, audit: AuditEntry | None, forward: ForwardRow | None
     ) -> asyncio.Future[CommitOutcome | None]:
         if self._dead is not None:
             raise CommitFailed(f"the hub's writer has stopped ({self._dead}); retry")
         if self._closing:
             raise HubShuttingDown("the hub is shutting down")
         future: asyncio.Future[CommitOutcome | None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Work(record, audit, future))
+        self._queue.put_nowait(_Work(record, audit, forward, future))
         if self._queue.qsize() >= self._max_batch:
             self._batch_full.set()
         return future
@@ -169,9 +176,10 @@ class GroupCommitter:
         """Commit ``batch``; True if anything of it was stored."""
         records = [work.record for work in batch if work.record is not None]
         audits = [work.audit for work in batch if work.audit is not None]
+        forwards = [work.forward for work in batch if work.forward is not None]
         started = time.perf_counter()
         try:
-            outcomes = await asyncio.to_thread(self._store.commit_batch, records, audits)
+            outcomes = await asyncio.to_thread(self._store.commit_batch, records, audits, forwards)
         except Exception as error:  # noqa: BLE001 - any failure fails the batch, never the writer
             if len(batch) > 1:
                 # Nothing of the batch is stored. One bad item must not cost the others their
@@ -192,6 +200,8 @@ class GroupCommitter:
                 if not work.future.done():
                     work.future.set_exception(failure)
             return False
+        if forwards and self.on_forwarding is not None:
+            self.on_forwarding()
         self._metrics.commit_latency.observe(time.perf_counter() - started)
         self._metrics.batch_size.observe(len(batch))
         results = iter(outcomes)

@@ -35,6 +35,7 @@ import grpc.aio
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.audit import AuditEntry
+from hub.countersign import Countersigner
 from hub.envelope_check import (
     EnvelopeLimits,
     RecordRejected,
@@ -113,8 +114,11 @@ class StationIngestService:
         max_pending_per_stream: int = 1024,
         max_inflight_bytes: int = 256 * 1024 * 1024,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        countersigner: Countersigner | None = None,
     ) -> None:
         self._clock = clock
+        # Records of other provinces' vehicles get an outbox item (None: this hub forwards nothing).
+        self._countersigner = countersigner
         self._store = store
         self._directory = directory
         self._committer = committer
@@ -301,7 +305,19 @@ class StationIngestService:
             )
             return _Pending(arrived, self._committer.append_audit(audit), rejection.record_id, rejection)
         hub_verdict = self._judge(verified.record)
-        future = self._committer.store_record(record_row(verified, received_at, hub_verdict))
+        forward = None
+        if self._countersigner is not None:
+            vehicle = verified.record.vehicle
+            forward = self._countersigner.forward_row(
+                raw,
+                verified.record.station_id,
+                verified.record_id,
+                vehicle.vin,
+                vehicle.registration_province,
+                received_at,
+                hub_verdict,
+            )
+        future = self._committer.store_record(record_row(verified, received_at, hub_verdict), forward)
         return _Pending(arrived, future, verified.record_id, None)
 
     def _charge(self, station: str) -> None:

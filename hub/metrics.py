@@ -50,6 +50,21 @@ class HubMetrics:
             "bytes of records read and not yet answered, all streams",
             registry=r,
         )
+        self.forwarded = Counter(
+            "tongjian_hub_forwarded", "records delivered to their registration province's hub",
+            ["province"], registry=r,
+        )  # fmt: skip
+        self.forward_parked = Counter(
+            "tongjian_hub_forward_parked", "forwarded records a peer refused (parked for an operator)",
+            ["province"], registry=r,
+        )  # fmt: skip
+        self.forward_link_failures = Counter(
+            "tongjian_hub_forward_link_failures", "hub-to-hub links that failed (retried with backoff)",
+            ["province"], registry=r,
+        )  # fmt: skip
+        self.forward_pending = Gauge(
+            "tongjian_hub_forward_pending", "outbox items not yet delivered nor parked", registry=r
+        )
         self._http: WSGIServer | None = None
 
     def serve(self, host: str, port: int) -> int:

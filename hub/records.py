@@ -23,6 +23,7 @@ from hub.audit import AuditEntry, AuditLog, append_audit
 from hub.db import Database, insert_ignoring_duplicates
 from hub.directory import StationDirectory
 from hub.envelope_check import VerifiedRecord
+from hub.forward_outbox import ForwardRow, insert_in
 from hub.models import Record
 from hub.record_integrity import (
     RECORD_STORED,
@@ -106,9 +107,15 @@ class RecordStore:
         self._audit = audit
 
     def commit_batch(
-        self, records: Sequence[RecordRow], audits: Sequence[AuditEntry] = ()
+        self,
+        records: Sequence[RecordRow],
+        audits: Sequence[AuditEntry] = (),
+        forwards: Sequence[ForwardRow] = (),
     ) -> list[CommitOutcome]:
         """Store ``records`` and append ``audits`` in one transaction; one outcome per record.
+
+        ``forwards`` are outbox items for some of ``records`` (``hub.forward_outbox``): each goes
+        in, in the same transaction, if and only if its record is stored by this batch.
 
         The database decides duplicates: INSERT .. ON CONFLICT DO NOTHING RETURNING tells which
         rows went in; for the others the stored payload digest tells a harmless resend
@@ -167,6 +174,12 @@ class RecordStore:
                                 at=record.received_at,
                             )
                         )
+                stored_now = {
+                    (r.station_id, r.record_id)
+                    for r, outcome in zip(records, outcomes, strict=True)
+                    if outcome is CommitOutcome.STORED
+                }
+                insert_in(connection, [f for f in forwards if (f.station_id, f.record_id) in stored_now])
             append_audit(connection, [*audits, *extra_audits])
         return outcomes
 

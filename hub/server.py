@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,24 +24,30 @@ from typing import Any
 
 import grpc
 import grpc.aio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from hub.access import RPC_ROLES, RoleGate
+from hub.countersign import Countersigner, HubIdentity
 from hub.enrollment_service import register_enrollment_service
 from hub.envelope_check import EnvelopeLimits
 from hub.errors import HubConfigError
+from hub.forwarder import ChannelFactory, Forwarder, ForwarderSettings
 from hub.group_commit import GroupCommitter
 from hub.ingest_service import SERVICE_NAME, StationIngestService
 from hub.key_directory import KeyDirectory
 from hub.metrics import HubMetrics
+from hub.peer_exchange import SERVICE_NAME as PEER_EXCHANGE
+from hub.peer_exchange import PeerExchangeService, PeerExchangeSettings
 from hub.rate_limit import StationRateLimiter
 from hub.store import HubStore
+from hub.trust_list import ProvinceHubEntry
 from hub.verdict import VerdictJudge
 from inspection import InspectionRecord, Verdict
 from inspection.record_limits import MAX_COUNT, Part
-from pki.grpc_credentials import server_credentials
+from pki.grpc_credentials import channel_credentials, server_credentials
 from protos.server_port import SERVER_OPTIONS, listen
 
 log = logging.getLogger(__name__)
@@ -53,6 +60,20 @@ class HubTls:
     cert_pem: bytes
     key_pem: bytes
     client_ca_pem: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FederationConfig:
+    """What a hub needs to take part in the cross-province network (docs/design/federation.md)."""
+
+    hub_key: Ed25519PrivateKey  # signs this province's station directory and countersignatures
+    national_key: Ed25519PublicKey  # checks the national trust list
+    # This hub's peer-hub certificate and key, presented when it calls a peer (with TLS); the
+    # peer's CA comes from the trust list. None: peers are called in plaintext (tests, demos).
+    peer_cert_pem: bytes | None = None
+    peer_key_pem: bytes | None = None
+    directory_ttl: timedelta = timedelta(minutes=15)  # the revocation bound at peers
+    forwarder: ForwarderSettings = field(default_factory=ForwarderSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +103,7 @@ class HubConfig:
     # True: bring the schema to the newest revision on start (embedded use, tests). The CLI's
     # ``hub serve`` passes False: it refuses a schema that is not current (``tongjian hub migrate``).
     migrate_schema: bool = True
+    federation: FederationConfig | None = None  # None: a hub on its own, forwarding nothing
 
 
 def split_host_port(address: str, what: str) -> tuple[str, int]:
@@ -116,6 +138,7 @@ class HubServer:
         self._running: _Running | None = None
         self._stop_grace: float | None = 1.0
         self._stopped = False
+        self._forwarder: Forwarder | None = None
 
     @property
     def port(self) -> int:
@@ -169,32 +192,69 @@ class HubServer:
                 if config.station_rate_per_s is not None
                 else None
             )
+            limits = EnvelopeLimits(
+                config.max_record_bytes,
+                config.max_photos_per_record,
+                config.clock_skew,
+                config.key_expiry_grace,
+            )
+            judge = VerdictJudge(config.judge)
+            federation = config.federation
+            identity = HubIdentity(config.province, federation.hub_key) if federation is not None else None
             service = StationIngestService(
                 self.store,
                 KeyDirectory(self.store, config.key_cache_ttl_s),
                 committer,
                 self.metrics,
-                EnvelopeLimits(
-                    config.max_record_bytes,
-                    config.max_photos_per_record,
-                    config.clock_skew,
-                    config.key_expiry_grace,
-                ),
-                VerdictJudge(config.judge),
+                limits,
+                judge,
                 rate_limiter,
                 require_certificate=config.tls is not None,
                 max_inflight_bytes=config.max_inflight_bytes,
                 clock=config.clock,
+                countersigner=(
+                    Countersigner(identity, CachedSequence(self.store.directory.sequence))
+                    if identity is not None
+                    else None
+                ),
             )
             self.metrics.inflight_bytes.set_function(lambda: service.budget.used_bytes)
             interceptors = [RoleGate(RPC_ROLES)] if config.tls is not None else []
             server = grpc.aio.server(options=_server_options(config), interceptors=interceptors)
             server.add_generic_rpc_handlers((service.rpc_handler(),))
             register_enrollment_service(server, self.store, require_certificate=config.tls is not None)
+            services = [SERVICE_NAME]
+            if federation is not None and identity is not None:
+                peer_exchange = PeerExchangeService(
+                    self.store,
+                    PeerExchangeSettings(identity, federation.national_key, limits, federation.directory_ttl),
+                    judge,
+                    config.clock,
+                    require_certificate=config.tls is not None,
+                )
+                server.add_generic_rpc_handlers((peer_exchange.rpc_handler(),))
+                services.append(PEER_EXCHANGE)
+                forwarder = Forwarder(
+                    self.store,
+                    identity,
+                    lambda: self.store.trust_lists.current(federation.national_key, config.clock()),
+                    _peer_channels(federation),
+                    self.metrics,
+                    federation.forwarder,
+                    config.clock,
+                    offer_trust_list=lambda document: self.store.trust_lists.offer(
+                        document, federation.national_key, config.clock()
+                    ),
+                )
+                committer.on_forwarding = forwarder.wake
+                forwarder.start()
+                # Pushed after the committer's close: unwinding stops the forwarder first.
+                stack.push_async_callback(forwarder.close)
+                self._forwarder = forwarder
             health_pb2_grpc.add_HealthServicer_to_server(health, server)
             reflection.enable_server_reflection(
                 (
-                    SERVICE_NAME,
+                    *services,
                     health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                     reflection.SERVICE_NAME,
                 ),
@@ -202,7 +262,7 @@ class HubServer:
             )
             if config.tls is not None:
                 credentials = server_credentials(
-                    config.tls.cert_pem, config.tls.key_pem, config.tls.client_ca_pem
+                    config.tls.cert_pem, config.tls.key_pem, self._client_cas(config)
                 )
                 self._port = listen(server, config.listen, credentials)
             else:
@@ -223,6 +283,23 @@ class HubServer:
             stack.callback(self.metrics.close)
             self._running = _Running(stack.pop_all(), health, service)
         log.info("hub for province %s serving on port %d", config.province, self._port)
+
+    def _client_cas(self, config: HubConfig) -> bytes:
+        """Our own CA, and with federation the CAs of the peers the trust list names (read once, at
+        start: a trust list that adds a province's CA takes effect on the next start)."""
+        assert config.tls is not None
+        bundle = config.tls.client_ca_pem
+        if config.federation is not None:
+            trust = self.store.trust_lists.current(config.federation.national_key, config.clock())
+            if trust is not None:
+                bundle = bundle.rstrip(b"\n") + b"\n" + trust.peer_ca_bundle()
+        return bundle
+
+    @property
+    def forwarder(self) -> Forwarder:
+        if self._forwarder is None:
+            raise RuntimeError("the hub is not started with federation")
+        return self._forwarder
 
     async def _writer_health(self, healthy: bool) -> None:
         if self._health is None or self._stopped:
@@ -261,6 +338,38 @@ class _Running:
     stack: contextlib.AsyncExitStack
     health: HealthServicer
     ingest: StationIngestService
+
+
+def _peer_channels(federation: FederationConfig) -> ChannelFactory:
+    """Channels to peers: mTLS with our peer-hub certificate, trusting the CA the trust list names."""
+
+    def open_channel(entry: ProvinceHubEntry) -> grpc.aio.Channel:
+        options = [("grpc.max_receive_message_length", 1 * MiB)]
+        if federation.peer_cert_pem is None or federation.peer_key_pem is None:
+            return grpc.aio.insecure_channel(entry.endpoint, options=options)
+        credentials = channel_credentials(
+            entry.peer_ca_pem, federation.peer_cert_pem, federation.peer_key_pem
+        )
+        return grpc.aio.secure_channel(entry.endpoint, credentials, options=options)
+
+    return open_channel
+
+
+class CachedSequence:
+    """The station directory's sequence number, read at most every ``ttl_s`` (it is informational
+    in a forwarded body; the directory itself is sent fresh on every link)."""
+
+    def __init__(self, read: Callable[[], int], ttl_s: float = 2.0) -> None:
+        self._read = read
+        self._ttl_s = ttl_s
+        self._value = 0
+        self._read_at = -ttl_s
+
+    def __call__(self) -> int:
+        now = time.monotonic()
+        if now - self._read_at >= self._ttl_s:
+            self._value, self._read_at = self._read(), now
+        return self._value
 
 
 def _server_options(config: HubConfig) -> list[tuple[str, Any]]:

@@ -1,12 +1,16 @@
 """``HubStore``: the hub's storage as one object, composed of one part per concern.
 
-========================  ==========================================================================
-``hub.db``                engine and dialect, transactions, Alembic migrations and the schema check
-``hub.directory``         stations and their keys: register, enrol, revoke, list
-``hub.records``           the record row, the batch commit that decides duplicates, reads and checks
-``hub.audit``             the hash-chained audit log: append in the caller's transaction, read, verify
-``hub.vehicle_register``  the province's vehicle register: import, look up, status changes
-========================  ==========================================================================
+==========================  ========================================================================
+``hub.db``                  engine and dialect, transactions, Alembic migrations and the schema check
+``hub.directory``           stations and their keys: register, enrol, revoke, list
+``hub.records``             the record row, the batch commit that decides duplicates, reads and checks
+``hub.audit``               the hash-chained audit log: append in the caller's transaction, read, verify
+``hub.vehicle_register``    the province's vehicle register: import, look up, status changes
+``hub.forward_outbox``      countersigned records waiting for their registration province's hub
+``hub.foreign_records``     records of this province's vehicles that other provinces forwarded here
+``hub.trust_list``          the national trust list in force (``store.trust_lists``)
+``hub.published_directory`` peers' signed station directories (``store.peer_directories``)
+==========================  ========================================================================
 
 Callers that need one concern may use its part (``store.directory``, ``store.records``,
 ``store.audit``, ``store.vehicles``); the methods here only delegate, and keep the CLI and the services short.
@@ -30,8 +34,12 @@ from hub.errors import (
     UnknownKeyId,
     UnknownStation,
 )
+from hub.foreign_records import ForeignRecordStore
+from hub.forward_outbox import ForwardOutbox, ForwardRow
+from hub.published_directory import PeerDirectoryCache
 from hub.record_integrity import StoredCheck
 from hub.records import CommitOutcome, RecordRow, RecordStore
+from hub.trust_list import TrustListStore
 from hub.vehicle_register import VehicleRegister
 
 __all__ = [
@@ -60,7 +68,11 @@ class HubStore:
         self.directory = StationDirectory(self.database)
         self.audit = AuditLog(self.database)
         self.records = RecordStore(self.database, self.directory, self.audit)
+        self.outbox = ForwardOutbox(self.database)
+        self.foreign_records = ForeignRecordStore(self.database)
         self.vehicles = VehicleRegister(self.database)
+        self.trust_lists = TrustListStore(self.database)
+        self.peer_directories = PeerDirectoryCache(self.database)
 
     # ------------------------------------------------------------ database
 
@@ -130,9 +142,12 @@ class HubStore:
     # ------------------------------------------------------------ records
 
     def commit_batch(
-        self, records: Sequence[RecordRow], audits: Sequence[AuditEntry] = ()
+        self,
+        records: Sequence[RecordRow],
+        audits: Sequence[AuditEntry] = (),
+        forwards: Sequence[ForwardRow] = (),
     ) -> list[CommitOutcome]:
-        return self.records.commit_batch(records, audits)
+        return self.records.commit_batch(records, audits, forwards)
 
     def count_records(self, station_id: str | None = None) -> int:
         return self.records.count(station_id)

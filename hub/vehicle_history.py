@@ -5,21 +5,30 @@ directory, else this hub's own), both verdicts, and whether the stored record ve
 (``hub.record_integrity``: bytes, signature, key, columns, audit commitment); a record that does
 not verify is listed with its problem, never silently dropped.
 
-Sources: ``local_history`` reads the records this hub's own stations sent (origin ``"local"``).
-Records forwarded from other provinces' hubs are a second source, built beside it and merged with
-``merge_histories``, which orders any number of sources by inspection time.
+Sources: ``local_history`` reads the records this hub's own stations sent (origin ``"local"``);
+``forwarded_history`` the records other provinces' hubs forwarded (origin ``"forwarded"``,
+``inspected_in`` the inspecting province). ``merge_histories`` orders any number of sources by
+inspection time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from heapq import merge
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from hub.envelope_check import EnvelopeLimits
+from hub.errors import DirectoryInvalid, NoPeerDirectory, TrustListInvalid
+from hub.forwarded_record import recheck_forwarded
+from hub.published_directory import PeerStationDirectory
 from hub.store import HubStore
+from hub.trust_list import TrustList
 
 LOCAL = "local"
+FORWARDED = "forwarded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +40,7 @@ class HistoryEntry:
     received_at: datetime
     station_overall: str | None
     hub_overall: str | None
-    origin: str  # "local": sent by a station of this hub
+    origin: str  # "local": sent by a station of this hub; "forwarded": by another province's hub
     verifies: bool
     problem: str | None  # what failed, when it does not verify
 
@@ -61,6 +70,64 @@ def local_history(store: HubStore, vin: str, hub_province: str) -> list[HistoryE
         for record, check in zip(records, checks, strict=True)
     ]
     return sorted(entries, key=_order)
+
+
+def forwarded_history(
+    store: HubStore, vin: str, national_key: Ed25519PublicKey | None, now: datetime | None = None
+) -> list[HistoryEntry]:
+    """Every inspection of ``vin`` other provinces forwarded here, oldest first, each checked again:
+    the countersignature against the national trust list in force, the station's signature against
+    the inspecting province's station directory held now (``hub.forwarded_record``)."""
+    rows = store.foreign_records.by_vin(vin.strip().upper())
+    if not rows:
+        return []
+    now = now or datetime.now(UTC)
+    trust: TrustList | None = None
+    trust_problem = "give the national trust-list key to check records forwarded from other provinces"
+    if national_key is not None:
+        try:
+            trust = store.trust_lists.current(national_key, now)
+        except TrustListInvalid as error:
+            trust_problem = f"the installed national trust list does not verify: {error}"
+        else:
+            trust_problem = "no national trust list installed"
+    directories: dict[str, PeerStationDirectory | None] = {}
+    entries = []
+    for row in rows:
+        problem: str | None
+        if trust is None:
+            problem = trust_problem
+        else:
+            if row.from_province not in directories:
+                directories[row.from_province] = _directory(store, trust, row.from_province, now)
+            problem = recheck_forwarded(row, trust, directories[row.from_province], EnvelopeLimits())
+        entries.append(
+            HistoryEntry(
+                record_id=row.record_id,
+                station_id=row.station_id,
+                inspected_in=row.from_province,
+                finished_at=row.finished_at,
+                received_at=row.received_at,
+                station_overall=row.station_overall,
+                hub_overall=row.hub_overall,
+                origin=FORWARDED,
+                verifies=problem is None,
+                problem=problem,
+            )
+        )
+    return sorted(entries, key=_order)
+
+
+def _directory(
+    store: HubStore, trust: TrustList, province: str, now: datetime
+) -> PeerStationDirectory | None:
+    entry = trust.provinces.get(province)
+    if entry is None:
+        return None
+    try:
+        return store.peer_directories.get_any(province, entry.hub_public_key, now)
+    except (NoPeerDirectory, DirectoryInvalid):
+        return None
 
 
 def merge_histories(*sources: Iterable[HistoryEntry]) -> list[HistoryEntry]:

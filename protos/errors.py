@@ -5,6 +5,11 @@
     │                                   path, reason                    (protos.record_mapping)
     ├── InvalidKey                      (also ValueError) key material that is not an Ed25519 key in
     │                                   the expected encoding           (protos.envelope)
+    ├── DocumentSignatureInvalid        a signed document whose key id or signature does not hold
+    │                                   for the trusted key: what, key_id, reason
+    │                                                                   (protos.signed_document)
+    ├── MalformedDocument               (also ValueError) bytes that are not a SignedDocument:
+    │                                   what, reason                    (protos.signed_document)
     └── PortInUse                       (also OSError) a gRPC server cannot bind its address:
                                         address                         (protos.server_port)
 

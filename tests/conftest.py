@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,34 +40,62 @@ def free_tcp_port() -> int:
         return sock.getsockname()[1]
 
 
+class _Databases:
+    """Fresh, empty databases of one kind: SQLite files, or private PostgreSQL databases created
+    inside the server named by TONGJIAN_TEST_DATABASE_URL and dropped afterwards, so tests never
+    see each other's rows."""
+
+    def __init__(self, kind: str, directory: Path) -> None:
+        self._kind = kind
+        self._directory = directory
+        self._created: list[str] = []
+        self._admin: Any = None
+        if kind == "postgresql" and not os.environ.get(POSTGRES_URL_VARIABLE):
+            pytest.skip(
+                f"PostgreSQL variant: set {POSTGRES_URL_VARIABLE} "
+                "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+            )
+
+    def new(self, name: str = "hub") -> str:
+        if self._kind == "sqlite":
+            return f"sqlite:///{self._directory / f'{name}.sqlite3'}"
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        base = os.environ[POSTGRES_URL_VARIABLE]
+        database = f"tongjian_test_{uuid.uuid4().hex[:12]}"
+        if self._admin is None:
+            self._admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with self._admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{database}"'))
+        self._created.append(database)
+        return make_url(base).set(database=database).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        if self._admin is None:
+            return
+        from sqlalchemy import text
+
+        with self._admin.connect() as connection:
+            for database in self._created:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        self._admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, and a private schema-free PostgreSQL database.
-
-    The PostgreSQL variant creates its own database inside the server named by
-    TONGJIAN_TEST_DATABASE_URL and drops it afterwards, so tests never see each other's rows.
-    """
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hub.sqlite3'}"
-        return
-    base = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not base:
-        pytest.skip(
-            f"PostgreSQL variant: set {POSTGRES_URL_VARIABLE} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
-        )
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"tongjian_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_Databases]:
+    """``databases.new(name)``: as many fresh databases of the parametrized kind as a test needs."""
+    made = _Databases(request.param, tmp_path)
     try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+        yield made
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        made.drop_all()
+
+
+@pytest.fixture
+def database_url(databases: _Databases) -> str:
+    """A fresh, empty database: a SQLite file, and a private schema-free PostgreSQL database."""
+    return databases.new()
 
 
 STATION_ID = "50-0001"

@@ -1,11 +1,16 @@
-"""The end-to-end demo: a province hub, a station with two simulated lanes, inspectors, one PKI.
+"""The end-to-end demo: two province hubs, a station with two simulated lanes, inspectors, one PKI.
 
-Everything is real and local: the hub is a gRPC server on SQLite, the benches are simulators on
-a loopback Modbus TCP port and on pseudo-terminals (lane 1: default brake profile over TCP; lane 2:
-the RBT-F profile over Modbus RTU), the inspectors use the PDA gRPC service, and the station
-delivers to the hub over mutual TLS with certificates from a throwaway CA. The demo then reads the
-hub's database back and checks that every record arrived once, byte for byte as signed, with a
-valid signature, and that the hub's recomputed verdict agrees with the station's.
+Everything is real and local: the Sichuan (川, 51) and Chongqing (渝, 50) hubs are gRPC servers
+on SQLite files, federated by a national trust list signed for the demo; the station 51-0001 is in
+Sichuan; its benches are simulators on a loopback Modbus TCP port and on pseudo-terminals (lane
+1: default brake profile over TCP; lane 2: the RBT-F profile over Modbus RTU), the inspectors use
+the PDA gRPC service, and the station delivers to the Sichuan hub over mutual TLS with
+certificates from a throwaway CA. Cars registered in Chongqing are forwarded by the Sichuan hub,
+countersigned, to the Chongqing hub over mTLS with peer-hub certificates.
+
+The demo then reads both hubs' databases back: every record arrived once at the Sichuan hub, byte
+for byte as signed, with a valid signature and agreeing verdicts; and every Chongqing car's record
+arrived once at the Chongqing hub, its station and hub signatures verifying there (its journey).
 
 ``StationRig`` (benches + lanes on simulators) is also what the end-to-end tests use.
 """
@@ -20,18 +25,27 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import grpc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from hub.envelope_check import EnvelopeLimits
+from hub.forwarded_record import recheck_forwarded
+from hub.forwarder import ForwarderSettings
+from hub.server import FederationConfig, HubConfig, HubServer, HubTls
+from hub.store import HubStore
+from hub.trust_list import NATIONAL_SIGNER, ProvinceHubEntry, build_trust_list
 from inspection import Fuel, InspectionRecord, Vehicle, VehicleClass
+from inspection.vehicle_register_csv import RegisterRow
 from protos.envelope import load_public_key, signature_valid
 from protos.record_mapping import record_to_bytes, vehicle_to_proto
-from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
+from protos.signed_document import sign_document
+from protos.tongjian.v1 import federation_pb2, inspection_pb2, lane_pb2, lane_pb2_grpc
 from simulators.brake_scenario import BrakeScenario, scenario_for_vehicle
 from simulators.ega_sim import EgaScenario, GasAnalyserSimulator
-from simulators.fleet import generate_fleet
+from simulators.fleet import generate_fleet, owner_reference
 from simulators.hlt_sim import HeadlightScenario, HeadlightTesterSimulator
 from simulators.opm_sim import OpacityMeterSimulator, OpmScenario
 from simulators.rbt_server import RbtSimulator
@@ -41,9 +55,10 @@ from station_agent.station import Station, StationSettings, StationTls
 
 log = logging.getLogger(__name__)
 
-STATION_ID = "50-0001"
-PROVINCE = "50"
-INSPECTOR = "50-0001-07"
+STATION_ID = "51-0001"
+PROVINCE = "51"  # Sichuan: the station's province, whose hub it sends to
+REGISTRATION_PROVINCE = "50"  # Chongqing: where some of the inspected cars are registered
+INSPECTOR = "51-0001-07"
 # Real seconds per procedure second on the benches: a two-speed idle test takes about 2 s.
 TIME_SCALE = 0.01
 VISUAL_ITEMS = (
@@ -131,10 +146,16 @@ def demo_jpeg(text: str) -> bytes:
 
 
 def pick_vehicles(count: int, seed: int) -> list[Vehicle]:
-    """``count`` generated vehicles, petrol and diesel taking turns so both emission tests run."""
-    fleet = generate_fleet(max(40, count * 8), seed=seed, as_of=date(2026, 11, 25))
-    petrol = [v for v in fleet if v.fuel is Fuel.PETROL]
-    diesel = [v for v in fleet if v.fuel is Fuel.DIESEL]
+    """``count`` generated vehicles registered in Sichuan or Chongqing, petrol and diesel taking
+    turns so both emission tests run."""
+    fleet = [
+        vehicle
+        for vehicle in generate_fleet(max(60, count * 12), seed=seed, as_of=date(2026, 11, 25))
+        if vehicle.registration_province in (PROVINCE, REGISTRATION_PROVINCE)
+    ]
+    # A Chongqing car first and a Sichuan one second, so even two vehicles show both paths.
+    petrol = _first_from([v for v in fleet if v.fuel is Fuel.PETROL], REGISTRATION_PROVINCE)
+    diesel = _first_from([v for v in fleet if v.fuel is Fuel.DIESEL], PROVINCE)
     others = [v for v in fleet if v.fuel not in (Fuel.PETROL, Fuel.DIESEL)]
     chosen: list[Vehicle] = []
     pools = [petrol, diesel, petrol, others]
@@ -143,6 +164,13 @@ def pick_vehicles(count: int, seed: int) -> list[Vehicle]:
             if pool and len(chosen) < count:
                 chosen.append(pool.pop(0))
     return chosen
+
+
+def _first_from(vehicles: list[Vehicle], province: str) -> list[Vehicle]:
+    for index, vehicle in enumerate(vehicles):
+        if vehicle.registration_province == province:
+            return [vehicle, *vehicles[:index], *vehicles[index + 1 :]]
+    return vehicles
 
 
 @dataclass
@@ -265,16 +293,47 @@ class RecordCheck:
 
 
 @dataclass
+class Journey:
+    """Where one Chongqing car's record went: station -> Sichuan hub -> Chongqing hub."""
+
+    inspected: Inspected
+    stored_at: datetime | None  # the Sichuan hub's receive time
+    queued_at: datetime | None  # outbox item written (same transaction as the record)
+    delivered_at: datetime | None  # the Chongqing hub's Ack settled the item
+    arrived_at: datetime | None  # committed at the Chongqing hub
+    directory_sequence: int | None  # the Sichuan directory the station signature was checked with
+    problem: str | None  # None: both signatures verify at the Chongqing hub
+
+    @property
+    def ok(self) -> bool:
+        return self.arrived_at is not None and self.problem is None
+
+
+@dataclass
 class DemoResult:
     checks: list[RecordCheck]
     aborted: list[Inspected]
     elapsed_s: float
     workdir: Path
     report_png: Path | None = None
+    journeys: list[Journey] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.aborted and bool(self.checks) and all(c.ok for c in self.checks)
+        return (
+            not self.aborted
+            and bool(self.checks)
+            and all(c.ok for c in self.checks)
+            and all(j.ok for j in self.journeys)
+        )
+
+
+@dataclass(frozen=True)
+class _DemoHub:
+    province: str
+    name: str
+    key: Ed25519PrivateKey
+    config: HubConfig
 
 
 async def run_demo(
@@ -285,40 +344,49 @@ async def run_demo(
     progress: Callable[[str], None] = lambda text: None,
     render_report: bool = True,
 ) -> DemoResult:
-    from hub.server import HubConfig, HubServer, HubTls
     from pki.authority import Role, init_ca, issue
 
     started = time.monotonic()
     pki_dir = workdir / "pki"
     ca = init_ca(pki_dir / "ca", "Tongjian demo CA")
-    hub_files = issue(pki_dir / "ca", Role.HUB, "hub-50", pki_dir / "hub")
     station_files = issue(pki_dir / "ca", Role.STATION, STATION_ID, pki_dir / "station")
     pda_files = issue(pki_dir / "ca", Role.LANE_SERVICE, f"lanes-{STATION_ID}", pki_dir / "pda")
     from tongjian.commands.keys import write_key_pair
 
     signing_key, public_key, _key_id = write_key_pair(STATION_ID, workdir / "keys")
-    progress("PKI: demo CA, hub, station and PDA service certificates; station signing key")
-
-    hub_config = HubConfig(
-        database_url=f"sqlite:///{workdir / 'hub.sqlite3'}",
-        province=PROVINCE,
-        tls=HubTls(
-            cert_pem=hub_files.cert_path.read_bytes(),
-            key_pem=hub_files.key_path.read_bytes(),
-            client_ca_pem=ca.cert_path.read_bytes(),
-        ),
+    national = Ed25519PrivateKey.generate()
+    hubs = [
+        _demo_hub(PROVINCE, "Sichuan", workdir, pki_dir, ca.cert_path, national),
+        _demo_hub(REGISTRATION_PROVINCE, "Chongqing", workdir, pki_dir, ca.cert_path, national),
+    ]
+    progress(
+        "PKI: demo CA; hub and peer-hub certificates for 川 (51) and 渝 (50); station and PDA certificates; "
+        "national trust-list key; station signing key"
     )
-    async with HubServer(hub_config) as hub:
-        hub.store.register_station(STATION_ID, province=PROVINCE)
-        hub.store.add_station_key(STATION_ID, public_key.read_bytes())
-        progress(f"hub: listening on 127.0.0.1:{hub.port} (mTLS), station {STATION_ID} enrolled")
+    chosen = pick_vehicles(vehicles, seed)
+    async with HubServer(hubs[0].config) as sichuan, HubServer(hubs[1].config) as chongqing:
+        trust = _publish_trust_list(
+            national, hubs, {PROVINCE: sichuan.port, REGISTRATION_PROVINCE: chongqing.port}
+        )
+        for server in (sichuan, chongqing):
+            server.store.trust_lists.install(trust, national.public_key(), datetime.now(UTC))
+        sichuan.store.register_station(STATION_ID, province=PROVINCE)
+        sichuan.store.add_station_key(STATION_ID, public_key.read_bytes())
+        for server, province in ((sichuan, PROVINCE), (chongqing, REGISTRATION_PROVINCE)):
+            rows = [RegisterRow(line, v, owner_reference(seed, line)) for line, v in enumerate(chosen, 2)]
+            server.store.vehicles.import_rows(rows, province)
+        progress(
+            f"hubs: 川 Sichuan on 127.0.0.1:{sichuan.port}, 渝 Chongqing on 127.0.0.1:{chongqing.port} (mTLS); "
+            f"national trust list v1 installed at both; station {STATION_ID} enrolled in Sichuan; vehicle "
+            "registers imported"
+        )
 
         def settings_for(lane_paths: Sequence[Path]) -> StationSettings:
             return StationSettings(
                 station_id=STATION_ID,
                 signing_key=signing_key,
                 outbox_path=workdir / "outbox.sqlite3",
-                hub_target=f"localhost:{hub.port}",
+                hub_target=f"localhost:{sichuan.port}",
                 tls=StationTls.from_files(ca.cert_path, station_files.cert_path, station_files.key_path),
                 lanes=tuple(load_lane_config(p) for p in lane_paths),
                 uplink_backoff_max_s=2.0,
@@ -336,7 +404,6 @@ async def run_demo(
             )
             pda = Pda(f"127.0.0.1:{station.pda_port}", credential, ca=ca.cert_path)
             await pda.sign_in()
-            chosen = pick_vehicles(vehicles, seed)
             queues: dict[int, list[tuple[int, Vehicle]]] = {1: [], 2: []}
             for index, vehicle in enumerate(chosen):
                 queues[1 + index % 2].append((index, vehicle))
@@ -355,15 +422,117 @@ async def run_demo(
                 await pda.close()
             drained = await station.uplink.drain(timeout=60.0)
             progress(
-                f"uplink: outbox {'drained' if drained else 'NOT drained'}; hub acknowledged every record"
+                f"uplink: outbox {'drained' if drained else 'NOT drained'}; the Sichuan hub acknowledged every record"
             )
 
-        checks = [check_record(hub.store, item, public_key.read_bytes()) for item in inspected if item.record]
+        checks = [
+            check_record(sichuan.store, item, public_key.read_bytes()) for item in inspected if item.record
+        ]
         aborted = [item for item in inspected if item.record is None]
-    result = DemoResult(checks, aborted, time.monotonic() - started, workdir)
+        travelling = [
+            item
+            for item in inspected
+            if item.record is not None and item.vehicle.registration_province == REGISTRATION_PROVINCE
+        ]
+        await _wait_for_arrival(chongqing, travelling, timeout_s=30.0)
+        journeys = [
+            journey_of(sichuan.store, chongqing.store, national.public_key(), item) for item in travelling
+        ]
+        arrived = sum(journey.arrived_at is not None for journey in journeys)
+        progress(
+            f"federation: {arrived} of {len(journeys)} Chongqing cars' records arrived at the Chongqing hub"
+        )
+    result = DemoResult(checks, aborted, time.monotonic() - started, workdir, journeys=journeys)
     if render_report and checks:
         result.report_png = _render_first_report(checks[0], workdir)
     return result
+
+
+def _demo_hub(
+    province: str, name: str, workdir: Path, pki_dir: Path, ca_cert: Path, national: Ed25519PrivateKey
+) -> _DemoHub:
+    from pki.authority import Role, issue
+
+    hub_files = issue(pki_dir / "ca", Role.HUB, f"hub-{province}", pki_dir / f"hub-{province}")
+    peer_files = issue(pki_dir / "ca", Role.PEER_HUB, f"hub-{province}.peer", pki_dir / f"peer-{province}")
+    key = Ed25519PrivateKey.generate()
+    config = HubConfig(
+        database_url=f"sqlite:///{workdir / f'hub-{province}.sqlite3'}",
+        province=province,
+        tls=HubTls(
+            cert_pem=hub_files.cert_path.read_bytes(),
+            key_pem=hub_files.key_path.read_bytes(),
+            client_ca_pem=ca_cert.read_bytes(),
+        ),
+        federation=FederationConfig(
+            hub_key=key,
+            national_key=national.public_key(),
+            peer_cert_pem=peer_files.cert_path.read_bytes(),
+            peer_key_pem=peer_files.key_path.read_bytes(),
+            forwarder=ForwarderSettings(poll_s=0.5),
+        ),
+    )
+    return _DemoHub(province, name, key, config)
+
+
+def _publish_trust_list(
+    national: Ed25519PrivateKey, hubs: Sequence[_DemoHub], ports: dict[str, int]
+) -> federation_pb2.SignedDocument:
+    """What `tongjian national add-province` does for each province, in one go."""
+    now = datetime.now(UTC)
+    entries = [
+        ProvinceHubEntry.create(
+            hub.province,
+            hub.name,
+            f"localhost:{ports[hub.province]}",
+            f"hub-{hub.province}.peer",
+            hub.config.tls.client_ca_pem if hub.config.tls is not None else b"",
+            hub.key.public_key(),
+        )
+        for hub in hubs
+    ]
+    body = build_trust_list(1, entries, now - timedelta(minutes=1), now + timedelta(days=30))
+    return sign_document(body, NATIONAL_SIGNER, national)
+
+
+async def _wait_for_arrival(registration: HubServer, items: Sequence[Inspected], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    wanted = {(STATION_ID, item.record_id) for item in items}
+    while time.monotonic() < deadline:
+        if wanted <= set(await asyncio.to_thread(registration.store.foreign_records.keys)):
+            return
+        await asyncio.sleep(0.1)
+
+
+def journey_of(
+    inspecting: HubStore, registration: HubStore, national_key: Ed25519PublicKey, item: Inspected
+) -> Journey:
+    """Read one record's way back from both hubs' databases and check it again at the end."""
+    stored = inspecting.get_record(item.record_id, STATION_ID)
+    queued = inspecting.outbox.for_record(STATION_ID, item.record_id)
+    arrived = registration.foreign_records.get(STATION_ID, item.record_id)
+    problem: str | None = "not arrived at the registration hub"
+    sequence = None
+    if arrived is not None:
+        sequence = arrived.directory_sequence
+        now = datetime.now(UTC)
+        trust = registration.trust_lists.current(national_key, now)
+        entry = trust.entry(PROVINCE) if trust is not None else None
+        directory = (
+            registration.peer_directories.get_any(PROVINCE, entry.hub_public_key, now)
+            if entry is not None
+            else None
+        )
+        problem = recheck_forwarded(arrived, trust, directory, EnvelopeLimits())
+    return Journey(
+        inspected=item,
+        stored_at=stored.received_at if stored is not None else None,
+        queued_at=queued.created_at if queued is not None else None,
+        delivered_at=queued.delivered_at if queued is not None else None,
+        arrived_at=arrived.arrived_at if arrived is not None else None,
+        directory_sequence=sequence,
+        problem=problem,
+    )
 
 
 def check_record(store: object, item: Inspected, public_pem: bytes) -> RecordCheck:

@@ -11,6 +11,7 @@ import grpc.aio
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from hub.forward_outbox import ForwardRow
 from hub.ingest_service import SERVICE_NAME
 from hub.server import HubServer
 from hub.store import AuditEntry, CommitOutcome, HubStore, RecordRow
@@ -28,12 +29,15 @@ class FaultyStore(HubStore):
         self.fail_always = fail_always
 
     def commit_batch(
-        self, records: Sequence[RecordRow], audits: Sequence[AuditEntry] = ()
+        self,
+        records: Sequence[RecordRow],
+        audits: Sequence[AuditEntry] = (),
+        forwards: Sequence[ForwardRow] = (),
     ) -> list[CommitOutcome]:
         self.calls += 1
         if self.fail_always or self.calls in self.failing_calls:
             raise RuntimeError(f"injected fault in batch {self.calls}")
-        return super().commit_batch(records, audits)
+        return super().commit_batch(records, audits, forwards)
 
 
 def _other_tasks() -> set[asyncio.Task[object]]:
@@ -98,9 +102,12 @@ class BrokenOutcomeStore(HubStore):
     """Commits, then answers with no outcomes: the writer's own loop breaks on it (a bug)."""
 
     def commit_batch(
-        self, records: Sequence[RecordRow], audits: Sequence[AuditEntry] = ()
+        self,
+        records: Sequence[RecordRow],
+        audits: Sequence[AuditEntry] = (),
+        forwards: Sequence[ForwardRow] = (),
     ) -> list[CommitOutcome]:
-        super().commit_batch(records, audits)
+        super().commit_batch(records, audits, forwards)
         return []
 
 

@@ -22,6 +22,14 @@ async def test_every_demo_record_arrives_once_as_signed_with_agreeing_verdicts(t
     for check in result.checks:
         assert check.stored and check.bytes_identical and check.signature_valid, check
         assert check.hub_overall == check.station_overall and not check.mismatch
+    # Cars registered in Chongqing went on from the Sichuan hub and verify at the Chongqing hub.
+    travelled = [c for c in result.checks if c.inspected.vehicle.registration_province == "50"]
+    assert travelled and len(result.journeys) == len(travelled)
+    for journey in result.journeys:
+        assert journey.ok, journey
+        assert journey.stored_at is not None and journey.arrived_at is not None
+        assert journey.queued_at == journey.stored_at  # queued in the transaction that stored it
+        assert journey.stored_at <= journey.arrived_at
     assert result.ok
     assert result.report_png is not None and result.report_png.stat().st_size > 10_000
 
@@ -31,9 +39,11 @@ def test_the_demo_command_exits_zero_and_prints_the_table(
 ) -> None:
     assert main(["demo", "--vehicles", "2", "--workdir", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
-    assert "What the province hub stored (2 records)" in out
+    assert "What the Sichuan (川) hub stored (2 records)" in out
+    assert "Cross-province: 1 Chongqing (渝) cars inspected at Sichuan station 51-0001" in out
+    assert "渝 hub stored it: countersignature checked against the national trust list" in out
     assert "all records arrived verified" in out
-    assert (tmp_path / "demo" / "hub.sqlite3").exists()
+    assert (tmp_path / "demo" / "hub-51.sqlite3").exists() and (tmp_path / "demo" / "hub-50.sqlite3").exists()
 
 
 def test_the_demo_refuses_a_silly_vehicle_count(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import logging
 import shutil
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
@@ -47,7 +49,7 @@ def _demo(args: argparse.Namespace) -> int:
                 status.update(text)
 
             result = asyncio.run(run_demo(workdir, vehicles=args.vehicles, seed=args.seed, progress=progress))
-        table = Table(title=f"What the province hub stored ({len(result.checks)} records)")
+        table = Table(title=f"What the Sichuan (川) hub stored ({len(result.checks)} records)")
         for column in (
             "lane",
             "plate",
@@ -76,6 +78,8 @@ def _demo(args: argparse.Namespace) -> int:
                 check.hub_overall + (" [red](differs)[/red]" if check.mismatch else ""),
             )
         console.print(table)
+        if result.journeys:
+            _print_journeys(console, result.journeys)
         for item in result.aborted:
             console.print(f"[red]lane {item.lane}: {item.vehicle.plate} aborted: {item.error}[/red]")
         if result.report_png is not None:
@@ -89,6 +93,53 @@ def _demo(args: argparse.Namespace) -> int:
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _print_journeys(console: Any, journeys: list[Any]) -> None:
+    table = Table(
+        title=f"Cross-province: {len(journeys)} Chongqing (渝) cars inspected at Sichuan station 51-0001"
+    )
+    for column in ("plate", "VIN", "川 hub stored", "渝 hub stored", "渝's Ack at 川", "signatures at 渝"):
+        table.add_column(column)
+    for journey in journeys:
+        vehicle = journey.inspected.vehicle
+        table.add_row(
+            vehicle.plate,
+            vehicle.vin,
+            _clock(journey.stored_at),
+            _clock(journey.arrived_at),
+            _clock(journey.delivered_at),
+            "[green]verify[/green]" if journey.problem is None else f"[red]{journey.problem}[/red]",
+        )
+    console.print(table)
+    first = journeys[0]
+    if first.arrived_at is None or first.stored_at is None:
+        return
+    vehicle = first.inspected.vehicle
+    record = first.inspected.record
+    signed = record.finished_at if record is not None else None
+    console.print(
+        f"journey of {vehicle.plate} (registered in Chongqing), record {first.inspected.record_id}:"
+    )
+    console.print(
+        f"  {_clock(signed)}  station 51-0001 (Sichuan) signs the record, lane {first.inspected.lane}"
+    )
+    console.print(
+        f"  {_clock(first.stored_at)}  川 hub verifies, judges and stores it; queues it for 渝 in the same transaction"
+    )
+    console.print(
+        f"  {_clock(first.delivered_at)}  川 hub's forwarder has the 渝 hub's Ack (countersigned, over mTLS)"
+    )
+    console.print(
+        f"  {_clock(first.arrived_at)}  渝 hub stored it: countersignature checked against the national trust "
+        f"list, station signature against 川's directory #{first.directory_sequence}"
+    )
+    hops = (first.arrived_at - first.stored_at).total_seconds() * 1000
+    console.print(f"  川 hub to 渝 hub: {hops:.0f} ms")
+
+
+def _clock(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone().strftime("%H:%M:%S.%f")[:-3]
 
 
 def _mark(ok: bool) -> str:

@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,9 @@ from tongjian.cli import CommandError
 from tongjian.console import table_console
 
 if TYPE_CHECKING:
+    from hub.envelope_check import KnownKey
     from hub.store import HubStore
+    from hub.trust_list import TrustList
 
 DATABASE_URL_VARIABLE = "TONGJIAN_HUB_DATABASE_URL"
 DEFAULT_DATABASE_FILE = "tongjian-hub.sqlite3"
@@ -99,6 +102,24 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--metrics-listen", help="HOST:PORT for Prometheus /metrics")
     serve.add_argument("--province", default="50", help="GB/T 2260 code of the hub's province")
     serve.add_argument("--station-rate", type=float, help="records per second allowed per station")
+    federation = serve.add_argument_group(
+        "federation", "take part in the cross-province network (all of --hub-key and --national-key)"
+    )
+    federation.add_argument("--hub-key", type=Path, help="this hub's Ed25519 signing key (PEM)")
+    federation.add_argument("--national-key", type=Path, help="the national trust-list public key (PEM)")
+    federation.add_argument(
+        "--peer-cert", type=Path, help="this hub's peer-hub certificate, to call peers (PEM)"
+    )
+    federation.add_argument("--peer-key", type=Path, help="the peer-hub certificate's private key (PEM)")
+    federation.add_argument(
+        "--directory-ttl", type=float, default=900.0, help="seconds a signed station directory is valid (900)"
+    )
+    federation.add_argument(
+        "--forward-lease",
+        type=float,
+        default=60.0,
+        help="seconds before an item a dead hub had sent is sent again by another (60)",
+    )
     serve.set_defaults(handler=_serve)
 
     migrate = with_database(
@@ -165,11 +186,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     vehicles_show.add_argument("--json", action="store_true", help="print JSON")
     vehicles_show.set_defaults(handler=_vehicles_show)
     vehicles_history = with_database(
-        vehicles.add_parser("history", help="every inspection of a vehicle stored here, oldest first")
+        vehicles.add_parser(
+            "history",
+            help="every inspection of a vehicle: by this hub's stations and forwarded from other provinces",
+        )
     )
     vehicles_history.add_argument("vin", metavar="VIN")
     vehicles_history.add_argument(
         "--province", default="50", help="this hub's province, for stations with none registered (default 50)"
+    )
+    vehicles_history.add_argument(
+        "--national-key",
+        type=Path,
+        default=os.environ.get("TONGJIAN_NATIONAL_KEY"),
+        help="national trust-list public key (PEM), to check records other provinces forwarded "
+        "(default $TONGJIAN_NATIONAL_KEY)",
     )
     vehicles_history.add_argument("--json", action="store_true", help="print JSON")
     vehicles_history.set_defaults(handler=_vehicles_history)
@@ -179,6 +210,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     verify = with_database(audit.add_parser("verify", help="check the audit log's hash chain"))
     verify.set_defaults(handler=_audit_verify)
+
+    from tongjian.commands import hub_forwards
+
+    hub_forwards.register(actions, with_database, FORMATS)
+    _register_federation(actions, with_database)
 
 
 def _timestamp(text: str) -> datetime:
@@ -236,6 +272,7 @@ def _serve(args: argparse.Namespace) -> int:
         tls=tls,
         insecure_ok=tls is None,
         migrate_schema=False,  # only `tongjian hub migrate` changes the schema
+        federation=_federation(args),
     )
 
     async def run() -> None:
@@ -261,6 +298,47 @@ def _serve(args: argparse.Namespace) -> int:
     except HubError as error:  # a setting out of range, a writer that could not start: one line
         raise CommandError(str(error)) from error
     return 0
+
+
+def _federation(args: argparse.Namespace) -> Any:
+    """The federation settings ``hub serve`` was given, checked; None without --hub-key."""
+    from datetime import timedelta
+
+    from hub.forwarder import ForwarderSettings
+    from hub.server import FederationConfig
+    from protos.envelope import InvalidKey, load_private_key, load_public_key
+
+    if args.hub_key is None and args.national_key is None:
+        if args.peer_cert or args.peer_key:
+            raise CommandError("--peer-cert and --peer-key need --hub-key and --national-key")
+        return None
+    if args.hub_key is None or args.national_key is None:
+        raise CommandError("--hub-key and --national-key go together")
+    if (args.peer_cert is None) != (args.peer_key is None):
+        raise CommandError("--peer-cert and --peer-key go together")
+    if not 10.0 <= args.directory_ttl <= 3600.0:
+        raise CommandError(f"--directory-ttl {args.directory_ttl:g}: must be 10..3600 seconds")
+    if not 1.0 <= args.forward_lease <= 3600.0:
+        raise CommandError(f"--forward-lease {args.forward_lease:g}: must be 1..3600 seconds")
+    try:
+        hub_key = load_private_key(_read(args.hub_key, "hub key"))
+    except InvalidKey as error:
+        raise CommandError(f"--hub-key {args.hub_key}: {error}") from error
+    try:
+        national_key = load_public_key(_read(args.national_key, "national key"))
+    except InvalidKey as error:
+        raise CommandError(f"--national-key {args.national_key}: {error}") from error
+    return FederationConfig(
+        hub_key=hub_key,
+        national_key=national_key,
+        peer_cert_pem=_read(args.peer_cert, "peer certificate") if args.peer_cert else None,
+        peer_key_pem=_read(args.peer_key, "peer key") if args.peer_key else None,
+        directory_ttl=timedelta(seconds=args.directory_ttl),
+        forwarder=ForwarderSettings(
+            lease=timedelta(seconds=args.forward_lease),
+            ack_timeout_s=min(30.0, args.forward_lease / 2),
+        ),
+    )
 
 
 def _refuse_a_busy_port(address: str) -> None:
@@ -655,19 +733,28 @@ def _vehicles_show(args: argparse.Namespace) -> int:
 
 
 def _vehicles_history(args: argparse.Namespace) -> int:
-    from hub.vehicle_history import local_history
+    from hub.vehicle_history import forwarded_history, local_history, merge_histories
     from inspection import InvalidIdentifier, validate_vin
+    from protos.envelope import InvalidKey, load_public_key
 
     try:
         vin = validate_vin(args.vin)
     except InvalidIdentifier as error:
         raise CommandError(str(error)) from error
     province = _province_code(args.province)
+    national_key = None
+    if args.national_key is not None:
+        try:
+            national_key = load_public_key(_read(Path(args.national_key), "national key"))
+        except InvalidKey as error:
+            raise CommandError(f"--national-key {args.national_key}: {error}") from error
     url = args.database_url or default_database_url()
     store = _open(args)
     try:
         registered = store.vehicles.get(vin)
-        history = local_history(store, vin, province)
+        history = merge_histories(
+            local_history(store, vin, province), forwarded_history(store, vin, national_key)
+        )
     except SQLAlchemyError as error:
         raise database_error(url, error) from error
     finally:
@@ -714,3 +801,190 @@ def _vehicles_history(args: argparse.Namespace) -> int:
         styled,
     )
     return 0
+
+
+# ---------------------------------------------------------------- federation: trust list, peer directories
+
+
+def _register_federation(
+    actions: argparse._SubParsersAction,
+    with_database: Callable[[argparse.ArgumentParser], argparse.ArgumentParser],
+) -> None:
+    def with_national_key(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser.add_argument(
+            "--national-key", type=Path, required=True, help="the national public key (national.pub.pem)"
+        )
+        return parser
+
+    trust = actions.add_parser("trust-list", help="the national trust list this hub holds").add_subparsers(
+        dest="trust_list_action", required=True
+    )
+    install = with_national_key(
+        with_database(
+            trust.add_parser("install", help="verify a trust list file and install it (newer only)")
+        )
+    )
+    install.add_argument("file", type=Path, help="the trust list (from `tongjian national add-province`)")
+    install.set_defaults(handler=_trust_list_install)
+    show = with_national_key(
+        with_database(trust.add_parser("show", help="the trust list in force, verified (exit 1 if expired)"))
+    )
+    show.add_argument("--format", choices=("table", "json"), default="table")
+    show.set_defaults(handler=_trust_list_show)
+
+    directory = actions.add_parser("directory", help="peer provinces' station directories").add_subparsers(
+        dest="directory_action", required=True
+    )
+    directory_show = with_database(
+        directory.add_parser(
+            "show",
+            help="cached peer directories; with --province (and --national-key) that directory's keys, verified",
+        )
+    )
+    directory_show.add_argument("--province", help="GB/T 2260 code of the peer province")
+    directory_show.add_argument("--national-key", type=Path, help="the national public key, to verify with")
+    directory_show.add_argument("--format", choices=FORMATS, help="table (terminal), tsv (pipe) or json")
+    directory_show.set_defaults(handler=_directory_show)
+
+
+def _trust_list_install(args: argparse.Namespace) -> int:
+    from hub.errors import HubError
+    from hub.trust_list import TrustListStore
+    from protos.signed_document import MalformedDocument, parse_document
+    from tongjian.commands.national import read_file, read_public_key
+
+    national_key = read_public_key(args.national_key, "national key")
+    try:
+        document = parse_document(read_file(args.file, "trust list"), f"trust list {args.file}")
+    except MalformedDocument as error:
+        raise CommandError(str(error)) from error
+    url = args.database_url or default_database_url()
+    store = _open(args)
+    try:
+        trust_list = TrustListStore(store.database).install(document, national_key, datetime.now(UTC))
+    except HubError as error:
+        raise CommandError(f"trust list {args.file}: {error}") from error
+    except SQLAlchemyError as error:
+        raise database_error(url, error) from error
+    finally:
+        store.dispose()
+    provinces = " ".join(sorted(trust_list.provinces)) or "none"
+    print(
+        f"trust list version {trust_list.version} installed: provinces {provinces}; "
+        f"not after {trust_list.not_after.isoformat(timespec='seconds')}"
+    )
+    return 0
+
+
+def _installed_trust_list(args: argparse.Namespace, store: HubStore, now: datetime) -> TrustList:
+    """The newest installed list, verified, expired or not (for showing); CommandError if none."""
+    from hub.errors import TrustListInvalid
+    from hub.trust_list import TrustListStore, read_trust_list
+    from tongjian.commands.national import read_public_key
+
+    national_key = read_public_key(args.national_key, "national key")
+    document = TrustListStore(store.database).current_document()
+    if document is None:
+        raise CommandError(
+            "no trust list installed: run `tongjian hub trust-list install FILE --national-key PUB`"
+        )
+    try:
+        return read_trust_list(document, national_key, now, allow_expired=True)
+    except TrustListInvalid as error:
+        raise CommandError(f"the installed trust list: {error}") from error
+
+
+def _trust_list_show(args: argparse.Namespace) -> int:
+    from tongjian.commands.national import print_trust_list
+
+    now = datetime.now(UTC)
+    url = args.database_url or default_database_url()
+    store = _open(args)
+    try:
+        trust_list = _installed_trust_list(args, store, now)
+    except SQLAlchemyError as error:
+        raise database_error(url, error) from error
+    finally:
+        store.dispose()
+    print_trust_list(trust_list, now, args.format, "installed")
+    return 1 if trust_list.expired(now) else 0
+
+
+def _directory_show(args: argparse.Namespace) -> int:
+    from hub.errors import DirectoryInvalid, HubError
+    from hub.published_directory import PeerDirectoryCache
+
+    now = datetime.now(UTC)
+    url = args.database_url or default_database_url()
+    output = _output_format(args)
+    store = _open(args)
+    try:
+        cache = PeerDirectoryCache(store.database)
+        if args.province is None:
+            rows = [
+                {
+                    "province": cached.province,
+                    "sequence": cached.sequence,
+                    "issued_at": _when(cached.issued_at),
+                    "valid_until": _when(cached.valid_until),
+                    "state": "expired" if now > cached.valid_until else "current",
+                }
+                for cached in cache.all()
+            ]
+            columns = ["province", "sequence", "issued_at", "valid_until", "state"]
+            _emit(
+                output,
+                f"peer station directories ({len(rows)}, not re-verified)",
+                columns,
+                rows,
+                key="directories",
+            )
+            return 0
+        if args.national_key is None:
+            raise CommandError(
+                "--province needs --national-key: the directory is verified with the trust list's hub key"
+            )
+        trust_list = _installed_trust_list(args, store, now)
+        try:
+            hub_key = trust_list.entry(args.province).hub_public_key
+            directory = cache.get_any(args.province, hub_key, now)
+        except (DirectoryInvalid, HubError) as error:
+            raise CommandError(str(error)) from error
+    except SQLAlchemyError as error:
+        raise database_error(url, error) from error
+    finally:
+        store.dispose()
+    rows = [
+        {
+            "key_id": key.key_id,
+            "station_id": key.station_id,
+            "status": _peer_key_status(key, now),
+            "valid_from": _when(key.valid_from),
+            "valid_until": _when(key.valid_until),
+            "revoked_at": _when(key.revoked_at),
+        }
+        for key in sorted(directory.keys.values(), key=lambda k: (k.station_id, k.key_id))
+    ]
+    state = "EXPIRED" if directory.expired(now) else "current"
+    title = (
+        f"station directory of province {directory.province}: sequence {directory.sequence}, "
+        f"issued {_when(directory.issued_at)}, valid until {_when(directory.valid_until)} ({state})"
+    )
+    extra = {
+        "province": directory.province,
+        "sequence": directory.sequence,
+        "issued_at": _when(directory.issued_at),
+        "valid_until": _when(directory.valid_until),
+        "expired": directory.expired(now),
+    }
+    if output == "tsv":
+        print(f"# {title}")
+    columns = ["key_id", "station_id", "status", "valid_from", "valid_until", "revoked_at"]
+    _emit(output, title, columns, rows, extra=extra, key="keys")
+    return 0
+
+
+def _peer_key_status(key: KnownKey, now: datetime) -> str:
+    from hub.directory import key_status
+
+    return key_status(key.valid_from, key.valid_until, key.revoked_at, now)
