@@ -958,7 +958,9 @@ async def screen_periodically(queue: ReviewQueue, interval_s: float) -> None:
     database error is logged and the next round tries again."""
     while True:
         try:
-            await asyncio.to_thread(queue.screen_all)
+            # Batch by batch, so that stopping the hub waits for one batch at most.
+            while (await asyncio.to_thread(queue.screen)).screened:
+                pass
             await asyncio.to_thread(queue.sweep)
         except SQLAlchemyError:
             log.exception("review screening failed; retrying in %.0f s", interval_s)
