@@ -193,3 +193,23 @@ async def test_the_hub_screens_by_itself(database_url: str) -> None:
         assert [r.rule for r in item.reasons] == ["verdict_mismatch"]
     with pytest.raises(HubConfigError, match="review_screen_interval_s"):
         HubServer(replace(config, review_screen_interval_s=0))
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--review-sample", "2", "--review-sample must be 0..1"),
+        ("--review-interval", "-1", "must not be negative"),
+    ],
+)
+def test_hub_serve_refuses_bad_review_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, message: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    assert (
+        tongjian(
+            ["hub", "serve", "--insecure", "--listen", "127.0.0.1:0", "--database-url", url, flag, value]
+        )
+        == 2
+    )
+    assert message in capsys.readouterr().err

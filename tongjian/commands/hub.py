@@ -32,6 +32,7 @@ from tongjian.console import table_console
 
 if TYPE_CHECKING:
     from hub.envelope_check import KnownKey
+    from hub.review_queue import ReviewConfig
     from hub.store import HubStore
     from hub.trust_list import TrustList
 
@@ -119,6 +120,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         type=float,
         default=60.0,
         help="seconds before an item a dead hub had sent is sent again by another (60)",
+    )
+    review = serve.add_argument_group("post-review", "screening records into the review queue")
+    review.add_argument(
+        "--review-interval", type=float, default=10.0, help="seconds between screening rounds (10; 0: off)"
+    )
+    review.add_argument(
+        "--review-sample",
+        type=float,
+        default=0.05,
+        help="share of unflagged records sampled per station (0.05)",
     )
     serve.set_defaults(handler=_serve)
 
@@ -273,6 +284,8 @@ def _serve(args: argparse.Namespace) -> int:
         insecure_ok=tls is None,
         migrate_schema=False,  # only `tongjian hub migrate` changes the schema
         federation=_federation(args),
+        review=_review_config(args),
+        review_screen_interval_s=args.review_interval or None,
     )
 
     async def run() -> None:
@@ -559,6 +572,16 @@ def _records(args: argparse.Namespace) -> int:
         key="records",
     )
     return 0
+
+
+def _review_config(args: argparse.Namespace) -> ReviewConfig:
+    from hub.review_queue import ReviewConfig
+
+    if args.review_interval < 0:
+        raise CommandError(f"--review-interval must not be negative, not {args.review_interval}")
+    if not 0 <= args.review_sample <= 1:
+        raise CommandError(f"--review-sample must be 0..1, not {args.review_sample}")
+    return ReviewConfig(province=args.province, sample_rate=args.review_sample)
 
 
 def _revocation(revocation: tuple[str, str] | None) -> str | None:
