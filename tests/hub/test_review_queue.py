@@ -309,3 +309,6 @@ def test_hub_records_shows_a_revoked_result(database_url: str, capsys: pytest.Ca
     rows = {row["record_id"]: row for row in json.loads(capsys.readouterr().out)["records"]}
     assert rows[item.record_id]["revoked"] == "revoked by alice: photo of another car"
     assert [row["revoked"] for rid, row in rows.items() if rid != item.record_id] == [None]
+    assert main(["hub", "vehicles", "history", item.vin, "--json", "--database-url", database_url]) == 0
+    [inspection] = json.loads(capsys.readouterr().out)["inspections"]
+    assert inspection["revoked"] == "by alice: photo of another car" and inspection["verifies"]

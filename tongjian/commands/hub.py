@@ -791,6 +791,7 @@ def _vehicles_history(args: argparse.Namespace) -> int:
             "hub_overall": entry.hub_overall,
             "verifies": entry.verifies,
             "problem": entry.problem,
+            "revoked": entry.revoked,
             "origin": entry.origin,
             "record_id": entry.record_id,
             "received_at": _when(entry.received_at),
@@ -810,7 +811,8 @@ def _vehicles_history(args: argparse.Namespace) -> int:
             row["finished_at"],
             row["station_id"],
             row["inspected_in"],
-            f"{row['station_overall'] or '-'} / {row['hub_overall'] or '-'}",
+            f"{row['station_overall'] or '-'} / {row['hub_overall'] or '-'}"
+            + (f" [red]REVOKED[/] {row['revoked']}" if row["revoked"] else ""),
             "[green]yes[/]" if row["verifies"] else f"[red]NO[/]: {row['problem']}",
             row["record_id"],
         ]
