@@ -125,6 +125,7 @@ class ReviewConfig:
     escalate_after: timedelta = timedelta(hours=48)  # unclaimed that long: a senior reviewer's
     settle: timedelta = timedelta(seconds=60)
     batch: int = 200
+    late_sample_days: int = 7  # how far back a station-day without a sample still gets one
 
     def __post_init__(self) -> None:
         for name, rate in [("sample_rate", self.sample_rate), *self.station_sample_rates.items()]:
@@ -132,8 +133,10 @@ class ReviewConfig:
                 raise HubConfigError(f"review sample rate {name}: {rate} is not 0..1")
         if self.claim_lease <= timedelta(0) or self.escalate_after <= timedelta(0):
             raise HubConfigError("review claim_lease and escalate_after must be positive")
-        if self.settle < timedelta(0) or self.batch < 1:
-            raise HubConfigError("review settle must not be negative and batch must be at least 1")
+        if self.settle < timedelta(0) or self.batch < 1 or self.late_sample_days < 1:
+            raise HubConfigError(
+                "review settle must not be negative; batch and late_sample_days must be at least 1"
+            )
 
     def rate_of(self, station_id: str) -> float:
         return self.station_sample_rates.get(station_id, self.sample_rate)
@@ -283,6 +286,7 @@ class ReviewQueue:
                 .limit(config.batch)
             ).all()
             provinces: dict[str, str] = {}
+            pass_counts: dict[Any, PassCounts] = {}  # per batch (_pass_counts)
             audits: list[AuditEntry] = []
             settled = now - config.settle
             new_cursor, moving = cursor, True
@@ -293,7 +297,7 @@ class ReviewQueue:
                 if province is None:
                     province = _province_of(connection, row_view.station_id, config.province)
                     provinces[row_view.station_id] = province
-                hits, sampled = self._screen_one(connection, seq, row_view)
+                hits, sampled = self._screen_one(connection, seq, row_view, pass_counts)
                 screened += 1
                 if hits or sampled:
                     if sampled:
@@ -340,7 +344,9 @@ class ReviewQueue:
             if report.screened == 0:
                 return total
 
-    def _screen_one(self, connection: Connection, seq: int, row: RecordRow) -> tuple[list[RuleHit], bool]:
+    def _screen_one(
+        self, connection: Connection, seq: int, row: RecordRow, cache: dict[Any, PassCounts]
+    ) -> tuple[list[RuleHit], bool]:
         config = self.config.anomaly
         hours = config.hours_of(row.station_id)
         try:
@@ -362,7 +368,7 @@ class ReviewQueue:
             record, fingerprints, _curve_owners(connection, fingerprints, record.vehicle.vin)
         )
         hits += overlapping_visits(record, _visits(connection, record))
-        station, peers = _pass_counts(connection, row.station_id, day, config.pass_rate_window_days)
+        station, peers = _pass_counts(connection, row.station_id, day, config.pass_rate_window_days, cache)
         hits += pass_rate_outlier(row.station_id, outcome, station, peers, config)
         counters = record_counters(record)
         self._remember(
@@ -393,6 +399,7 @@ class ReviewQueue:
             )
         sampled = not hits and self._rng.random() < self.config.rate_of(row.station_id)
         _count_day(connection, row.station_id, day, outcome is Outcome.PASS, sampled)
+        _bump(cache, row.station_id, day, outcome is Outcome.PASS, config.pass_rate_window_days)
         return hits, sampled
 
     def _remember(
@@ -455,11 +462,8 @@ class ReviewQueue:
         """One random record from every finished station-day that had none sampled."""
         zone = timezone(self.config.anomaly.default_hours.utc_offset)
         today = now.astimezone(zone).date()
-        missed = connection.execute(
-            select(StationDay.station_id, StationDay.day, StationDay.inspected).where(
-                StationDay.day < today, StationDay.sampled == 0, StationDay.inspected > 0
-            )
-        ).all()
+        first = today - timedelta(days=self.config.late_sample_days)
+        missed = connection.execute(missed_days_query(first, today)).all()
         drawn = 0
         for station_id, day, inspected in missed:
             candidates = connection.execute(
@@ -816,11 +820,20 @@ def previous_counter_query(station_id: str, lane: int, before: datetime) -> Any:
     )
 
 
-def pass_counts_query(first: date, last: date, station_id: str, peers: bool) -> Any:
-    same = StationDay.station_id != station_id if peers else StationDay.station_id == station_id
-    return select(
+def pass_counts_query(first: date, last: date, station_id: str | None = None) -> Any:
+    """Inspected and passed over ``first..last``: one station's (primary key range), or every
+    station's (``ix_station_days_day``)."""
+    query = select(
         func.coalesce(func.sum(StationDay.inspected), 0), func.coalesce(func.sum(StationDay.passed), 0)
-    ).where(StationDay.day >= first, StationDay.day <= last, same)
+    ).where(StationDay.day >= first, StationDay.day <= last)
+    return query.where(StationDay.station_id == station_id) if station_id is not None else query
+
+
+def missed_days_query(first: date, today: date) -> Any:
+    """Station-days of ``first..today`` (exclusive) that ended with records but no sample."""
+    return select(StationDay.station_id, StationDay.day, StationDay.inspected).where(
+        StationDay.day >= first, StationDay.day < today, StationDay.sampled == 0, StationDay.inspected > 0
+    )
 
 
 def _photo_owners(connection: Connection, record: InspectionRecord) -> dict[str, list[str]]:
@@ -862,12 +875,30 @@ def _previous_counter(connection: Connection, record: InspectionRecord) -> int |
 
 
 def _pass_counts(
-    connection: Connection, station_id: str, day: date, window_days: int
+    connection: Connection, station_id: str, day: date, window_days: int, cache: dict[Any, PassCounts]
 ) -> tuple[PassCounts, PassCounts]:
+    """The station's counts over the window ending ``day``, and its peers' (every other station).
+
+    Both are read once per batch and kept in ``cache``: the province-wide sum covers every
+    station-day of the window, too many rows to add up again for each record."""
     first = day - timedelta(days=window_days - 1)
-    own = connection.execute(pass_counts_query(first, day, station_id, peers=False)).one()
-    others = connection.execute(pass_counts_query(first, day, station_id, peers=True)).one()
-    return PassCounts(int(own[0]), int(own[1])), PassCounts(int(others[0]), int(others[1]))
+    if day not in cache:
+        everyone = connection.execute(pass_counts_query(first, day)).one()
+        cache[day] = PassCounts(int(everyone[0]), int(everyone[1]))
+    if (station_id, day) not in cache:
+        station = connection.execute(pass_counts_query(first, day, station_id)).one()
+        cache[(station_id, day)] = PassCounts(int(station[0]), int(station[1]))
+    total, own = cache[day], cache[(station_id, day)]
+    return own, PassCounts(total.inspected - own.inspected, total.passed - own.passed)
+
+
+def _bump(cache: dict[Any, PassCounts], station_id: str, day: date, passed: bool, window_days: int) -> None:
+    """Count a record just screened into the batch's cached sums whose window holds its day."""
+    for key, counts in cache.items():
+        end, station = (key, None) if isinstance(key, date) else (key[1], key[0])
+        if station not in (None, station_id) or not end - timedelta(days=window_days) < day <= end:
+            continue
+        cache[key] = PassCounts(counts.inspected + 1, counts.passed + int(passed))
 
 
 def _count_day(connection: Connection, station_id: str, day: date, passed: bool, sampled: bool) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, insert, select
 from hub.models import CurveFingerprint, PhotoHash, Record, ReviewItem, ScreenedRecord, StationDay
 from hub.review_queue import (
     curve_owners_query,
+    missed_days_query,
     pass_counts_query,
     photo_owners_query,
     previous_counter_query,
@@ -142,8 +143,9 @@ QUERIES: dict[str, Any] = {
     "copied curve": curve_owners_query(["ab" * 16], "V1"),
     "overlapping visit": visits_query("V0000000000000007", NOW, NOW + timedelta(minutes=8)),
     "previous counter": previous_counter_query("50-0003", 2, NOW),
-    "station pass rate": pass_counts_query(date(2025, 3, 1), date(2025, 3, 30), "50-0003", peers=False),
-    "peers' pass rate": pass_counts_query(date(2025, 3, 1), date(2025, 3, 30), "50-0003", peers=True),
+    "station pass rate": pass_counts_query(date(2025, 3, 1), date(2025, 3, 30), "50-0003"),
+    "province pass rate": pass_counts_query(date(2025, 3, 1), date(2025, 3, 30)),
+    "unsampled days": missed_days_query(date(2025, 3, 1), date(2025, 3, 8)),
     "claim": select(ITEMS)
     .where(ITEMS.c.state == "queued", ITEMS.c.province == "50")
     .order_by(ITEMS.c.deadline, ITEMS.c.id)

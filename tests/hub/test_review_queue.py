@@ -312,3 +312,31 @@ def test_hub_records_shows_a_revoked_result(database_url: str, capsys: pytest.Ca
     assert main(["hub", "vehicles", "history", item.vin, "--json", "--database-url", database_url]) == 0
     [inspection] = json.loads(capsys.readouterr().out)["inspections"]
     assert inspection["revoked"] == "by alice: photo of another car" and inspection["verifies"]
+
+
+def test_a_station_passing_far_more_than_its_peers_has_its_passes_queued(store: HubStore) -> None:
+    anomaly = AnomalyConfig(pass_rate_min_inspections=20, pass_rate_max_deviation=0.3)
+    queue = _queue(store, Clock(DAY + timedelta(hours=20)), anomaly=anomaly)
+    start = DAY - timedelta(minutes=50)
+    for i in range(30):  # station 2 passes half; its verdicts agree with the hub's
+        outcome = "pass" if i % 2 else "fail"
+        store_records(
+            store,
+            [record(100 + i, "50-0002", start=start + timedelta(minutes=3 * i), minutes=2.5)],
+            LONG_AGO,
+            hub_overall=outcome,
+            station_overall=outcome,
+        )
+    store_records(
+        store,
+        [record(i, "50-0001", start=start + timedelta(minutes=3 * i), minutes=2.5) for i in range(30)],
+        LONG_AGO,
+    )
+    queue.screen_all()
+    flagged = {
+        i.record_id
+        for i in queue.items("50", limit=100)
+        if Rule.PASS_RATE_OUTLIER in {r.rule for r in i.reasons}
+    }
+    # Station 1's 21st record onwards: by then it has 20 passes of 20, its peer 15 of 30.
+    assert flagged == {str(record(i, "50-0001").record_id) for i in range(20, 30)}
