@@ -25,6 +25,10 @@ replicas' reviewers never get the same item and never wait on each other; SQLite
 transaction serialises claimers instead (same result). Every change and every look at a record is
 appended to the audit log in the same transaction (``hub.audit.append_audit``).
 
+The screener and the queue share one module on purpose: they are the only writers of
+``review_items`` and share its configuration, so every way an item is created or moved reads in
+one place (the state machine itself is ``hub.review_states``).
+
 A rejection revokes the record's inspection result (``record_revocations``) and calls each
 ``on_rejected`` hook inside that transaction: the place where revoking the label, notifying the
 station over its uplink and forwarding the revocation to the registration province will plug in.
@@ -124,7 +128,7 @@ class ReviewConfig:
     claim_lease: timedelta = timedelta(minutes=30)
     escalate_after: timedelta = timedelta(hours=48)  # unclaimed that long: a senior reviewer's
     settle: timedelta = timedelta(seconds=60)
-    batch: int = 200
+    batch: int = 50  # records per screening transaction (SQLite: it holds the write lock meanwhile)
     late_sample_days: int = 7  # how far back a station-day without a sample still gets one
 
     def __post_init__(self) -> None:
