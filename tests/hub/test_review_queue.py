@@ -280,7 +280,10 @@ def test_two_replicas_claiming_at_once_never_share_an_item(database_url: str) ->
         thread.join()
     ids = [item_id for _, item_id in claimed]
     assert len(ids) == 60 and len(set(ids)) == 60
-    assert len({name for name, _ in claimed}) > 1
+    if replicas[0].dialect == "postgresql":
+        # SKIP LOCKED lets reviewers claim side by side. SQLite's write lock is not fair: a
+        # thread that just committed often takes it again first, so one may claim everything.
+        assert len({name for name, _ in claimed}) > 1
     assert replicas[0].verify_audit_chain().ok
     for replica in replicas:
         replica.dispose()
