@@ -343,3 +343,20 @@ def test_a_station_passing_far_more_than_its_peers_has_its_passes_queued(store: 
     }
     # Station 1's 21st record onwards: by then it has 20 passes of 20, its peer 15 of 30.
     assert flagged == {str(record(i, "50-0001").record_id) for i in range(20, 30)}
+
+
+def test_a_failing_rejection_hook_undoes_the_rejection(store: HubStore) -> None:
+    queue = _queue(store, Clock(DAY + timedelta(hours=5)))
+    _flagged(store, queue, 1)
+
+    def broken(connection: Connection, revocation: Revocation) -> None:
+        raise RuntimeError("notification outbox unavailable")
+
+    queue.add_rejection_hook(broken)
+    item = queue.claim("alice", REVIEWER, "50")
+    assert item is not None
+    with pytest.raises(RuntimeError, match="notification outbox"):
+        queue.reject(item.id, "alice", REVIEWER, "50", "wrong car")
+    [still] = queue.items("50")
+    assert still.state is ReviewState.CLAIMED and queue.revoked([item.record_seq]) == {}
+    assert store.audit_events(kind="record_revoked") == []

@@ -213,3 +213,20 @@ def test_hub_serve_refuses_bad_review_settings(
         == 2
     )
     assert message in capsys.readouterr().err
+
+
+def test_the_cli_names_a_missing_certificate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nobody.cert.pem"
+    argv = [
+        "review",
+        "--hub",
+        "127.0.0.1:1",
+        "--ca",
+        str(missing),
+        "--cert",
+        str(missing),
+        "--key",
+        str(missing),
+    ]
+    assert tongjian([*argv, "queue"]) == 2
+    assert f"--ca {missing}: no such file" in capsys.readouterr().err
