@@ -361,19 +361,27 @@ class ReviewQueue:
             return [RuleHit(Rule.IMPLAUSIBLE_VALUE, f"the stored record no longer parses: {error}")], False
         outcome = Outcome(row.hub_overall) if row.hub_overall in set(Outcome) else None
         day = record.started_at.astimezone(timezone(hours.utc_offset)).date()
-        hits = record_flags(record, row.verdict_mismatch, row.station_overall, row.hub_overall)
-        hits += too_fast(record, config)
-        hits += implausible_values(record, config)
-        hits += outside_hours(record, hours)
-        hits += counter_anomalies(record, _previous_counter(connection, record), config)
-        hits += shared_photos(record, _photo_owners(connection, record))
         fingerprints = record_fingerprints(record, config)
-        hits += copied_curves(
-            record, fingerprints, _curve_owners(connection, fingerprints, record.vehicle.vin)
-        )
-        hits += overlapping_visits(record, _visits(connection, record))
+        # The look-ups first (database errors end the batch and it is tried again), then the
+        # pure rules over what they found.
+        previous_counter = _previous_counter(connection, record)
+        photo_owners = _photo_owners(connection, record)
+        curve_owners = _curve_owners(connection, fingerprints, record.vehicle.vin)
+        visits = _visits(connection, record)
         station, peers = _pass_counts(connection, row.station_id, day, config.pass_rate_window_days, cache)
-        hits += pass_rate_outlier(row.station_id, outcome, station, peers, config)
+        try:
+            hits = record_flags(record, row.verdict_mismatch, row.station_overall, row.hub_overall)
+            hits += too_fast(record, config)
+            hits += implausible_values(record, config)
+            hits += outside_hours(record, hours)
+            hits += counter_anomalies(record, previous_counter, config)
+            hits += shared_photos(record, photo_owners)
+            hits += copied_curves(record, fingerprints, curve_owners)
+            hits += overlapping_visits(record, visits)
+            hits += pass_rate_outlier(row.station_id, outcome, station, peers, config)
+        except Exception as error:  # a bug in a rule must not stall screening at this record
+            log.exception("anomaly rules failed on record %s of %s", row.record_id, row.station_id)
+            hits = [RuleHit(Rule.IMPLAUSIBLE_VALUE, f"the anomaly rules failed on this record: {error!r}")]
         counters = record_counters(record)
         self._remember(
             connection,

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, func, select
 
-from hub.anomaly_rules import AnomalyConfig, Rule
+from hub.anomaly_rules import AnomalyConfig, Rule, StationHours
 from hub.models import RecordRevocation, ReviewCursor
 from hub.review_queue import (
     ClaimExpired,
@@ -360,3 +360,16 @@ def test_a_failing_rejection_hook_undoes_the_rejection(store: HubStore) -> None:
     [still] = queue.items("50")
     assert still.state is ReviewState.CLAIMED and queue.revoked([item.record_seq]) == {}
     assert store.audit_events(kind="record_revoked") == []
+
+
+def test_a_rule_that_raises_queues_the_record_and_screening_goes_on(store: HubStore) -> None:
+    # Hours given as text slip past the dataclass (text compares with text) and make the hours
+    # rule raise: a stand-in for a bug in any rule.
+    broken_hours = StationHours("07:00", "20:00")  # type: ignore[arg-type]
+    queue = _queue(store, Clock(DAY + timedelta(hours=5)), anomaly=AnomalyConfig(default_hours=broken_hours))
+    store_records(store, [record(i, start=DAY + timedelta(minutes=10 * i)) for i in range(2)], LONG_AGO)
+    assert queue.screen_all().screened == 2
+    reasons = [r.reason for item in queue.items("50") for r in item.reasons]
+    assert len(reasons) == 2 and all(
+        "the anomaly rules failed on this record: TypeError" in r for r in reasons
+    )
