@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Connection, insert, select
 
 from hub.models import CurveFingerprint, PhotoHash, Record, ReviewItem, ScreenedRecord, StationDay
-from hub.review_queue import (
+from hub.review_screening import (
     curve_owners_query,
     missed_days_query,
     pass_counts_query,
