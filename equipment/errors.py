@@ -5,11 +5,16 @@
     ├── TransportError                  the link failed
     │   ├── DeviceUnreachable           could not connect / open the port
     │   ├── DeviceTimeout               no (complete) answer in time
+    │   │   └── AdapterNotAnswering     the OBD adapter shows no prompt (equipment.obd_driver)
     │   └── DeviceDisconnected          the link dropped, possibly mid-frame
     ├── RemoteProtocolError             the device broke its protocol (garbage, bad checksum we received,
     │   │                               a reply that does not match the request)
-    │   └── UnconfirmedCommand          a state-changing command whose reply was corrupt: it may or may
-    │                                   not have acted, and re-sending it could act twice
+    │   ├── UnconfirmedCommand          a state-changing command whose reply was corrupt: it may or may
+    │   │                               not have acted, and re-sending it could act twice
+    │   └── ObdAnswerUnreadable         the vehicle's OBD answer does not decode
+    │       └── VinUnreadable           no VIN, or not 17 VIN characters, in the service 09 answer
+    ├── VehicleNotCommunicating         the OBD adapter answers, the vehicle's ECU does not (a result
+    │                                   the rules judge, not a bench failure)
     ├── DeviceRejected                  the device understood and refused
     │   ├── ModbusExceptionReply        Modbus exception code (6 = busy: retried before raising)
     │   ├── NakReply                    EGA / OPM NAK with its code (1 checksum, 2 unknown, 3 not warm, 4 busy)
@@ -108,3 +113,19 @@ class DeviceFault(EquipmentError):
     def __init__(self, device: str, command: str, cause: str, code: int | None = None) -> None:
         super().__init__(device, command, cause)
         self.code = code
+
+
+class AdapterNotAnswering(DeviceTimeout):
+    pass
+
+
+class ObdAnswerUnreadable(RemoteProtocolError):
+    pass
+
+
+class VinUnreadable(ObdAnswerUnreadable):
+    pass
+
+
+class VehicleNotCommunicating(EquipmentError):
+    pass

@@ -44,9 +44,17 @@ RPC_ROLES: Mapping[str, frozenset[Role]] = {
     "/tongjian.v1.Review/Show": _REVIEWERS,
     "/tongjian.v1.Review/Decide": _REVIEWERS,
     "/tongjian.v1.Review/Stats": _REVIEWERS,
+    # Public keys and a signed list: any holder of a certificate of ours may fetch them.
+    "/tongjian.v1.Labels/GetLabelKeys": frozenset(Role),
+    "/tongjian.v1.Labels/GetRevocationList": frozenset(Role),
+    # An owner applies through the province's online service, which holds a person certificate.
+    "/tongjian.v1.Labels/ApplyExemption": frozenset({Role.PERSON}),
     "/tongjian.v1.PeerExchange/Forward": _PEER_HUBS,
     "/tongjian.v1.PeerExchange/FetchTrustList": _PEER_HUBS,
     "/tongjian.v1.PeerExchange/FetchDirectory": _PEER_HUBS,
+    "/tongjian.v1.PeerExchange/Witness": _PEER_HUBS,
+    "/tongjian.v1.PeerExchange/GetExemptionFacts": _PEER_HUBS,
+    "/tongjian.v1.PeerExchange/RecordExemptionLabel": _PEER_HUBS,
 }
 
 AuditSink = Callable[[Sequence[AuditEntry]], None]

@@ -11,7 +11,9 @@
     │   ├── UnknownKeyId           revoking a key id the directory does not hold
     │   ├── InvalidStationKey      key material that is not an Ed25519 public key
     │   ├── UnknownVehicle         a VIN the province's vehicle register does not hold
-    │   └── VehicleStatusConflict  a register status change from a status the vehicle is not in
+    │   ├── VehicleStatusConflict  a register status change from a status the vehicle is not in
+    │   └── UnknownLabel           a label serial this hub never issued (hub.label_book)
+    ├── ExemptionExchangeError     a peer's exemption message this hub will not act on (hub.exemption_exchange)
     ├── RecordRejected             a record the hub will not store (hub.envelope_check; Ack REJECTED)
     ├── MalformedStoredVerdict     a stored hub verdict that neither JSON form reads (hub.verdict)
     ├── IllegalReviewTransition    an event a review item's state or the sender's role does not allow
@@ -21,6 +23,10 @@
     │   ├── NotClaimant            deciding or releasing an item someone else (or nobody) holds
     │   ├── ClaimExpired           the claim's lease ran out before the decision
     │   └── InvalidDecisionReason  an empty or over-long reason
+    ├── MerkleProofError           an RFC 9162 proof that does not verify (hub.merkle)
+    ├── CheckpointInvalid          an audit checkpoint that does not parse or verify (hub.audit_checkpoint)
+    ├── AuditTreeError             a proof or checkpoint the audit log cannot give (hub.audit_tree)
+    │   └── AuditTreeInconsistent  the rows no longer make a signed checkpoint's tree: no new signature
     ├── CommitFailed               a batch could not be stored (the stream ends UNAVAILABLE; resend)
     ├── HubShuttingDown            work handed to the writer after it was told to stop (UNAVAILABLE)
     │
@@ -50,9 +56,11 @@
     └── PeerProtocolError          a peer answered out of protocol (an Ack for another record)
 
 ``RecordRejected``, ``MalformedStoredVerdict``, ``ForwardRefused``, ``PeerProtocolError`` and the
-review errors (``hub.review_states``, ``hub.review_queue``) live beside the code that raises them;
-the rest live here (``hub.trust_list`` and ``hub.published_directory`` re-export theirs). Database
-driver errors (``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
+``RecordRejected``, ``MalformedStoredVerdict``, ``ForwardRefused``, ``PeerProtocolError``,
+``ExemptionExchangeError``, the audit tree's errors and the review errors (``hub.review_states``,
+``hub.review_queue``) live beside the code that raises them; the rest live here
+(``hub.trust_list`` and ``hub.published_directory`` re-export theirs). Database driver errors
+(``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
 
 Edges: the ingest service answers ``RecordRejected`` with Ack REJECTED and maps ``CommitFailed``,
 ``HubShuttingDown`` and database errors to gRPC UNAVAILABLE; the CLI (``tongjian hub``,
@@ -124,6 +132,10 @@ class CommitFailed(HubError):
 
 class HubShuttingDown(HubError):
     """Work handed to the committer after it was told to stop."""
+
+
+class UnknownLabel(HubStoreError):
+    """A label serial this hub never issued."""
 
 
 # ---------------------------------------------------------------- federation: the national trust list

@@ -50,6 +50,30 @@ class HubMetrics:
             "bytes of records read and not yet answered, all streams",
             registry=r,
         )
+        self.audit_checkpoints = Counter(
+            "tongjian_hub_audit_checkpoints", "signed checkpoints of the audit log written", registry=r
+        )
+        self.audit_checkpoint_size = Gauge(
+            "tongjian_hub_audit_checkpoint_size", "entries in the newest signed audit checkpoint", registry=r
+        )
+        self.audit_checkpoint_failures = Counter(
+            "tongjian_hub_audit_checkpoint_failures",
+            "checkpoints not written: the log no longer matches an older checkpoint, or the database failed",
+            ["reason"],
+            registry=r,
+        )
+        self.witness_calls = Counter(
+            "tongjian_hub_witness_calls",
+            "this hub's audit checkpoint shown to a peer, by peer province and its answer",
+            ["province", "outcome"],
+            registry=r,
+        )
+        self.witness_alarms = Counter(
+            "tongjian_hub_witness_alarms",
+            "a peer's audit checkpoint refused: its log is not consistent with what it showed before",
+            ["province"],
+            registry=r,
+        )
         self.forwarded = Counter(
             "tongjian_hub_forwarded", "records delivered to their registration province's hub",
             ["province"], registry=r,

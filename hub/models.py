@@ -357,3 +357,103 @@ class RecordRevocation(Base):
     revoked_by: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(Text())
     review_item_id: Mapped[int] = mapped_column(BigInteger())
+
+
+# ---------------------------------------------------------------- the audit log's Merkle tree (migration 0005)
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint of this hub's audit log: the RFC 9162 tree of its first ``tree_size``
+    entries has root ``root_hash``. ``body`` is the exact signed note text (``hub.audit_checkpoint``).
+    ``frontier``: the tree's compact range at this size (32-byte hashes, largest subtree first), so
+    the next checkpoint and proofs from this size read only the entries after it; it must make
+    the signed root, which is checked before use."""
+
+    __tablename__ = "audit_checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger(), primary_key=True, autoincrement=False)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    key_id: Mapped[str] = mapped_column(String(96))
+    body: Mapped[bytes] = mapped_column(LargeBinary())
+    signature: Mapped[bytes] = mapped_column(LargeBinary())
+    frontier: Mapped[bytes] = mapped_column(LargeBinary())
+
+
+class PeerCheckpoint(Base):
+    """The newest checkpoint of a peer province's audit log this hub accepted (witnessed), and the
+    alarm, if the peer later showed a checkpoint its old one is not a prefix of (kept as evidence)."""
+
+    __tablename__ = "peer_checkpoints"
+
+    province: Mapped[str] = mapped_column(String(2), primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger())
+    root_hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    key_id: Mapped[str] = mapped_column(String(96))
+    body: Mapped[bytes] = mapped_column(LargeBinary())
+    signature: Mapped[bytes] = mapped_column(LargeBinary())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    alarm_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    alarm: Mapped[str | None] = mapped_column(Text())
+    refused_body: Mapped[bytes | None] = mapped_column(LargeBinary())
+    refused_signature: Mapped[bytes | None] = mapped_column(LargeBinary())
+
+
+# ---------------------------------------------------------------- e-labels (migration 0006)
+
+
+class Label(Base):
+    """One label this hub issued: its signed text (``elabel``) and, once revoked, when and why.
+
+    An inspection label names the record it was issued for (``record_seq``, unique: issuing twice,
+    also from two replicas, stores one label); an exemption label's serial is derived from the
+    vehicle and its due point, so an application decided twice is stored once."""
+
+    __tablename__ = "labels"
+    __table_args__ = (
+        UniqueConstraint("record_seq", name="uq_labels_record"),
+        # One exemption label per vehicle and due point, whichever hub issued it.
+        UniqueConstraint("vin", "due_date", name="uq_labels_exemption_due"),
+    )
+
+    serial: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label_type: Mapped[str] = mapped_column(String(16))
+    record_seq: Mapped[int | None] = mapped_column(BigInteger())
+    vin: Mapped[str] = mapped_column(String(17), index=True)
+    plate: Mapped[str] = mapped_column(String(16))
+    vehicle_class: Mapped[str] = mapped_column(String(8))
+    valid_from: Mapped[date] = mapped_column(Date())
+    valid_until: Mapped[date] = mapped_column(Date())
+    issuer_province: Mapped[str] = mapped_column(String(2))
+    key_id: Mapped[str] = mapped_column(String(96))  # hex of the COSE kid
+    token: Mapped[str] = mapped_column(Text())
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    revoked_reason: Mapped[str | None] = mapped_column(Text())
+    due_date: Mapped[date | None] = mapped_column(Date())  # exemption labels: the due point answered
+
+
+class LabelIssuerCursor(Base):
+    """A single row (id 1): records up to this seq have been considered for a label."""
+
+    __tablename__ = "label_issuer_cursor"
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger())
+
+
+class VehicleStanding(Base):
+    """What the registration province knows of a vehicle beyond the register, for exemption:
+    compulsory insurance (交强险), vehicle tax, unresolved violations and accidents, and whether it
+    was ever in an accident with casualties."""
+
+    __tablename__ = "vehicle_standing"
+
+    vin: Mapped[str] = mapped_column(String(17), primary_key=True)
+    insurance_valid_until: Mapped[date | None] = mapped_column(Date())
+    vehicle_tax_paid: Mapped[bool] = mapped_column(Boolean())
+    unresolved_violations: Mapped[int] = mapped_column(Integer())
+    unresolved_accidents: Mapped[int] = mapped_column(Integer())
+    casualty_accident: Mapped[bool] = mapped_column(Boolean())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

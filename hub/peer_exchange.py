@@ -4,7 +4,12 @@
 every record with one ``ForwardAck``, in order, after the record is committed (or refused).
 Records that arrive together are checked in a worker thread and committed in one transaction.
 ``FetchTrustList`` hands out the newest national trust list this hub holds; ``FetchDirectory``
-this hub's own station directory, freshly signed.
+this hub's own station directory, freshly signed. ``Witness`` keeps the caller's newest audit
+checkpoint if it is consistent with the one held, and raises an alarm if not (``hub.witness``).
+this hub's own station directory, freshly signed. ``GetExemptionFacts`` and
+``RecordExemptionLabel`` serve exemption applications made in another province for vehicles
+registered here (hub.exemption_exchange): a peer learns the facts of one vehicle and records
+labels it signed itself, never another province's.
 
 The connection's ``peer-hub`` certificate (with TLS) must be the one the trust list names for the
 province a directory or record claims to come from.
@@ -24,19 +29,28 @@ import grpc.aio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf.message import DecodeError
 
+from elabel.trust_cache import TrustCache
+from hub.audit_checkpoint import SignedCheckpoint
 from hub.countersign import HubIdentity
 from hub.envelope_check import EnvelopeLimits
-from hub.errors import HubError, NoPeerDirectory, PeerDirectoryExpired
+from hub.errors import HubError, NoPeerDirectory, PeerDirectoryExpired, UnknownVehicle
+from hub.exemption_exchange import ExemptionExchangeError, facts_reply, record_peer_label
 from hub.foreign_records import ForeignOutcome, ForeignRecordRow
 from hub.forwarded_record import ArrivalContext, ForwardRefused, Refusal, check_forwarded
+from hub.label_book import LabelRegistry
+from hub.label_federation import label_trust
+from hub.merkle import HASH_SIZE
+from hub.metrics import HubMetrics
 from hub.published_directory import PeerStationDirectory, sign_directory
 from hub.store import HubStore
 from hub.trust_list import TrustList, hub_signer
+from hub.vehicle_standing import StandingBook
 from hub.verdict import VerdictJudge
+from hub.witness import WitnessOutcome, WitnessStatus
 from pki.grpc_credentials import peer_common_name
 from protos.envelope import key_id_of
 from protos.errors import ProtosError
-from protos.tongjian.v1 import federation_pb2, inspection_pb2
+from protos.tongjian.v1 import federation_pb2, inspection_pb2, labels_pb2
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +64,13 @@ _STATUS = {
     Refusal.REJECTED: federation_pb2.FORWARD_STATUS_REJECTED,
     Refusal.RETRY_LATER: federation_pb2.FORWARD_STATUS_RETRY_LATER,
 }
+_WITNESS_STATUS = {
+    WitnessStatus.ACCEPTED: federation_pb2.WITNESS_STATUS_ACCEPTED,
+    WitnessStatus.NEED_PROOF: federation_pb2.WITNESS_STATUS_NEED_PROOF,
+    WitnessStatus.REFUSED: federation_pb2.WITNESS_STATUS_REFUSED,
+}
+# A consistency proof has at most about 2 log2(n) nodes: 128 covers any 64-bit tree size.
+MAX_PROOF_NODES = 128
 _OUTCOME_STATUS = {
     ForeignOutcome.STORED: federation_pb2.FORWARD_STATUS_ACCEPTED,
     ForeignOutcome.DUPLICATE: federation_pb2.FORWARD_STATUS_DUPLICATE,
@@ -80,12 +101,14 @@ class PeerExchangeService:
         judge: VerdictJudge,
         clock: Callable[[], datetime],
         require_certificate: bool,
+        metrics: HubMetrics | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._judge = judge
         self._clock = clock
         self._require_certificate = require_certificate
+        self._metrics = metrics
         # Verified documents, kept while the stored ones stay the same (checked with one light
         # query per batch): verifying a directory means a signature and every key in it.
         self._trust_cache: TrustList | None = None
@@ -109,6 +132,21 @@ class PeerExchangeService:
                     self.fetch_directory,
                     request_deserializer=federation_pb2.DirectoryRequest.FromString,
                     response_serializer=federation_pb2.SignedDocument.SerializeToString,
+                ),
+                "Witness": grpc.unary_unary_rpc_method_handler(
+                    self.witness,
+                    request_deserializer=federation_pb2.WitnessRequest.FromString,
+                    response_serializer=federation_pb2.WitnessReply.SerializeToString,
+                ),
+                "GetExemptionFacts": grpc.unary_unary_rpc_method_handler(
+                    self.get_exemption_facts,
+                    request_deserializer=labels_pb2.ExemptionFactsRequest.FromString,
+                    response_serializer=labels_pb2.ExemptionFacts.SerializeToString,
+                ),
+                "RecordExemptionLabel": grpc.unary_unary_rpc_method_handler(
+                    self.record_exemption_label,
+                    request_deserializer=labels_pb2.ExemptionLabelRecord.FromString,
+                    response_serializer=labels_pb2.ExemptionLabelRecorded.SerializeToString,
                 ),
             },
         )
@@ -147,6 +185,103 @@ class PeerExchangeService:
             self._clock(),
             self._settings.directory_ttl,
         )
+
+    # ------------------------------------------------------------ witnessing audit logs
+
+    async def witness(
+        self, request: federation_pb2.WitnessRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> federation_pb2.WitnessReply:
+        peer = peer_common_name(context)
+        if self._require_certificate and peer is None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "a peer-hub client certificate is required")
+        try:
+            outcome = await asyncio.to_thread(self._witness, request, peer)
+        except _BadWitness as error:
+            await context.abort(error.code, str(error))
+        if outcome.alarm and self._metrics is not None:
+            self._metrics.witness_alarms.labels(request.province).inc()
+        return federation_pb2.WitnessReply(
+            status=_WITNESS_STATUS[outcome.status], held_size=outcome.held_size, reason=outcome.reason[:512]
+        )
+
+    def _witness(self, request: federation_pb2.WitnessRequest, peer: str | None) -> WitnessOutcome:
+        province = request.province
+        trust = self._trust()
+        if trust is None:
+            raise _BadWitness(grpc.StatusCode.UNAVAILABLE, "this hub has no valid national trust list")
+        entry = trust.provinces.get(province)
+        if entry is None or province == self._settings.identity.province:
+            raise _BadWitness(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"province {province!r} is not a peer in trust list version {trust.version}",
+            )
+        if peer is not None and trust.province_of_peer(peer) != province:
+            raise _BadWitness(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"peer certificate {peer!r} does not speak for province {province}",
+            )
+        if len(request.consistency_proof) > MAX_PROOF_NODES or any(
+            len(node) != HASH_SIZE for node in request.consistency_proof
+        ):
+            raise _BadWitness(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"a consistency proof is at most {MAX_PROOF_NODES} hashes of {HASH_SIZE} bytes",
+            )
+        checkpoint = request.checkpoint
+        return self._store.peer_checkpoints.offer(
+            province,
+            SignedCheckpoint(checkpoint.body, checkpoint.key_id, checkpoint.signature),
+            request.old_size,
+            list(request.consistency_proof),
+            entry.hub_public_key,
+            hub_signer(province),
+            self._clock(),
+        )
+
+    # ------------------------------------------------------------ exemption applications
+
+    async def _peer_province(self, context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
+        """The calling hub's province by its certificate (None on a plaintext link)."""
+        peer = peer_common_name(context)
+        if peer is None:
+            if self._require_certificate:
+                await context.abort(
+                    grpc.StatusCode.UNAUTHENTICATED, "a peer-hub client certificate is required"
+                )
+            return None
+        trust = await asyncio.to_thread(self._trust)
+        province = trust.province_of_peer(peer) if trust is not None else None
+        if province is None:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"peer {peer!r} is not in the trust list")
+        return province
+
+    async def get_exemption_facts(
+        self, request: labels_pb2.ExemptionFactsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> labels_pb2.ExemptionFacts:
+        await self._peer_province(context)
+        standing = StandingBook(self._store.database)
+        try:
+            return await asyncio.to_thread(facts_reply, self._store.vehicles, standing, request.vin)
+        except UnknownVehicle as error:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+
+    async def record_exemption_label(
+        self, request: labels_pb2.ExemptionLabelRecord, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> labels_pb2.ExemptionLabelRecorded:
+        caller = await self._peer_province(context)
+        trust = label_trust(await asyncio.to_thread(self._trust))
+        if caller is not None:  # a peer records only labels it signed itself
+            trust = TrustCache(tuple(k for k in trust.hub_keys if k.province == caller))
+        labels = LabelRegistry(self._store.database, self._clock)
+        try:
+            stored = await asyncio.to_thread(
+                record_peer_label, labels, self._store.vehicles, trust, request.token, request.due_date
+            )
+        except UnknownVehicle as error:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+        except ExemptionExchangeError as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        return labels_pb2.ExemptionLabelRecorded(token=stored.token)
 
     # ------------------------------------------------------------ forwarded records
 
@@ -307,6 +442,14 @@ class PeerExchangeService:
             else:
                 acks.append(answer)
         return acks
+
+
+class _BadWitness(HubError):
+    """A Witness call this hub will not consider at all (not evidence about the caller's log)."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _vins(documents: list[federation_pb2.SignedDocument]) -> set[str]:

@@ -32,15 +32,24 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from elabel.keys import HubLabelKey
 from hub.access import RPC_ROLES, RoleGate
+from hub.audit_checkpoint import CheckpointKey
+from hub.checkpointer import Checkpointer
 from hub.countersign import Countersigner, HubIdentity
 from hub.enrollment_service import register_enrollment_service
 from hub.envelope_check import EnvelopeLimits
 from hub.errors import HubConfigError
+from hub.exemption import LocalRegistration
 from hub.forwarder import ChannelFactory, Forwarder, ForwarderSettings
 from hub.group_commit import GroupCommitter
 from hub.ingest_service import SERVICE_NAME, StationIngestService
 from hub.key_directory import KeyDirectory
+from hub.label_book import LabelBook
+from hub.label_federation import LabelRegistrations
+from hub.label_issuer import LabelIssuer
+from hub.label_service import SERVICE_NAME as LABELS_SERVICE_NAME
+from hub.label_service import register_label_service
 from hub.metrics import HubMetrics
 from hub.peer_exchange import SERVICE_NAME as PEER_EXCHANGE
 from hub.peer_exchange import PeerExchangeService, PeerExchangeSettings
@@ -49,8 +58,10 @@ from hub.review_queue import ReviewConfig, ReviewQueue, screen_periodically
 from hub.review_service import SERVICE_NAME as REVIEW_SERVICE
 from hub.review_service import register_review_service
 from hub.store import HubStore
-from hub.trust_list import ProvinceHubEntry
+from hub.trust_list import ProvinceHubEntry, hub_signer
+from hub.vehicle_standing import StandingBook
 from hub.verdict import VerdictJudge
+from hub.witnesser import Witnesser
 from inspection import InspectionRecord, Verdict
 from inspection.record_limits import MAX_COUNT, Part
 from pki.grpc_credentials import channel_credentials, server_credentials
@@ -109,6 +120,19 @@ class HubConfig:
     # True: bring the schema to the newest revision on start (embedded use, tests). The CLI's
     # ``hub serve`` passes False: it refuses a schema that is not current (``tongjian hub migrate``).
     migrate_schema: bool = True
+    # Signs the audit log's checkpoints (hub.audit_checkpoint). None: the hub writes none, and
+    # says so at start.
+    audit_key: Ed25519PrivateKey | None = None
+    audit_checkpoint_interval_s: float = 300.0  # a checkpoint this often, if the log grew
+    # With federation: show the newest checkpoint to every peer of the trust list this often
+    # (and at once after each new checkpoint).
+    witness_interval_s: float = 300.0
+    # The hub's Ed25519 key for e-labels (elabel): with it the hub issues a label for every passed
+    # record and serves the Labels service; without it, neither.
+    label_key: Ed25519PrivateKey | None = None
+    label_issue_interval_s: float = 1.0
+    # How long after receipt a record's seq may still be overtaken by a slower commit (hub.label_book).
+    label_settle_s: float = 30.0
     federation: FederationConfig | None = None  # None: a hub on its own, forwarding nothing
     # Post-review (hub.review_queue): the queue's settings (its province is this hub's), and how
     # often this process screens new records and sweeps leases; None: it does not (another
@@ -134,6 +158,14 @@ class HubServer:
             raise HubConfigError("no TLS configured and insecure_ok is False")
         if config.max_record_bytes > config.max_message_bytes:
             raise HubConfigError("max_record_bytes must not exceed max_message_bytes")
+        if not 0.05 <= config.witness_interval_s <= 86400:
+            raise HubConfigError(
+                f"witness_interval_s {config.witness_interval_s:g} must be 0.05..86400 seconds"
+            )
+        if not 0.05 <= config.audit_checkpoint_interval_s <= 86400:
+            raise HubConfigError(
+                f"audit_checkpoint_interval_s {config.audit_checkpoint_interval_s:g} must be 0.05..86400 seconds"
+            )
         if not 0 <= config.max_photos_per_record <= MAX_COUNT[Part.PHOTOS]:
             raise HubConfigError(
                 f"max_photos_per_record {config.max_photos_per_record} must be 0..{MAX_COUNT[Part.PHOTOS]} "
@@ -142,6 +174,12 @@ class HubServer:
         if config.review_screen_interval_s is not None and config.review_screen_interval_s <= 0:
             raise HubConfigError(
                 f"review_screen_interval_s {config.review_screen_interval_s} must be positive"
+            )
+        if config.federation is not None and config.label_key is not None:
+            # Peers and verifiers know a federated hub's key from the trust list: labels signed
+            # with any other key would verify nowhere.
+            raise HubConfigError(
+                "label_key is for a hub outside the federation; a federated hub signs with hub_key"
             )
         self.config = config
         self.store = store if store is not None else HubStore(config.database_url)
@@ -158,6 +196,10 @@ class HubServer:
         self._running: _Running | None = None
         self._stop_grace: float | None = 1.0
         self._stopped = False
+        self._checkpointer: Checkpointer | None = None
+        self._witnesser: Witnesser | None = None
+        self.labels: LabelBook | None = None
+        self.label_issuer: LabelIssuer | None = None
         self._forwarder: Forwarder | None = None
 
     @property
@@ -259,6 +301,7 @@ class HubServer:
                     judge,
                     config.clock,
                     require_certificate=config.tls is not None,
+                    metrics=self.metrics,
                 )
                 server.add_generic_rpc_handlers((peer_exchange.rpc_handler(),))
                 services.append(PEER_EXCHANGE)
@@ -279,6 +322,27 @@ class HubServer:
                 # Pushed after the committer's close: unwinding stops the forwarder first.
                 stack.push_async_callback(forwarder.close)
                 self._forwarder = forwarder
+            label_key = federation.hub_key if federation is not None else config.label_key
+            if label_key is not None:
+                self.labels = LabelBook(
+                    self.store.database,
+                    HubLabelKey(config.province, label_key),
+                    clock=config.clock,
+                    settle=timedelta(seconds=config.label_settle_s),
+                )
+                local = LocalRegistration(self.store.vehicles, StandingBook(self.store.database), self.labels)
+                trust = (
+                    (lambda: self.store.trust_lists.current(federation.national_key, config.clock()))
+                    if federation is not None
+                    else (lambda: None)
+                )
+                channels = _peer_channels(federation) if federation is not None else None
+                registrations = LabelRegistrations(config.province, local, trust, channels)
+                register_label_service(server, self.labels, registrations, registrations.peer_label_keys)
+                services.append(LABELS_SERVICE_NAME)
+                self.label_issuer = LabelIssuer(self.labels, config.label_issue_interval_s)
+                self.label_issuer.start()
+                stack.push_async_callback(self.label_issuer.close)
             health_pb2_grpc.add_HealthServicer_to_server(health, server)
             reflection.enable_server_reflection(
                 (
@@ -309,8 +373,68 @@ class HubServer:
                 host, port = split_host_port(config.metrics_listen, "metrics_listen")
                 self._metrics_port = self.metrics.serve(host, port)
             stack.callback(self.metrics.close)
+            self._start_checkpointer(stack)
             self._running = _Running(stack.pop_all(), health, service)
         log.info("hub for province %s serving on port %d", config.province, self._port)
+
+    def _start_checkpointer(self, stack: contextlib.AsyncExitStack) -> None:
+        key = self.audit_checkpoint_key
+        if key is None:
+            log.warning(
+                "no audit signing key configured: this hub writes no audit checkpoints, and its "
+                "audit log's past can be rewritten unnoticed by its peers"
+            )
+            return
+        checkpointer = Checkpointer(
+            self.store.audit_tree,
+            key,
+            self.config.audit_checkpoint_interval_s,
+            self.metrics,
+            self.config.clock,
+        )
+        checkpointer.start()
+        stack.push_async_callback(checkpointer.close)
+        self._checkpointer = checkpointer
+        federation = self.config.federation
+        if federation is None:
+            return
+        witnesser = Witnesser(
+            self.store,
+            key,
+            self.config.province,
+            lambda: self.store.trust_lists.current(federation.national_key, self.config.clock()),
+            _peer_channels(federation),
+            self.config.witness_interval_s,
+            self.metrics,
+        )
+        checkpointer.on_checkpoint = witnesser.wake
+        witnesser.start()
+        # Pushed after the checkpointer: unwinding stops the witnesser first.
+        stack.push_async_callback(witnesser.close)
+        self._witnesser = witnesser
+
+    @property
+    def audit_checkpoint_key(self) -> CheckpointKey | None:
+        """The key the hub signs its audit checkpoints with: ``audit_key``, else with federation
+        the hub key (the one peers find in the trust list), as signer ``hub-<province>``."""
+        key = self.config.audit_key
+        if key is None and self.config.federation is not None:
+            key = self.config.federation.hub_key
+        if key is None:
+            return None
+        return CheckpointKey(hub_signer(self.config.province), key)
+
+    @property
+    def witnesser(self) -> Witnesser:
+        if self._witnesser is None:
+            raise RuntimeError("the hub is not started with federation and an audit signing key")
+        return self._witnesser
+
+    @property
+    def checkpointer(self) -> Checkpointer:
+        if self._checkpointer is None:
+            raise RuntimeError("the hub is not started with an audit signing key")
+        return self._checkpointer
 
     def _client_cas(self, config: HubConfig) -> bytes:
         """Our own CA, and with federation the CAs of the peers the trust list names (read once, at

@@ -5,6 +5,8 @@
 ``hub.directory``           stations and their keys: register, enrol, revoke, list
 ``hub.records``             the record row, the batch commit that decides duplicates, reads and checks
 ``hub.audit``               the hash-chained audit log: append in the caller's transaction, read, verify
+``hub.audit_tree``          the audit log as an RFC 9162 Merkle tree: signed checkpoints, proofs
+``hub.witness``             the newest audit checkpoint of each peer province this hub witnessed
 ``hub.vehicle_register``    the province's vehicle register: import, look up, status changes
 ``hub.forward_outbox``      countersigned records waiting for their registration province's hub
 ``hub.foreign_records``     records of this province's vehicles that other provinces forwarded here
@@ -13,7 +15,7 @@
 ==========================  ========================================================================
 
 Callers that need one concern may use its part (``store.directory``, ``store.records``,
-``store.audit``, ``store.vehicles``); the methods here only delegate, and keep the CLI and the services short.
+``store.audit``, ``store.audit_tree``, ``store.vehicles``); the methods here only delegate, and keep the CLI and the services short.
 Errors are in ``hub.errors`` (root ``HubError``; the store's own under ``HubStoreError``).
 """
 
@@ -23,6 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from hub.audit import AuditCheck, AuditEntry, AuditLog, AuditRow, audit_hash
+from hub.audit_tree import AuditTree
 from hub.db import Database
 from hub.directory import KeyEnrolment, KeyInfo, StationDirectory, StationInfo
 from hub.envelope_check import KnownKey
@@ -41,6 +44,7 @@ from hub.record_integrity import StoredCheck
 from hub.records import CommitOutcome, RecordRow, RecordStore
 from hub.trust_list import TrustListStore
 from hub.vehicle_register import VehicleRegister
+from hub.witness import PeerCheckpointStore
 
 __all__ = [
     "AuditCheck",
@@ -67,6 +71,8 @@ class HubStore:
         self.database = Database(url)
         self.directory = StationDirectory(self.database)
         self.audit = AuditLog(self.database)
+        self.audit_tree = AuditTree(self.database)
+        self.peer_checkpoints = PeerCheckpointStore(self.database)
         self.records = RecordStore(self.database, self.directory, self.audit)
         self.outbox = ForwardOutbox(self.database)
         self.foreign_records = ForeignRecordStore(self.database)

@@ -11,8 +11,12 @@
     │   │                               column, reason                  (inspection.vehicle_register_csv)
     │   ├── RegisterHeaderError         the header is not a register's: nothing is read (raised)
     │   └── RegisterRowError            one row is not a registered vehicle (yielded; reading goes on)
-    └── UnknownLimit                    (also KeyError) the limit table has no entry for a rule and
-                                        variant: rule, variant          (inspection.verdicts.limits)
+    ├── UnknownLimit                    (also KeyError) the limit table has no entry for a rule and
+    │                                   variant: rule, variant          (inspection.verdicts.limits)
+    ├── LimitSetScheduleError           (also ValueError) a province / date schedule of limit sets
+    │                                   that cannot be used: source, key, reason (inspection.limit_sets)
+    └── NoLimitSet                      (also LookupError) the schedule has no set for that province
+                                        on that date                    (inspection.limit_sets)
 
 Each keeps the builtin base it had (``ValueError`` / ``KeyError``), so callers that caught those
 still do; new code catches ``InspectionError`` or the class it means. A run with an unknown limit

@@ -153,3 +153,56 @@ class PhotoRef:
     content_type: str
     size_bytes: int
     item_code: str
+
+
+class ReadinessMonitor(StrEnum):
+    """The OBD readiness monitors of SAE J1979 service 01 PID 01 (continuous, spark, compression)."""
+
+    MISFIRE = "misfire"
+    FUEL_SYSTEM = "fuel_system"
+    COMPONENTS = "components"
+    CATALYST = "catalyst"
+    HEATED_CATALYST = "heated_catalyst"
+    EVAPORATIVE_SYSTEM = "evaporative_system"
+    SECONDARY_AIR = "secondary_air"
+    OXYGEN_SENSOR = "oxygen_sensor"
+    OXYGEN_SENSOR_HEATER = "oxygen_sensor_heater"
+    EGR_VVT = "egr_vvt"
+    NMHC_CATALYST = "nmhc_catalyst"
+    NOX_SCR = "nox_scr"
+    BOOST_PRESSURE = "boost_pressure"
+    EXHAUST_GAS_SENSOR = "exhaust_gas_sensor"
+    PM_FILTER = "pm_filter"
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorReadiness:
+    monitor: ReadinessMonitor
+    supported: bool
+    complete: bool
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "monitor", ReadinessMonitor(self.monitor))
+
+
+@dataclass(frozen=True, slots=True)
+class ObdCheck:
+    """What the OBD scan tool read from the vehicle (GB 18285-2018 / GB 3847-2018 OBD check).
+
+    ``communicated`` False: the adapter answered but no ECU did; every other field is then empty.
+    ``vin`` None: the ECU did not give a readable VIN (service 09 PID 02 unsupported or garbled);
+    ``vin_note`` says why. ``stored_dtcs`` are service 03's confirmed (emission-related) codes.
+    """
+
+    communicated: bool
+    protocol: str = ""  # the ELM protocol number the adapter found ("6" = CAN 11-bit 500 kbit/s)
+    mil_on: bool = False
+    dtc_count: int = 0  # the ECU's own count (service 01 PID 01)
+    stored_dtcs: tuple[str, ...] = ()
+    readiness: tuple[MonitorReadiness, ...] = ()
+    vin: str | None = None
+    vin_note: str = ""
+
+    def incomplete_monitors(self) -> tuple[ReadinessMonitor, ...]:
+        """Supported monitors that have not completed since the codes were last cleared."""
+        return tuple(m.monitor for m in self.readiness if m.supported and not m.complete)

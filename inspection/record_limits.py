@@ -18,12 +18,13 @@ more than accepting an odd one, which the judging rules and post-review still se
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from inspection.errors import InspectionError
-from inspection.measurements import FreeAccelerationRun, TwoSpeedIdleRun
+from inspection.measurements import FreeAccelerationRun, ObdCheck, TwoSpeedIdleRun
 from inspection.record import InspectionRecord
 from inspection.vehicle import Vehicle
 
@@ -39,6 +40,8 @@ class Part(StrEnum):
     GAS_READINGS = "gas_readings"  # per idle phase: ten minutes at one reading a second
     K_VALUES = "k_values"
     VERDICT_ITEMS = "verdict_items"
+    STORED_DTCS = "stored_dtcs"  # OBD service 03 codes
+    READINESS_MONITORS = "readiness_monitors"  # OBD service 01 PID 01: 15 monitors exist
 
 
 MAX_COUNT: dict[Part, int] = {
@@ -50,6 +53,8 @@ MAX_COUNT: dict[Part, int] = {
     Part.GAS_READINGS: 600,
     Part.K_VALUES: 10,
     Part.VERDICT_ITEMS: 1000,
+    Part.STORED_DTCS: 127,  # service 01 PID 01 counts them in 7 bits
+    Part.READINESS_MONITORS: 32,
 }
 
 PHOTO_CONTENT_TYPES = frozenset({"image/jpeg"})
@@ -85,6 +90,7 @@ class Quantity(StrEnum):
     MAX_TOTAL_MASS_KG = "max_total_mass_kg"
     AXLE_COUNT = "axle_count"
     RATED_ENGINE_SPEED_RPM = "rated_engine_speed_rpm"
+    DTC_COUNT = "dtc_count"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +138,7 @@ RANGES: dict[Quantity, Range] = {
     Quantity.MAX_TOTAL_MASS_KG: Range(100, 100_000, "kg"),
     Quantity.AXLE_COUNT: Range(1, MAX_COUNT[Part.AXLES], ""),
     Quantity.RATED_ENGINE_SPEED_RPM: Range(500, 12_000, "r/min"),
+    Quantity.DTC_COUNT: Range(0, 127, ""),  # 7 bits of service 01 PID 01 byte A
 }
 
 
@@ -167,6 +174,11 @@ GAS_READING_FIELDS: tuple[FieldRange, ...] = (
     (Quantity.ENGINE_SPEED_RPM, "rpm", "engine speed"),
     (Quantity.OIL_TEMP_C, "oil_temp_c", "oil temperature"),
 )
+
+OBD_FIELDS: tuple[FieldRange, ...] = ((Quantity.DTC_COUNT, "dtc_count", "DTC count"),)
+# SAE J2012 code: system letter, one digit 0-3, three hex digits ("P0420", "U0100").
+DTC_CODE = re.compile(r"[PCBU][0-3][0-9A-F]{3}")
+OBD_TEXT_CHARS = 40  # protocol, VIN as read: an adapter's short strings
 
 
 def ranged_values(
@@ -236,6 +248,28 @@ def check_vehicle(vehicle: Vehicle, path: str = "vehicle") -> None:
     check_value(
         Quantity.RATED_ENGINE_SPEED_RPM, vehicle.rated_engine_speed_rpm, f"{path}.rated_engine_speed_rpm"
     )
+    for axle in vehicle.steered_axles or ():
+        if not 1 <= axle <= vehicle.axle_count:
+            raise RecordOutOfLimits(
+                f"{path}.steered_axles", f"axle {axle} is not one of 1..{vehicle.axle_count}"
+            )
+
+
+def check_obd(check: ObdCheck, path: str = "obd") -> None:
+    """An OBD reading a record can hold: counts, the DTC count's range, codes in SAE J2012 form."""
+    check_count(Part.STORED_DTCS, len(check.stored_dtcs), f"{path}.stored_dtcs")
+    check_count(Part.READINESS_MONITORS, len(check.readiness), f"{path}.readiness")
+    for quantity, value, attribute, _ in ranged_values(check, OBD_FIELDS):
+        check_value(quantity, value, f"{path}.{attribute}")
+    for i, code in enumerate(check.stored_dtcs):
+        if not DTC_CODE.fullmatch(code):
+            raise RecordOutOfLimits(f"{path}.stored_dtcs[{i}]", f"{code!r} is not a DTC (e.g. P0420)")
+    for name, text in (("protocol", check.protocol), ("vin", check.vin or "")):
+        if len(text) > OBD_TEXT_CHARS:
+            raise RecordOutOfLimits(
+                f"{path}.{name}", f"{len(text)} characters, at most {OBD_TEXT_CHARS} allowed"
+            )
+    check_text(check.vin_note, f"{path}.vin_note")
 
 
 def check_record(record: InspectionRecord) -> None:
@@ -283,6 +317,8 @@ def check_record(record: InspectionRecord) -> None:
         check_text(check.correction_reason, f"visual_checks[{i}].correction_reason")
     for i, photo in enumerate(record.photos):
         check_photo(photo.content_type, photo.size_bytes, f"photos[{i}]")
+    if record.obd is not None:
+        check_obd(record.obd)
     if record.station_verdict is not None:
         check_count(Part.VERDICT_ITEMS, len(record.station_verdict.items), "station_verdict.items")
 

@@ -16,6 +16,17 @@ class VehicleClass(StrEnum):
     N1 = "N1"  # goods vehicle <= 3,500 kg
     N2 = "N2"  # goods vehicle <= 12,000 kg
     N3 = "N3"  # goods vehicle > 12,000 kg
+    O1 = "O1"  # trailer <= 750 kg
+    O2 = "O2"  # trailer <= 3,500 kg
+    O3 = "O3"  # trailer <= 10,000 kg
+    O4 = "O4"  # trailer > 10,000 kg
+    # 汽车列车: motor vehicle and trailer(s) tested as one (not a UN ECE category). The value fits the
+    # hub vehicle register's 8-character class column.
+    ROAD_TRAIN = "train"
+
+    @property
+    def is_trailer(self) -> bool:
+        return self in (VehicleClass.O1, VehicleClass.O2, VehicleClass.O3, VehicleClass.O4)
 
 
 class Fuel(StrEnum):
@@ -55,3 +66,13 @@ class Vehicle:
     high_beam_separately_adjustable: bool = False
     van: bool = False  # 面包车: never exempt from the lane
     rated_engine_speed_rpm: int | None = None
+    has_obd: bool = False  # an OBD-II / EOBD / China OBD port: the emission inspection reads it
+    # Steered axles (1 = frontmost): the brake rules' front axles (standards.md §10: "front" by
+    # position, steered axles flagged per vehicle). None (and the empty tuple, which no motor vehicle
+    # has): not recorded - records from before the field are judged by axle count, as they were.
+    # A trailer's axles all count as rear, steered or not (§2).
+    steered_axles: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.steered_axles == ():
+            object.__setattr__(self, "steered_axles", None)

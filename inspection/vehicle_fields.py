@@ -133,6 +133,8 @@ VEHICLE_FIELDS: tuple[VehicleField, ...] = (
     VehicleField("van", "--van", TextKind.FLAG, "面包车"),
     VehicleField("high_beam_separately_adjustable", "--high-beam-separately-adjustable", TextKind.FLAG),
     VehicleField("rated_engine_speed_rpm", "--rated-rpm", TextKind.WHOLE_NUMBER, "rated engine speed (diesels)"),
+    VehicleField("steered_axles", "--steered-axles", TextKind.AXLES, "comma-separated, 1 = front (brake rules: front axles)"),
+    VehicleField("has_obd", "--obd", TextKind.FLAG, "has an OBD port: the emission inspection reads it"),
 )  # fmt: skip
 
 

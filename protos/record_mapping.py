@@ -44,7 +44,8 @@ from inspection import (
     validate_plate,
     validate_vin,
 )
-from inspection.measurements import BrakeTest
+from inspection.measurements import BrakeTest, MonitorReadiness, ObdCheck, ReadinessMonitor
+from inspection.record import InspectionPurpose
 from inspection.record_limits import MAX_COUNT, Part
 from protos.errors import ProtosError
 from protos.tongjian.v1 import inspection_pb2 as pb
@@ -77,7 +78,16 @@ _VEHICLE_CLASS = {
     VehicleClass.M1: pb.VEHICLE_CLASS_M1, VehicleClass.M2: pb.VEHICLE_CLASS_M2,
     VehicleClass.M3: pb.VEHICLE_CLASS_M3, VehicleClass.N1: pb.VEHICLE_CLASS_N1,
     VehicleClass.N2: pb.VEHICLE_CLASS_N2, VehicleClass.N3: pb.VEHICLE_CLASS_N3,
+    VehicleClass.O1: pb.VEHICLE_CLASS_O1, VehicleClass.O2: pb.VEHICLE_CLASS_O2,
+    VehicleClass.O3: pb.VEHICLE_CLASS_O3, VehicleClass.O4: pb.VEHICLE_CLASS_O4,
+    VehicleClass.ROAD_TRAIN: pb.VEHICLE_CLASS_ROAD_TRAIN,
 }  # fmt: skip
+_PURPOSE = {
+    InspectionPurpose.PERIODIC: pb.INSPECTION_PURPOSE_PERIODIC,
+    InspectionPurpose.REGISTRATION: pb.INSPECTION_PURPOSE_REGISTRATION,
+}
+# Not in _PURPOSE (UNSPECIFIED is refused elsewhere): here it is what records without a purpose hold.
+_PURPOSE_UNSPECIFIED = pb.INSPECTION_PURPOSE_UNSPECIFIED
 _FUEL = {
     Fuel.PETROL: pb.FUEL_PETROL, Fuel.DIESEL: pb.FUEL_DIESEL, Fuel.ELECTRIC: pb.FUEL_ELECTRIC,
     Fuel.HYBRID_PETROL: pb.FUEL_HYBRID_PETROL, Fuel.GAS: pb.FUEL_GAS,
@@ -147,7 +157,50 @@ def record_to_proto(record: InspectionRecord) -> pb.InspectionRecord:
         message.emission.CopyFrom(_emission_to_proto(record.emission))
     if record.station_verdict is not None:
         message.station_verdict.CopyFrom(verdict_to_proto(record.station_verdict))
+    if record.obd is not None:
+        message.obd.CopyFrom(_obd_to_proto(record.obd))
+    message.purpose = purpose_to_proto(record.purpose)
+    message.laden = record.laden
     return message
+
+
+def _obd_to_proto(check: ObdCheck) -> pb.ObdCheck:
+    message = pb.ObdCheck(
+        communicated=check.communicated, protocol=check.protocol, mil_on=check.mil_on,
+        dtc_count=check.dtc_count, stored_dtcs=list(check.stored_dtcs),
+        readiness=[
+            pb.MonitorReadiness(monitor=m.monitor.value, supported=m.supported, complete=m.complete)
+            for m in check.readiness
+        ],
+        vin_note=check.vin_note,
+    )  # fmt: skip
+    if check.vin is not None:
+        message.vin = check.vin
+    return message
+
+
+def _obd_from_proto(message: pb.ObdCheck) -> ObdCheck:
+    _at_most(len(message.stored_dtcs), MAX_COUNT[Part.STORED_DTCS], "obd.stored_dtcs")
+    _at_most(len(message.readiness), MAX_COUNT[Part.READINESS_MONITORS], "obd.readiness")
+    readiness = []
+    for i, monitor in enumerate(message.readiness):
+        try:
+            name = ReadinessMonitor(monitor.monitor)
+        except ValueError:
+            raise MalformedRecord(
+                f"obd.readiness[{i}].monitor", f"unknown monitor {monitor.monitor!r}"
+            ) from None
+        readiness.append(MonitorReadiness(name, monitor.supported, monitor.complete))
+    return ObdCheck(
+        communicated=message.communicated,
+        protocol=message.protocol,
+        mil_on=message.mil_on,
+        dtc_count=message.dtc_count,
+        stored_dtcs=tuple(message.stored_dtcs),
+        readiness=tuple(readiness),
+        vin=message.vin if message.HasField("vin") else None,
+        vin_note=message.vin_note,
+    )
 
 
 def record_to_bytes(record: InspectionRecord) -> bytes:
@@ -166,7 +219,8 @@ def vehicle_to_proto(vehicle: Vehicle) -> pb.Vehicle:
         axle_count=vehicle.axle_count, parking_brake_axles=list(vehicle.parking_brake_axles),
         lamp_system=_LAMP_SYSTEM[vehicle.lamp_system], articulated=vehicle.articulated,
         high_beam_separately_adjustable=vehicle.high_beam_separately_adjustable, van=vehicle.van,
-        rated_engine_speed_rpm=vehicle.rated_engine_speed_rpm or 0,
+        rated_engine_speed_rpm=vehicle.rated_engine_speed_rpm or 0, has_obd=vehicle.has_obd,
+        steered_axles=list(vehicle.steered_axles or ()),
     )  # fmt: skip
 
 
@@ -299,6 +353,9 @@ def record_from_proto(message: pb.InspectionRecord) -> InspectionRecord:
         station_verdict=(
             verdict_from_proto(message.station_verdict) if message.HasField("station_verdict") else None
         ),
+        obd=_obd_from_proto(message.obd) if message.HasField("obd") else None,
+        purpose=purpose_from_proto(message.purpose),
+        laden=message.laden,
     )
 
 
@@ -360,11 +417,10 @@ def vehicle_from_proto(message: pb.Vehicle) -> Vehicle:
         )
     if message.axle_count < 1:
         raise MalformedRecord("vehicle.axle_count", "a vehicle has at least one axle")
-    for axle in message.parking_brake_axles:
-        if not 1 <= axle <= message.axle_count:
-            raise MalformedRecord(
-                "vehicle.parking_brake_axles", f"axle {axle} outside 1..{message.axle_count}"
-            )
+    for field_name in ("parking_brake_axles", "steered_axles"):
+        for axle in getattr(message, field_name):
+            if not 1 <= axle <= message.axle_count:
+                raise MalformedRecord(f"vehicle.{field_name}", f"axle {axle} outside 1..{message.axle_count}")
     return Vehicle(
         vin=checked("vin", validate_vin, message.vin),
         plate=checked("plate", validate_plate, message.plate),
@@ -383,6 +439,8 @@ def vehicle_from_proto(message: pb.Vehicle) -> Vehicle:
         high_beam_separately_adjustable=message.high_beam_separately_adjustable,
         van=message.van,
         rated_engine_speed_rpm=message.rated_engine_speed_rpm or None,
+        has_obd=message.has_obd,
+        steered_axles=tuple(message.steered_axles) or None,
     )
 
 
@@ -522,6 +580,17 @@ def verdict_from_proto(message: pb.Verdict) -> Verdict:
 
 # ---------------------------------------------------------------- single enums, for other contracts
 # The PDA contract (lane.proto) reuses these inspection.proto enums; it maps them here, not anew.
+
+
+def purpose_from_proto(number: int, path: str = "purpose") -> InspectionPurpose:
+    """UNSPECIFIED is a purpose not stated (older records, check-ins that do not say)."""
+    return (
+        InspectionPurpose.UNRECORDED if number == _PURPOSE_UNSPECIFIED else _enum_from(_PURPOSE, number, path)
+    )
+
+
+def purpose_to_proto(value: InspectionPurpose) -> pb.InspectionPurpose:
+    return _PURPOSE.get(value, _PURPOSE_UNSPECIFIED)
 
 
 def vehicle_class_to_proto(value: VehicleClass) -> pb.VehicleClass:

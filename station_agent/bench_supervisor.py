@@ -41,6 +41,7 @@ class BenchId(StrEnum):
     HLT = "hlt"
     EGA = "ega"
     OPM = "opm"
+    OBD = "obd"  # optional: only lanes with an [obd] scan tool
 
 
 @dataclass(frozen=True, slots=True)

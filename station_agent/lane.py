@@ -58,6 +58,9 @@ from inspection import (
     Verdict,
     VisualCheck,
 )
+from inspection.limit_sets import LimitSetSchedule, NoLimitSet, limit_set_for, province_of_station
+from inspection.measurements import LimitSet, ObdCheck
+from inspection.record import InspectionPurpose
 from inspection.record_limits import (
     Part,
     RecordOutOfLimits,
@@ -67,6 +70,8 @@ from inspection.record_limits import (
     check_vehicle,
 )
 from inspection.verdicts.emission_rules import Procedure, required_procedure
+from inspection.verdicts.headlight_rules import CHINA_STANDARD_TIME
+from inspection.verdicts.obd_rules import obd_check_required
 from station_agent.bench_drivers import BrakeTester, HeadlightTester
 from station_agent.bench_supervisor import (
     BenchId,
@@ -98,12 +103,14 @@ from station_agent.procedures import ProcedureError
 from station_agent.procedures.brake import run_brake_test
 from station_agent.procedures.free_acceleration import run_free_acceleration
 from station_agent.procedures.headlight import run_headlight_test
+from station_agent.procedures.obd_check import run_obd_check
 from station_agent.procedures.reading_limits import check_axle, check_emission, check_lamps
 from station_agent.procedures.two_speed_idle import run_two_speed_idle
 
 if TYPE_CHECKING:
     from equipment.ega_driver import GasAnalyser
     from equipment.hlt_codec import LampReading
+    from equipment.obd_driver import ObdAdapter
     from equipment.opm_driver import OpacityMeter
     from equipment.rbt_driver import AxleResult
     from station_agent.lane_wiring import LaneEquipment
@@ -150,6 +157,9 @@ class _Visit:
     axles: tuple[AxleBrake, ...] = ()
     lamps: tuple[LampMeasurement, ...] = ()
     emission: EmissionRun | None = None
+    obd: ObdCheck | None = None
+    purpose: InspectionPurpose = InspectionPurpose.UNRECORDED
+    laden: bool = False
     checks: list[VisualCheck] = field(default_factory=list)  # every entry, corrections included
     photos: list[PhotoRef] = field(default_factory=list)
     error: str | None = None
@@ -208,8 +218,11 @@ class Lane:
         history: int = 200,
         open_visit_ttl: timedelta = timedelta(hours=24),
         benches: BenchSupervisor | None = None,
+        obd: ObdAdapter | None = None,
+        limit_sets: LimitSetSchedule | None = None,
     ) -> None:
         self.config = config
+        self.limit_sets = limit_sets  # the province's schedule, when the lane file names one
         # What the procedures run with, read here once (and asserted on by the lane-file tests).
         self.limit_set = config.limit_set
         self.two_speed_idle_timings = config.procedures.two_speed_idle
@@ -224,6 +237,7 @@ class Lane:
         self._headlight = headlight
         self._gas = gas
         self._opacity = opacity
+        self._obd = obd  # None: the lane has no OBD scan tool (records of OBD vehicles then lack the check)
         self._on_complete = on_complete
         self._judge = judge
         self.clock: Clock = clock or ScaledClock(config.procedures.time_scale)
@@ -316,19 +330,34 @@ class Lane:
 
     # --- check-in and the benches ---------------------------------------------------------------
 
-    async def check_in(self, vehicle: Vehicle) -> uuid.UUID:
-        """Open a visit and start the benches for it; returns the record id at once."""
+    async def check_in(
+        self,
+        vehicle: Vehicle,
+        *,
+        purpose: InspectionPurpose = InspectionPurpose.UNRECORDED,
+        laden: bool = False,
+    ) -> uuid.UUID:
+        """Open a visit and start the benches for it; returns the record id at once.
+
+        ``purpose`` (registration of a new vehicle or periodic) and ``laden`` go on the record: the
+        brake rules take their limits from them."""
         try:
             check_vehicle(vehicle)  # a vehicle no record could hold would be signed and refused for ever
         except RecordOutOfLimits as error:
             raise BeyondLimits(error) from error
         self._machine.ensure_benches_free()
         if self.benches is not None:
-            down = [self.benches.status(b) for b in benches_for(vehicle) if not self.benches.is_up(b)]
+            needed = benches_for(vehicle, obd_bench=self._obd is not None)
+            down = [self.benches.status(b) for b in needed if not self.benches.is_up(b)]
             if down:
                 raise BenchUnavailable(self.number, down)
         visit = _Visit(
-            record_id=uuid.uuid4(), vehicle=vehicle, started_at=self.clock.now(), machine=self._machine
+            record_id=uuid.uuid4(),
+            vehicle=vehicle,
+            started_at=self.clock.now(),
+            machine=self._machine,
+            purpose=purpose,
+            laden=laden,
         )
         self._entered(visit, self._machine.check_in(visit.record_id))
         self._visits[visit.record_id] = visit
@@ -367,6 +396,8 @@ class Lane:
             visit.lamps = await run_headlight_test(_HeadlightSteps(self, visit), vehicle)
             check_lamps(visit.lamps)
             self._fire(visit, LaneEvent.HEADLIGHT_DONE)
+            # The OBD check belongs to the emission inspection (GB 18285 / GB 3847) and comes first.
+            visit.obd = await self._obd_check(visit)
             visit.emission = await self._emission(visit)
             check_emission(visit.emission)
             self._fire(visit, LaneEvent.EMISSION_DONE)
@@ -417,9 +448,32 @@ class Lane:
                     error,
                 )
 
+    async def _obd_check(self, visit: _Visit) -> ObdCheck | None:
+        vehicle = visit.vehicle
+        if not obd_check_required(vehicle):
+            return None
+        adapter = self._obd
+        if adapter is None:
+            self._display(f"{vehicle.plate}: the vehicle has OBD but this lane has no scan tool: not checked")
+            return None
+        return await self.on_bench(
+            visit, BenchId.OBD, lambda: run_obd_check(adapter, vehicle, display=self._display)
+        )
+
+    def _limit_set(self, visit: _Visit) -> LimitSet:
+        """The lane file's fixed set, or the one its schedule gives the station's province today."""
+        if self.limit_set is not None:
+            return self.limit_set
+        assert self.limit_sets is not None  # the lane file has one or the other (LaneConfig)
+        on = visit.started_at.astimezone(CHINA_STANDARD_TIME).date()
+        try:
+            return limit_set_for(province_of_station(self.station_id), on, self.limit_sets)
+        except NoLimitSet as error:
+            raise ProcedureError("emission", str(error)) from error
+
     async def _emission(self, visit: _Visit) -> EmissionRun | None:
         vehicle = visit.vehicle
-        limit_set = self.limit_set
+        limit_set = self._limit_set(visit)
         # Which test a fuel takes is the rules' decision, so lane and judge cannot drift apart.
         procedure = required_procedure(vehicle.fuel)
         if procedure is Procedure.TWO_SPEED_IDLE:
@@ -540,6 +594,9 @@ class Lane:
             axles=visit.axles,
             lamps=visit.lamps,
             emission=visit.emission,
+            obd=visit.obd,
+            purpose=visit.purpose,
+            laden=visit.laden,
             visual_checks=tuple(visit.checks),
             photos=tuple(visit.photos),
         )
@@ -582,14 +639,16 @@ class Lane:
         await asyncio.gather(*self._handovers, return_exceptions=True)
 
 
-def benches_for(vehicle: Vehicle) -> tuple[BenchId, ...]:
-    """The benches a vehicle goes over: brakes and lamps always, the emission bench of its fuel."""
+def benches_for(vehicle: Vehicle, *, obd_bench: bool = False) -> tuple[BenchId, ...]:
+    """The benches a vehicle goes over: brakes and lamps always, the emission bench of its fuel, and
+    the OBD scan tool (on a lane that has one, ``obd_bench``) when the vehicle has OBD."""
     procedure = required_procedure(vehicle.fuel)
     emission: dict[Procedure | None, tuple[BenchId, ...]] = {
         Procedure.TWO_SPEED_IDLE: (BenchId.EGA,),
         Procedure.FREE_ACCELERATION: (BenchId.OPM,),
     }
-    return (BenchId.RBT, BenchId.HLT, *emission.get(procedure, ()))
+    obd = (BenchId.OBD,) if obd_bench and obd_check_required(vehicle) else ()
+    return (BenchId.RBT, BenchId.HLT, *emission.get(procedure, ()), *obd)
 
 
 class _BrakeSteps:

@@ -5,6 +5,7 @@ One TOML file per lane, e.g.::
     station_id = "50-0001"
     lane = 1
     limit_set = "a"                 # GB 18285 / GB 3847 limit set: "a" or "b" (inspection.LimitSet)
+    # limit_sets = "limit-sets.toml"  # instead: the province / date schedule (inspection.limit_sets)
 
     [rbt]                           # roller brake tester (Modbus)
     transport = "tcp"               # "tcp": host, port  |  "rtu": serial_port, baud, parity
@@ -21,6 +22,12 @@ One TOML file per lane, e.g.::
     baud = 9600
     timeout_s = 8.0
     retries = 2
+
+    [obd]                           # optional: OBD scan tool, an ELM327 adapter (spec 6)
+    serial_port = "/dev/ttyUSB0"
+    baud = 38400
+    protocol = "6"                  # optional: ELM protocol number; absent = automatic search
+    timeout_s = 2.0                 # how long the adapter may take to show its prompt
 
     [benches]                       # optional: when a bench goes away (real seconds)
     reconnect_initial_s = 0.1       # first pause between reconnection attempts, doubling ...
@@ -86,10 +93,12 @@ from pydantic_core import PydanticCustomError
 
 from equipment.errors import ProfileError
 from inspection import LimitSet
+from inspection.limit_sets import LimitSetSchedule, LimitSetScheduleError
 from station_agent.errors import StationAgentError
 
 if TYPE_CHECKING:
     from equipment.modbus_link import ModbusLink
+    from equipment.obd_driver import ObdAdapter
     from equipment.serial_link import SerialLink
 
 Parity = Literal["N", "E", "O"]
@@ -313,6 +322,30 @@ class HeadlightBenchConfig(SerialBenchConfig):
     timeout_s: _Timeout = 8.0
 
 
+@dataclass(slots=True, config=_SCHEMA)
+class ObdBenchConfig:
+    """The OBD scan tool: an ELM327-compatible adapter on a serial port, 38400 8N1 per spec 6."""
+
+    serial_port: _Text
+    baud: _Baud = 38400
+    # ELM327 protocol number "1".."9" or "A"; None: the adapter searches (ATSP0), ~1 s slower.
+    protocol: Literal["1", "2", "3", "4", "5", "6", "7", "8", "9", "A"] | None = None
+    timeout_s: _Timeout = 2.0
+
+    def adapter(self) -> ObdAdapter:
+        """The adapter this configuration describes (its port is opened per vehicle)."""
+        from equipment.obd_driver import ObdAdapter, ObdConfig
+
+        return ObdAdapter(
+            ObdConfig(
+                port=self.serial_port,
+                baudrate=self.baud,
+                protocol=self.protocol,
+                answer_timeout_s=self.timeout_s,
+            )
+        )
+
+
 _Supervision = Annotated[float, Strict(), Field(ge=0.001, le=86_400.0)]
 
 
@@ -396,19 +429,53 @@ class PdaConfig:
         return self
 
 
+def load_limit_sets(path: Path) -> LimitSetSchedule:
+    """The province / date schedule of emission limit sets (``inspection.limit_sets``) in ``path``."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise LimitSetScheduleError(str(path), "", f"cannot read the schedule: {error}") from error
+    return LimitSetSchedule.from_mapping(data, source=str(path))
+
+
 @dataclass(slots=True, config=_SCHEMA)
 class LaneConfig:
     station_id: _Text
     lane: Annotated[int, Strict(), Field(ge=1, le=99)]
-    limit_set: LimitSet
     rbt: RbtConfig
     hlt: HeadlightBenchConfig
     ega: SerialBenchConfig
     opm: SerialBenchConfig
+    # The emission limit set: fixed here, or (limit_sets) looked up per inspection in the province's
+    # schedule - the file the hub judges with, so both take the same set. Exactly one of the two.
+    limit_set: LimitSet | None = None
     procedures: ProcedureConfig = Field(default_factory=ProcedureConfig)
     pda: PdaConfig | None = None
     source: str = "<string>"  # the file it came from (set by the loader, not a key of the file)
     benches: BenchSupervisionConfig = Field(default_factory=BenchSupervisionConfig)
+    obd: ObdBenchConfig | None = None  # a lane without one cannot inspect vehicles that have OBD
+    limit_sets: _FilePath | None = None
+
+    @field_validator("limit_sets")
+    @classmethod
+    def _schedule_loads(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        path = _resolve(path, info)
+        if path is not None:
+            try:
+                load_limit_sets(path)
+            except LimitSetScheduleError as error:
+                raise _rule(f"{error.key or 'file'}: {error.reason}") from None
+        return path
+
+    @model_validator(mode="after")
+    def _one_limit_set_source(self) -> LaneConfig:
+        if self.limit_set is None and self.limit_sets is None:
+            raise _rule("missing", "limit_set")  # (or limit_sets: the province's schedule file)
+        if self.limit_set is not None and self.limit_sets is not None:
+            raise _rule(
+                "given together with limit_sets: the schedule decides, leave limit_set out", "limit_set"
+            )
+        return self
 
 
 _LANE_SCHEMA = TypeAdapter(LaneConfig)

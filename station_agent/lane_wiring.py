@@ -9,6 +9,7 @@ a hub-only host.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from equipment.errors import EquipmentError
+from inspection.verdicts import judge as judge_by_the_rules
 from station_agent.bench_supervisor import (
     BenchId,
     BenchSupervisor,
@@ -25,12 +27,13 @@ from station_agent.bench_supervisor import (
 )
 from station_agent.clock import ScaledClock
 from station_agent.lane import Judge, Lane, OnComplete, default_judge
-from station_agent.lane_config import LaneConfig, TcpTransport
+from station_agent.lane_config import LaneConfig, TcpTransport, load_limit_sets
 
 if TYPE_CHECKING:
     from equipment.ega_driver import GasAnalyser
     from equipment.hlt_driver import HeadlightTester
     from equipment.modbus_link import ModbusLink
+    from equipment.obd_driver import ObdAdapter
     from equipment.opm_driver import OpacityMeter
     from equipment.rbt_driver import RollerBrakeTester
     from equipment.serial_link import SerialLink
@@ -48,11 +51,14 @@ class LaneEquipment:
     ega: GasAnalyser
     opm_link: SerialLink
     opm: OpacityMeter
+    obd: ObdAdapter | None = None  # the lane file's optional [obd] scan tool
 
     def close(self) -> None:
         self.rbt_link.close()
         for link in (self.hlt_link, self.ega_link, self.opm_link):
             link.close()
+        if self.obd is not None:
+            self.obd.close()
 
 
 def build_equipment(config: LaneConfig) -> LaneEquipment:
@@ -76,6 +82,7 @@ def build_equipment(config: LaneConfig) -> LaneEquipment:
         ega=GasAnalyser(ega_link),
         opm_link=opm_link,
         opm=OpacityMeter(opm_link),
+        obd=None if config.obd is None else config.obd.adapter(),
     )
 
 
@@ -92,6 +99,11 @@ def supervised_benches(config: LaneConfig, equipment: LaneEquipment) -> list[Sup
         SupervisedBench(BenchId.HLT, f"headlight tester, {config.hlt.serial_port}", equipment.hlt.status),
         SupervisedBench(BenchId.EGA, f"exhaust gas analyser, {config.ega.serial_port}", equipment.ega.status),
         SupervisedBench(BenchId.OPM, f"opacity meter, {config.opm.serial_port}", equipment.opm.status),
+        *(
+            [SupervisedBench(BenchId.OBD, f"OBD scan tool, {config.obd.serial_port}", equipment.obd.probe)]
+            if config.obd is not None and equipment.obd is not None
+            else []
+        ),
     ]
 
 
@@ -113,6 +125,10 @@ async def open_lane(
     """
     equipment = build_equipment(config)
     clock = ScaledClock(config.procedures.time_scale)
+    schedule = None if config.limit_sets is None else load_limit_sets(config.limit_sets)
+    if schedule is not None and judge is default_judge:
+        # The hub judges with the same schedule (``tongjian hub serve --limit-sets``).
+        judge = functools.partial(judge_by_the_rules, limit_sets=schedule)
     b = config.benches
     supervisor = BenchSupervisor(
         config.lane,
@@ -138,6 +154,8 @@ async def open_lane(
         on_bench_error=on_bench_error,
         open_visit_ttl=open_visit_ttl,
         benches=supervisor,
+        obd=equipment.obd,
+        limit_sets=schedule,
     )
     lane.equipment = equipment
     async with AsyncExitStack() as stack:

@@ -47,6 +47,7 @@ from protos.record_mapping import (
     MalformedRecord,
     fuel_to_proto,
     outcome_to_proto,
+    purpose_from_proto,
     vehicle_class_to_proto,
     vehicle_from_proto,
     verdict_to_proto,
@@ -264,10 +265,11 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "vehicle: missing")
         try:
             vehicle = vehicle_from_proto(request.vehicle)
+            purpose = purpose_from_proto(request.purpose)
         except MalformedRecord as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         try:
-            record_id = await lane.check_in(vehicle)
+            record_id = await lane.check_in(vehicle, purpose=purpose, laden=request.laden)
         except LaneError as error:
             await _abort_for(error, context)
         started = Timestamp()

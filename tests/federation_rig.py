@@ -69,6 +69,8 @@ class ProvinceHub:
     directory_ttl: timedelta = timedelta(minutes=15)
     tls: HubTls | None = None  # serve with mTLS (stations' and peers' certificates)
     peer_identity: tuple[bytes, bytes] | None = None  # peer-hub certificate and key, to call peers
+    audit_interval_s: float = 300.0  # audit checkpoints (signed with hub_key)
+    witness_interval_s: float = 300.0  # showing them to the peers
     server: HubServer | None = None
 
     def config(self) -> HubConfig:
@@ -77,6 +79,8 @@ class ProvinceHub:
             listen=self.listen,
             province=self.province,
             tls=self.tls,
+            audit_checkpoint_interval_s=self.audit_interval_s,
+            witness_interval_s=self.witness_interval_s,
             federation=FederationConfig(
                 hub_key=self.hub_key,
                 national_key=self.national_public,  # type: ignore[arg-type]

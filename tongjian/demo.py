@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -47,11 +47,13 @@ from simulators.brake_scenario import BrakeScenario, scenario_for_vehicle
 from simulators.ega_sim import EgaScenario, GasAnalyserSimulator
 from simulators.fleet import generate_fleet, owner_reference
 from simulators.hlt_sim import HeadlightScenario, HeadlightTesterSimulator
+from simulators.obd_sim import ObdScenario, ObdSimulator
 from simulators.opm_sim import OpacityMeterSimulator, OpmScenario
 from simulators.rbt_server import RbtSimulator
 from station_agent.lane import LaneState
 from station_agent.lane_config import load_lane_config
 from station_agent.station import Station, StationSettings, StationTls
+from tongjian.label_demo import LabelDemo, run_label_demo
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +84,10 @@ class SimulatedLane:
     hlt: HeadlightTesterSimulator = field(init=False)
     ega: GasAnalyserSimulator = field(init=False)
     opm: OpacityMeterSimulator = field(init=False)
+    obd: ObdSimulator = field(init=False)
     config_path: Path | None = None
     brake_scenario: BrakeScenario | None = None
+    station_id: str = STATION_ID
 
     async def start(
         self, workdir: Path, pda_listen: str | None, pda_tls: tuple[Path, Path] | None = None
@@ -98,6 +102,7 @@ class SimulatedLane:
         self.hlt = HeadlightTesterSimulator(seed=self.seed, time_scale=TIME_SCALE)
         self.ega = GasAnalyserSimulator(seed=self.seed, time_scale=TIME_SCALE)
         self.opm = OpacityMeterSimulator(seed=self.seed, time_scale=TIME_SCALE)
+        self.obd = ObdSimulator(seed=self.seed)
         pda = ""
         if pda_listen is not None:
             tls = "insecure = true\n" if pda_tls is None else f'cert = "{pda_tls[0]}"\nkey = "{pda_tls[1]}"\n'
@@ -106,11 +111,13 @@ class SimulatedLane:
                 f'photo_dir = "photos"\nmax_photo_bytes = 2000000\n'
             )
         text = (
-            f'station_id = "{STATION_ID}"\nlane = {self.number}\nlimit_set = "b"\n\n'
+            f'station_id = "{self.station_id}"\nlane = {self.number}\nlimit_set = "b"\n\n'
             f'[rbt]\n{rbt_table}profile = "{self.profile}"\ntimeout_s = 1.0\n\n'
             f'[hlt]\nserial_port = "{self.hlt.start()}"\n\n'
             f'[ega]\nserial_port = "{self.ega.start()}"\n\n'
             f'[opm]\nserial_port = "{self.opm.start()}"\n\n'
+            # A fixed protocol: python-OBD's automatic search costs a second more per vehicle.
+            f'[obd]\nserial_port = "{self.obd.start()}"\nprotocol = "6"\ntimeout_s = 1.0\n\n'
             f"[procedures]\ntime_scale = {TIME_SCALE}\n\n{pda}"
         )
         self.config_path = workdir / f"lane{self.number}.toml"
@@ -127,9 +134,11 @@ class SimulatedLane:
         rated = vehicle.rated_engine_speed_rpm or 5500
         self.ega.next_vehicle(EgaScenario.two_speed_idle(rated_rpm=rated, warm_up_s=30.0, zero_s=10.0))
         self.opm.next_vehicle(OpmScenario())
+        # Its engine ECU, behind the OBD socket: in good order, and holding the vehicle's own VIN.
+        self.obd.use(ObdScenario.mil_off(vehicle.vin, compression=vehicle.fuel is Fuel.DIESEL))
 
     async def stop(self) -> None:
-        for serial in (self.hlt, self.ega, self.opm):
+        for serial in (self.hlt, self.ega, self.opm, self.obd):
             serial.stop()
         await self.rbt.stop()
 
@@ -317,6 +326,7 @@ class DemoResult:
     workdir: Path
     report_png: Path | None = None
     journeys: list[Journey] = field(default_factory=list)
+    labels: LabelDemo | None = None
 
     @property
     def ok(self) -> bool:
@@ -325,6 +335,7 @@ class DemoResult:
             and bool(self.checks)
             and all(c.ok for c in self.checks)
             and all(j.ok for j in self.journeys)
+            and (self.labels is None or self.labels.ok)
         )
 
 
@@ -364,6 +375,10 @@ async def run_demo(
         "national trust-list key; station signing key"
     )
     chosen = pick_vehicles(vehicles, seed)
+    if chosen:
+        # The first car has OBD: it gets the OBD check before its emission test (about 1 s more;
+        # python-OBD waits 1 s after resetting the adapter).
+        chosen[0] = replace(chosen[0], has_obd=True)
     async with HubServer(hubs[0].config) as sichuan, HubServer(hubs[1].config) as chongqing:
         trust = _publish_trust_list(
             national, hubs, {PROVINCE: sichuan.port, REGISTRATION_PROVINCE: chongqing.port}
@@ -414,6 +429,9 @@ async def run_demo(
                     result = await rig.inspect(pda, number, vehicle, seed * 1000 + index)
                     inspected.append(result)
                     state = "aborted: " + (result.error or "") if result.record is None else "done"
+                    if result.record is not None and result.record.obd is not None:
+                        obd = result.record.obd
+                        state += f" (OBD: MIL {'on' if obd.mil_on else 'off'}, ECU VIN {obd.vin or '-'})"
                     progress(f"lane {number}: {vehicle.plate} {vehicle.vehicle_class} {vehicle.fuel} {state}")
 
             try:
@@ -442,7 +460,17 @@ async def run_demo(
         progress(
             f"federation: {arrived} of {len(journeys)} Chongqing cars' records arrived at the Chongqing hub"
         )
-    result = DemoResult(checks, aborted, time.monotonic() - started, workdir, journeys=journeys)
+        person = issue(pki_dir / "ca", Role.PERSON, "officer-17", pki_dir / "person")
+        labels = await run_label_demo(
+            sichuan, chongqing, workdir, ca.cert_path, person.cert_path, person.key_path
+        )
+        progress(
+            f"labels: {labels.inspection_labels} inspection labels for {labels.passed_records} passed records; "
+            "exemption applied in Sichuan for a Chongqing car, rendered, verified offline, revoked"
+        )
+    result = DemoResult(
+        checks, aborted, time.monotonic() - started, workdir, journeys=journeys, labels=labels
+    )
     if render_report and checks:
         result.report_png = _render_first_report(checks[0], workdir)
     return result

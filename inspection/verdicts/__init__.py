@@ -16,6 +16,7 @@ Each item's outcome is PASS, FAIL or CANNOT_JUDGE (missing or impossible data, w
 
 from __future__ import annotations
 
+from inspection.limit_sets import LimitSetSchedule
 from inspection.measurements import VisualCheck
 from inspection.record import InspectionRecord
 from inspection.verdict import Outcome, Verdict, VerdictItem
@@ -35,7 +36,9 @@ from inspection.verdicts.emission_rules import (
     two_speed_idle_items,
 )
 from inspection.verdicts.headlight_rules import inspection_date, judge_headlamps
+from inspection.verdicts.limit_set_rules import limit_set_item
 from inspection.verdicts.limits import DEFAULT_LIMITS, Bound, Limit, LimitTable, Rule, UnknownLimit
+from inspection.verdicts.obd_rules import judge_obd, obd_check_required
 
 VISUAL_CLAUSE = "GB 38900-2020 visual and chassis items"
 
@@ -66,17 +69,32 @@ def _visual_item(check: VisualCheck) -> VerdictItem:
     )
 
 
-def judge(record: InspectionRecord, *, limits: LimitTable = DEFAULT_LIMITS) -> Verdict:
-    """Brakes, headlamps, emission (where the fuel needs it or the record holds it), visual checks."""
+def judge(
+    record: InspectionRecord,
+    *,
+    limits: LimitTable = DEFAULT_LIMITS,
+    limit_sets: LimitSetSchedule | None = None,
+) -> Verdict:
+    """Brakes, headlamps, emission (where the fuel needs it or the record holds it), OBD (where the
+    vehicle has it or the record holds a check), whether the emission run used its province's limit
+    set on its date (when ``limit_sets`` is given, as station and hub do from the same file), visual
+    checks."""
     vehicle = record.vehicle
     return Verdict(
         (
-            *judge_brakes(vehicle, record.axles, limits),
-            *judge_headlamps(vehicle, record.lamps, inspection_date(record), limits),
+            *judge_brakes(vehicle, record.axles, limits, laden=record.laden),
+            *judge_headlamps(vehicle, record.lamps, inspection_date(record), limits, purpose=record.purpose),
             *judge_emission(vehicle, record.emission, limits),
+            *judge_obd(vehicle, record.obd, limits),
+            *_limit_set_items(record, limit_sets),
             *visual_items(record.visual_checks),
         )
     )
+
+
+def _limit_set_items(record: InspectionRecord, schedule: LimitSetSchedule | None) -> tuple[VerdictItem, ...]:
+    item = None if schedule is None else limit_set_item(record, schedule)
+    return () if item is None else (item,)
 
 
 def bound_of(item: VerdictItem) -> Bound | None:
@@ -103,6 +121,8 @@ __all__ = [
     "judge_brakes",
     "judge_emission",
     "judge_headlamps",
+    "judge_obd",
+    "obd_check_required",
     "parking_rate_item",
     "required_procedure",
     "two_speed_idle_items",

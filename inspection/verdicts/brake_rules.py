@@ -42,14 +42,26 @@ LIGHT_VEHICLE_MAX_TOTAL_MASS_KG = 3500  # "other vehicles <= 3,500 kg" (standard
 SLIP_REVIEW = "wheel slipped before the limit was reached: GB 38900 allows other evidence - review"
 
 
-def is_front_axle(axle: int, axle_count: int) -> bool:
-    """Axles ahead of the vehicle's mid-point are front axles (standards.md §2).
+def is_front_axle(axle: int, vehicle: Vehicle) -> bool:
+    """Whether ``axle`` is a front axle for the rules (standards.md §2 and §10).
 
-    The record has no axle positions, so the mid-point is taken by count: axle k of n is ahead of
-    it when k <= n // 2, and axle 1 always is. A 3-axle vehicle with two steered front axles would
-    need positions to be judged right (none in our fleet; noted in the report of this module).
+    A trailer's axles (O classes) are all rear. Otherwise the vehicle's steered axles are its front
+    axles ("front by position, steered axles flagged per vehicle", §10). A record without steered
+    axles (from before they were kept) is read as before: axle k of n is ahead of the mid-point when
+    k <= n // 2, and axle 1 always is - so its verdict is recomputed unchanged.
     """
-    return axle == 1 or axle <= axle_count // 2
+    if vehicle.vehicle_class.is_trailer:
+        return False
+    if vehicle.steered_axles is not None:
+        return axle in vehicle.steered_axles
+    return axle == 1 or axle <= vehicle.axle_count // 2
+
+
+def whole_vehicle_variant(vehicle: Vehicle, laden: bool) -> str:
+    """The whole-vehicle service-brake limit's variant: articulated buses and road trains have their
+    own (55 % / 45 % laden), every other vehicle 60 % / 50 % laden (standards.md §2, §10)."""
+    combination = vehicle.articulated or vehicle.vehicle_class is VehicleClass.ROAD_TRAIN
+    return ".".join(part for part in ("articulated" if combination else "", "laden" if laden else "") if part)
 
 
 def is_light_vehicle(vehicle: Vehicle) -> bool:
@@ -182,7 +194,7 @@ def imbalance_item(vehicle: Vehicle, axle: AxleBrake, limits: LimitTable = DEFAU
     """Front axles: largest difference / larger max force <= 20 %. Other axles: the same <= 24 %
     when the axle rate is at least 60 %, else largest difference / (axle load x g) <= 8 %."""
     code = f"brake.service.axle{axle.axle}.imbalance.max"
-    front = is_front_axle(axle.axle, vehicle.axle_count)
+    front = is_front_axle(axle.axle, vehicle)
     test = axle.service
     fallback = limits.get(Rule.IMBALANCE_FRONT if front else Rule.IMBALANCE_OTHER)
     problem = _problem(axle, test) or _curve_problem(axle.axle, test.curve)
@@ -219,7 +231,7 @@ def imbalance_item(vehicle: Vehicle, axle: AxleBrake, limits: LimitTable = DEFAU
 
 def axle_rate_item(vehicle: Vehicle, axle: AxleBrake, limits: LimitTable = DEFAULT_LIMITS) -> VerdictItem:
     code = f"brake.service.axle{axle.axle}.rate.min"
-    if is_front_axle(axle.axle, vehicle.axle_count):
+    if is_front_axle(axle.axle, vehicle):
         limit = limits.get(Rule.SERVICE_FRONT_AXLE_RATE)
     else:
         limit = limits.get(Rule.SERVICE_REAR_AXLE_RATE, "light" if is_light_vehicle(vehicle) else "other")
@@ -273,11 +285,11 @@ def _axles_by_number(vehicle: Vehicle, axles: Sequence[AxleBrake]) -> tuple[dict
 
 
 def vehicle_rate_item(
-    vehicle: Vehicle, axles: Sequence[AxleBrake], limits: LimitTable = DEFAULT_LIMITS
+    vehicle: Vehicle, axles: Sequence[AxleBrake], limits: LimitTable = DEFAULT_LIMITS, *, laden: bool = False
 ) -> VerdictItem:
-    """Sum of every wheel's max service force / (sum of axle loads x g)."""
+    """Sum of every wheel's max service force / (sum of axle loads x g); laden limits when ``laden``."""
     code = "brake.service.vehicle.rate.min"
-    limit = limits.get(Rule.SERVICE_VEHICLE_RATE, "articulated" if vehicle.articulated else "")
+    limit = limits.get(Rule.SERVICE_VEHICLE_RATE, whole_vehicle_variant(vehicle, laden))
     by_number, problem = _axles_by_number(vehicle, axles)
     if vehicle.axle_count < 1:
         problem = f"vehicle has {vehicle.axle_count} axles"
@@ -335,27 +347,34 @@ def parking_rate_item(
 
 
 def judge_brakes(
-    vehicle: Vehicle, axles: Sequence[AxleBrake], limits: LimitTable = DEFAULT_LIMITS
+    vehicle: Vehicle, axles: Sequence[AxleBrake], limits: LimitTable = DEFAULT_LIMITS, *, laden: bool = False
 ) -> tuple[VerdictItem, ...]:
-    """All brake items for the vehicle, in axle order; an untested axle's items say so."""
+    """All brake items for the vehicle, in axle order; an untested axle's items say so.
+
+    Tested laden (``laden``): the whole vehicle is judged against the laden limits and a rear
+    axle's rate is not judged (standards.md §2: "not judged when laden"), so it has no rate item.
+    """
     by_number, _ = _axles_by_number(vehicle, axles)
     items: list[VerdictItem] = []
     for number in range(1, vehicle.axle_count + 1):
         axle = by_number.get(number)
+        judge_rate = not (laden and not is_front_axle(number, vehicle))
         if axle is None:
-            items.extend(_untested_axle_items(vehicle, number, limits))
+            untested = _untested_axle_items(vehicle, number, limits)
+            items.extend(untested if judge_rate else untested[1:])
             continue
-        items.append(axle_rate_item(vehicle, axle, limits))
+        if judge_rate:
+            items.append(axle_rate_item(vehicle, axle, limits))
         items.append(imbalance_item(vehicle, axle, limits))
         items.extend(drag_items(axle, limits))
-    items.append(vehicle_rate_item(vehicle, axles, limits))
+    items.append(vehicle_rate_item(vehicle, axles, limits, laden=laden))
     items.append(parking_rate_item(vehicle, axles, limits))
     return tuple(items)
 
 
 def _untested_axle_items(vehicle: Vehicle, number: int, limits: LimitTable) -> list[VerdictItem]:
     reason = f"axle {number} was not tested"
-    front = is_front_axle(number, vehicle.axle_count)
+    front = is_front_axle(number, vehicle)
     if front:
         rate = limits.get(Rule.SERVICE_FRONT_AXLE_RATE)
     else:

@@ -8,8 +8,10 @@ Heights are limits as fractions of H, the lamp centre height; the items carry th
 (fraction x H, exact to 0.01 mm) so the measured value is the tester's own figure. A missing,
 duplicated or impossible measurement (negative intensity or height, H <= 0) is CANNOT_JUDGE.
 
-"New registration" (注册登记) is our reading from the record: the vehicle is inspected on or before
-its registration date. Otherwise it is "in use" and the lower intensity values apply.
+"New registration" (注册登记) is the record's inspection purpose (``InspectionPurpose``): a
+registration inspection takes the new-vehicle intensity values, a periodic one the lower in-use
+values. A record that does not state its purpose (older records) is read as before: new when
+inspected on or before the registration date.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta, timezone
 
 from inspection.measurements import Beam, LampMeasurement, Side
-from inspection.record import InspectionRecord
+from inspection.record import InspectionPurpose, InspectionRecord
 from inspection.vehicle import LampSystem, Vehicle, VehicleClass
 from inspection.verdict import VerdictItem
 from inspection.verdicts.limits import (
@@ -40,12 +42,18 @@ def inspection_date(record: InspectionRecord) -> date:
     return record.started_at.astimezone(CHINA_STANDARD_TIME).date()
 
 
-def is_new_registration(vehicle: Vehicle, inspected_on: date) -> bool:
+def is_new_registration(
+    vehicle: Vehicle, inspected_on: date, purpose: InspectionPurpose = InspectionPurpose.UNRECORDED
+) -> bool:
+    if purpose is not InspectionPurpose.UNRECORDED:
+        return purpose is InspectionPurpose.REGISTRATION
     return inspected_on <= vehicle.registration_date
 
 
-def intensity_variant(vehicle: Vehicle, inspected_on: date) -> str:
-    age = "new" if is_new_registration(vehicle, inspected_on) else "in_use"
+def intensity_variant(
+    vehicle: Vehicle, inspected_on: date, purpose: InspectionPurpose = InspectionPurpose.UNRECORDED
+) -> str:
+    age = "new" if is_new_registration(vehicle, inspected_on, purpose) else "in_use"
     lamps = "four_lamp" if vehicle.lamp_system is LampSystem.FOUR_LAMP else "two_lamp"
     return f"{age}.{lamps}"
 
@@ -99,9 +107,11 @@ def judge_headlamps(
     lamps: Sequence[LampMeasurement],
     inspected_on: date,
     limits: LimitTable = DEFAULT_LIMITS,
+    *,
+    purpose: InspectionPurpose = InspectionPurpose.UNRECORDED,
 ) -> tuple[VerdictItem, ...]:
     """Left then right lamp: high-beam intensity, [high-beam position], low-beam position."""
-    intensity = limits.get(Rule.HIGH_BEAM_INTENSITY, intensity_variant(vehicle, inspected_on))
+    intensity = limits.get(Rule.HIGH_BEAM_INTENSITY, intensity_variant(vehicle, inspected_on, purpose))
     kind = "M1" if vehicle.vehicle_class is VehicleClass.M1 else "other"
     low_vertical = (
         limits.get(Rule.LOW_BEAM_VERTICAL, f"{kind}.min"),

@@ -79,6 +79,9 @@ class Rule(StrEnum):
     TSI_DILUTION_CO_PLUS_CO2 = "tsi_dilution_co_plus_co2"  # a reading below it is diluted
     # Diesel free acceleration, GB 3847-2018 (standards.md §5).
     FREE_ACCELERATION_K = "free_acceleration_k"
+    # OBD check, GB 18285-2018 / GB 3847-2018 (standards.md §10); variant "petrol" or "diesel".
+    OBD_MIL_EMISSION_DTCS = "obd_mil_emission_dtcs"  # stored emission DTCs while the MIL is on
+    OBD_READINESS_INCOMPLETE = "obd_readiness_incomplete"  # supported monitors not yet complete
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,14 +168,21 @@ _PARKING = "GB 7258-2017 7.14; method GB 38900-2020 Annex D"
 _LAMP = "GB 7258-2017 8.5; method GB 38900-2020"
 _TSI = "GB 18285-2018 two-speed idle, limit set {}"
 _FA = "GB 3847-2018 free acceleration, limit set {}"
+_OBD_CLAUSES = {"petrol": "GB 18285-2018 OBD check", "diesel": "GB 3847-2018 OBD check"}
+_READINESS_OPEN = (
+    "allowed count of incomplete monitors is open (standards.md §10); 2 is recalled, not confirmed - "
+    "set it per province"
+)
 _POSITION_OPEN = "beam position values: sources disagree (standards.md §3) - confirm per province"
 
 DEFAULT_LIMITS = LimitTable.of(
     [
-        # --- service brake, whole vehicle: sum of max forces / (sum of axle loads x g), unladen.
-        # The record does not say laden/unladen; lanes test unladen, so the laden 50 % / 45 % are not used.
+        # --- service brake, whole vehicle: sum of max forces / (sum of axle loads x g); the record
+        # says whether the vehicle was tested laden. "articulated": articulated buses and road trains.
         Limit(Rule.SERVICE_VEHICLE_RATE, "", 60.0, "%", Bound.MIN, _BRAKE, Evidence.SOURCE),
         Limit(Rule.SERVICE_VEHICLE_RATE, "articulated", 55.0, "%", Bound.MIN, _BRAKE, Evidence.SOURCE),
+        Limit(Rule.SERVICE_VEHICLE_RATE, "laden", 50.0, "%", Bound.MIN, _BRAKE, Evidence.SOURCE),
+        Limit(Rule.SERVICE_VEHICLE_RATE, "articulated.laden", 45.0, "%", Bound.MIN, _BRAKE, Evidence.SOURCE),
         # --- per axle: (left max + right max) / (axle load x g).
         Limit(Rule.SERVICE_FRONT_AXLE_RATE, "", 60.0, "%", Bound.MIN, _BRAKE, Evidence.SOURCE),
         # "light": passenger cars (M1) and other vehicles <= 3,500 kg total mass; "other": the rest.
@@ -259,6 +269,25 @@ DEFAULT_LIMITS = LimitTable.of(
         # --- free acceleration: mean of the three peak light-absorption coefficients K.
         Limit(Rule.FREE_ACCELERATION_K, "a", 1.2, "m⁻¹", Bound.MAX, _FA.format("a"), Evidence.MEMORY),
         Limit(Rule.FREE_ACCELERATION_K, "b", 0.7, "m⁻¹", Bound.MAX, _FA.format("b"), Evidence.MEMORY),
+        # --- OBD check: "the MIL must be off, or if on, no emission-related stored DTCs" (§10 [mem]).
+        *(
+            Limit(Rule.OBD_MIL_EMISSION_DTCS, variant, 0, "DTCs", Bound.MAX, clause, Evidence.MEMORY)
+            for variant, clause in _OBD_CLAUSES.items()
+        ),
+        # "readiness monitors incomplete beyond the allowed count fail [count: open]" (§10).
+        *(
+            Limit(
+                Rule.OBD_READINESS_INCOMPLETE,
+                variant,
+                2,
+                "monitors",
+                Bound.MAX,
+                clause,
+                Evidence.MEMORY,
+                open_question=_READINESS_OPEN,
+            )
+            for variant, clause in _OBD_CLAUSES.items()
+        ),
     ]
 )
 

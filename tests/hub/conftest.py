@@ -3,8 +3,10 @@ and a plain grpc.aio client that sends raw envelopes (records and keys come from
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 import grpc.aio
@@ -41,14 +43,27 @@ async def _submit(
     )
     outcome = Outcome()
     async with channel:
-        call = channel.stream_stream(SUBMIT_METHOD, response_deserializer=ingest_pb2.Ack.FromString)(
-            iter(raw)
-        )
+        # Written one by one rather than from an iterator: when the hub ends the call early (a
+        # rate limit), a write still in progress would otherwise replace the hub's status with
+        # INTERNAL on the client side. Here a write that meets a finished call just stops.
+        call: Any = channel.stream_stream(SUBMIT_METHOD, response_deserializer=ingest_pb2.Ack.FromString)()
+
+        async def write_all() -> None:
+            try:
+                for message in raw:
+                    await call.write(message)
+                await call.done_writing()
+            except (asyncio.InvalidStateError, grpc.aio.AioRpcError):
+                pass  # the call is over; its status (read below) says why
+
+        writer = asyncio.create_task(write_all())
         try:
-            async for ack in call:
+            while (ack := await call.read()) is not grpc.aio.EOF:  # type: ignore[attr-defined]
                 outcome.acks.append(ack)
         except grpc.aio.AioRpcError as error:
             outcome.error = error
+        finally:
+            await writer
     return outcome
 
 

@@ -40,7 +40,7 @@ def test_stations_records_revoke_and_audit_verify(tmp_path: Path, station_key, c
     assert main(["hub", "keys", "revoke", "50-0001/ffff", "--database-url", url]) == 2
     assert "no station key" in capsys.readouterr().err
     assert main(["hub", "audit", "verify", "--database-url", url]) == 0
-    assert "audit chain ok: 3 rows" in capsys.readouterr().out
+    assert "audit log ok: 3 rows" in capsys.readouterr().out
     assert (
         main(
             [

@@ -107,6 +107,14 @@ async def test_records_cross_provinces_over_mutual_tls_with_per_province_cas(
     while store.foreign_records.count() < 3:
         assert time.monotonic() < deadline, "records did not arrive over mTLS"
         await asyncio.sleep(0.05)
+    # Sichuan's audit checkpoint (signed with its hub key) reaches Chongqing over the same mTLS
+    # peer link: PeerExchange.Witness, open to the peer-hub role.
+    sichuan = network.sichuan.hub.hub
+    sichuan.checkpointer.wake()
+    while (held := store.peer_checkpoints.held("51")) is None or held.size < sichuan.store.audit_tree.size():
+        assert time.monotonic() < deadline, "Sichuan's audit checkpoint did not reach Chongqing"
+        await asyncio.sleep(0.05)
+    assert held.alarm is None and sichuan.witnesser.results["50"].status == "accepted"
 
 
 async def _forward(port: int, credentials: grpc.ChannelCredentials, items: list[Any]) -> list[Any]:
@@ -128,6 +136,15 @@ async def test_a_station_certificate_may_not_forward(network: Network) -> None:
         await _forward(network.chongqing.hub.hub.port, credentials, [])
     assert raised.value.code() is grpc.StatusCode.PERMISSION_DENIED
     assert "peer-hub" in (raised.value.details() or "")
+    async with grpc.aio.secure_channel(f"localhost:{network.chongqing.hub.hub.port}", credentials) as channel:
+        witness = channel.unary_unary(
+            "/tongjian.v1.PeerExchange/Witness",
+            request_serializer=federation_pb2.WitnessRequest.SerializeToString,
+            response_deserializer=federation_pb2.WitnessReply.FromString,
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await witness(federation_pb2.WitnessRequest(province="51"))
+    assert raised.value.code() is grpc.StatusCode.PERMISSION_DENIED
 
 
 async def test_a_peer_may_not_speak_for_another_province(network: Network) -> None:

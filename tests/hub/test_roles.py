@@ -4,7 +4,9 @@ reflection are open; a certificate without a known role gets nothing else."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import grpc
 import grpc.aio
@@ -52,11 +54,21 @@ async def tls_hub(ca: Path, hub_config, enrol, station_key):  # type: ignore[no-
 
 
 async def _submit(channel: grpc.aio.Channel, station, make_record) -> grpc.StatusCode:  # type: ignore[no-untyped-def]
-    method = channel.stream_stream(
+    method: Any = channel.stream_stream(
         "/tongjian.v1.StationIngest/Submit", response_deserializer=ingest_pb2.Ack.FromString
     )
+    call = method()
     try:
-        acks = [ack async for ack in method(iter([station.seal(make_record(0)).SerializeToString()]))]
+        # Written, not streamed from an iterator: a hub that refuses the call before reading it
+        # would otherwise race the client's write and surface as INTERNAL on this side.
+        await call.write(station.seal(make_record(0)).SerializeToString())
+        await call.done_writing()
+    except (asyncio.InvalidStateError, grpc.aio.AioRpcError):
+        pass  # the call is over: its status, read below, says why
+    acks = []
+    try:
+        while (ack := await call.read()) is not grpc.aio.EOF:  # type: ignore[attr-defined]
+            acks.append(ack)
     except grpc.aio.AioRpcError as error:
         return error.code()
     assert [a.status for a in acks] in ([ingest_pb2.ACK_STATUS_ACCEPTED], [ingest_pb2.ACK_STATUS_DUPLICATE])

@@ -30,6 +30,18 @@ async def test_every_demo_record_arrives_once_as_signed_with_agreeing_verdicts(t
         assert journey.stored_at is not None and journey.arrived_at is not None
         assert journey.queued_at == journey.stored_at  # queued in the transaction that stored it
         assert journey.stored_at <= journey.arrived_at
+    # E-labels: one per passed record; a Chongqing car's exemption applied for in Sichuan.
+    labels = result.labels
+    assert labels is not None and labels.passed_records >= 1
+    assert labels.inspection_labels == labels.passed_records
+    assert (
+        labels.exemption is not None and labels.exemption.granted and labels.exemption.issuer_province == "51"
+    )
+    assert labels.recorded_at_registration and labels.png_round_trip
+    assert labels.check is not None and labels.check.valid
+    assert labels.after_revocation is not None and [
+        p.fault.value for p in labels.after_revocation.problems
+    ] == ["revoked"]
     assert result.ok
     assert result.report_png is not None and result.report_png.stat().st_size > 10_000
 
@@ -43,6 +55,7 @@ def test_the_demo_command_exits_zero_and_prints_the_table(
     assert "Cross-province: 1 Chongqing (渝) cars inspected at Sichuan station 51-0001" in out
     assert "渝 hub stored it: countersignature checked against the national trust list" in out
     assert "all records arrived verified" in out
+    assert "verified offline: VALID" in out and "after revocation: revoked" in out
     assert (tmp_path / "demo" / "hub-51.sqlite3").exists() and (tmp_path / "demo" / "hub-50.sqlite3").exists()
 
 

@@ -80,6 +80,8 @@ def _demo(args: argparse.Namespace) -> int:
         console.print(table)
         if result.journeys:
             _print_journeys(console, result.journeys)
+        if result.labels is not None:
+            _print_labels(console, result.labels, keep)
         for item in result.aborted:
             console.print(f"[red]lane {item.lane}: {item.vehicle.plate} aborted: {item.error}[/red]")
         if result.report_png is not None:
@@ -128,11 +130,11 @@ def _print_journeys(console: Any, journeys: list[Any]) -> None:
         f"  {_clock(first.stored_at)}  川 hub verifies, judges and stores it; queues it for 渝 in the same transaction"
     )
     console.print(
-        f"  {_clock(first.delivered_at)}  川 hub's forwarder has the 渝 hub's Ack (countersigned, over mTLS)"
-    )
-    console.print(
         f"  {_clock(first.arrived_at)}  渝 hub stored it: countersignature checked against the national trust "
         f"list, station signature against 川's directory #{first.directory_sequence}"
+    )
+    console.print(
+        f"  {_clock(first.delivered_at)}  川 hub's forwarder has the 渝 hub's Ack: delivered (sent countersigned, over mTLS)"
     )
     hops = (first.arrived_at - first.stored_at).total_seconds() * 1000
     console.print(f"  川 hub to 渝 hub: {hops:.0f} ms")
@@ -144,3 +146,31 @@ def _clock(moment: datetime | None) -> str:
 
 def _mark(ok: bool) -> str:
     return "[green]yes[/green]" if ok else "[red]NO[/red]"
+
+
+def _print_labels(console: Any, labels: Any, keep: bool) -> None:
+    console.print(
+        f"e-labels: the 川 hub issued {labels.inspection_labels} inspection labels for "
+        f"{labels.passed_records} passed records"
+    )
+    reply = labels.exemption
+    if reply is None or not reply.granted:
+        console.print(f"[red]exemption application: {'; '.join(labels.notes) or 'no answer'}[/red]")
+        return
+    console.print(
+        f"  免检 applied at the 川 hub for a 渝 car: granted ({reply.regime}), label {reply.serial} signed by "
+        f"hub {reply.issuer_province}, valid {reply.valid_from} .. {reply.valid_until}; "
+        f"recorded at the 渝 hub: {_mark(labels.recorded_at_registration)}"
+    )
+    font = "CJK font" if labels.cjk_font else "no CJK font here: English captions"
+    shown = labels.png if keep else "(rerun with --workdir to keep it)"
+    console.print(
+        f"  rendered: {shown} ({font}); QR read back with zxing-cpp: {_mark(labels.png_round_trip)}"
+    )
+    for name, check in (("verified offline", labels.check), ("after revocation", labels.after_revocation)):
+        if check is None:
+            continue
+        verdict = (
+            "VALID" if check.valid else "; ".join(f"{p.fault.value}: {p.detail}" for p in check.problems)
+        )
+        console.print(f"  {name}: {verdict}")

@@ -103,6 +103,28 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--metrics-listen", help="HOST:PORT for Prometheus /metrics")
     serve.add_argument("--province", default="50", help="GB/T 2260 code of the hub's province")
     serve.add_argument("--station-rate", type=float, help="records per second allowed per station")
+    serve.add_argument(
+        "--audit-key",
+        type=Path,
+        help="Ed25519 key (PEM) that signs audit log checkpoints (default: --hub-key; neither: no checkpoints)",
+    )
+    serve.add_argument(
+        "--audit-checkpoint-interval",
+        type=float,
+        default=300.0,
+        help="seconds between audit checkpoints, written when the log grew (default 300)",
+    )
+    serve.add_argument(
+        "--witness-interval",
+        type=float,
+        default=300.0,
+        help="with federation: seconds between showing the newest checkpoint to every peer (default 300)",
+    )
+    serve.add_argument(
+        "--label-key",
+        type=Path,
+        help="a hub outside the federation: its Ed25519 key (PEM) for e-labels (a federated hub uses --hub-key)",
+    )
     federation = serve.add_argument_group(
         "federation", "take part in the cross-province network (all of --hub-key and --national-key)"
     )
@@ -130,6 +152,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         type=float,
         default=0.05,
         help="share of unflagged records sampled per station (0.05)",
+    )
+    serve.add_argument(
+        "--limit-sets",
+        type=Path,
+        help="the province / date schedule of emission limit sets (TOML, inspection.limit_sets): the hub's "
+        "verdict then says whether each run used its province's set; stations read the same file",
     )
     serve.set_defaults(handler=_serve)
 
@@ -216,11 +244,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     vehicles_history.add_argument("--json", action="store_true", help="print JSON")
     vehicles_history.set_defaults(handler=_vehicles_history)
 
-    audit = actions.add_parser("audit", help="the audit log").add_subparsers(
-        dest="audit_action", required=True
-    )
-    verify = with_database(audit.add_parser("verify", help="check the audit log's hash chain"))
-    verify.set_defaults(handler=_audit_verify)
+    from tongjian.commands import hub_audit
+
+    hub_audit.register(actions, with_database)
 
     from tongjian.commands import hub_forwards
 
@@ -274,15 +300,40 @@ def _serve(args: argparse.Namespace) -> int:
         logging.getLogger("tongjian.hub").warning(
             "!!! --insecure: the hub serves PLAINTEXT gRPC with NO client authentication !!!"
         )
+    judge = None
+    if args.limit_sets is not None:
+        import functools
+
+        from inspection.limit_sets import LimitSetScheduleError
+        from inspection.verdicts import judge as judge_by_the_rules
+        from station_agent.lane_config import load_limit_sets
+
+        try:
+            judge = functools.partial(judge_by_the_rules, limit_sets=load_limit_sets(args.limit_sets))
+        except LimitSetScheduleError as error:
+            raise CommandError(f"--limit-sets {error}") from error
+    label_key = None
+    if args.label_key is not None:
+        from protos.envelope import InvalidKey, load_private_key
+
+        try:
+            label_key = load_private_key(_read(args.label_key, "label key"))
+        except InvalidKey as error:
+            raise CommandError(f"{args.label_key}: {error}") from error
     config = HubConfig(
+        judge=judge,
         database_url=args.database_url or default_database_url(),
         listen=args.listen,
         province=args.province,
+        label_key=label_key,
         station_rate_per_s=args.station_rate,
         metrics_listen=args.metrics_listen,
         tls=tls,
         insecure_ok=tls is None,
         migrate_schema=False,  # only `tongjian hub migrate` changes the schema
+        audit_key=_audit_key(args.audit_key),
+        audit_checkpoint_interval_s=args.audit_checkpoint_interval,
+        witness_interval_s=args.witness_interval,
         federation=_federation(args),
         review=_review_config(args),
         review_screen_interval_s=args.review_interval or None,
@@ -439,6 +490,17 @@ def _keys_revoke(args: argparse.Namespace) -> int:
         store.dispose()
     print(f"key {args.key_id} revoked")
     return 0
+
+
+def _audit_key(path: Path | None) -> Any:
+    from protos.envelope import InvalidKey, load_private_key
+
+    if path is None:
+        return None
+    try:
+        return load_private_key(_read(path, "--audit-key"))
+    except InvalidKey as error:
+        raise CommandError(f"--audit-key {path}: {error}") from error
 
 
 def _open(args: argparse.Namespace) -> HubStore:
@@ -641,27 +703,6 @@ def _keys_list(args: argparse.Namespace) -> int:
     ]
     columns = ["key_id", "station_id", "status", "valid_from", "valid_until", "revoked_at", "added_at"]
     _emit(_output_format(args), f"station keys ({len(rows)})", columns, rows, key="keys")
-    return 0
-
-
-def _audit_verify(args: argparse.Namespace) -> int:
-    store = _open(args)
-    try:
-        check = store.verify_audit_chain()
-        head_seq, head_hash = store.audit_head_hash()
-    finally:
-        store.dispose()
-    if not check.ok:
-        print(
-            f"audit chain BROKEN at seq {check.first_bad_seq}: {check.problem} ({check.rows_checked} rows read)"
-        )
-        for problem in check.record_problems:
-            print(f"  {problem}")
-        return 1
-    print(
-        f"audit chain ok: {check.rows_checked} rows, {check.records_checked} records match it, "
-        f"head seq {head_seq} hash {head_hash}"
-    )
     return 0
 
 

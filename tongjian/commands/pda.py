@@ -34,6 +34,7 @@ from typing import TypeVar
 import grpc
 
 from inspection import Vehicle
+from inspection.record import InspectionPurpose
 from inspection.vehicle_fields import (
     VEHICLE_FIELDS,
     FieldValueError,
@@ -42,7 +43,7 @@ from inspection.vehicle_fields import (
     vehicle_to_arguments,
 )
 from pki.grpc_credentials import PkiError, server_only_channel_credentials
-from protos.record_mapping import vehicle_to_proto
+from protos.record_mapping import purpose_to_proto, vehicle_to_proto
 from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
 from station_agent.inspector_directory import InspectorDirectory, InspectorDirectoryError, parse_lanes
 from tongjian.cli import CommandError
@@ -118,6 +119,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     check_in = client("check-in", "check a vehicle in to a lane (starts its benches); prints the record id")
     check_in.add_argument("--lane", type=int, required=True)
     add_vehicle_arguments(check_in)
+    check_in.add_argument(
+        "--purpose",
+        choices=("registration", "periodic"),
+        help="registration of a new vehicle or periodic inspection (the rules' new-vehicle values); "
+        "not given: read from the dates as for older records",
+    )
+    check_in.add_argument(
+        "--laden", action="store_true", help="the vehicle is tested laden (laden brake limits)"
+    )
     check_in.set_defaults(handler=_check_in)
 
     vehicles = client("vehicles", "list the vehicles in a lane")
@@ -314,8 +324,13 @@ vehicle_arguments = vehicle_to_arguments
 
 
 def _check_in(args: argparse.Namespace) -> int:
+    purpose = InspectionPurpose(args.purpose) if args.purpose else InspectionPurpose.UNRECORDED
     request = lane_pb2.CheckInRequest(
-        session_token=_token(args), lane=args.lane, vehicle=vehicle_to_proto(vehicle_from_arguments(args))
+        session_token=_token(args),
+        lane=args.lane,
+        vehicle=vehicle_to_proto(vehicle_from_arguments(args)),
+        purpose=purpose_to_proto(purpose),
+        laden=args.laden,
     )
     reply = _call(args, lambda stub: stub.CheckIn(request, timeout=TIMEOUT_S))
     print(reply.record_id)

@@ -1,4 +1,4 @@
-"""``tongjian sim hlt|ega|opm``: run a serial bench simulator on a pseudo-terminal.
+"""``tongjian sim hlt|ega|opm|obd``: run a serial bench simulator on a pseudo-terminal.
 
 Prints the pty path for the driver (or a terminal program) and serves until Ctrl-C. With
 ``--link PATH`` it also makes PATH a symlink to the pty (as udev names a USB adapter) and prints
@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from simulators.ega_sim import EgaScenario, GasAnalyserSimulator
 from simulators.hlt_sim import HeadlightTesterSimulator
+from simulators.obd_sim import ObdScenario, ObdSimulator
 from simulators.opm_sim import OpacityMeterSimulator
 from simulators.serial_device import Fault, SerialDeviceSimulator, parse_fault
 from tongjian.cli import CommandError
@@ -22,6 +23,15 @@ _SIMULATORS: dict[str, tuple[str, Callable[..., SerialDeviceSimulator]]] = {
     "hlt": ("headlight tester (ASCII frames)", HeadlightTesterSimulator),
     "ega": ("exhaust gas analyser (binary frames, two-speed idle script)", GasAnalyserSimulator),
     "opm": ("smoke opacity meter (binary frames, free acceleration script)", OpacityMeterSimulator),
+    "obd": ("OBD scan tool (ELM327 adapter and a vehicle's engine ECU)", ObdSimulator),
+}
+# ``tongjian sim obd --scenario``: the vehicles the OBD rules judge.
+OBD_SCENARIOS = {
+    "mil-off": ObdScenario.mil_off,
+    "mil-on-dtcs": ObdScenario.mil_on_with_emission_dtcs,
+    "readiness-incomplete": ObdScenario.readiness_incomplete,
+    "vin-mismatch": ObdScenario.vin_mismatch,
+    "no-communication": lambda vin: ObdScenario.no_communication(),
 }
 
 
@@ -66,6 +76,18 @@ def register(devices: argparse._SubParsersAction) -> None:
                 default=5500.0,
                 help="rated speed of the engine under test, as checked in (default 5500)",
             )
+        if name == "obd":
+            parser.add_argument(
+                "--scenario",
+                choices=sorted(OBD_SCENARIOS),
+                default="mil-off",
+                help="the vehicle (default mil-off)",
+            )
+            parser.add_argument(
+                "--vin",
+                default="LSVAU2180N2183251",
+                help="the VIN of the vehicle checked in (default %(default)s)",
+            )
         parser.set_defaults(handler=_serve, simulator=name)
 
 
@@ -79,6 +101,11 @@ def build_simulator(args: argparse.Namespace) -> SerialDeviceSimulator:
         if not 1000 <= args.rated_rpm <= 10000:
             raise CommandError(f"--rated-rpm {args.rated_rpm:g}: expected 1000..10000")
         options["scenario"] = EgaScenario.two_speed_idle(rated_rpm=args.rated_rpm)
+    if args.simulator == "obd":
+        try:
+            options["scenario"] = OBD_SCENARIOS[args.scenario](args.vin)
+        except ValueError as error:
+            raise CommandError(f"--vin {args.vin}: {error}") from error
     return factory(seed=args.seed, time_scale=args.time_scale, faults=args.fault, **options)
 
 

@@ -23,39 +23,46 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from protos.tongjian.v1 import labels_pb2 as protos_dot_tongjian_dot_v1_dot_labels__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#protos/tongjian/v1/federation.proto\x12\x0btongjian.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"A\n\x0eSignedDocument\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\xa7\x01\n\tTrustList\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12-\n\tissued_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tnot_after\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\tprovinces\x18\x04 \x03(\x0b\x32\x18.tongjian.v1.ProvinceHub\"\x7f\n\x0bProvinceHub\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x03 \x01(\t\x12\x11\n\tpeer_name\x18\x04 \x01(\t\x12\x13\n\x0bpeer_ca_pem\x18\x05 \x01(\x0c\x12\x16\n\x0ehub_public_key\x18\x06 \x01(\x0c\"\xbf\x01\n\x10StationDirectory\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12-\n\tissued_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x04keys\x18\x05 \x03(\x0b\x32\x19.tongjian.v1.DirectoryKey\"\xd7\x01\n\x0c\x44irectoryKey\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12.\n\nvalid_from\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcf\x01\n\x0b\x46orwardBody\x12\x15\n\rfrom_province\x18\x01 \x01(\t\x12\x13\n\x0bto_province\x18\x02 \x01(\t\x12\x18\n\x10station_envelope\x18\x03 \x01(\x0c\x12/\n\x0breceived_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bhub_overall\x18\x05 \x01(\t\x12\x18\n\x10hub_verdict_json\x18\x06 \x01(\t\x12\x1a\n\x12\x64irectory_sequence\x18\x07 \x01(\x04\"v\n\x0b\x46orwardItem\x12\x30\n\tdirectory\x18\x01 \x01(\x0b\x32\x1b.tongjian.v1.SignedDocumentH\x00\x12-\n\x06record\x18\x02 \x01(\x0b\x32\x1b.tongjian.v1.SignedDocumentH\x00\x42\x06\n\x04item\"o\n\nForwardAck\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12*\n\x06status\x18\x03 \x01(\x0e\x32\x1a.tongjian.v1.ForwardStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\"(\n\x10TrustListRequest\x12\x14\n\x0chave_version\x18\x01 \x01(\x04\"A\n\x0eTrustListReply\x12/\n\ntrust_list\x18\x01 \x01(\x0b\x32\x1b.tongjian.v1.SignedDocument\"\x12\n\x10\x44irectoryRequest*\xee\x01\n\rForwardStatus\x12\x1e\n\x1a\x46ORWARD_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x46ORWARD_STATUS_ACCEPTED\x10\x01\x12\x1c\n\x18\x46ORWARD_STATUS_DUPLICATE\x10\x02\x12\"\n\x1e\x46ORWARD_STATUS_UNKNOWN_VEHICLE\x10\x03\x12!\n\x1d\x46ORWARD_STATUS_WRONG_PROVINCE\x10\x04\x12\x1b\n\x17\x46ORWARD_STATUS_REJECTED\x10\x05\x12\x1e\n\x1a\x46ORWARD_STATUS_RETRY_LATER\x10\x06\x32\xec\x01\n\x0cPeerExchange\x12@\n\x07\x46orward\x12\x18.tongjian.v1.ForwardItem\x1a\x17.tongjian.v1.ForwardAck(\x01\x30\x01\x12L\n\x0e\x46\x65tchTrustList\x12\x1d.tongjian.v1.TrustListRequest\x1a\x1b.tongjian.v1.TrustListReply\x12L\n\x0e\x46\x65tchDirectory\x12\x1d.tongjian.v1.DirectoryRequest\x1a\x1b.tongjian.v1.SignedDocumentb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#protos/tongjian/v1/federation.proto\x12\x0btongjian.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fprotos/tongjian/v1/labels.proto\"A\n\x0eSignedDocument\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\xa7\x01\n\tTrustList\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12-\n\tissued_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tnot_after\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\tprovinces\x18\x04 \x03(\x0b\x32\x18.tongjian.v1.ProvinceHub\"\x7f\n\x0bProvinceHub\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x03 \x01(\t\x12\x11\n\tpeer_name\x18\x04 \x01(\t\x12\x13\n\x0bpeer_ca_pem\x18\x05 \x01(\x0c\x12\x16\n\x0ehub_public_key\x18\x06 \x01(\x0c\"\xbf\x01\n\x10StationDirectory\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12-\n\tissued_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x04keys\x18\x05 \x03(\x0b\x32\x19.tongjian.v1.DirectoryKey\"\xd7\x01\n\x0c\x44irectoryKey\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12.\n\nvalid_from\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcf\x01\n\x0b\x46orwardBody\x12\x15\n\rfrom_province\x18\x01 \x01(\t\x12\x13\n\x0bto_province\x18\x02 \x01(\t\x12\x18\n\x10station_envelope\x18\x03 \x01(\x0c\x12/\n\x0breceived_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bhub_overall\x18\x05 \x01(\t\x12\x18\n\x10hub_verdict_json\x18\x06 \x01(\t\x12\x1a\n\x12\x64irectory_sequence\x18\x07 \x01(\x04\"v\n\x0b\x46orwardItem\x12\x30\n\tdirectory\x18\x01 \x01(\x0b\x32\x1b.tongjian.v1.SignedDocumentH\x00\x12-\n\x06record\x18\x02 \x01(\x0b\x32\x1b.tongjian.v1.SignedDocumentH\x00\x42\x06\n\x04item\"o\n\nForwardAck\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12*\n\x06status\x18\x03 \x01(\x0e\x32\x1a.tongjian.v1.ForwardStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\"(\n\x10TrustListRequest\x12\x14\n\x0chave_version\x18\x01 \x01(\x04\"A\n\x0eTrustListReply\x12/\n\ntrust_list\x18\x01 \x01(\x0b\x32\x1b.tongjian.v1.SignedDocument\"\x12\n\x10\x44irectoryRequest\"\x80\x01\n\x0eWitnessRequest\x12\x10\n\x08province\x18\x01 \x01(\t\x12/\n\ncheckpoint\x18\x02 \x01(\x0b\x32\x1b.tongjian.v1.SignedDocument\x12\x10\n\x08old_size\x18\x03 \x01(\x04\x12\x19\n\x11\x63onsistency_proof\x18\x04 \x03(\x0c\"]\n\x0cWitnessReply\x12*\n\x06status\x18\x01 \x01(\x0e\x32\x1a.tongjian.v1.WitnessStatus\x12\x11\n\theld_size\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t*\xee\x01\n\rForwardStatus\x12\x1e\n\x1a\x46ORWARD_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x46ORWARD_STATUS_ACCEPTED\x10\x01\x12\x1c\n\x18\x46ORWARD_STATUS_DUPLICATE\x10\x02\x12\"\n\x1e\x46ORWARD_STATUS_UNKNOWN_VEHICLE\x10\x03\x12!\n\x1d\x46ORWARD_STATUS_WRONG_PROVINCE\x10\x04\x12\x1b\n\x17\x46ORWARD_STATUS_REJECTED\x10\x05\x12\x1e\n\x1a\x46ORWARD_STATUS_RETRY_LATER\x10\x06*\x87\x01\n\rWitnessStatus\x12\x1e\n\x1aWITNESS_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17WITNESS_STATUS_ACCEPTED\x10\x01\x12\x1d\n\x19WITNESS_STATUS_NEED_PROOF\x10\x02\x12\x1a\n\x16WITNESS_STATUS_REFUSED\x10\x03\x32\xe5\x03\n\x0cPeerExchange\x12@\n\x07\x46orward\x12\x18.tongjian.v1.ForwardItem\x1a\x17.tongjian.v1.ForwardAck(\x01\x30\x01\x12L\n\x0e\x46\x65tchTrustList\x12\x1d.tongjian.v1.TrustListRequest\x1a\x1b.tongjian.v1.TrustListReply\x12L\n\x0e\x46\x65tchDirectory\x12\x1d.tongjian.v1.DirectoryRequest\x1a\x1b.tongjian.v1.SignedDocument\x12\x41\n\x07Witness\x12\x1b.tongjian.v1.WitnessRequest\x1a\x19.tongjian.v1.WitnessReply\x12T\n\x11GetExemptionFacts\x12\".tongjian.v1.ExemptionFactsRequest\x1a\x1b.tongjian.v1.ExemptionFacts\x12^\n\x14RecordExemptionLabel\x12!.tongjian.v1.ExemptionLabelRecord\x1a#.tongjian.v1.ExemptionLabelRecordedb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.tongjian.v1.federation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FORWARDSTATUS']._serialized_start=1436
-  _globals['_FORWARDSTATUS']._serialized_end=1674
-  _globals['_SIGNEDDOCUMENT']._serialized_start=85
-  _globals['_SIGNEDDOCUMENT']._serialized_end=150
-  _globals['_TRUSTLIST']._serialized_start=153
-  _globals['_TRUSTLIST']._serialized_end=320
-  _globals['_PROVINCEHUB']._serialized_start=322
-  _globals['_PROVINCEHUB']._serialized_end=449
-  _globals['_STATIONDIRECTORY']._serialized_start=452
-  _globals['_STATIONDIRECTORY']._serialized_end=643
-  _globals['_DIRECTORYKEY']._serialized_start=646
-  _globals['_DIRECTORYKEY']._serialized_end=861
-  _globals['_FORWARDBODY']._serialized_start=864
-  _globals['_FORWARDBODY']._serialized_end=1071
-  _globals['_FORWARDITEM']._serialized_start=1073
-  _globals['_FORWARDITEM']._serialized_end=1191
-  _globals['_FORWARDACK']._serialized_start=1193
-  _globals['_FORWARDACK']._serialized_end=1304
-  _globals['_TRUSTLISTREQUEST']._serialized_start=1306
-  _globals['_TRUSTLISTREQUEST']._serialized_end=1346
-  _globals['_TRUSTLISTREPLY']._serialized_start=1348
-  _globals['_TRUSTLISTREPLY']._serialized_end=1413
-  _globals['_DIRECTORYREQUEST']._serialized_start=1415
-  _globals['_DIRECTORYREQUEST']._serialized_end=1433
-  _globals['_PEEREXCHANGE']._serialized_start=1677
-  _globals['_PEEREXCHANGE']._serialized_end=1913
+  _globals['_FORWARDSTATUS']._serialized_start=1695
+  _globals['_FORWARDSTATUS']._serialized_end=1933
+  _globals['_WITNESSSTATUS']._serialized_start=1936
+  _globals['_WITNESSSTATUS']._serialized_end=2071
+  _globals['_SIGNEDDOCUMENT']._serialized_start=118
+  _globals['_SIGNEDDOCUMENT']._serialized_end=183
+  _globals['_TRUSTLIST']._serialized_start=186
+  _globals['_TRUSTLIST']._serialized_end=353
+  _globals['_PROVINCEHUB']._serialized_start=355
+  _globals['_PROVINCEHUB']._serialized_end=482
+  _globals['_STATIONDIRECTORY']._serialized_start=485
+  _globals['_STATIONDIRECTORY']._serialized_end=676
+  _globals['_DIRECTORYKEY']._serialized_start=679
+  _globals['_DIRECTORYKEY']._serialized_end=894
+  _globals['_FORWARDBODY']._serialized_start=897
+  _globals['_FORWARDBODY']._serialized_end=1104
+  _globals['_FORWARDITEM']._serialized_start=1106
+  _globals['_FORWARDITEM']._serialized_end=1224
+  _globals['_FORWARDACK']._serialized_start=1226
+  _globals['_FORWARDACK']._serialized_end=1337
+  _globals['_TRUSTLISTREQUEST']._serialized_start=1339
+  _globals['_TRUSTLISTREQUEST']._serialized_end=1379
+  _globals['_TRUSTLISTREPLY']._serialized_start=1381
+  _globals['_TRUSTLISTREPLY']._serialized_end=1446
+  _globals['_DIRECTORYREQUEST']._serialized_start=1448
+  _globals['_DIRECTORYREQUEST']._serialized_end=1466
+  _globals['_WITNESSREQUEST']._serialized_start=1469
+  _globals['_WITNESSREQUEST']._serialized_end=1597
+  _globals['_WITNESSREPLY']._serialized_start=1599
+  _globals['_WITNESSREPLY']._serialized_end=1692
+  _globals['_PEEREXCHANGE']._serialized_start=2074
+  _globals['_PEEREXCHANGE']._serialized_end=2559
 # @@protoc_insertion_point(module_scope)

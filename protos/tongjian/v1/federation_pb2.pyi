@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from protos.tongjian.v1 import labels_pb2 as _labels_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -19,6 +20,13 @@ class ForwardStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FORWARD_STATUS_WRONG_PROVINCE: _ClassVar[ForwardStatus]
     FORWARD_STATUS_REJECTED: _ClassVar[ForwardStatus]
     FORWARD_STATUS_RETRY_LATER: _ClassVar[ForwardStatus]
+
+class WitnessStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WITNESS_STATUS_UNSPECIFIED: _ClassVar[WitnessStatus]
+    WITNESS_STATUS_ACCEPTED: _ClassVar[WitnessStatus]
+    WITNESS_STATUS_NEED_PROOF: _ClassVar[WitnessStatus]
+    WITNESS_STATUS_REFUSED: _ClassVar[WitnessStatus]
 FORWARD_STATUS_UNSPECIFIED: ForwardStatus
 FORWARD_STATUS_ACCEPTED: ForwardStatus
 FORWARD_STATUS_DUPLICATE: ForwardStatus
@@ -26,6 +34,10 @@ FORWARD_STATUS_UNKNOWN_VEHICLE: ForwardStatus
 FORWARD_STATUS_WRONG_PROVINCE: ForwardStatus
 FORWARD_STATUS_REJECTED: ForwardStatus
 FORWARD_STATUS_RETRY_LATER: ForwardStatus
+WITNESS_STATUS_UNSPECIFIED: WitnessStatus
+WITNESS_STATUS_ACCEPTED: WitnessStatus
+WITNESS_STATUS_NEED_PROOF: WitnessStatus
+WITNESS_STATUS_REFUSED: WitnessStatus
 
 class SignedDocument(_message.Message):
     __slots__ = ("body", "key_id", "signature")
@@ -148,3 +160,25 @@ class TrustListReply(_message.Message):
 class DirectoryRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class WitnessRequest(_message.Message):
+    __slots__ = ("province", "checkpoint", "old_size", "consistency_proof")
+    PROVINCE_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    OLD_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_PROOF_FIELD_NUMBER: _ClassVar[int]
+    province: str
+    checkpoint: SignedDocument
+    old_size: int
+    consistency_proof: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, province: _Optional[str] = ..., checkpoint: _Optional[_Union[SignedDocument, _Mapping]] = ..., old_size: _Optional[int] = ..., consistency_proof: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class WitnessReply(_message.Message):
+    __slots__ = ("status", "held_size", "reason")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    HELD_SIZE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    status: WitnessStatus
+    held_size: int
+    reason: str
+    def __init__(self, status: _Optional[_Union[WitnessStatus, str]] = ..., held_size: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...

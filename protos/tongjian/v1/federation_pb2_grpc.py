@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from protos.tongjian.v1 import federation_pb2 as protos_dot_tongjian_dot_v1_dot_federation__pb2
+from protos.tongjian.v1 import labels_pb2 as protos_dot_tongjian_dot_v1_dot_labels__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -50,6 +51,21 @@ class PeerExchangeStub:
                 request_serializer=protos_dot_tongjian_dot_v1_dot_federation__pb2.DirectoryRequest.SerializeToString,
                 response_deserializer=protos_dot_tongjian_dot_v1_dot_federation__pb2.SignedDocument.FromString,
                 _registered_method=True)
+        self.Witness = channel.unary_unary(
+                '/tongjian.v1.PeerExchange/Witness',
+                request_serializer=protos_dot_tongjian_dot_v1_dot_federation__pb2.WitnessRequest.SerializeToString,
+                response_deserializer=protos_dot_tongjian_dot_v1_dot_federation__pb2.WitnessReply.FromString,
+                _registered_method=True)
+        self.GetExemptionFacts = channel.unary_unary(
+                '/tongjian.v1.PeerExchange/GetExemptionFacts',
+                request_serializer=protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionFactsRequest.SerializeToString,
+                response_deserializer=protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionFacts.FromString,
+                _registered_method=True)
+        self.RecordExemptionLabel = channel.unary_unary(
+                '/tongjian.v1.PeerExchange/RecordExemptionLabel',
+                request_serializer=protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionLabelRecord.SerializeToString,
+                response_deserializer=protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionLabelRecorded.FromString,
+                _registered_method=True)
 
 
 class PeerExchangeServicer:
@@ -78,6 +94,28 @@ class PeerExchangeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Witness(self, request, context):
+        """Keep the caller's newest audit checkpoint, if its consistency proof from the one held verifies.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetExemptionFacts(self, request, context):
+        """Exemption labels applied for in another province (docs/labels.md): the serving hub asks the
+        registration hub for a vehicle's facts, then has it record the label it signed (one label per
+        vehicle and due point; the reply is the label recorded, maybe an earlier one).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordExemptionLabel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PeerExchangeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -95,6 +133,21 @@ def add_PeerExchangeServicer_to_server(servicer, server):
                     servicer.FetchDirectory,
                     request_deserializer=protos_dot_tongjian_dot_v1_dot_federation__pb2.DirectoryRequest.FromString,
                     response_serializer=protos_dot_tongjian_dot_v1_dot_federation__pb2.SignedDocument.SerializeToString,
+            ),
+            'Witness': grpc.unary_unary_rpc_method_handler(
+                    servicer.Witness,
+                    request_deserializer=protos_dot_tongjian_dot_v1_dot_federation__pb2.WitnessRequest.FromString,
+                    response_serializer=protos_dot_tongjian_dot_v1_dot_federation__pb2.WitnessReply.SerializeToString,
+            ),
+            'GetExemptionFacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetExemptionFacts,
+                    request_deserializer=protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionFactsRequest.FromString,
+                    response_serializer=protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionFacts.SerializeToString,
+            ),
+            'RecordExemptionLabel': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordExemptionLabel,
+                    request_deserializer=protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionLabelRecord.FromString,
+                    response_serializer=protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionLabelRecorded.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -179,6 +232,87 @@ class PeerExchange:
             '/tongjian.v1.PeerExchange/FetchDirectory',
             protos_dot_tongjian_dot_v1_dot_federation__pb2.DirectoryRequest.SerializeToString,
             protos_dot_tongjian_dot_v1_dot_federation__pb2.SignedDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Witness(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tongjian.v1.PeerExchange/Witness',
+            protos_dot_tongjian_dot_v1_dot_federation__pb2.WitnessRequest.SerializeToString,
+            protos_dot_tongjian_dot_v1_dot_federation__pb2.WitnessReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetExemptionFacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tongjian.v1.PeerExchange/GetExemptionFacts',
+            protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionFactsRequest.SerializeToString,
+            protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionFacts.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordExemptionLabel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tongjian.v1.PeerExchange/RecordExemptionLabel',
+            protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionLabelRecord.SerializeToString,
+            protos_dot_tongjian_dot_v1_dot_labels__pb2.ExemptionLabelRecorded.FromString,
             options,
             channel_credentials,
             insecure,

@@ -19,6 +19,11 @@ class VehicleClass(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VEHICLE_CLASS_N1: _ClassVar[VehicleClass]
     VEHICLE_CLASS_N2: _ClassVar[VehicleClass]
     VEHICLE_CLASS_N3: _ClassVar[VehicleClass]
+    VEHICLE_CLASS_O1: _ClassVar[VehicleClass]
+    VEHICLE_CLASS_O2: _ClassVar[VehicleClass]
+    VEHICLE_CLASS_O3: _ClassVar[VehicleClass]
+    VEHICLE_CLASS_O4: _ClassVar[VehicleClass]
+    VEHICLE_CLASS_ROAD_TRAIN: _ClassVar[VehicleClass]
 
 class Fuel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -59,6 +64,12 @@ class Beam(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BEAM_HIGH: _ClassVar[Beam]
     BEAM_LOW: _ClassVar[Beam]
 
+class InspectionPurpose(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INSPECTION_PURPOSE_UNSPECIFIED: _ClassVar[InspectionPurpose]
+    INSPECTION_PURPOSE_PERIODIC: _ClassVar[InspectionPurpose]
+    INSPECTION_PURPOSE_REGISTRATION: _ClassVar[InspectionPurpose]
+
 class Outcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     OUTCOME_UNSPECIFIED: _ClassVar[Outcome]
@@ -72,6 +83,11 @@ VEHICLE_CLASS_M3: VehicleClass
 VEHICLE_CLASS_N1: VehicleClass
 VEHICLE_CLASS_N2: VehicleClass
 VEHICLE_CLASS_N3: VehicleClass
+VEHICLE_CLASS_O1: VehicleClass
+VEHICLE_CLASS_O2: VehicleClass
+VEHICLE_CLASS_O3: VehicleClass
+VEHICLE_CLASS_O4: VehicleClass
+VEHICLE_CLASS_ROAD_TRAIN: VehicleClass
 FUEL_UNSPECIFIED: Fuel
 FUEL_PETROL: Fuel
 FUEL_DIESEL: Fuel
@@ -93,6 +109,9 @@ SIDE_RIGHT: Side
 BEAM_UNSPECIFIED: Beam
 BEAM_HIGH: Beam
 BEAM_LOW: Beam
+INSPECTION_PURPOSE_UNSPECIFIED: InspectionPurpose
+INSPECTION_PURPOSE_PERIODIC: InspectionPurpose
+INSPECTION_PURPOSE_REGISTRATION: InspectionPurpose
 OUTCOME_UNSPECIFIED: Outcome
 OUTCOME_PASS: Outcome
 OUTCOME_FAIL: Outcome
@@ -109,7 +128,7 @@ class Date(_message.Message):
     def __init__(self, year: _Optional[int] = ..., month: _Optional[int] = ..., day: _Optional[int] = ...) -> None: ...
 
 class Vehicle(_message.Message):
-    __slots__ = ("vin", "plate", "registration_province", "vehicle_class", "fuel", "seats", "use", "registration_date", "curb_mass_kg", "max_total_mass_kg", "axle_count", "parking_brake_axles", "lamp_system", "articulated", "high_beam_separately_adjustable", "van", "rated_engine_speed_rpm")
+    __slots__ = ("vin", "plate", "registration_province", "vehicle_class", "fuel", "seats", "use", "registration_date", "curb_mass_kg", "max_total_mass_kg", "axle_count", "parking_brake_axles", "lamp_system", "articulated", "high_beam_separately_adjustable", "van", "rated_engine_speed_rpm", "has_obd", "steered_axles")
     VIN_FIELD_NUMBER: _ClassVar[int]
     PLATE_FIELD_NUMBER: _ClassVar[int]
     REGISTRATION_PROVINCE_FIELD_NUMBER: _ClassVar[int]
@@ -127,6 +146,8 @@ class Vehicle(_message.Message):
     HIGH_BEAM_SEPARATELY_ADJUSTABLE_FIELD_NUMBER: _ClassVar[int]
     VAN_FIELD_NUMBER: _ClassVar[int]
     RATED_ENGINE_SPEED_RPM_FIELD_NUMBER: _ClassVar[int]
+    HAS_OBD_FIELD_NUMBER: _ClassVar[int]
+    STEERED_AXLES_FIELD_NUMBER: _ClassVar[int]
     vin: str
     plate: str
     registration_province: str
@@ -144,7 +165,9 @@ class Vehicle(_message.Message):
     high_beam_separately_adjustable: bool
     van: bool
     rated_engine_speed_rpm: int
-    def __init__(self, vin: _Optional[str] = ..., plate: _Optional[str] = ..., registration_province: _Optional[str] = ..., vehicle_class: _Optional[_Union[VehicleClass, str]] = ..., fuel: _Optional[_Union[Fuel, str]] = ..., seats: _Optional[int] = ..., use: _Optional[_Union[VehicleUse, str]] = ..., registration_date: _Optional[_Union[Date, _Mapping]] = ..., curb_mass_kg: _Optional[int] = ..., max_total_mass_kg: _Optional[int] = ..., axle_count: _Optional[int] = ..., parking_brake_axles: _Optional[_Iterable[int]] = ..., lamp_system: _Optional[_Union[LampSystem, str]] = ..., articulated: _Optional[bool] = ..., high_beam_separately_adjustable: _Optional[bool] = ..., van: _Optional[bool] = ..., rated_engine_speed_rpm: _Optional[int] = ...) -> None: ...
+    has_obd: bool
+    steered_axles: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, vin: _Optional[str] = ..., plate: _Optional[str] = ..., registration_province: _Optional[str] = ..., vehicle_class: _Optional[_Union[VehicleClass, str]] = ..., fuel: _Optional[_Union[Fuel, str]] = ..., seats: _Optional[int] = ..., use: _Optional[_Union[VehicleUse, str]] = ..., registration_date: _Optional[_Union[Date, _Mapping]] = ..., curb_mass_kg: _Optional[int] = ..., max_total_mass_kg: _Optional[int] = ..., axle_count: _Optional[int] = ..., parking_brake_axles: _Optional[_Iterable[int]] = ..., lamp_system: _Optional[_Union[LampSystem, str]] = ..., articulated: _Optional[bool] = ..., high_beam_separately_adjustable: _Optional[bool] = ..., van: _Optional[bool] = ..., rated_engine_speed_rpm: _Optional[int] = ..., has_obd: _Optional[bool] = ..., steered_axles: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class BrakeTest(_message.Message):
     __slots__ = ("kind", "left_max_force_n", "right_max_force_n", "left_drag_n", "right_drag_n", "slip_left", "slip_right", "sample_rate_hz", "left_curve_n", "right_curve_n", "test_counter")
@@ -251,6 +274,36 @@ class Emission(_message.Message):
     free_acceleration: FreeAcceleration
     def __init__(self, limit_set: _Optional[str] = ..., two_speed_idle: _Optional[_Union[TwoSpeedIdle, _Mapping]] = ..., free_acceleration: _Optional[_Union[FreeAcceleration, _Mapping]] = ...) -> None: ...
 
+class MonitorReadiness(_message.Message):
+    __slots__ = ("monitor", "supported", "complete")
+    MONITOR_FIELD_NUMBER: _ClassVar[int]
+    SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    monitor: str
+    supported: bool
+    complete: bool
+    def __init__(self, monitor: _Optional[str] = ..., supported: _Optional[bool] = ..., complete: _Optional[bool] = ...) -> None: ...
+
+class ObdCheck(_message.Message):
+    __slots__ = ("communicated", "protocol", "mil_on", "dtc_count", "stored_dtcs", "readiness", "vin", "vin_note")
+    COMMUNICATED_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    MIL_ON_FIELD_NUMBER: _ClassVar[int]
+    DTC_COUNT_FIELD_NUMBER: _ClassVar[int]
+    STORED_DTCS_FIELD_NUMBER: _ClassVar[int]
+    READINESS_FIELD_NUMBER: _ClassVar[int]
+    VIN_FIELD_NUMBER: _ClassVar[int]
+    VIN_NOTE_FIELD_NUMBER: _ClassVar[int]
+    communicated: bool
+    protocol: str
+    mil_on: bool
+    dtc_count: int
+    stored_dtcs: _containers.RepeatedScalarFieldContainer[str]
+    readiness: _containers.RepeatedCompositeFieldContainer[MonitorReadiness]
+    vin: str
+    vin_note: str
+    def __init__(self, communicated: _Optional[bool] = ..., protocol: _Optional[str] = ..., mil_on: _Optional[bool] = ..., dtc_count: _Optional[int] = ..., stored_dtcs: _Optional[_Iterable[str]] = ..., readiness: _Optional[_Iterable[_Union[MonitorReadiness, _Mapping]]] = ..., vin: _Optional[str] = ..., vin_note: _Optional[str] = ...) -> None: ...
+
 class VisualCheck(_message.Message):
     __slots__ = ("item_code", "passed", "note", "inspector_id", "recorded_at", "correction_reason")
     ITEM_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -306,7 +359,7 @@ class Verdict(_message.Message):
     def __init__(self, overall: _Optional[_Union[Outcome, str]] = ..., items: _Optional[_Iterable[_Union[VerdictItem, _Mapping]]] = ...) -> None: ...
 
 class InspectionRecord(_message.Message):
-    __slots__ = ("record_id", "station_id", "lane", "vehicle", "started_at", "finished_at", "axles", "station_verdict", "lamps", "emission", "visual_checks", "photos")
+    __slots__ = ("record_id", "station_id", "lane", "vehicle", "started_at", "finished_at", "axles", "station_verdict", "lamps", "emission", "visual_checks", "photos", "obd", "purpose", "laden")
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
     STATION_ID_FIELD_NUMBER: _ClassVar[int]
     LANE_FIELD_NUMBER: _ClassVar[int]
@@ -319,6 +372,9 @@ class InspectionRecord(_message.Message):
     EMISSION_FIELD_NUMBER: _ClassVar[int]
     VISUAL_CHECKS_FIELD_NUMBER: _ClassVar[int]
     PHOTOS_FIELD_NUMBER: _ClassVar[int]
+    OBD_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    LADEN_FIELD_NUMBER: _ClassVar[int]
     record_id: str
     station_id: str
     lane: int
@@ -331,7 +387,10 @@ class InspectionRecord(_message.Message):
     emission: Emission
     visual_checks: _containers.RepeatedCompositeFieldContainer[VisualCheck]
     photos: _containers.RepeatedCompositeFieldContainer[PhotoRef]
-    def __init__(self, record_id: _Optional[str] = ..., station_id: _Optional[str] = ..., lane: _Optional[int] = ..., vehicle: _Optional[_Union[Vehicle, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., axles: _Optional[_Iterable[_Union[AxleBrake, _Mapping]]] = ..., station_verdict: _Optional[_Union[Verdict, _Mapping]] = ..., lamps: _Optional[_Iterable[_Union[LampMeasurement, _Mapping]]] = ..., emission: _Optional[_Union[Emission, _Mapping]] = ..., visual_checks: _Optional[_Iterable[_Union[VisualCheck, _Mapping]]] = ..., photos: _Optional[_Iterable[_Union[PhotoRef, _Mapping]]] = ...) -> None: ...
+    obd: ObdCheck
+    purpose: InspectionPurpose
+    laden: bool
+    def __init__(self, record_id: _Optional[str] = ..., station_id: _Optional[str] = ..., lane: _Optional[int] = ..., vehicle: _Optional[_Union[Vehicle, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., axles: _Optional[_Iterable[_Union[AxleBrake, _Mapping]]] = ..., station_verdict: _Optional[_Union[Verdict, _Mapping]] = ..., lamps: _Optional[_Iterable[_Union[LampMeasurement, _Mapping]]] = ..., emission: _Optional[_Union[Emission, _Mapping]] = ..., visual_checks: _Optional[_Iterable[_Union[VisualCheck, _Mapping]]] = ..., photos: _Optional[_Iterable[_Union[PhotoRef, _Mapping]]] = ..., obd: _Optional[_Union[ObdCheck, _Mapping]] = ..., purpose: _Optional[_Union[InspectionPurpose, str]] = ..., laden: _Optional[bool] = ...) -> None: ...
 
 class SignedRecord(_message.Message):
     __slots__ = ("record", "key_id", "signature")

@@ -26,15 +26,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from protos.tongjian.v1 import inspection_pb2 as protos_dot_tongjian_dot_v1_dot_inspection__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dprotos/tongjian/v1/lane.proto\x12\x0btongjian.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#protos/tongjian/v1/inspection.proto\"9\n\rSignInRequest\x12\x14\n\x0cinspector_id\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\"W\n\x0eSignInResponse\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x13ListVehiclesRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x0c\n\x04lane\x18\x02 \x01(\r\"\xa1\x02\n\x0bLaneVehicle\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x0b\n\x03vin\x18\x02 \x01(\t\x12\r\n\x05plate\x18\x03 \x01(\t\x12\x30\n\rvehicle_class\x18\x04 \x01(\x0e\x32\x19.tongjian.v1.VehicleClass\x12\x1f\n\x04\x66uel\x18\x05 \x01(\x0e\x32\x11.tongjian.v1.Fuel\x12%\n\x05state\x18\x06 \x01(\x0e\x32\x16.tongjian.v1.LaneState\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12\x15\n\rchecked_items\x18\x08 \x03(\t\x12\x13\n\x0bphoto_count\x18\t \x01(\r\x12.\n\nstarted_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"d\n\x14ListVehiclesResponse\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12\x0c\n\x04lane\x18\x02 \x01(\r\x12*\n\x08vehicles\x18\x03 \x03(\x0b\x32\x18.tongjian.v1.LaneVehicle\"\\\n\x0e\x43heckInRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x0c\n\x04lane\x18\x02 \x01(\r\x12%\n\x07vehicle\x18\x03 \x01(\x0b\x32\x14.tongjian.v1.Vehicle\"T\n\x0f\x43heckInResponse\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\tCheckItem\x12\x11\n\titem_code\x18\x01 \x01(\t\x12\x0e\n\x06passed\x18\x02 \x01(\x08\x12\x0c\n\x04note\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"f\n\x13SubmitChecksRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12%\n\x05items\x18\x03 \x03(\x0b\x32\x16.tongjian.v1.CheckItem\"?\n\x14SubmitChecksResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\r\x12\x15\n\rchecked_items\x18\x02 \x03(\t\"`\n\x0bPhotoHeader\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x11\n\titem_code\x18\x03 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\"P\n\nPhotoChunk\x12*\n\x06header\x18\x01 \x01(\x0b\x32\x18.tongjian.v1.PhotoHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"9\n\x13UploadPhotoResponse\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x04\";\n\x0f\x43ompleteRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\"\xa8\x01\n\x10\x43ompleteResponse\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12%\n\x07overall\x18\x02 \x01(\x0e\x32\x14.tongjian.v1.Outcome\x12/\n\x0b\x66inished_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07\x66\x61iling\x18\x04 \x03(\x0b\x32\x18.tongjian.v1.VerdictItem\"H\n\x0c\x41\x62ortRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"X\n\rAbortResponse\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.tongjian.v1.LaneState\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"=\n\x11WatchVisitRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\"\x80\x01\n\rVisitProgress\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.tongjian.v1.LaneState\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\x04 \x01(\t\";\n\x14GetLaneStatusRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x0c\n\x04lane\x18\x02 \x01(\r\"s\n\nBenchState\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\n\n\x02up\x18\x03 \x01(\x08\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_error\x18\x05 \x01(\t\"c\n\x15GetLaneStatusResponse\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12\x0c\n\x04lane\x18\x02 \x01(\r\x12(\n\x07\x62\x65nches\x18\x03 \x03(\x0b\x32\x17.tongjian.v1.BenchState*\x87\x02\n\tLaneState\x12\x1a\n\x16LANE_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12LANE_STATE_WAITING\x10\x01\x12\x1a\n\x16LANE_STATE_CHECKING_IN\x10\x02\x12\x14\n\x10LANE_STATE_BRAKE\x10\x03\x12\x18\n\x14LANE_STATE_HEADLIGHT\x10\x04\x12\x17\n\x13LANE_STATE_EMISSION\x10\x05\x12\x15\n\x11LANE_STATE_VISUAL\x10\x06\x12\x19\n\x15LANE_STATE_COMPLETING\x10\x07\x12\x17\n\x13LANE_STATE_COMPLETE\x10\x08\x12\x16\n\x12LANE_STATE_ABORTED\x10\t2\xb9\x05\n\x0bLaneService\x12\x41\n\x06SignIn\x12\x1a.tongjian.v1.SignInRequest\x1a\x1b.tongjian.v1.SignInResponse\x12S\n\x0cListVehicles\x12 .tongjian.v1.ListVehiclesRequest\x1a!.tongjian.v1.ListVehiclesResponse\x12\x44\n\x07\x43heckIn\x12\x1b.tongjian.v1.CheckInRequest\x1a\x1c.tongjian.v1.CheckInResponse\x12S\n\x0cSubmitChecks\x12 .tongjian.v1.SubmitChecksRequest\x1a!.tongjian.v1.SubmitChecksResponse\x12J\n\x0bUploadPhoto\x12\x17.tongjian.v1.PhotoChunk\x1a .tongjian.v1.UploadPhotoResponse(\x01\x12G\n\x08\x43omplete\x12\x1c.tongjian.v1.CompleteRequest\x1a\x1d.tongjian.v1.CompleteResponse\x12>\n\x05\x41\x62ort\x12\x19.tongjian.v1.AbortRequest\x1a\x1a.tongjian.v1.AbortResponse\x12J\n\nWatchVisit\x12\x1e.tongjian.v1.WatchVisitRequest\x1a\x1a.tongjian.v1.VisitProgress0\x01\x12V\n\rGetLaneStatus\x12!.tongjian.v1.GetLaneStatusRequest\x1a\".tongjian.v1.GetLaneStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dprotos/tongjian/v1/lane.proto\x12\x0btongjian.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#protos/tongjian/v1/inspection.proto\"9\n\rSignInRequest\x12\x14\n\x0cinspector_id\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\"W\n\x0eSignInResponse\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x13ListVehiclesRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x0c\n\x04lane\x18\x02 \x01(\r\"\xa1\x02\n\x0bLaneVehicle\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x0b\n\x03vin\x18\x02 \x01(\t\x12\r\n\x05plate\x18\x03 \x01(\t\x12\x30\n\rvehicle_class\x18\x04 \x01(\x0e\x32\x19.tongjian.v1.VehicleClass\x12\x1f\n\x04\x66uel\x18\x05 \x01(\x0e\x32\x11.tongjian.v1.Fuel\x12%\n\x05state\x18\x06 \x01(\x0e\x32\x16.tongjian.v1.LaneState\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12\x15\n\rchecked_items\x18\x08 \x03(\t\x12\x13\n\x0bphoto_count\x18\t \x01(\r\x12.\n\nstarted_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"d\n\x14ListVehiclesResponse\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12\x0c\n\x04lane\x18\x02 \x01(\r\x12*\n\x08vehicles\x18\x03 \x03(\x0b\x32\x18.tongjian.v1.LaneVehicle\"\x9c\x01\n\x0e\x43heckInRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x0c\n\x04lane\x18\x02 \x01(\r\x12%\n\x07vehicle\x18\x03 \x01(\x0b\x32\x14.tongjian.v1.Vehicle\x12/\n\x07purpose\x18\x04 \x01(\x0e\x32\x1e.tongjian.v1.InspectionPurpose\x12\r\n\x05laden\x18\x05 \x01(\x08\"T\n\x0f\x43heckInResponse\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\tCheckItem\x12\x11\n\titem_code\x18\x01 \x01(\t\x12\x0e\n\x06passed\x18\x02 \x01(\x08\x12\x0c\n\x04note\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"f\n\x13SubmitChecksRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12%\n\x05items\x18\x03 \x03(\x0b\x32\x16.tongjian.v1.CheckItem\"?\n\x14SubmitChecksResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\r\x12\x15\n\rchecked_items\x18\x02 \x03(\t\"`\n\x0bPhotoHeader\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x11\n\titem_code\x18\x03 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\"P\n\nPhotoChunk\x12*\n\x06header\x18\x01 \x01(\x0b\x32\x18.tongjian.v1.PhotoHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"9\n\x13UploadPhotoResponse\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x04\";\n\x0f\x43ompleteRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\"\xa8\x01\n\x10\x43ompleteResponse\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12%\n\x07overall\x18\x02 \x01(\x0e\x32\x14.tongjian.v1.Outcome\x12/\n\x0b\x66inished_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07\x66\x61iling\x18\x04 \x03(\x0b\x32\x18.tongjian.v1.VerdictItem\"H\n\x0c\x41\x62ortRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"X\n\rAbortResponse\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.tongjian.v1.LaneState\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"=\n\x11WatchVisitRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\"\x80\x01\n\rVisitProgress\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.tongjian.v1.LaneState\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\x04 \x01(\t\";\n\x14GetLaneStatusRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x0c\n\x04lane\x18\x02 \x01(\r\"s\n\nBenchState\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\n\n\x02up\x18\x03 \x01(\x08\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_error\x18\x05 \x01(\t\"c\n\x15GetLaneStatusResponse\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12\x0c\n\x04lane\x18\x02 \x01(\r\x12(\n\x07\x62\x65nches\x18\x03 \x03(\x0b\x32\x17.tongjian.v1.BenchState*\x87\x02\n\tLaneState\x12\x1a\n\x16LANE_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12LANE_STATE_WAITING\x10\x01\x12\x1a\n\x16LANE_STATE_CHECKING_IN\x10\x02\x12\x14\n\x10LANE_STATE_BRAKE\x10\x03\x12\x18\n\x14LANE_STATE_HEADLIGHT\x10\x04\x12\x17\n\x13LANE_STATE_EMISSION\x10\x05\x12\x15\n\x11LANE_STATE_VISUAL\x10\x06\x12\x19\n\x15LANE_STATE_COMPLETING\x10\x07\x12\x17\n\x13LANE_STATE_COMPLETE\x10\x08\x12\x16\n\x12LANE_STATE_ABORTED\x10\t2\xb9\x05\n\x0bLaneService\x12\x41\n\x06SignIn\x12\x1a.tongjian.v1.SignInRequest\x1a\x1b.tongjian.v1.SignInResponse\x12S\n\x0cListVehicles\x12 .tongjian.v1.ListVehiclesRequest\x1a!.tongjian.v1.ListVehiclesResponse\x12\x44\n\x07\x43heckIn\x12\x1b.tongjian.v1.CheckInRequest\x1a\x1c.tongjian.v1.CheckInResponse\x12S\n\x0cSubmitChecks\x12 .tongjian.v1.SubmitChecksRequest\x1a!.tongjian.v1.SubmitChecksResponse\x12J\n\x0bUploadPhoto\x12\x17.tongjian.v1.PhotoChunk\x1a .tongjian.v1.UploadPhotoResponse(\x01\x12G\n\x08\x43omplete\x12\x1c.tongjian.v1.CompleteRequest\x1a\x1d.tongjian.v1.CompleteResponse\x12>\n\x05\x41\x62ort\x12\x19.tongjian.v1.AbortRequest\x1a\x1a.tongjian.v1.AbortResponse\x12J\n\nWatchVisit\x12\x1e.tongjian.v1.WatchVisitRequest\x1a\x1a.tongjian.v1.VisitProgress0\x01\x12V\n\rGetLaneStatus\x12!.tongjian.v1.GetLaneStatusRequest\x1a\".tongjian.v1.GetLaneStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.tongjian.v1.lane_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LANESTATE']._serialized_start=2254
-  _globals['_LANESTATE']._serialized_end=2517
+  _globals['_LANESTATE']._serialized_start=2319
+  _globals['_LANESTATE']._serialized_end=2582
   _globals['_SIGNINREQUEST']._serialized_start=116
   _globals['_SIGNINREQUEST']._serialized_end=173
   _globals['_SIGNINRESPONSE']._serialized_start=175
@@ -45,40 +45,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LANEVEHICLE']._serialized_end=614
   _globals['_LISTVEHICLESRESPONSE']._serialized_start=616
   _globals['_LISTVEHICLESRESPONSE']._serialized_end=716
-  _globals['_CHECKINREQUEST']._serialized_start=718
-  _globals['_CHECKINREQUEST']._serialized_end=810
-  _globals['_CHECKINRESPONSE']._serialized_start=812
-  _globals['_CHECKINRESPONSE']._serialized_end=896
-  _globals['_CHECKITEM']._serialized_start=898
-  _globals['_CHECKITEM']._serialized_end=974
-  _globals['_SUBMITCHECKSREQUEST']._serialized_start=976
-  _globals['_SUBMITCHECKSREQUEST']._serialized_end=1078
-  _globals['_SUBMITCHECKSRESPONSE']._serialized_start=1080
-  _globals['_SUBMITCHECKSRESPONSE']._serialized_end=1143
-  _globals['_PHOTOHEADER']._serialized_start=1145
-  _globals['_PHOTOHEADER']._serialized_end=1241
-  _globals['_PHOTOCHUNK']._serialized_start=1243
-  _globals['_PHOTOCHUNK']._serialized_end=1323
-  _globals['_UPLOADPHOTORESPONSE']._serialized_start=1325
-  _globals['_UPLOADPHOTORESPONSE']._serialized_end=1382
-  _globals['_COMPLETEREQUEST']._serialized_start=1384
-  _globals['_COMPLETEREQUEST']._serialized_end=1443
-  _globals['_COMPLETERESPONSE']._serialized_start=1446
-  _globals['_COMPLETERESPONSE']._serialized_end=1614
-  _globals['_ABORTREQUEST']._serialized_start=1616
-  _globals['_ABORTREQUEST']._serialized_end=1688
-  _globals['_ABORTRESPONSE']._serialized_start=1690
-  _globals['_ABORTRESPONSE']._serialized_end=1778
-  _globals['_WATCHVISITREQUEST']._serialized_start=1780
-  _globals['_WATCHVISITREQUEST']._serialized_end=1841
-  _globals['_VISITPROGRESS']._serialized_start=1844
-  _globals['_VISITPROGRESS']._serialized_end=1972
-  _globals['_GETLANESTATUSREQUEST']._serialized_start=1974
-  _globals['_GETLANESTATUSREQUEST']._serialized_end=2033
-  _globals['_BENCHSTATE']._serialized_start=2035
-  _globals['_BENCHSTATE']._serialized_end=2150
-  _globals['_GETLANESTATUSRESPONSE']._serialized_start=2152
-  _globals['_GETLANESTATUSRESPONSE']._serialized_end=2251
-  _globals['_LANESERVICE']._serialized_start=2520
-  _globals['_LANESERVICE']._serialized_end=3217
+  _globals['_CHECKINREQUEST']._serialized_start=719
+  _globals['_CHECKINREQUEST']._serialized_end=875
+  _globals['_CHECKINRESPONSE']._serialized_start=877
+  _globals['_CHECKINRESPONSE']._serialized_end=961
+  _globals['_CHECKITEM']._serialized_start=963
+  _globals['_CHECKITEM']._serialized_end=1039
+  _globals['_SUBMITCHECKSREQUEST']._serialized_start=1041
+  _globals['_SUBMITCHECKSREQUEST']._serialized_end=1143
+  _globals['_SUBMITCHECKSRESPONSE']._serialized_start=1145
+  _globals['_SUBMITCHECKSRESPONSE']._serialized_end=1208
+  _globals['_PHOTOHEADER']._serialized_start=1210
+  _globals['_PHOTOHEADER']._serialized_end=1306
+  _globals['_PHOTOCHUNK']._serialized_start=1308
+  _globals['_PHOTOCHUNK']._serialized_end=1388
+  _globals['_UPLOADPHOTORESPONSE']._serialized_start=1390
+  _globals['_UPLOADPHOTORESPONSE']._serialized_end=1447
+  _globals['_COMPLETEREQUEST']._serialized_start=1449
+  _globals['_COMPLETEREQUEST']._serialized_end=1508
+  _globals['_COMPLETERESPONSE']._serialized_start=1511
+  _globals['_COMPLETERESPONSE']._serialized_end=1679
+  _globals['_ABORTREQUEST']._serialized_start=1681
+  _globals['_ABORTREQUEST']._serialized_end=1753
+  _globals['_ABORTRESPONSE']._serialized_start=1755
+  _globals['_ABORTRESPONSE']._serialized_end=1843
+  _globals['_WATCHVISITREQUEST']._serialized_start=1845
+  _globals['_WATCHVISITREQUEST']._serialized_end=1906
+  _globals['_VISITPROGRESS']._serialized_start=1909
+  _globals['_VISITPROGRESS']._serialized_end=2037
+  _globals['_GETLANESTATUSREQUEST']._serialized_start=2039
+  _globals['_GETLANESTATUSREQUEST']._serialized_end=2098
+  _globals['_BENCHSTATE']._serialized_start=2100
+  _globals['_BENCHSTATE']._serialized_end=2215
+  _globals['_GETLANESTATUSRESPONSE']._serialized_start=2217
+  _globals['_GETLANESTATUSRESPONSE']._serialized_end=2316
+  _globals['_LANESERVICE']._serialized_start=2585
+  _globals['_LANESERVICE']._serialized_end=3282
 # @@protoc_insertion_point(module_scope)

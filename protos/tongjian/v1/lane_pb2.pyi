@@ -93,14 +93,18 @@ class ListVehiclesResponse(_message.Message):
     def __init__(self, station_id: _Optional[str] = ..., lane: _Optional[int] = ..., vehicles: _Optional[_Iterable[_Union[LaneVehicle, _Mapping]]] = ...) -> None: ...
 
 class CheckInRequest(_message.Message):
-    __slots__ = ("session_token", "lane", "vehicle")
+    __slots__ = ("session_token", "lane", "vehicle", "purpose", "laden")
     SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
     LANE_FIELD_NUMBER: _ClassVar[int]
     VEHICLE_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    LADEN_FIELD_NUMBER: _ClassVar[int]
     session_token: str
     lane: int
     vehicle: _inspection_pb2.Vehicle
-    def __init__(self, session_token: _Optional[str] = ..., lane: _Optional[int] = ..., vehicle: _Optional[_Union[_inspection_pb2.Vehicle, _Mapping]] = ...) -> None: ...
+    purpose: _inspection_pb2.InspectionPurpose
+    laden: bool
+    def __init__(self, session_token: _Optional[str] = ..., lane: _Optional[int] = ..., vehicle: _Optional[_Union[_inspection_pb2.Vehicle, _Mapping]] = ..., purpose: _Optional[_Union[_inspection_pb2.InspectionPurpose, str]] = ..., laden: _Optional[bool] = ...) -> None: ...
 
 class CheckInResponse(_message.Message):
     __slots__ = ("record_id", "started_at")

@@ -98,7 +98,7 @@ async def test_silence_is_a_timeout_within_the_configured_limit(connect, bench: 
     with pytest.raises(DeviceTimeout) as caught:
         await bench.call(link)
     elapsed = time.monotonic() - started
-    assert 0.15 <= elapsed < 0.35
+    assert 0.15 <= elapsed < 0.6  # the limit, plus what a loaded 2-core CI machine adds
     assert (caught.value.device, caught.value.command) == (bench.name, bench.command)
     assert "no reply within 0.15 s" in caught.value.cause
 

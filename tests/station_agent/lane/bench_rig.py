@@ -11,13 +11,15 @@ from pathlib import Path
 from inspection import InspectionRecord
 from simulators.ega_sim import GasAnalyserSimulator
 from simulators.hlt_sim import HeadlightTesterSimulator
+from simulators.obd_sim import ObdSimulator
 from simulators.opm_sim import OpacityMeterSimulator
 from simulators.rbt_server import RbtSimulator
 from station_agent.bench_supervisor import BenchId, BenchStatus
 from station_agent.lane import Lane
 from station_agent.lane_config import load_lane_config
 from station_agent.lane_wiring import open_lane
-from tongjian.demo import STATION_ID, TIME_SCALE, SimulatedLane
+from tests.conftest import STATION_ID
+from tongjian.demo import TIME_SCALE, SimulatedLane
 
 # Fast reconnection for tests: first retry after 20 ms, at most 200 ms apart.
 BENCHES_TABLE = (
@@ -42,6 +44,7 @@ class PluggableLane(SimulatedLane):
         self.hlt = HeadlightTesterSimulator(seed=self.seed, time_scale=TIME_SCALE)
         self.ega = GasAnalyserSimulator(seed=self.seed, time_scale=TIME_SCALE)
         self.opm = OpacityMeterSimulator(seed=self.seed, time_scale=TIME_SCALE)
+        self.obd = ObdSimulator(seed=self.seed)
         if self.rtu:
             rbt_table = f'transport = "rtu"\nserial_port = "{self._link("rbt")}"\n'
         else:
@@ -63,11 +66,12 @@ class PluggableLane(SimulatedLane):
                 "insecure = true\n"  # a test bench: PDA TLS has its own tests
             )
         text = (
-            f'station_id = "{STATION_ID}"\nlane = {self.number}\nlimit_set = "b"\n\n'
+            f'station_id = "{self.station_id}"\nlane = {self.number}\nlimit_set = "b"\n\n'
             f'[rbt]\n{rbt_table}profile = "{self.profile}"\ntimeout_s = 1.0\n\n'
             f'[hlt]\nserial_port = "{self._link("hlt")}"\n\n'
             f'[ega]\nserial_port = "{self._link("ega")}"\n\n'
             f'[opm]\nserial_port = "{self._link("opm")}"\n\n'
+            f'[obd]\nserial_port = "{self._link("obd")}"\nprotocol = "6"\ntimeout_s = 0.5\n\n'
             f"[procedures]\ntime_scale = {TIME_SCALE}\n\n{BENCHES_TABLE}\n{pda}"
         )
         self.config_path = workdir / f"lane{self.number}.toml"
@@ -77,7 +81,7 @@ class PluggableLane(SimulatedLane):
     async def _start_serial_and_rtu(self) -> None:
         if self.rtu:
             await self.rbt.start_rtu(link_path=self._link("rbt"))
-        for bench in ("hlt", "ega", "opm"):
+        for bench in ("hlt", "ega", "opm", "obd"):
             getattr(self, bench).start(link_path=self._link(bench))
 
     async def bring_all(self) -> None:
@@ -115,7 +119,9 @@ class SupervisedLane:
 async def supervised_lane(
     tmp_path: Path, *, rtu: bool = False, profile: str = "default", present_at_start: bool = True
 ) -> AsyncIterator[SupervisedLane]:
-    benches = PluggableLane(number=1, profile=profile, rtu=rtu, seed=1, present_at_start=present_at_start)
+    benches = PluggableLane(
+        number=1, profile=profile, rtu=rtu, seed=1, present_at_start=present_at_start, station_id=STATION_ID
+    )
     config_path = await benches.start(tmp_path)
     try:
         completed: list[InspectionRecord] = []

@@ -13,6 +13,7 @@ from simulators.fleet import generate_fleet
 from station_agent.lane import Lane
 from station_agent.lane_config import load_lane_config
 from station_agent.lane_wiring import open_lane
+from tests.conftest import STATION_ID
 from tongjian.demo import SimulatedLane
 
 _FLEET = generate_fleet(200, seed=11, as_of=date(2026, 11, 25))
@@ -41,7 +42,7 @@ class RunningLane:
 async def start_lane(
     tmp_path: Path, profile: str = "default", rtu: bool = False
 ) -> AsyncIterator[RunningLane]:
-    benches = SimulatedLane(number=1, profile=profile, rtu=rtu, seed=1)
+    benches = SimulatedLane(number=1, profile=profile, rtu=rtu, seed=1, station_id=STATION_ID)
     config_path = await benches.start(tmp_path, pda_listen=None)
     try:
         completed: list[InspectionRecord] = []

@@ -24,6 +24,7 @@ from protos.tongjian.v1 import lane_pb2, lane_pb2_grpc
 from station_agent.inspector_directory import InspectorDirectory
 from station_agent.outbox import OutboxStore
 from station_agent.record_signer import RecordSigner
+from tests.conftest import STATION_ID
 from tests.station_agent.lane.bench_rig import PluggableLane
 from tests.station_agent.lane.lane_rig import vehicle_with
 
@@ -54,7 +55,9 @@ async def test_agent_runs_delivers_and_serves_with_every_bench_missing(
             record = make_record(index)
             outbox.put(signer.seal(record), str(record.record_id))  # type: ignore[arg-type, attr-defined]
 
-    benches = PluggableLane(number=1, profile="default", rtu=False, seed=1, present_at_start=False)
+    benches = PluggableLane(
+        number=1, profile="default", rtu=False, seed=1, present_at_start=False, station_id=STATION_ID
+    )
     lane_file = await benches.start(tmp_path, pda_listen="127.0.0.1:0")
     credential = InspectorDirectory(tmp_path / "inspectors.sqlite3").issue(
         INSPECTOR,
@@ -96,7 +99,7 @@ async def test_agent_runs_delivers_and_serves_with_every_bench_missing(
             ).session_token
             status = await stub.GetLaneStatus(lane_pb2.GetLaneStatusRequest(session_token=token, lane=1))
             assert [(b.name, b.up) for b in status.benches] == [
-                ("rbt", False), ("hlt", False), ("ega", False), ("opm", False)
+                ("rbt", False), ("hlt", False), ("ega", False), ("opm", False), ("obd", False)
             ]  # fmt: skip
             assert all(b.last_error for b in status.benches)
             vehicle = vehicle_with(Fuel.PETROL, 0)

@@ -26,6 +26,7 @@ from station_agent.lane_config import (
     BenchSupervisionConfig,
     FreeAccelerationTimings,
     LaneConfig,
+    ObdBenchConfig,
     PdaConfig,
     RbtConfig,
     RtuTransport,
@@ -92,6 +93,10 @@ COMMON: list[tuple[str, object, Get]] = [
     *_serial_rows("hlt"),
     *_serial_rows("ega"),
     *_serial_rows("opm"),
+    ("obd.serial_port", "/dev/ttyUSB-obd", lambda _l, e: e.obd.config.port),
+    ("obd.baud", 115200, lambda _l, e: e.obd.config.baudrate),
+    ("obd.protocol", "7", lambda _l, e: e.obd.config.protocol),
+    ("obd.timeout_s", 1.25, lambda _l, e: e.obd.config.answer_timeout_s),
     ("procedures.time_scale", 0.25, lambda lane, _e: lane.clock.time_scale),  # type: ignore[attr-defined]
     *_timing_rows(),
 ]
@@ -109,6 +114,8 @@ RTU: list[tuple[str, object, Get]] = [
     ("rbt.stop_bits", 2, lambda _l, e: e.rbt_link.stop_bits),
     ("rbt.unit", 11, lambda _l, e: e.rbt_link.unit),
 ]
+# The schedule replaces limit_set (one or the other): tests/station_agent/lane/test_lane_limit_sets.py.
+SCHEDULE = ["limit_sets"]
 PDA = [
     "pda.listen", "pda.cert", "pda.key", "pda.directory", "pda.photo_dir", "pda.max_photo_bytes",
     "pda.session_ttl_s",
@@ -209,13 +216,13 @@ async def test_pda_settings_reach_the_pda_service(tmp_path: Path, station_key: A
 
 
 def test_the_table_covers_every_setting_the_parser_reads() -> None:
-    covered = {key for key, _v, _g in [*COMMON, *TCP, *RTU]} | set(PDA)
+    covered = {key for key, _v, _g in [*COMMON, *TCP, *RTU]} | set(PDA) | set(SCHEDULE)
 
     def keys(prefix: str, cls: type) -> set[str]:
         return {f"{prefix}{f.name}" for f in dataclasses.fields(cls)}
 
     known = (
-        {"station_id", "lane", "limit_set", "rbt.transport", "procedures.time_scale"}
+        {"station_id", "lane", "limit_set", "limit_sets", "rbt.transport", "procedures.time_scale"}
         | keys("rbt.", TcpTransport)
         | keys("rbt.", RtuTransport)
         | {f"rbt.{name}" for name in ("profile", "timeout_s", "retries")}
@@ -223,13 +230,14 @@ def test_the_table_covers_every_setting_the_parser_reads() -> None:
         | keys("hlt.", SerialBenchConfig)
         | keys("ega.", SerialBenchConfig)
         | keys("opm.", SerialBenchConfig)
+        | keys("obd.", ObdBenchConfig)
         | keys("procedures.two_speed_idle.", TwoSpeedIdleTimings)
         | keys("procedures.free_acceleration.", FreeAccelerationTimings)
         | keys("benches.", BenchSupervisionConfig)
         | keys("pda.", PdaConfig)
     )
     top = {f.name for f in dataclasses.fields(LaneConfig)} - {
-        "rbt", "hlt", "ega", "opm", "procedures", "pda", "benches", "source"
+        "rbt", "hlt", "ega", "opm", "obd", "procedures", "pda", "benches", "source"
     }  # fmt: skip
     assert top <= known
     assert known - covered == set(), "settings with no row in the table"

@@ -13,6 +13,7 @@ from inspection import Fuel, InspectionRecord
 from station_agent.lane import IllegalTransition, LaneState
 from station_agent.lane_config import load_lane_config
 from station_agent.lane_wiring import open_lane
+from tests.conftest import STATION_ID
 from tests.station_agent.lane.lane_rig import vehicle_with
 from tongjian.demo import SimulatedLane
 
@@ -20,7 +21,7 @@ from tongjian.demo import SimulatedLane
 async def test_a_cancelled_completion_still_settles_the_visit_by_what_the_hand_over_did(
     tmp_path: Path,
 ) -> None:
-    benches = SimulatedLane(number=1, profile="default", rtu=False, seed=1)
+    benches = SimulatedLane(number=1, profile="default", rtu=False, seed=1, station_id=STATION_ID)
     config_path = await benches.start(tmp_path, pda_listen=None)
     release = asyncio.Event()
     handed_over: list[InspectionRecord] = []
@@ -63,7 +64,7 @@ async def test_a_cancelled_completion_still_settles_the_visit_by_what_the_hand_o
 
 
 async def test_a_visit_left_open_expires_and_can_no_longer_be_completed(tmp_path: Path) -> None:
-    benches = SimulatedLane(number=1, profile="default", rtu=False, seed=1)
+    benches = SimulatedLane(number=1, profile="default", rtu=False, seed=1, station_id=STATION_ID)
     config_path = await benches.start(tmp_path, pda_listen=None)
     handed_over: list[InspectionRecord] = []
 

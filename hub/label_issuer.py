@@ -1,0 +1,55 @@
+"""The label issuer: a background task that keeps calling ``LabelBook.issue_pending`` so that
+every passed record gets its inspection label within about ``interval`` seconds.
+
+Every replica may run one: the book's inserts ignore duplicates, so they never issue a label twice.
+A database error is logged and retried on the next tick (the records wait; nothing is lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub.label_book import LabelBook
+
+log = logging.getLogger(__name__)
+
+
+class LabelIssuer:
+    def __init__(self, book: LabelBook, interval: float = 1.0, batch: int = 200) -> None:
+        self._book = book
+        self._interval = interval
+        self._batch = batch
+        self._task: asyncio.Task[None] | None = None
+        self.issued = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="label-issuer")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def catch_up(self) -> int:
+        """Issue until a pass finds a short batch (the backlog is done); the labels stored."""
+        stored = 0
+        while True:
+            done = await asyncio.to_thread(self._book.issue_pending, self._batch)
+            stored += done.issued
+            if done.scanned < self._batch:
+                self.issued += stored
+                return stored
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.catch_up()
+            except SQLAlchemyError as exc:
+                log.warning("label issuer: database error, retrying in %.1f s: %s", self._interval, exc)
+            await asyncio.sleep(self._interval)
