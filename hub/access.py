@@ -8,28 +8,43 @@ open to any client the TLS handshake admitted (load balancers and grpcurl carry 
 
 Adding an RPC is one line in ``RPC_ROLES``.
 
+Every refusal is audited (``access_refused``: method, role and person) when the gate is given an
+audit sink (the hub's ``HubStore.append_audit``); a refusal stands even if the audit write fails.
+
 Only served with TLS: a plaintext hub (tests, demos; ``--insecure``) knows no roles.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
+from sqlalchemy.exc import SQLAlchemyError
 
+from hub.audit import AuditEntry
 from pki.authority import Role
-from pki.grpc_credentials import CertificateRoleError, peer_role
+from pki.grpc_credentials import CertificateRoleError, peer_common_name, peer_role
+
+log = logging.getLogger(__name__)
 
 _STATION_ONLY = frozenset({Role.STATION})
+_REVIEWERS = frozenset({Role.REVIEWER, Role.SENIOR_REVIEWER})
 _PEER_HUBS = frozenset({Role.PEER_HUB})
 
 RPC_ROLES: Mapping[str, frozenset[Role]] = {
     "/tongjian.v1.StationIngest/Submit": _STATION_ONLY,
     "/tongjian.v1.StationEnrollment/CheckEnrollment": _STATION_ONLY,
     "/tongjian.v1.StationNotices/Fetch": _STATION_ONLY,
+    "/tongjian.v1.Review/ListQueue": _REVIEWERS,
+    "/tongjian.v1.Review/Claim": _REVIEWERS,
+    "/tongjian.v1.Review/Show": _REVIEWERS,
+    "/tongjian.v1.Review/Decide": _REVIEWERS,
+    "/tongjian.v1.Review/Stats": _REVIEWERS,
     # Public keys and a signed list: any holder of a certificate of ours may fetch them.
     "/tongjian.v1.Labels/GetLabelKeys": frozenset(Role),
     "/tongjian.v1.Labels/GetRevocationList": frozenset(Role),
@@ -42,6 +57,26 @@ RPC_ROLES: Mapping[str, frozenset[Role]] = {
     "/tongjian.v1.PeerExchange/GetExemptionFacts": _PEER_HUBS,
     "/tongjian.v1.PeerExchange/RecordExemptionLabel": _PEER_HUBS,
 }
+
+AuditSink = Callable[[Sequence[AuditEntry]], None]
+
+
+def refusal_entry(method: str, person: str | None, role: str | None, why: str) -> AuditEntry:
+    """The audit entry for a refused call: method, role and person, and why."""
+    return AuditEntry(
+        "access_refused",
+        f"{method} refused to {person or 'an unnamed caller'} (role {role or 'none'}): {why}",
+    )
+
+
+async def audit_refusal(sink: AuditSink | None, entry: AuditEntry) -> None:
+    if sink is None:
+        return
+    try:
+        await asyncio.to_thread(sink, [entry])
+    except SQLAlchemyError:
+        log.exception("could not audit a refused call: %s", entry.detail)
+
 
 OPEN_SERVICES = frozenset(
     {
@@ -67,8 +102,9 @@ def service_of(method: str) -> str:
 class RoleGate(_ServerInterceptor):
     """Admits each call by ``table`` before its handler runs; refusals name role and method."""
 
-    def __init__(self, table: Mapping[str, frozenset[Role]]) -> None:
+    def __init__(self, table: Mapping[str, frozenset[Role]], audit: AuditSink | None = None) -> None:
         self._table = dict(table)
+        self._audit = audit
 
     async def intercept_service(
         self,
@@ -79,26 +115,36 @@ class RoleGate(_ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or service_of(method) in OPEN_SERVICES:
             return handler
-        return _guarded(handler, method, self._table.get(method, frozenset()))
+        return _guarded(handler, method, self._table.get(method, frozenset()), self._audit)
 
 
-async def _admit(context: grpc.aio.ServicerContext[Any, Any], method: str, allowed: frozenset[Role]) -> None:
+async def _admit(
+    context: grpc.aio.ServicerContext[Any, Any],
+    method: str,
+    allowed: frozenset[Role],
+    audit: AuditSink | None,
+) -> None:
+    person = peer_common_name(context)
     try:
         role = peer_role(context)
     except CertificateRoleError as error:
+        await audit_refusal(audit, refusal_entry(method, person, None, str(error)))
         await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{method}: {error}")
     if role is None:
+        await audit_refusal(audit, refusal_entry(method, None, None, "no client certificate"))
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"{method}: no client certificate")
     if role not in allowed:
         accepted = ", ".join(sorted(r.value for r in allowed)) or "no role"
-        await context.abort(
-            grpc.StatusCode.PERMISSION_DENIED,
-            f"{method} is not open to role {role.value!r} (it accepts: {accepted})",
-        )
+        why = f"{method} is not open to role {role.value!r} (it accepts: {accepted})"
+        await audit_refusal(audit, refusal_entry(method, person, role.value, why))
+        await context.abort(grpc.StatusCode.PERMISSION_DENIED, why)
 
 
 def _guarded(
-    handler: grpc.RpcMethodHandler[Any, Any], method: str, allowed: frozenset[Role]
+    handler: grpc.RpcMethodHandler[Any, Any],
+    method: str,
+    allowed: frozenset[Role],
+    audit: AuditSink | None,
 ) -> grpc.RpcMethodHandler[Any, Any]:
     if handler.request_streaming and handler.response_streaming:
         inner, make = handler.stream_stream, grpc.stream_stream_rpc_method_handler
@@ -117,7 +163,7 @@ def _guarded(
     if inspect.isasyncgenfunction(behaviour_of_handler):
 
         async def streaming(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-            await _admit(context, method, allowed)
+            await _admit(context, method, allowed, audit)
             async for response in behaviour_of_handler(request, context):
                 yield response
 
@@ -125,7 +171,7 @@ def _guarded(
     else:
 
         async def single(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            await _admit(context, method, allowed)
+            await _admit(context, method, allowed, audit)
             return await behaviour_of_handler(request, context)
 
         behaviour = single

@@ -16,6 +16,13 @@
     ├── ExemptionExchangeError     a peer's exemption message this hub will not act on (hub.exemption_exchange)
     ├── RecordRejected             a record the hub will not store (hub.envelope_check; Ack REJECTED)
     ├── MalformedStoredVerdict     a stored hub verdict that neither JSON form reads (hub.verdict)
+    ├── IllegalReviewTransition    an event a review item's state or the sender's role does not allow
+    │                              (hub.review_states)
+    ├── ReviewError                a review request that cannot be done (hub.review_queue)
+    │   ├── ReviewItemNotFound     no such item in the reviewer's province
+    │   ├── NotClaimant            deciding or releasing an item someone else (or nobody) holds
+    │   ├── ClaimExpired           the claim's lease ran out before the decision
+    │   └── InvalidDecisionReason  an empty or over-long reason
     ├── MerkleProofError           an RFC 9162 proof that does not verify (hub.merkle)
     ├── CheckpointInvalid          an audit checkpoint that does not parse or verify (hub.audit_checkpoint)
     ├── AuditTreeError             a proof or checkpoint the audit log cannot give (hub.audit_tree)
@@ -58,9 +65,10 @@
         └── MalformedSignatureFile the bag's hub signature tag file does not parse: line and why
 
 ``RecordRejected``, ``MalformedStoredVerdict``, ``ForwardRefused``, ``PeerProtocolError``,
-``ExemptionExchangeError`` and the audit tree's errors live beside the code that raises them; the
-rest live here (``hub.trust_list`` and ``hub.published_directory`` re-export theirs). Database
-driver errors (``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
+``ExemptionExchangeError``, the audit tree's errors and the review errors (``hub.review_states``,
+``hub.review_queue``) live beside the code that raises them; the rest live here
+(``hub.trust_list`` and ``hub.published_directory`` re-export theirs). Database driver errors
+(``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
 
 Edges: the ingest service answers ``RecordRejected`` with Ack REJECTED and maps ``CommitFailed``,
 ``HubShuttingDown`` and database errors to gRPC UNAVAILABLE; the CLI (``tongjian hub``,

@@ -25,7 +25,7 @@ from elabel.revocation import Revocation, RevocationList, sign_revocation_list
 from hub.audit import AuditEntry, append_audit
 from hub.db import Database, insert_ignoring_duplicates
 from hub.errors import UnknownLabel
-from hub.models import Label, LabelIssuerCursor, Record
+from hub.models import Label, LabelIssuerCursor, Record, RecordRevocation
 from inspection.exemption_rules import inspection_label_valid_until
 from inspection.inspection_schedule import ScheduledVehicle
 from inspection.vehicle import Vehicle, VehicleClass
@@ -213,8 +213,17 @@ class LabelBook(LabelRegistry):
         with self._database.read() as session:
             cursor = session.scalars(select(LabelIssuerCursor.seq).where(LabelIssuerCursor.id == 1)).one()
             rows = session.execute(
-                select(Record.seq, Record.received_at, Record.hub_overall, Record.payload, Label.serial)
+                select(
+                    Record.seq,
+                    Record.received_at,
+                    Record.hub_overall,
+                    Record.payload,
+                    Label.serial,
+                    RecordRevocation.record_seq,
+                )
                 .outerjoin(Label, Label.record_seq == Record.seq)
+                # A result post-review already rejected earns no label.
+                .outerjoin(RecordRevocation, RecordRevocation.record_seq == Record.seq)
                 .where(Record.seq > cursor)
                 .order_by(Record.seq)
                 .limit(limit)
@@ -222,8 +231,8 @@ class LabelBook(LabelRegistry):
         labels: list[dict[str, object]] = []
         settled_to = cursor
         settled = True
-        for seq, received_at, hub_overall, payload, existing in rows:
-            if hub_overall == Outcome.PASS.value and existing is None:
+        for seq, received_at, hub_overall, payload, existing, revoked in rows:
+            if hub_overall == Outcome.PASS.value and existing is None and revoked is None:
                 claims = self._inspection_claims(seq, bytes(payload), now)
                 if claims is not None:
                     labels.append(_row(claims, sign_label(claims, self.key), self.key.kid, seq))

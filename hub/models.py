@@ -253,6 +253,117 @@ class ForeignRecord(Base):
     revoked_reason: Mapped[str | None] = mapped_column(Text())
 
 
+# ---------------------------------------------------------------- post-review (migration 0004)
+
+
+class ReviewCursor(Base):
+    """A single row (id 1): every record up to ``last_seq`` has been screened. Screeners lock it,
+    so two replicas never screen at once (``hub.review_queue``)."""
+
+    __tablename__ = "review_cursor"
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(BigInteger())
+
+
+class ScreenedRecord(Base):
+    """What the screener learnt of a record (its ``records.seq``), kept for the rules that compare
+    a record with others: overlapping visits by VIN, the lane's previous TEST_COUNTER."""
+
+    __tablename__ = "screened_records"
+    __table_args__ = (
+        Index("ix_screened_records_vin_started", "vin", "started_at"),
+        Index("ix_screened_records_lane_finished", "station_id", "lane", "finished_at"),
+        Index("ix_screened_records_station_day", "station_id", "day"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInteger(), primary_key=True, autoincrement=False)
+    station_id: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(String(36))
+    lane: Mapped[int] = mapped_column(Integer())
+    vin: Mapped[str] = mapped_column(String(17))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    day: Mapped[date] = mapped_column(Date())  # in the station's local time
+    outcome: Mapped[str | None] = mapped_column(String(16))  # the hub's verdict
+    last_counter: Mapped[int | None] = mapped_column(Integer())  # the lane's brake bench, last run
+
+
+class PhotoHash(Base):
+    """Every photo of every screened record, by content hash (the shared-photo rule's index)."""
+
+    __tablename__ = "photo_hashes"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_seq: Mapped[int] = mapped_column(BigInteger(), primary_key=True, autoincrement=False)
+    vin: Mapped[str] = mapped_column(String(17))
+
+
+class CurveFingerprint(Base):
+    """Every brake run's shape hash (``hub.anomaly_rules.curve_fingerprint``), the copied-curve index."""
+
+    __tablename__ = "curve_fingerprints"
+
+    fingerprint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    record_seq: Mapped[int] = mapped_column(BigInteger(), primary_key=True, autoincrement=False)
+    run: Mapped[str] = mapped_column(String(32), primary_key=True)
+    vin: Mapped[str] = mapped_column(String(17))
+
+
+class StationDay(Base):
+    """Per station and local day: records screened, passed (hub verdict), sampled for review."""
+
+    __tablename__ = "station_days"
+
+    station_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date(), primary_key=True, index=True)
+    inspected: Mapped[int] = mapped_column(Integer())
+    passed: Mapped[int] = mapped_column(Integer())
+    sampled: Mapped[int] = mapped_column(Integer())
+
+
+class ReviewItem(Base):
+    """One record queued for post-review; ``state`` follows ``hub.review_states``."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        UniqueConstraint("record_seq", name="uq_review_items_record"),
+        Index("ix_review_items_open", "state", "province", "deadline", "id"),
+        Index("ix_review_items_lease", "state", "lease_until"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    record_seq: Mapped[int] = mapped_column(BigInteger())
+    station_id: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(String(36))
+    vin: Mapped[str] = mapped_column(String(17))
+    province: Mapped[str] = mapped_column(String(2))  # the station's: a reviewer's scope
+    state: Mapped[str] = mapped_column(String(24))
+    reasons: Mapped[list[dict[str, str]]] = mapped_column(JSON())  # [{"rule": .., "reason": ..}]
+    sampled: Mapped[bool] = mapped_column(Boolean())
+    queued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime())  # unclaimed past it: escalated
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    decision_reason: Mapped[str | None] = mapped_column(Text())
+
+
+class RecordRevocation(Base):
+    """A record whose inspection result a reviewer rejected: the result no longer stands."""
+
+    __tablename__ = "record_revocations"
+
+    record_seq: Mapped[int] = mapped_column(BigInteger(), primary_key=True, autoincrement=False)
+    station_id: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(String(36), index=True)
+    revoked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text())
+    review_item_id: Mapped[int] = mapped_column(BigInteger())
+
+
 # ---------------------------------------------------------------- the audit log's Merkle tree (migration 0005)
 
 

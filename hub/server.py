@@ -1,4 +1,5 @@
-"""The hub process: configuration, and the grpc.aio server that serves ingest, health and reflection.
+"""The hub process: configuration, and the grpc.aio server that serves ingest, review, health and
+reflection (and, in a federation, the peer exchange).
 
 ``HubServer`` is an async context manager: entering migrates the database, starts the group
 committer, the gRPC server and (if asked) the metrics endpoint; leaving stops taking new
@@ -13,7 +14,9 @@ unless told ``--insecure``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -52,6 +55,10 @@ from hub.notice_service import register_notice_service
 from hub.peer_exchange import SERVICE_NAME as PEER_EXCHANGE
 from hub.peer_exchange import PeerExchangeService, PeerExchangeSettings
 from hub.rate_limit import StationRateLimiter
+from hub.rejection_effects import forward_rejection, notify_station, revoke_label
+from hub.review_queue import RejectionHook, ReviewConfig, ReviewQueue, screen_periodically
+from hub.review_service import SERVICE_NAME as REVIEW_SERVICE
+from hub.review_service import register_review_service
 from hub.store import HubStore
 from hub.trust_list import ProvinceHubEntry, hub_signer
 from hub.vehicle_standing import StandingBook
@@ -130,6 +137,11 @@ class HubConfig:
     # How long after receipt a record's seq may still be overtaken by a slower commit (hub.label_book).
     label_settle_s: float = 30.0
     federation: FederationConfig | None = None  # None: a hub on its own, forwarding nothing
+    # Post-review (hub.review_queue): the queue's settings (its province is this hub's), and how
+    # often this process screens new records and sweeps leases; None: it does not (another
+    # replica or ``hub serve`` does). Reviewers are served either way.
+    review: ReviewConfig = field(default_factory=ReviewConfig)
+    review_screen_interval_s: float | None = None
 
 
 def split_host_port(address: str, what: str) -> tuple[str, int]:
@@ -162,6 +174,10 @@ class HubServer:
                 f"max_photos_per_record {config.max_photos_per_record} must be 0..{MAX_COUNT[Part.PHOTOS]} "
                 "(inspection.record_limits: what a station may put in one record)"
             )
+        if config.review_screen_interval_s is not None and config.review_screen_interval_s <= 0:
+            raise HubConfigError(
+                f"review_screen_interval_s {config.review_screen_interval_s} must be positive"
+            )
         if config.federation is not None and config.label_key is not None:
             # Peers and verifiers know a federated hub's key from the trust list: labels signed
             # with any other key would verify nowhere.
@@ -171,6 +187,17 @@ class HubServer:
         self.config = config
         self.store = store if store is not None else HubStore(config.database_url)
         self.metrics = HubMetrics()
+        # A rejection, in its own transaction: the station is told, the record's label revoked,
+        # and with federation the registration province told too (hub.rejection_effects).
+        effects: list[RejectionHook] = [notify_station, revoke_label]
+        if config.federation is not None:
+            effects.append(forward_rejection(HubIdentity(config.province, config.federation.hub_key)))
+        self.review = ReviewQueue(
+            self.store.database,
+            dataclasses.replace(config.review, province=config.province),
+            clock=config.clock,
+            on_rejected=effects,
+        )
         self._server: grpc.aio.Server | None = None
         self._port: int | None = None
         self._metrics_port: int | None = None
@@ -263,12 +290,20 @@ class HubServer:
                 ),
             )
             self.metrics.inflight_bytes.set_function(lambda: service.budget.used_bytes)
-            interceptors = [RoleGate(RPC_ROLES)] if config.tls is not None else []
+            interceptors = (
+                [RoleGate(RPC_ROLES, audit=self.store.append_audit)] if config.tls is not None else []
+            )
             server = grpc.aio.server(options=_server_options(config), interceptors=interceptors)
             server.add_generic_rpc_handlers((service.rpc_handler(),))
             register_enrollment_service(server, self.store, require_certificate=config.tls is not None)
             register_notice_service(server, self.store, require_certificate=config.tls is not None)
-            services = [SERVICE_NAME]
+            register_review_service(server, self.store, self.review, config.province)
+            services = [SERVICE_NAME, REVIEW_SERVICE]
+            if config.review_screen_interval_s is not None:
+                screener = asyncio.create_task(
+                    screen_periodically(self.review, config.review_screen_interval_s)
+                )
+                stack.push_async_callback(_cancel, screener)
             if federation is not None and identity is not None:
                 peer_exchange = PeerExchangeService(
                     self.store,
@@ -465,6 +500,12 @@ class _Running:
     stack: contextlib.AsyncExitStack
     health: HealthServicer
     ingest: StationIngestService
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _peer_channels(federation: FederationConfig) -> ChannelFactory:

@@ -24,6 +24,7 @@ from hub.envelope_check import EnvelopeLimits
 from hub.errors import DirectoryInvalid, NoPeerDirectory, TrustListInvalid
 from hub.forwarded_record import recheck_forwarded
 from hub.published_directory import PeerStationDirectory
+from hub.review_queue import ReviewQueue
 from hub.store import HubStore
 from hub.trust_list import TrustList
 
@@ -43,6 +44,7 @@ class HistoryEntry:
     origin: str  # "local": sent by a station of this hub; "forwarded": by another province's hub
     verifies: bool
     problem: str | None  # what failed, when it does not verify
+    revoked: str | None = None  # "by PERSON: REASON" when post-review revoked the result here
 
 
 def _order(entry: HistoryEntry) -> tuple[datetime, datetime, str, str]:
@@ -54,6 +56,7 @@ def local_history(store: HubStore, vin: str, hub_province: str) -> list[HistoryE
     records = store.records.by_vin(vin.strip().upper())
     checks = store.check_records(records)
     provinces = {station.station_id: station.province for station in store.stations()}
+    revoked = ReviewQueue(store.database).revocations_of([(r.station_id, r.record_id) for r in records])
     entries = [
         HistoryEntry(
             record_id=record.record_id,
@@ -66,10 +69,15 @@ def local_history(store: HubStore, vin: str, hub_province: str) -> list[HistoryE
             origin=LOCAL,
             verifies=check.ok,
             problem=None if check.ok else "; ".join(check.problems),
+            revoked=_revocation(revoked.get((record.station_id, record.record_id))),
         )
         for record, check in zip(records, checks, strict=True)
     ]
     return sorted(entries, key=_order)
+
+
+def _revocation(revocation: tuple[str, str] | None) -> str | None:
+    return None if revocation is None else f"by {revocation[0]}: {revocation[1]}"
 
 
 def forwarded_history(

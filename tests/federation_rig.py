@@ -19,6 +19,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.forwarder import ForwarderSettings
+from hub.review_screening import ReviewConfig
 from hub.server import FederationConfig, HubConfig, HubServer, HubTls
 from hub.store import HubStore
 from hub.trust_list import NATIONAL_SIGNER, ProvinceHubEntry, build_trust_list
@@ -71,6 +72,8 @@ class ProvinceHub:
     peer_identity: tuple[bytes, bytes] | None = None  # peer-hub certificate and key, to call peers
     audit_interval_s: float = 300.0  # audit checkpoints (signed with hub_key)
     witness_interval_s: float = 300.0  # showing them to the peers
+    # Every record sampled for review and screened at once: tests that reject one need it queued.
+    review: ReviewConfig = field(default_factory=lambda: ReviewConfig(sample_rate=1.0, settle=timedelta(0)))
     server: HubServer | None = None
 
     def config(self) -> HubConfig:
@@ -79,6 +82,7 @@ class ProvinceHub:
             listen=self.listen,
             province=self.province,
             tls=self.tls,
+            review=self.review,
             audit_checkpoint_interval_s=self.audit_interval_s,
             witness_interval_s=self.witness_interval_s,
             federation=FederationConfig(

@@ -440,3 +440,32 @@ async def test_a_post_review_rejection_reaches_the_registration_hub_and_the_stat
     notices = StationNoticeBook(sichuan.database).after(SICHUAN_STATION, 0)
     assert [n.record_id for n in notices] == [str(remote.record_id), str(local.record_id)]
     assert len(chongqing.audit_events(kind="forwarded_result_revoked")) == 1
+
+
+async def test_a_reviewer_rejecting_a_forwarded_record_reaches_both_the_station_and_the_registration_hub(
+    pair: Pair, make_record: RecordFactory, submit: Any
+) -> None:
+    from hub.review_states import ReviewActor
+    from hub.station_notices import StationNoticeBook
+
+    record = _records(make_record, 1)[0]
+    pair.chongqing.register_vehicles([record])
+    await _submit_all(submit, pair.sichuan, pair.station, [record])
+    chongqing = pair.chongqing.hub.store
+    await _wait_for(lambda: chongqing.foreign_records.count() == 1, what="the forwarded record")
+    review = pair.sichuan.hub.review
+    await asyncio.to_thread(review.screen_all)
+    item = await asyncio.to_thread(review.claim, "rev-7", ReviewActor.REVIEWER, "51")
+    assert item is not None
+    await asyncio.to_thread(
+        review.reject, item.id, "rev-7", ReviewActor.REVIEWER, "51", "photo of another car"
+    )
+    pair.sichuan.hub.forwarder.wake()
+
+    def revoked_there() -> bool:
+        row = chongqing.foreign_records.get(SICHUAN_STATION, str(record.record_id))
+        return row is not None and row.revoked_at is not None
+
+    await _wait_for(revoked_there, what="the rejection at the registration hub")
+    [notice] = StationNoticeBook(pair.sichuan.hub.store.database).after(SICHUAN_STATION, 0)
+    assert notice.record_id == str(record.record_id) and "photo of another car" in notice.reason

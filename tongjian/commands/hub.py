@@ -32,6 +32,7 @@ from tongjian.console import table_console
 
 if TYPE_CHECKING:
     from hub.envelope_check import KnownKey
+    from hub.review_queue import ReviewConfig
     from hub.store import HubStore
     from hub.trust_list import TrustList
 
@@ -141,6 +142,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         type=float,
         default=60.0,
         help="seconds before an item a dead hub had sent is sent again by another (60)",
+    )
+    review = serve.add_argument_group("post-review", "screening records into the review queue")
+    review.add_argument(
+        "--review-interval", type=float, default=10.0, help="seconds between screening rounds (10; 0: off)"
+    )
+    review.add_argument(
+        "--review-sample",
+        type=float,
+        default=0.05,
+        help="share of unflagged records sampled per station (0.05)",
     )
     serve.add_argument(
         "--limit-sets",
@@ -324,6 +335,8 @@ def _serve(args: argparse.Namespace) -> int:
         audit_checkpoint_interval_s=args.audit_checkpoint_interval,
         witness_interval_s=args.witness_interval,
         federation=_federation(args),
+        review=_review_config(args),
+        review_screen_interval_s=args.review_interval or None,
     )
 
     async def run() -> None:
@@ -539,6 +552,8 @@ def _when(value: datetime | None) -> str | None:
 
 
 def _records(args: argparse.Namespace) -> int:
+    from hub.review_queue import ReviewQueue
+
     if args.limit < 1:
         raise CommandError(f"--limit must be at least 1, not {args.limit}")
     url = args.database_url or default_database_url()
@@ -547,12 +562,13 @@ def _records(args: argparse.Namespace) -> int:
         records = store.list_records(limit=args.limit, station_id=args.station)
         checks = store.check_records(records)
         total = store.count_records(args.station)
+        revoked = ReviewQueue(store.database).revocations_of([(r.station_id, r.record_id) for r in records])
     except SQLAlchemyError as error:
         raise database_error(url, error) from error
     finally:
         store.dispose()
     columns = ["record_id", "station_id", "vin", "plate", "received_at", "verified", "station_overall"]
-    columns += ["hub_overall", "verdict_mismatch", "problems"]
+    columns += ["hub_overall", "verdict_mismatch", "revoked", "problems"]
     rows: list[dict[str, Any]] = []
     styled: list[list[str]] = []
     for record, check in zip(records, checks, strict=True):
@@ -567,6 +583,7 @@ def _records(args: argparse.Namespace) -> int:
                 "station_overall": record.station_overall,
                 "hub_overall": record.hub_overall,
                 "verdict_mismatch": record.verdict_mismatch,
+                "revoked": _revocation(revoked.get((record.station_id, record.record_id))),
             }
             styled.append(
                 [
@@ -579,6 +596,7 @@ def _records(args: argparse.Namespace) -> int:
                     record.station_overall or "-",
                     record.hub_overall or "-",
                     "[red]YES[/]" if record.verdict_mismatch else "no",
+                    f"[red]{row['revoked']}[/]" if row["revoked"] else "no",
                     "",
                 ]
             )
@@ -596,7 +614,7 @@ def _records(args: argparse.Namespace) -> int:
                     record.station_id,
                     *(["-"] * 3),
                     "[red]TAMPERED[/]",
-                    *(["-"] * 3),
+                    *(["-"] * 4),
                     "; ".join(check.problems),
                 ]
             )
@@ -616,6 +634,21 @@ def _records(args: argparse.Namespace) -> int:
         key="records",
     )
     return 0
+
+
+def _review_config(args: argparse.Namespace) -> ReviewConfig:
+    from hub.review_queue import ReviewConfig
+
+    if args.review_interval < 0:
+        raise CommandError(f"--review-interval must not be negative, not {args.review_interval}")
+    if not 0 <= args.review_sample <= 1:
+        raise CommandError(f"--review-sample must be 0..1, not {args.review_sample}")
+    return ReviewConfig(province=args.province, sample_rate=args.review_sample)
+
+
+def _revocation(revocation: tuple[str, str] | None) -> str | None:
+    """How ``hub records`` shows a result a reviewer revoked (post-review, ``hub.review_queue``)."""
+    return None if revocation is None else f"revoked by {revocation[0]}: {revocation[1]}"
 
 
 def _stations_list(args: argparse.Namespace) -> int:
@@ -799,6 +832,7 @@ def _vehicles_history(args: argparse.Namespace) -> int:
             "hub_overall": entry.hub_overall,
             "verifies": entry.verifies,
             "problem": entry.problem,
+            "revoked": entry.revoked,
             "origin": entry.origin,
             "record_id": entry.record_id,
             "received_at": _when(entry.received_at),
@@ -818,7 +852,8 @@ def _vehicles_history(args: argparse.Namespace) -> int:
             row["finished_at"],
             row["station_id"],
             row["inspected_in"],
-            f"{row['station_overall'] or '-'} / {row['hub_overall'] or '-'}",
+            f"{row['station_overall'] or '-'} / {row['hub_overall'] or '-'}"
+            + (f" [red]REVOKED[/] {row['revoked']}" if row["revoked"] else ""),
             "[green]yes[/]" if row["verifies"] else f"[red]NO[/]: {row['problem']}",
             row["record_id"],
         ]

@@ -2,7 +2,7 @@
 checkpoint each peer province showed this hub (witnessing, docs/design/audit-log.md).
 
 Revision ID: 0005
-Revises: 0003 (re-chained onto 0004 at merge)
+Revises: 0004 (written against 0003; chained after post-review's 0004 when both met on one branch)
 Create Date: 2026-11-30
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
