@@ -121,6 +121,8 @@ def forwarded_history(
                 origin=FORWARDED,
                 verifies=problem is None,
                 problem=problem,
+                # The inspecting province's post-review revoked it (a ReviewOutcome forwarded here).
+                revoked=row.revoked_reason if row.revoked_at is not None else None,
             )
         )
     return sorted(entries, key=_order)

@@ -467,5 +467,9 @@ async def test_a_reviewer_rejecting_a_forwarded_record_reaches_both_the_station_
         return row is not None and row.revoked_at is not None
 
     await _wait_for(revoked_there, what="the rejection at the registration hub")
+    from hub.vehicle_history import forwarded_history
+
+    [entry] = forwarded_history(chongqing, record.vehicle.vin, pair.national.public)  # type: ignore[arg-type]
+    assert entry.revoked is not None and "photo of another car" in entry.revoked and entry.verifies
     [notice] = StationNoticeBook(pair.sichuan.hub.store.database).after(SICHUAN_STATION, 0)
     assert notice.record_id == str(record.record_id) and "photo of another car" in notice.reason
