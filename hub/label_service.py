@@ -36,10 +36,12 @@ class LabelService(labels_pb2_grpc.LabelsServicer):
         book: LabelBook,
         peer_keys: Callable[[], list[tuple[str, bytes]]],
         registration: RegistrationResolver,
+        trust_list: Callable[[], bytes | None] = lambda: None,
     ) -> None:
         self._book = book
         self._peer_keys = peer_keys
         self._registration = registration
+        self._trust_list = trust_list  # the signed national trust list, serialized (federation)
         self._desk = ExemptionDesk(book)
 
     async def GetLabelKeys(  # the generated servicer's method name
@@ -52,7 +54,8 @@ class LabelService(labels_pb2_grpc.LabelsServicer):
         for province, public_key in self._peer_keys():
             if public_key != own.public_key:
                 keys.append(labels_pb2.LabelKey(province=province, public_key=public_key))
-        return labels_pb2.LabelKeys(keys=keys)
+        trust_list = await asyncio.to_thread(self._trust_list)
+        return labels_pb2.LabelKeys(keys=keys, trust_list=trust_list or b"")
 
     async def GetRevocationList(
         self,
@@ -123,5 +126,8 @@ def register_label_service(
     book: LabelBook,
     registration: RegistrationResolver,
     peer_keys: Callable[[], list[tuple[str, bytes]]] = list,
+    trust_list: Callable[[], bytes | None] = lambda: None,
 ) -> None:
-    labels_pb2_grpc.add_LabelsServicer_to_server(LabelService(book, peer_keys, registration), server)
+    labels_pb2_grpc.add_LabelsServicer_to_server(
+        LabelService(book, peer_keys, registration, trust_list), server
+    )

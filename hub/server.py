@@ -348,7 +348,9 @@ class HubServer:
                 )
                 channels = _peer_channels(federation) if federation is not None else None
                 registrations = LabelRegistrations(config.province, local, trust, channels)
-                register_label_service(server, self.labels, registrations, registrations.peer_label_keys)
+                register_label_service(
+                    server, self.labels, registrations, registrations.peer_label_keys, self._trust_list_bytes
+                )
                 services.append(LABELS_SERVICE_NAME)
                 self.label_issuer = LabelIssuer(self.labels, config.label_issue_interval_s)
                 self.label_issuer.start()
@@ -462,6 +464,10 @@ class HubServer:
         if self._forwarder is None:
             raise RuntimeError("the hub is not started with federation")
         return self._forwarder
+
+    def _trust_list_bytes(self) -> bytes | None:
+        document = self.store.trust_lists.current_document()
+        return None if document is None else document.SerializeToString()
 
     async def _writer_health(self, healthy: bool) -> None:
         if self._health is None or self._stopped:

@@ -473,3 +473,41 @@ async def test_a_reviewer_rejecting_a_forwarded_record_reaches_both_the_station_
     assert entry.revoked is not None and "photo of another car" in entry.revoked and entry.verifies
     [notice] = StationNoticeBook(pair.sichuan.hub.store.database).after(SICHUAN_STATION, 0)
     assert notice.record_id == str(record.record_id) and "photo of another car" in notice.reason
+
+
+async def test_label_sync_takes_hub_keys_from_the_signed_national_trust_list(
+    pair: Pair, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+
+    from tongjian.cli import main
+
+    national_pem = tmp_path / "national.pub.pem"
+    national_pem.write_bytes(
+        pair.national.key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    cache = tmp_path / "labels-trust.json"
+    argv = ["label", "sync", "--hub", pair.sichuan.endpoint, "--insecure", "--cache", str(cache)]
+    assert await asyncio.to_thread(main, [*argv, "--national-key", str(national_pem)]) == 0
+    text = cache.read_text(encoding="utf-8")
+    for hub in (pair.sichuan, pair.chongqing):
+        raw = hub.hub_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        assert raw.hex() in text or raw.hex() in json.dumps(json.loads(text))
+    # Another national key: the list does not verify, and nothing is taken on the hub's word.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    other = tmp_path / "other.pub.pem"
+    other.write_bytes(
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, [*argv, "--national-key", str(other)]) == 2
+    assert "national trust list does not verify" in capsys.readouterr().err

@@ -15,7 +15,7 @@ import os
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -67,6 +67,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     sync.add_argument("--cert", type=Path, help="your client certificate (PEM)")
     sync.add_argument("--key", type=Path, help="your client key (PEM)")
     sync.add_argument("--insecure", action="store_true", help="plaintext (tests, demos)")
+    sync.add_argument(
+        "--national-key",
+        type=Path,
+        help="the national trust-list public key (PEM): take the hubs' keys from the signed national trust "
+        "list the hub hands out, not on the hub's word",
+    )
     sync.set_defaults(handler=_sync)
 
     apply = actions.add_parser("apply", help="apply for an exemption label (免检) at a hub of any province")
@@ -239,6 +245,7 @@ def _sync(args: argparse.Namespace) -> int:
     keys: dict[bytes, HubKey] = {k.public_key: k for k in old.hub_keys}
     lists = dict(old.signed_revocation_lists)
     fetched: list[tuple[str, str, bytes]] = []  # (address, province, signed list)
+    national_key = _national_key(args.national_key) if args.national_key is not None else None
     for address in args.hub:
         with _channel(args, address) as channel:
             stub = labels_pb2_grpc.LabelsStub(channel)
@@ -249,10 +256,14 @@ def _sync(args: argparse.Namespace) -> int:
                 code = error.code().name if hasattr(error, "code") else "error"
                 details = error.details() if hasattr(error, "details") else str(error)
                 raise CommandError(f"hub {address}: {code}: {details}") from error
-        for key in answer.keys:
-            if len(key.public_key) != 32:
-                raise CommandError(f"hub {address}: key of province {key.province!r} is not 32 bytes")
-            keys[key.public_key] = HubKey(key.province, key.public_key)
+        if national_key is not None:
+            for province, public_key in _keys_from_trust_list(address, answer.trust_list, national_key):
+                keys[public_key] = HubKey(province, public_key)
+        else:
+            for key in answer.keys:
+                if len(key.public_key) != 32:
+                    raise CommandError(f"hub {address}: key of province {key.province!r} is not 32 bytes")
+                keys[key.public_key] = HubKey(key.province, key.public_key)
         fetched.append((address, listing.province, listing.cose))
     merged = TrustCache(tuple(keys.values()), lists)
     for address, province, cose in fetched:
@@ -350,3 +361,33 @@ def _standing(args: argparse.Namespace) -> int:
         store.dispose()
     print(f"vehicle {vin}: standing recorded")
     return 0
+
+
+def _national_key(path: Path) -> Any:
+    from protos.envelope import InvalidKey, load_public_key
+
+    try:
+        return load_public_key(path.read_bytes())
+    except OSError as error:
+        raise CommandError(f"--national-key {path}: {error.strerror or error}") from error
+    except InvalidKey as error:
+        raise CommandError(f"--national-key {path}: {error}") from error
+
+
+def _keys_from_trust_list(address: str, raw: bytes, national_key: Any) -> list[tuple[str, bytes]]:
+    """The hub keys of the signed national trust list a hub handed out, checked with the national key."""
+    from datetime import UTC, datetime
+
+    from hub.errors import HubError
+    from hub.trust_list import read_trust_list
+    from protos.envelope import raw_public_key
+    from protos.errors import ProtosError
+    from protos.signed_document import parse_document
+
+    if not raw:
+        raise CommandError(f"hub {address}: hands out no national trust list (a hub outside the federation)")
+    try:
+        trust = read_trust_list(parse_document(raw, "national trust list"), national_key, datetime.now(UTC))
+    except (HubError, ProtosError) as error:
+        raise CommandError(f"hub {address}: its national trust list does not verify: {error}") from error
+    return [(entry.province, raw_public_key(entry.hub_public_key)) for entry in trust.provinces.values()]

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fprotos/tongjian/v1/labels.proto\x12\x0btongjian.v1\"L\n\x14\x45xemptionApplication\x12\x0b\n\x03vin\x18\x01 \x01(\t\x12\r\n\x05plate\x18\x02 \x01(\t\x12\x18\n\x10\x61pplication_date\x18\x03 \x01(\t\"\xab\x01\n\x0e\x45xemptionReply\x12\x0f\n\x07granted\x18\x01 \x01(\x08\x12\x17\n\x0frefusal_reasons\x18\x02 \x03(\t\x12\x0e\n\x06regime\x18\x03 \x01(\t\x12\r\n\x05token\x18\x04 \x01(\t\x12\x0e\n\x06serial\x18\x05 \x01(\t\x12\x12\n\nvalid_from\x18\x06 \x01(\t\x12\x13\n\x0bvalid_until\x18\x07 \x01(\t\x12\x17\n\x0fissuer_province\x18\x08 \x01(\t\"\x12\n\x10LabelKeysRequest\"0\n\x08LabelKey\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"0\n\tLabelKeys\x12#\n\x04keys\x18\x01 \x03(\x0b\x32\x15.tongjian.v1.LabelKey\"\x17\n\x15RevocationListRequest\"6\n\x14SignedRevocationList\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x0c\n\x04\x63ose\x18\x02 \x01(\x0c\"$\n\x15\x45xemptionFactsRequest\x12\x0b\n\x03vin\x18\x01 \x01(\t\"\x98\x02\n\x0e\x45xemptionFacts\x12\x0b\n\x03vin\x18\x01 \x01(\t\x12\r\n\x05plate\x18\x02 \x01(\t\x12\x15\n\rvehicle_class\x18\x03 \x01(\t\x12\x0b\n\x03use\x18\x04 \x01(\t\x12\r\n\x05seats\x18\x05 \x01(\r\x12\x0b\n\x03van\x18\x06 \x01(\x08\x12\x19\n\x11registration_date\x18\x07 \x01(\t\x12\x1d\n\x15insurance_valid_until\x18\x08 \x01(\t\x12\x18\n\x10vehicle_tax_paid\x18\t \x01(\x08\x12\x1d\n\x15unresolved_violations\x18\n \x01(\r\x12\x1c\n\x14unresolved_accidents\x18\x0b \x01(\r\x12\x19\n\x11\x63\x61sualty_accident\x18\x0c \x01(\x08\"7\n\x14\x45xemptionLabelRecord\x12\r\n\x05token\x18\x01 \x01(\t\x12\x10\n\x08\x64ue_date\x18\x02 \x01(\t\"\'\n\x16\x45xemptionLabelRecorded\x12\r\n\x05token\x18\x01 \x01(\t2\xfd\x01\n\x06Labels\x12\x45\n\x0cGetLabelKeys\x12\x1d.tongjian.v1.LabelKeysRequest\x1a\x16.tongjian.v1.LabelKeys\x12Z\n\x11GetRevocationList\x12\".tongjian.v1.RevocationListRequest\x1a!.tongjian.v1.SignedRevocationList\x12P\n\x0e\x41pplyExemption\x12!.tongjian.v1.ExemptionApplication\x1a\x1b.tongjian.v1.ExemptionReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fprotos/tongjian/v1/labels.proto\x12\x0btongjian.v1\"L\n\x14\x45xemptionApplication\x12\x0b\n\x03vin\x18\x01 \x01(\t\x12\r\n\x05plate\x18\x02 \x01(\t\x12\x18\n\x10\x61pplication_date\x18\x03 \x01(\t\"\xab\x01\n\x0e\x45xemptionReply\x12\x0f\n\x07granted\x18\x01 \x01(\x08\x12\x17\n\x0frefusal_reasons\x18\x02 \x03(\t\x12\x0e\n\x06regime\x18\x03 \x01(\t\x12\r\n\x05token\x18\x04 \x01(\t\x12\x0e\n\x06serial\x18\x05 \x01(\t\x12\x12\n\nvalid_from\x18\x06 \x01(\t\x12\x13\n\x0bvalid_until\x18\x07 \x01(\t\x12\x17\n\x0fissuer_province\x18\x08 \x01(\t\"\x12\n\x10LabelKeysRequest\"0\n\x08LabelKey\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"D\n\tLabelKeys\x12#\n\x04keys\x18\x01 \x03(\x0b\x32\x15.tongjian.v1.LabelKey\x12\x12\n\ntrust_list\x18\x02 \x01(\x0c\"\x17\n\x15RevocationListRequest\"6\n\x14SignedRevocationList\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x0c\n\x04\x63ose\x18\x02 \x01(\x0c\"$\n\x15\x45xemptionFactsRequest\x12\x0b\n\x03vin\x18\x01 \x01(\t\"\x98\x02\n\x0e\x45xemptionFacts\x12\x0b\n\x03vin\x18\x01 \x01(\t\x12\r\n\x05plate\x18\x02 \x01(\t\x12\x15\n\rvehicle_class\x18\x03 \x01(\t\x12\x0b\n\x03use\x18\x04 \x01(\t\x12\r\n\x05seats\x18\x05 \x01(\r\x12\x0b\n\x03van\x18\x06 \x01(\x08\x12\x19\n\x11registration_date\x18\x07 \x01(\t\x12\x1d\n\x15insurance_valid_until\x18\x08 \x01(\t\x12\x18\n\x10vehicle_tax_paid\x18\t \x01(\x08\x12\x1d\n\x15unresolved_violations\x18\n \x01(\r\x12\x1c\n\x14unresolved_accidents\x18\x0b \x01(\r\x12\x19\n\x11\x63\x61sualty_accident\x18\x0c \x01(\x08\"7\n\x14\x45xemptionLabelRecord\x12\r\n\x05token\x18\x01 \x01(\t\x12\x10\n\x08\x64ue_date\x18\x02 \x01(\t\"\'\n\x16\x45xemptionLabelRecorded\x12\r\n\x05token\x18\x01 \x01(\t2\xfd\x01\n\x06Labels\x12\x45\n\x0cGetLabelKeys\x12\x1d.tongjian.v1.LabelKeysRequest\x1a\x16.tongjian.v1.LabelKeys\x12Z\n\x11GetRevocationList\x12\".tongjian.v1.RevocationListRequest\x1a!.tongjian.v1.SignedRevocationList\x12P\n\x0e\x41pplyExemption\x12!.tongjian.v1.ExemptionApplication\x1a\x1b.tongjian.v1.ExemptionReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,19 +40,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LABELKEY']._serialized_start=320
   _globals['_LABELKEY']._serialized_end=368
   _globals['_LABELKEYS']._serialized_start=370
-  _globals['_LABELKEYS']._serialized_end=418
-  _globals['_REVOCATIONLISTREQUEST']._serialized_start=420
-  _globals['_REVOCATIONLISTREQUEST']._serialized_end=443
-  _globals['_SIGNEDREVOCATIONLIST']._serialized_start=445
-  _globals['_SIGNEDREVOCATIONLIST']._serialized_end=499
-  _globals['_EXEMPTIONFACTSREQUEST']._serialized_start=501
-  _globals['_EXEMPTIONFACTSREQUEST']._serialized_end=537
-  _globals['_EXEMPTIONFACTS']._serialized_start=540
-  _globals['_EXEMPTIONFACTS']._serialized_end=820
-  _globals['_EXEMPTIONLABELRECORD']._serialized_start=822
-  _globals['_EXEMPTIONLABELRECORD']._serialized_end=877
-  _globals['_EXEMPTIONLABELRECORDED']._serialized_start=879
-  _globals['_EXEMPTIONLABELRECORDED']._serialized_end=918
-  _globals['_LABELS']._serialized_start=921
-  _globals['_LABELS']._serialized_end=1174
+  _globals['_LABELKEYS']._serialized_end=438
+  _globals['_REVOCATIONLISTREQUEST']._serialized_start=440
+  _globals['_REVOCATIONLISTREQUEST']._serialized_end=463
+  _globals['_SIGNEDREVOCATIONLIST']._serialized_start=465
+  _globals['_SIGNEDREVOCATIONLIST']._serialized_end=519
+  _globals['_EXEMPTIONFACTSREQUEST']._serialized_start=521
+  _globals['_EXEMPTIONFACTSREQUEST']._serialized_end=557
+  _globals['_EXEMPTIONFACTS']._serialized_start=560
+  _globals['_EXEMPTIONFACTS']._serialized_end=840
+  _globals['_EXEMPTIONLABELRECORD']._serialized_start=842
+  _globals['_EXEMPTIONLABELRECORD']._serialized_end=897
+  _globals['_EXEMPTIONLABELRECORDED']._serialized_start=899
+  _globals['_EXEMPTIONLABELRECORDED']._serialized_end=938
+  _globals['_LABELS']._serialized_start=941
+  _globals['_LABELS']._serialized_end=1194
 # @@protoc_insertion_point(module_scope)

@@ -49,10 +49,12 @@ class LabelKey(_message.Message):
     def __init__(self, province: _Optional[str] = ..., public_key: _Optional[bytes] = ...) -> None: ...
 
 class LabelKeys(_message.Message):
-    __slots__ = ("keys",)
+    __slots__ = ("keys", "trust_list")
     KEYS_FIELD_NUMBER: _ClassVar[int]
+    TRUST_LIST_FIELD_NUMBER: _ClassVar[int]
     keys: _containers.RepeatedCompositeFieldContainer[LabelKey]
-    def __init__(self, keys: _Optional[_Iterable[_Union[LabelKey, _Mapping]]] = ...) -> None: ...
+    trust_list: bytes
+    def __init__(self, keys: _Optional[_Iterable[_Union[LabelKey, _Mapping]]] = ..., trust_list: _Optional[bytes] = ...) -> None: ...
 
 class RevocationListRequest(_message.Message):
     __slots__ = ()
