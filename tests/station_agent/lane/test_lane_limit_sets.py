@@ -13,6 +13,7 @@ from inspection import Fuel, LimitSet, Outcome
 from station_agent.lane import LaneState
 from station_agent.lane_config import LaneConfigError, lane_config_from_mapping, load_lane_config
 from station_agent.lane_wiring import open_lane
+from tests.conftest import STATION_ID
 from tests.station_agent.lane.lane_rig import vehicle_with
 from tests.station_agent.lane.test_lane_config import _with, _without, good_mapping
 from tongjian.demo import SimulatedLane
@@ -49,7 +50,7 @@ def test_the_schedule_replaces_the_fixed_set_and_is_checked_at_load(tmp_path: Pa
 @pytest.mark.slow
 async def test_a_scheduled_lane_runs_and_judges_with_its_provinces_set(tmp_path: Path) -> None:
     (tmp_path / "sets.toml").write_text(SCHEDULE, encoding="utf-8")
-    benches = SimulatedLane(number=1, profile="default", rtu=False, seed=1)
+    benches = SimulatedLane(number=1, profile="default", rtu=False, seed=1, station_id=STATION_ID)
     path = await benches.start(tmp_path, pda_listen=None)
     try:
         text = path.read_text(encoding="utf-8").replace('limit_set = "b"', 'limit_sets = "sets.toml"')
