@@ -524,11 +524,17 @@ async def screen_periodically(queue: ReviewQueue, interval_s: float) -> None:
     """The hub's screener task: screen new records and sweep leases and deadlines every
     ``interval_s`` until cancelled. Every replica may run it (the cursor lock keeps them apart); a
     database error is logged and the next round tries again."""
+    loop = asyncio.get_running_loop()
     while True:
         try:
-            # Batch by batch, so that stopping the hub waits for one batch at most.
-            while (await asyncio.to_thread(queue.screen)).screened:
-                pass
+            # Batch by batch, so that stopping the hub waits for one batch at most; after each, a
+            # pause as long as the batch took: a batch holds the write lock (on SQLite the only
+            # one), and a backlog screened without pauses would hold up ingest for its whole length.
+            while True:
+                started = loop.time()
+                if not (await asyncio.to_thread(queue.screen)).screened:
+                    break
+                await asyncio.sleep(max(0.01, loop.time() - started))
             await asyncio.to_thread(queue.sweep)
         except SQLAlchemyError:
             log.exception("review screening failed; retrying in %.0f s", interval_s)

@@ -72,6 +72,7 @@ from protos.server_port import SERVER_OPTIONS, listen
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
+SQLITE_SCREEN_BATCH = 10  # records per review-screening transaction on SQLite
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +195,14 @@ class HubServer:
             effects.append(forward_rejection(HubIdentity(config.province, config.federation.hub_key)))
         self.review = ReviewQueue(
             self.store.database,
-            dataclasses.replace(config.review, province=config.province),
+            dataclasses.replace(
+                config.review,
+                province=config.province,
+                # SQLite has one write lock for everything: short screening transactions.
+                batch=min(config.review.batch, SQLITE_SCREEN_BATCH)
+                if self.store.dialect == "sqlite"
+                else config.review.batch,
+            ),
             clock=config.clock,
             on_rejected=effects,
         )
