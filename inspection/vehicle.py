@@ -55,3 +55,7 @@ class Vehicle:
     high_beam_separately_adjustable: bool = False
     van: bool = False  # 面包车: never exempt from the lane
     rated_engine_speed_rpm: int | None = None
+    # Full-time all-wheel drive that cannot be decoupled: cannot go on a two-roller dynamometer, so
+    # it takes the no-load fallback (two-speed idle / free acceleration), GB 18285 / GB 3847.
+    full_time_awd: bool = False
+    rated_power_kw: int | None = None  # rated engine power: lug-down judges wheel power against it

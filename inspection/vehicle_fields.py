@@ -133,6 +133,8 @@ VEHICLE_FIELDS: tuple[VehicleField, ...] = (
     VehicleField("van", "--van", TextKind.FLAG, "面包车"),
     VehicleField("high_beam_separately_adjustable", "--high-beam-separately-adjustable", TextKind.FLAG),
     VehicleField("rated_engine_speed_rpm", "--rated-rpm", TextKind.WHOLE_NUMBER, "rated engine speed (diesels)"),
+    VehicleField("full_time_awd", "--full-time-awd", TextKind.FLAG, "cannot go on a two-roller dynamometer"),
+    VehicleField("rated_power_kw", "--rated-power-kw", TextKind.WHOLE_NUMBER, "rated engine power (lug-down)"),
 )  # fmt: skip
 
 

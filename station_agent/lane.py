@@ -102,6 +102,7 @@ from station_agent.procedures.reading_limits import check_axle, check_emission, 
 from station_agent.procedures.two_speed_idle import run_two_speed_idle
 
 if TYPE_CHECKING:
+    from equipment.dyn_driver import ChassisDynamometer
     from equipment.ega_driver import GasAnalyser
     from equipment.hlt_codec import LampReading
     from equipment.opm_driver import OpacityMeter
@@ -208,6 +209,7 @@ class Lane:
         history: int = 200,
         open_visit_ttl: timedelta = timedelta(hours=24),
         benches: BenchSupervisor | None = None,
+        dynamometer: ChassisDynamometer | None = None,
     ) -> None:
         self.config = config
         # What the procedures run with, read here once (and asserted on by the lane-file tests).
@@ -224,6 +226,7 @@ class Lane:
         self._headlight = headlight
         self._gas = gas
         self._opacity = opacity
+        self._dynamometer = dynamometer
         self._on_complete = on_complete
         self._judge = judge
         self.clock: Clock = clock or ScaledClock(config.procedures.time_scale)
@@ -234,6 +237,11 @@ class Lane:
         self._machine = LaneStateMachine()
         self._visits: OrderedDict[uuid.UUID, _Visit] = OrderedDict()
         self._handovers: set[asyncio.Future[InspectionRecord]] = set()
+
+    @property
+    def has_dynamometer(self) -> bool:
+        """A lane with a dynamometer runs the loaded tests (ASM, lug-down); one without, the fallbacks."""
+        return self._dynamometer is not None
 
     @property
     def station_id(self) -> str:
@@ -324,7 +332,11 @@ class Lane:
             raise BeyondLimits(error) from error
         self._machine.ensure_benches_free()
         if self.benches is not None:
-            down = [self.benches.status(b) for b in benches_for(vehicle) if not self.benches.is_up(b)]
+            down = [
+                self.benches.status(b)
+                for b in benches_for(vehicle, dynamometer=self.has_dynamometer)
+                if not self.benches.is_up(b)
+            ]
             if down:
                 raise BenchUnavailable(self.number, down)
         visit = _Visit(
@@ -421,7 +433,7 @@ class Lane:
         vehicle = visit.vehicle
         limit_set = self.limit_set
         # Which test a fuel takes is the rules' decision, so lane and judge cannot drift apart.
-        procedure = required_procedure(vehicle.fuel)
+        procedure = required_procedure(vehicle, dynamometer=self.has_dynamometer)
         if procedure is Procedure.TWO_SPEED_IDLE:
             return await self.on_bench(
                 visit,
@@ -582,9 +594,9 @@ class Lane:
         await asyncio.gather(*self._handovers, return_exceptions=True)
 
 
-def benches_for(vehicle: Vehicle) -> tuple[BenchId, ...]:
-    """The benches a vehicle goes over: brakes and lamps always, the emission bench of its fuel."""
-    procedure = required_procedure(vehicle.fuel)
+def benches_for(vehicle: Vehicle, *, dynamometer: bool = False) -> tuple[BenchId, ...]:
+    """The benches a vehicle goes over: brakes and lamps always, the emission benches of its test."""
+    procedure = required_procedure(vehicle, dynamometer=dynamometer)
     emission: dict[Procedure | None, tuple[BenchId, ...]] = {
         Procedure.TWO_SPEED_IDLE: (BenchId.EGA,),
         Procedure.FREE_ACCELERATION: (BenchId.OPM,),

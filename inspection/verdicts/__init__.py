@@ -29,6 +29,9 @@ from inspection.verdicts.brake_rules import (
     vehicle_rate_item,
 )
 from inspection.verdicts.emission_rules import (
+    Procedure,
+    accepted_procedures,
+    fits_on_rollers,
     free_acceleration_item,
     judge_emission,
     required_procedure,
@@ -36,6 +39,7 @@ from inspection.verdicts.emission_rules import (
 )
 from inspection.verdicts.headlight_rules import inspection_date, judge_headlamps
 from inspection.verdicts.limits import DEFAULT_LIMITS, Bound, Limit, LimitTable, Rule, UnknownLimit
+from inspection.verdicts.loaded_emission_rules import asm_items, lug_down_items
 
 VISUAL_CLAUSE = "GB 38900-2020 visual and chassis items"
 
@@ -90,11 +94,15 @@ __all__ = [
     "Bound",
     "Limit",
     "LimitTable",
+    "Procedure",
     "Rule",
     "UnknownLimit",
+    "accepted_procedures",
+    "asm_items",
     "axle_rate_item",
     "bound_of",
     "drag_items",
+    "fits_on_rollers",
     "force_build_up",
     "free_acceleration_item",
     "imbalance_item",
@@ -103,6 +111,7 @@ __all__ = [
     "judge_brakes",
     "judge_emission",
     "judge_headlamps",
+    "lug_down_items",
     "parking_rate_item",
     "required_procedure",
     "two_speed_idle_items",
