@@ -87,6 +87,7 @@ class Rule(StrEnum):
     ASM2540_HC = "asm2540_hc"
     ASM2540_NO = "asm2540_no"
     ASM_SPEED_TOLERANCE = "asm_speed_tolerance"  # km/h either side of 25.0 / 40.0
+    ASM_SPEED_EXCURSION = "asm_speed_excursion"  # s outside the window before the phase restarts
     ASM_FAST_PASS_FRACTION = "asm_fast_pass_fraction"  # "well inside": every average <= this x limit
     ASM_DILUTION_CO_PLUS_CO2 = "asm_dilution_co_plus_co2"  # below it the probe is not in the exhaust
     ASM_DF_MAX = "asm_df_max"  # the dilution factor is never taken above this
@@ -300,6 +301,16 @@ DEFAULT_LIMITS = LimitTable.of(
             for limit_set, value in (("a", a), ("b", b))
         ),
         Limit(Rule.ASM_SPEED_TOLERANCE, "", 2.0, "km/h", Bound.MAX, _ASM_METHOD, Evidence.MEMORY),
+        Limit(
+            Rule.ASM_SPEED_EXCURSION,
+            "",
+            2.0,
+            "s",
+            Bound.MAX,
+            _ASM_METHOD,
+            Evidence.MEMORY,
+            open_question="standards.md §10: 'for more than a few seconds'; 2 s is ours until confirmed",
+        ),
         Limit(
             Rule.ASM_FAST_PASS_FRACTION,
             "",

@@ -14,8 +14,10 @@ dilution (DF, from CO and CO2) and NO also for humidity (kH, from the ambient ai
 
 (the numerator is the CO2 + CO an undiluted petrol exhaust would hold; Pd by the Magnus formula).
 A phase is invalid - every item CANNOT_JUDGE, with the reason - when it holds fewer than ten
-seconds, a second flagged low flow or diluted (CO + CO2 below the floor), a second outside the
-phase's speed window, or a fast pass its own first average does not bear out.
+seconds, a second flagged low flow or diluted (CO + CO2 below the floor), a run of seconds outside
+the phase's speed window longer than the excursion allowed (for which the lane restarts the phase:
+``speed_excursion`` is the one test both use), or a fast pass its own first average does not bear
+out.
 
 Lug-down (GB 3847-2018, standards.md §10): K at 100, 90 and 80 % of VelMaxHP (each the mean of the
 hold's seconds), NOx at 80 % (mean NO), and the highest wheel power of the scan against the rated
@@ -153,7 +155,7 @@ def judged_seconds(phase: AsmPhase) -> tuple[LoadedSecond, ...]:
     return phase.seconds[-ASM_AVERAGE_S:]
 
 
-def _second_problem(second: LoadedSecond, window: tuple[float, float], floor: float) -> str | None:
+def _second_problem(second: LoadedSecond, floor: float) -> str | None:
     where = f"t = {second.t_s:g} s"
     values = (second.speed_kmh, second.hc_ppm, second.co_pct, second.co2_pct, second.no_ppm)
     if not all(math.isfinite(v) and v >= 0 for v in values):
@@ -162,21 +164,42 @@ def _second_problem(second: LoadedSecond, window: tuple[float, float], floor: fl
         return f"{where}: analyser reported low flow"
     if second.dilution or second.co_pct + second.co2_pct < floor:
         return f"{where}: diluted (CO + CO2 = {second.co_pct + second.co2_pct:g} %vol, below {floor:g})"
-    low, high = window
-    if not low <= second.speed_kmh <= high:
-        return f"{where}: roller speed {second.speed_kmh:g} km/h outside {low:g}-{high:g} km/h"
+    return None
+
+
+def speed_excursion(
+    seconds: Sequence[LoadedSecond], mode: AsmMode, limits: LimitTable = DEFAULT_LIMITS
+) -> str | None:
+    """Why the speed left its window for longer than allowed (the lane restarts the phase for it),
+    or None. Seconds apart are taken as the time between them."""
+    low, high = asm_speed_window(mode, limits)
+    allowed = limits.get(Rule.ASM_SPEED_EXCURSION).value
+    left_at: float | None = None
+    for second in seconds:
+        if low <= second.speed_kmh <= high:
+            left_at = None
+            continue
+        if left_at is None:
+            left_at = second.t_s
+        if second.t_s - left_at > allowed:
+            return (
+                f"roller speed {second.speed_kmh:g} km/h outside {low:g}-{high:g} km/h for more than "
+                f"{allowed:g} s (t = {left_at:g}-{second.t_s:g} s)"
+            )
     return None
 
 
 def _phase_problem(phase: AsmPhase, run: AsmRun, limits: LimitTable) -> str | None:
     if len(phase.seconds) < ASM_AVERAGE_S:
         return f"{len(phase.seconds)} measured seconds, the average needs {ASM_AVERAGE_S}"
-    window = asm_speed_window(phase.mode, limits)
     floor = limits.get(Rule.ASM_DILUTION_CO_PLUS_CO2).value
     for second in phase.seconds:
-        problem = _second_problem(second, window, floor)
+        problem = _second_problem(second, floor)
         if problem:
             return f"{problem}: phase invalid"
+    excursion = speed_excursion(phase.seconds, phase.mode, limits)
+    if excursion:
+        return f"{excursion}: phase invalid"
     if phase.fast_pass:
         first = asm_averages(phase.seconds[:ASM_AVERAGE_S], run.ambient, limits)
         if not asm_fast_pass(phase.mode, first, run.limit_set, limits):
@@ -294,4 +317,5 @@ __all__ = [
     "judged_seconds",
     "lug_down_items",
     "saturation_pressure_kpa",
+    "speed_excursion",
 ]

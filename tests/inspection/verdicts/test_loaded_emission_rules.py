@@ -121,7 +121,10 @@ def test_a_fast_pass_must_be_borne_out_by_its_first_average() -> None:
     ("seconds", "reason"),
     [
         ([_second(t) for t in range(1, 10)], "9 measured seconds"),
-        ([_second(t, 27.5 if t == 4 else 25.0) for t in range(1, 11)], "27.5 km/h outside 23-27"),
+        (
+            [_second(t, 27.5 if 4 <= t <= 7 else 25.0) for t in range(1, 11)],
+            "27.5 km/h outside 23-27 km/h for more than 2 s",
+        ),
         ([_second(t, co2_pct=5.0 if t == 2 else 9.8) for t in range(1, 11)], "diluted"),
         ([replace(_second(t), low_flow=t == 7) for t in range(1, 11)], "low flow"),
     ],
@@ -133,6 +136,12 @@ def test_an_invalid_phase_cannot_be_judged(seconds: list[LoadedSecond], reason: 
         outcome, measured, note = items[f"emission.asm5025.{gas}.max"]
         assert outcome is Outcome.CANNOT_JUDGE and measured is None and reason in note
     assert items["emission.asm2540.co.max"][0] is Outcome.PASS
+
+
+def test_a_short_excursion_is_allowed() -> None:
+    seconds = [_second(t, 27.5 if 4 <= t <= 5 else 25.0) for t in range(1, 11)]  # outside for 1 s (t 4 to 5)
+    run = _asm("a", _phase(AsmMode.ASM5025, seconds), _both().phases[1])
+    assert _items(run)["emission.asm5025.no.max"][0] is Outcome.PASS
 
 
 def test_a_missing_phase_cannot_be_judged() -> None:
