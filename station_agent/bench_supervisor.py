@@ -41,6 +41,7 @@ class BenchId(StrEnum):
     HLT = "hlt"
     EGA = "ega"
     OPM = "opm"
+    DYN = "dyn"  # optional: only a lane with a chassis dynamometer has it
 
 
 @dataclass(frozen=True, slots=True)

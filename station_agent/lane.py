@@ -95,9 +95,11 @@ from station_agent.lane_state import (
     Transition,
 )
 from station_agent.procedures import ProcedureError
+from station_agent.procedures.asm import run_asm
 from station_agent.procedures.brake import run_brake_test
 from station_agent.procedures.free_acceleration import run_free_acceleration
 from station_agent.procedures.headlight import run_headlight_test
+from station_agent.procedures.lug_down import run_lug_down
 from station_agent.procedures.reading_limits import check_axle, check_emission, check_lamps
 from station_agent.procedures.two_speed_idle import run_two_speed_idle
 
@@ -216,6 +218,8 @@ class Lane:
         self.limit_set = config.limit_set
         self.two_speed_idle_timings = config.procedures.two_speed_idle
         self.free_acceleration_timings = config.procedures.free_acceleration
+        self.asm_timings = config.procedures.asm
+        self.lug_down_timings = config.procedures.lug_down
         self.bench_wait_s = config.benches.wait_s
         self.equipment: LaneEquipment | None = None  # set by open_lane: the links and drivers it built
         # None: every bench is taken to be there (lanes over stand-in drivers in tests).
@@ -420,6 +424,9 @@ class Lane:
             try:
                 return await step()
             except (DeviceDisconnected, DeviceUnreachable) as error:
+                # A loaded test uses two or three benches: the one that went away is the error's.
+                if error.device in BenchId.__members__.values():
+                    bench = BenchId(error.device)
                 supervisor.mark_down(bench, error)
                 log.warning(
                     "lane %d record %s: bench %s went away (%s); the step runs again when it is back",
@@ -443,6 +450,36 @@ class Lane:
                     vehicle,
                     limit_set=limit_set,
                     timings=self.two_speed_idle_timings,
+                    clock=self.clock,
+                    display=self._display,
+                ),
+            )
+        dynamometer = self._dynamometer
+        if procedure is Procedure.ASM and dynamometer is not None:
+            return await self.on_bench(
+                visit,
+                BenchId.DYN,
+                lambda: run_asm(
+                    dynamometer,
+                    self._gas,
+                    vehicle,
+                    limit_set=limit_set,
+                    timings=self.asm_timings,
+                    clock=self.clock,
+                    display=self._display,
+                ),
+            )
+        if procedure is Procedure.LUG_DOWN and dynamometer is not None:
+            return await self.on_bench(
+                visit,
+                BenchId.DYN,
+                lambda: run_lug_down(
+                    dynamometer,
+                    self._opacity,
+                    self._gas,
+                    vehicle,
+                    limit_set=limit_set,
+                    timings=self.lug_down_timings,
                     clock=self.clock,
                     display=self._display,
                 ),
@@ -600,6 +637,8 @@ def benches_for(vehicle: Vehicle, *, dynamometer: bool = False) -> tuple[BenchId
     emission: dict[Procedure | None, tuple[BenchId, ...]] = {
         Procedure.TWO_SPEED_IDLE: (BenchId.EGA,),
         Procedure.FREE_ACCELERATION: (BenchId.OPM,),
+        Procedure.ASM: (BenchId.DYN, BenchId.EGA),
+        Procedure.LUG_DOWN: (BenchId.DYN, BenchId.OPM, BenchId.EGA),
     }
     return (BenchId.RBT, BenchId.HLT, *emission.get(procedure, ()))
 

@@ -1,8 +1,9 @@
 """The end-to-end demo: a province hub, a station with two simulated lanes, inspectors, one PKI.
 
 Everything is real and local: the hub is a gRPC server on SQLite, the benches are simulators on
-a loopback Modbus TCP port and on pseudo-terminals (lane 1: default brake profile over TCP; lane 2:
-the RBT-F profile over Modbus RTU), the inspectors use the PDA gRPC service, and the station
+a loopback Modbus TCP port and on pseudo-terminals (lane 1: default brake profile over TCP and a
+chassis dynamometer, so petrol cars take ASM and diesels lug-down; lane 2: the RBT-F profile over
+Modbus RTU and no dynamometer, so the no-load fallbacks), the inspectors use the PDA gRPC service, and the station
 delivers to the hub over mutual TLS with certificates from a throwaway CA. The demo then reads the
 hub's database back and checks that every record arrived once, byte for byte as signed, with a
 valid signature, and that the hub's recomputed verdict agrees with the station's.
@@ -30,11 +31,13 @@ from protos.envelope import load_public_key, signature_valid
 from protos.record_mapping import record_to_bytes, vehicle_to_proto
 from protos.tongjian.v1 import inspection_pb2, lane_pb2, lane_pb2_grpc
 from simulators.brake_scenario import BrakeScenario, scenario_for_vehicle
+from simulators.dyn_sim import DynSimulator
 from simulators.ega_sim import EgaScenario, GasAnalyserSimulator
 from simulators.fleet import generate_fleet
 from simulators.hlt_sim import HeadlightScenario, HeadlightTesterSimulator
 from simulators.opm_sim import OpacityMeterSimulator, OpmScenario
 from simulators.rbt_server import RbtSimulator
+from simulators.vehicle_on_rollers import RollerModel, VehicleModel
 from station_agent.lane import LaneState
 from station_agent.lane_config import load_lane_config
 from station_agent.station import Station, StationSettings, StationTls
@@ -69,6 +72,11 @@ class SimulatedLane:
     opm: OpacityMeterSimulator = field(init=False)
     config_path: Path | None = None
     brake_scenario: BrakeScenario | None = None
+    # With a chassis dynamometer: petrol cars take ASM and diesels lug-down, and the gas analyser and
+    # opacity meter read the same vehicle on the rollers (one model drives all three simulators).
+    with_dyn: bool = False
+    rollers: RollerModel | None = None
+    dyn: DynSimulator | None = None
 
     async def start(
         self, workdir: Path, pda_listen: str | None, pda_tls: tuple[Path, Path] | None = None
@@ -81,8 +89,13 @@ class SimulatedLane:
         else:
             rbt_table = f'transport = "tcp"\nhost = "127.0.0.1"\nport = {await self.rbt.start_tcp()}\n'
         self.hlt = HeadlightTesterSimulator(seed=self.seed, time_scale=TIME_SCALE)
-        self.ega = GasAnalyserSimulator(seed=self.seed, time_scale=TIME_SCALE)
-        self.opm = OpacityMeterSimulator(seed=self.seed, time_scale=TIME_SCALE)
+        dyn_table = ""
+        if self.with_dyn:
+            self.rollers = RollerModel(time_scale=TIME_SCALE)
+            self.dyn = DynSimulator(self.rollers, time_scale=TIME_SCALE)
+            dyn_table = f'[dyn]\nhost = "127.0.0.1"\nport = {await self.dyn.start_tcp()}\n\n'
+        self.ega = GasAnalyserSimulator(seed=self.seed, time_scale=TIME_SCALE, engine=self.rollers)
+        self.opm = OpacityMeterSimulator(seed=self.seed, time_scale=TIME_SCALE, engine=self.rollers)
         pda = ""
         if pda_listen is not None:
             tls = "insecure = true\n" if pda_tls is None else f'cert = "{pda_tls[0]}"\nkey = "{pda_tls[1]}"\n'
@@ -96,7 +109,7 @@ class SimulatedLane:
             f'[hlt]\nserial_port = "{self.hlt.start()}"\n\n'
             f'[ega]\nserial_port = "{self.ega.start()}"\n\n'
             f'[opm]\nserial_port = "{self.opm.start()}"\n\n'
-            f"[procedures]\ntime_scale = {TIME_SCALE}\n\n{pda}"
+            f"{dyn_table}[procedures]\ntime_scale = {TIME_SCALE}\n\n{pda}"
         )
         self.config_path = workdir / f"lane{self.number}.toml"
         self.config_path.write_text(text, encoding="utf-8")
@@ -112,11 +125,27 @@ class SimulatedLane:
         rated = vehicle.rated_engine_speed_rpm or 5500
         self.ega.next_vehicle(EgaScenario.two_speed_idle(rated_rpm=rated, warm_up_s=30.0, zero_s=10.0))
         self.opm.next_vehicle(OpmScenario())
+        if self.rollers is not None:
+            self.rollers.vehicle = vehicle_on_rollers(vehicle)
 
     async def stop(self) -> None:
         for serial in (self.hlt, self.ega, self.opm):
             serial.stop()
         await self.rbt.stop()
+        if self.dyn is not None:
+            await self.dyn.stop()
+
+
+def vehicle_on_rollers(vehicle: Vehicle) -> VehicleModel:
+    """The physics of a vehicle from its record: rated power and speed; a diesel's truck gearing."""
+    power = float(vehicle.rated_power_kw or 80)
+    if vehicle.fuel is Fuel.DIESEL:
+        return VehicleModel.diesel_truck(
+            rated_power_kw=power, rated_rpm=float(vehicle.rated_engine_speed_rpm or 3200)
+        )
+    return VehicleModel.petrol_car(
+        rated_power_kw=power, rated_rpm=float(vehicle.rated_engine_speed_rpm or 5500)
+    )
 
 
 def demo_jpeg(text: str) -> bytes:
@@ -220,6 +249,7 @@ class StationRig:
     lanes: list[SimulatedLane] = field(default_factory=list)
     pda_tls: tuple[Path, Path] | None = None  # the PDA service's certificate and key; None: plaintext
     station: Station | None = None
+    dyn_lanes: frozenset[int] = frozenset()  # lanes with a chassis dynamometer
 
     @asynccontextmanager
     async def running(
@@ -228,7 +258,7 @@ class StationRig:
         async with AsyncExitStack() as stack:
             paths = []
             for number, (profile, rtu) in enumerate(lane_specs, start=1):
-                lane = SimulatedLane(number, profile, rtu, seed=number)
+                lane = SimulatedLane(number, profile, rtu, seed=number, with_dyn=number in self.dyn_lanes)
                 pda_listen = "127.0.0.1:0" if number == 1 else None
                 paths.append(await lane.start(self.workdir, pda_listen, self.pda_tls))
                 stack.push_async_callback(lane.stop)
@@ -324,10 +354,13 @@ async def run_demo(
                 uplink_backoff_max_s=2.0,
             )
 
-        rig = StationRig(workdir, settings_for, pda_tls=(pda_files.cert_path, pda_files.key_path))
+        rig = StationRig(
+            workdir, settings_for, pda_tls=(pda_files.cert_path, pda_files.key_path), dyn_lanes=frozenset({1})
+        )
         async with rig.running() as station:
             progress(
-                "station: lane 1 (default profile, Modbus TCP), lane 2 (RBT-F, Modbus RTU on a pty), "
+                "station: lane 1 (default profile, Modbus TCP, chassis dynamometer: ASM and lug-down), "
+                "lane 2 (RBT-F, Modbus RTU on a pty, no dynamometer: two-speed idle and free acceleration), "
                 f"PDA service on port {station.pda_port} (TLS)"
             )
             assert station.inspectors is not None and station.pda_port is not None
@@ -338,8 +371,9 @@ async def run_demo(
             await pda.sign_in()
             chosen = pick_vehicles(vehicles, seed)
             queues: dict[int, list[tuple[int, Vehicle]]] = {1: [], 2: []}
+            # Two vehicles to each lane in turn: the first petrol car and diesel get the dynamometer.
             for index, vehicle in enumerate(chosen):
-                queues[1 + index % 2].append((index, vehicle))
+                queues[1 + index // 2 % 2].append((index, vehicle))
             inspected: list[Inspected] = []
 
             async def run_lane(number: int) -> None:

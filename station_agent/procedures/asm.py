@@ -62,10 +62,11 @@ class AsmStats:
     restarts: dict[AsmMode, int] = field(default_factory=dict)
 
 
-class _Restart(Exception):
+class _PhaseRestart(ProcedureError):
+    """Internal: the speed left its window too long; caught by ``_phase``, which starts it again."""
+
     def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+        super().__init__(PROCEDURE, reason)
 
 
 @dataclass
@@ -84,7 +85,7 @@ class _SpeedWatch:
         if self.left_at is None:
             self.left_at = now
         if now - self.left_at > self.allowed_s:
-            raise _Restart(
+            raise _PhaseRestart(
                 f"roller speed {reading.speed_kmh:.1f} km/h outside {self.low:g}-{self.high:g} km/h for "
                 f"more than {self.allowed_s:g} s (phase t = {t_s:.1f} s)"
             )
@@ -189,7 +190,7 @@ async def _phase(
                 dynamometer, analyser, mode, ambient, _SpeedWatch(low, high, allowed),
                 limit_set=limit_set, timings=t, clock=clock, limits=limits,
             )  # fmt: skip
-        except _Restart as restart:
+        except _PhaseRestart as restart:
             restarts.append(restart.reason)
             stats.restarts[mode] = len(restarts)
             display(f"{mode.value}: {restart.reason}: the phase starts again")
@@ -230,7 +231,7 @@ async def _measure(
     clock: Clock,
     limits: LimitTable,
 ) -> tuple[tuple[LoadedSecond, ...], bool]:
-    """Settle, then one second after another until a fast pass or ``phase_s``; ``_Restart`` on an excursion."""
+    """Settle, then one second after another until a fast pass or ``phase_s``; ``_PhaseRestart`` on an excursion."""
     t = timings
     start = clock.monotonic()
 

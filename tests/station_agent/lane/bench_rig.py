@@ -19,6 +19,8 @@ from station_agent.lane_config import load_lane_config
 from station_agent.lane_wiring import open_lane
 from tongjian.demo import STATION_ID, TIME_SCALE, SimulatedLane
 
+# The benches of a lane without a chassis dynamometer (these rigs have none).
+FOUR_BENCHES = (BenchId.RBT, BenchId.HLT, BenchId.EGA, BenchId.OPM)
 # Fast reconnection for tests: first retry after 20 ms, at most 200 ms apart.
 BENCHES_TABLE = (
     "[benches]\nreconnect_initial_s = 0.02\nreconnect_max_s = 0.2\nprobe_interval_s = 0.1\nwait_s = 30\n"
