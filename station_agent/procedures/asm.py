@@ -56,10 +56,14 @@ Display = Callable[[str], None]
 
 @dataclass
 class AsmStats:
-    """What the control loop did: seconds from each setpoint to MODE_ACTIVE, restarts per phase."""
+    """What the control loop did: seconds from each setpoint to MODE_ACTIVE, restarts per phase, and
+    the speed window's violations while settling and measuring (times the rollers left it, and the
+    procedure seconds they spent outside, as the host's polls saw them)."""
 
     mode_latencies_s: list[float] = field(default_factory=list)
     restarts: dict[AsmMode, int] = field(default_factory=dict)
+    excursions: int = 0
+    outside_s: float = 0.0
 
 
 class _PhaseRestart(ProcedureError):
@@ -76,14 +80,20 @@ class _SpeedWatch:
     low: float
     high: float
     allowed_s: float
+    stats: AsmStats
     left_at: float | None = None
+    seen_at: float | None = None
 
     def see(self, reading: DynReading, now: float, t_s: float) -> None:
+        previous, self.seen_at = self.seen_at, now
         if self.low <= reading.speed_kmh <= self.high:
             self.left_at = None
             return
+        if previous is not None and self.left_at is not None:
+            self.stats.outside_s += now - previous
         if self.left_at is None:
             self.left_at = now
+            self.stats.excursions += 1
         if now - self.left_at > self.allowed_s:
             raise _PhaseRestart(
                 f"roller speed {reading.speed_kmh:.1f} km/h outside {self.low:g}-{self.high:g} km/h for "
@@ -187,7 +197,7 @@ async def _phase(
         stats.mode_latencies_s.append(await dynamometer.hold_power(setpoint))
         try:
             seconds, fast = await _measure(
-                dynamometer, analyser, mode, ambient, _SpeedWatch(low, high, allowed),
+                dynamometer, analyser, mode, ambient, _SpeedWatch(low, high, allowed, stats),
                 limit_set=limit_set, timings=t, clock=clock, limits=limits,
             )  # fmt: skip
         except _PhaseRestart as restart:
