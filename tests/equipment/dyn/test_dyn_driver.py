@@ -14,9 +14,11 @@ from equipment.errors import (
     LiftBusy,
     ModeNotReached,
     ModeRefused,
+    OverspeedFault,
     SpeedSensorFault,
 )
 from simulators.dyn_sim import DynFault, DynFaultKind
+from simulators.vehicle_on_rollers import VehicleModel
 from tests.equipment.dyn.conftest import FAST, TIME_SCALE, StartDyn
 
 
@@ -148,3 +150,15 @@ async def test_a_lost_reply_to_a_write_is_re_sent(start_dyn: StartDyn) -> None:
     await rig.dyn.hold_power(8.0)  # the setpoint write's reply is dropped, and it is sent again
     assert rig.simulator.model.setpoint_power_kw == pytest.approx(8.0)
     assert rig.link.stats.requests > rig.link.stats.frames_received
+
+
+async def test_overspeed_is_a_fault_of_its_own(start_dyn: StartDyn) -> None:
+    # A tall test gear: full throttle runs the rollers past 130 km/h.
+    rig = await start_dyn(VehicleModel(kmh_per_1000rpm=26.0, rated_power_kw=150.0))
+    await rig.dyn.lift_down()
+    await rig.dyn.show_aid(0.0, PedalPrompt.FULL_THROTTLE)
+    with pytest.raises(OverspeedFault) as caught:
+        for _ in range(3000):
+            await rig.dyn.check("full throttle")
+            await asyncio.sleep(0.002)
+    assert caught.value.code == 4
