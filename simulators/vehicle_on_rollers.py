@@ -141,7 +141,7 @@ class Dynamometer:
     base_inertia_kg: float = 907.0
     parasitic_25_kw: float = 0.6
     parasitic_40_kw: float = 1.1
-    absorber_tau_s: float = 0.15
+    absorber_tau_s: float = 0.05  # spec 5: a load mode takes effect within 0.5 s
     absorber_max_n: float = 12000.0
     speed_kp_n_per_kmh: float = 1500.0
     speed_ki_n_per_kmh_s: float = 1500.0

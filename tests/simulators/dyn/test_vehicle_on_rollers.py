@@ -108,3 +108,19 @@ def test_without_the_rollers_turning_the_scripts_still_run() -> None:
     model = RollerModel()  # lift up
     analyser = GasAnalyserSimulator(engine=model)
     assert analyser.sample_at(40.0).rpm == pytest.approx(2500, abs=25)  # the two-speed idle script
+
+
+@pytest.mark.parametrize("mode", [LoadMode.CONSTANT_POWER, LoadMode.CONSTANT_FORCE, LoadMode.CONSTANT_SPEED])
+def test_a_load_mode_takes_effect_within_half_a_second(mode: LoadMode) -> None:
+    model = _rolling()
+    model.setpoint_power_kw, model.setpoint_force_n, model.setpoint_speed_kmh = (
+        8.0,
+        1000.0,
+        model.speed_kmh - 1,
+    )
+    model.set_mode(mode)
+    waited = 0.0
+    while not model.mode_held():
+        model.advance(0.01)
+        waited += 0.01
+        assert waited < 0.5, f"{mode.name} not held after {waited:.2f} s"  # spec 5
