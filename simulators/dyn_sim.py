@@ -235,7 +235,10 @@ class DynBench:
         elif quantity is Q.AID_SPEED:
             m.aid_speed_kmh = value
         else:
-            m.aid_pedal = Pedal(int(value)) if int(value) in Pedal._value2member_map_ else Pedal.NONE
+            try:
+                m.aid_pedal = Pedal(int(value))
+            except ValueError:
+                m.aid_pedal = Pedal.NONE  # a prompt the display does not have shows nothing
 
     def _command(self, word: int, now: float) -> Outcome | None:
         try:
@@ -314,7 +317,7 @@ class DynSimulator:
         self.unit = unit
         self.bench = DynBench(self.model, self.profile, faults)
         self._origin = time.monotonic() - self.model.t * time_scale
-        self.model._origin = self._origin
+        self.model.origin = self._origin
         self._server: ModbusTcpServer | None = None
         self._drop_replies = 0
 

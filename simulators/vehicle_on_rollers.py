@@ -171,13 +171,13 @@ class RollerModel:
     aid_pedal: Pedal = Pedal.NONE
     _speed_integral: float = 0.0
     _driver_integral: float = 0.0
-    _origin: float = field(default_factory=time.monotonic)
+    origin: float = field(default_factory=time.monotonic)  # real time of simulated t = 0
 
     # Time
 
     def sync(self) -> None:
         """Advance to the shared simulated time (for simulators serving the same vehicle)."""
-        self.advance_to((time.monotonic() - self._origin) / self.time_scale)
+        self.advance_to((time.monotonic() - self.origin) / self.time_scale)
 
     def advance_to(self, t: float) -> None:
         while self.t + STEP_S <= t:

@@ -193,7 +193,7 @@ async def _phase(
     while True:
         display(f"{mode.value}: hold {nominal:g} km/h")
         await dynamometer.show_aid(nominal, PedalPrompt.HOLD_SPEED)
-        await _reach(dynamometer, clock, low, high, t.reach_wait_s, mode)
+        await _reach(dynamometer, clock, low, high, t, mode)
         stats.mode_latencies_s.append(await dynamometer.hold_power(setpoint))
         try:
             seconds, fast = await _measure(
@@ -213,8 +213,9 @@ async def _phase(
 
 
 async def _reach(
-    dynamometer: ChassisDynamometer, clock: Clock, low: float, high: float, wait_s: float, mode: AsmMode
+    dynamometer: ChassisDynamometer, clock: Clock, low: float, high: float, timings: AsmTimings, mode: AsmMode
 ) -> None:
+    wait_s = timings.reach_wait_s
     deadline = clock.monotonic() + wait_s
     while True:
         reading = await dynamometer.check(mode.value)
@@ -226,7 +227,7 @@ async def _reach(
                 f"{mode.value}: roller speed {reading.speed_kmh:g} km/h not in {low:g}-{high:g} km/h "
                 f"after {wait_s:g} s",
             )
-        await clock.sleep(0.25)
+        await clock.sleep(timings.poll_s)
 
 
 async def _measure(

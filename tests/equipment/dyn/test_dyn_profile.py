@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from equipment.dyn_profile import DynQuantity, load_dyn_profile, parse_dyn_profile
+from equipment.dyn_profile import DynQuantity, dyn_profile_from_mapping, load_dyn_profile, parse_dyn_profile
 from equipment.errors import ProfileError
 from equipment.register_codec import DataType, RegisterKind
 
@@ -71,3 +73,30 @@ def test_an_unknown_quantity_and_bad_toml_are_refused() -> None:
         parse_dyn_profile("[registers")
     with pytest.raises(ProfileError, match="cannot read"):
         load_dyn_profile("/nonexistent/dyn.toml")
+
+
+@settings(max_examples=200)
+@given(
+    st.dictionaries(
+        st.sampled_from([q.value for q in DynQuantity] + ["BOGUS"]),
+        st.fixed_dictionaries(
+            {
+                "address": st.integers(-5, 70_000),
+                "type": st.sampled_from(["uint16", "int32", "float32", "x"]),
+            },
+            optional={
+                "scale": st.floats(allow_nan=True),
+                "kind": st.sampled_from(["holding", "input", "coil"]),
+            },
+        ),
+    )
+)
+def test_any_profile_table_loads_or_is_refused_with_a_profile_error(
+    registers: dict[str, dict[str, object]],
+) -> None:
+    try:
+        profile = dyn_profile_from_mapping({"registers": registers}, file="fuzz.toml")
+    except ProfileError as error:
+        assert error.file == "fuzz.toml"
+    else:
+        assert set(profile.registers) == set(DynQuantity)
