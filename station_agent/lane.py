@@ -334,6 +334,12 @@ class Lane:
             check_vehicle(vehicle)  # a vehicle no record could hold would be signed and refused for ever
         except RecordOutOfLimits as error:
             raise BeyondLimits(error) from error
+        procedure = required_procedure(vehicle, dynamometer=self.has_dynamometer)
+        if procedure is Procedure.LUG_DOWN and not vehicle.rated_power_kw:
+            # Found out now, not after the brakes and lamps: lug-down judges wheel power against it.
+            raise InvalidRequest(
+                "vehicle.rated_power_kw: a diesel on the dynamometer needs its rated engine power"
+            )
         self._machine.ensure_benches_free()
         if self.benches is not None:
             down = [

@@ -179,9 +179,8 @@ K_DECIMALS = 2
 FREE_ACCELERATION_COUNT = 3
 NO_DECIMALS = 0
 POWER_DECIMALS = 1
-# ASM: results are averages over this many seconds (§10 [mem]), and a phase lasts at most this long.
+# ASM: results are averages over this many seconds (§10 [mem]).
 ASM_AVERAGE_S = 10
-ASM_MAX_MEASURE_S = 90
 
 _BRAKE = "GB 7258-2017 7.13; method GB 38900-2020 Annex D"
 _PARKING = "GB 7258-2017 7.14; method GB 38900-2020 Annex D"

@@ -12,6 +12,7 @@ from inspection import AsmRun, Fuel, InspectionRecord, LugDownRun, TwoSpeedIdleR
 from inspection.verdicts import judge
 from protos.record_mapping import record_from_bytes, record_to_bytes
 from station_agent.bench_supervisor import BenchId
+from station_agent.errors import InvalidRequest
 from station_agent.lane import LaneState
 from station_agent.lane_config import load_lane_config
 from station_agent.lane_wiring import open_lane
@@ -52,3 +53,20 @@ async def test_petrol_asm_diesel_lug_down_awd_fallback_and_the_hub_agrees(tmp_pa
         assert judge(arrived) == record.station_verdict
         emission = [i for i in judge(arrived).items if i.code.startswith("emission.")]
         assert emission and all(i.outcome.value == "pass" for i in emission), emission
+
+
+async def test_a_diesel_without_rated_power_is_refused_at_check_in(tmp_path: Path) -> None:
+    benches = SimulatedLane(number=1, profile="default", rtu=False, seed=1, with_dyn=True)
+    config_path = await benches.start(tmp_path, pda_listen=None)
+
+    async def on_complete(record: InspectionRecord) -> None:
+        raise AssertionError("nothing is completed here")
+
+    try:
+        async with open_lane(load_lane_config(config_path), on_complete) as lane:
+            diesel = replace(vehicle_with(Fuel.DIESEL, 0), rated_power_kw=None)
+            with pytest.raises(InvalidRequest, match="rated_power_kw"):
+                await lane.check_in(diesel)
+            assert lane.on_benches is None
+    finally:
+        await benches.stop()
