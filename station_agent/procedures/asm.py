@@ -34,10 +34,9 @@ from inspection import Ambient, AsmMode, AsmPhase, AsmRun, LimitSet, LoadedSecon
 from inspection.verdicts.limits import ASM_AVERAGE_S, DEFAULT_LIMITS, LimitTable, Rule
 from inspection.verdicts.loaded_emission_rules import (
     ASM_SPEED_KMH,
-    asm_averages,
-    asm_fast_pass,
     asm_setpoint_kw,
     asm_speed_window,
+    fast_pass_after,
 )
 from station_agent.clock import Clock
 from station_agent.lane_config import AsmTimings
@@ -276,9 +275,7 @@ async def _measure(
                 dilution=gas.dilution,
             )
         )
-        if k == ASM_AVERAGE_S and asm_fast_pass(
-            mode, asm_averages(seconds, ambient, limits), limit_set, limits
-        ):
+        if k == ASM_AVERAGE_S and fast_pass_after(mode, seconds, ambient, limit_set, limits):
             return tuple(seconds), True
     return tuple(seconds), False
 

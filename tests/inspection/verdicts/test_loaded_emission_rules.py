@@ -10,11 +10,14 @@ Gas of the "diluted" second: CO 0.2 %, CO2 9.8 %:
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inspection import (
     Ambient,
@@ -76,6 +79,7 @@ def test_humidity_and_dilution_corrections() -> None:
     assert dilution_factor(0.2, 9.8) == pytest.approx(1.51085, abs=1e-4)
     assert dilution_factor(0.5, 14.5) == 1.0  # 0.997 undiluted: never corrected downwards
     assert dilution_factor(0.1, 4.0) == 3.0  # 3.67, capped
+    assert dilution_factor(0.0, 0.0) == 3.0  # the probe out of the pipe: no division by zero
 
 
 def test_asm_averages_are_corrected_and_rounded_as_reported() -> None:
@@ -249,3 +253,37 @@ def test_the_hub_recomputes_the_stations_verdict_from_the_signed_bytes(run: AsmR
     arrived = record_from_bytes(record_to_bytes(record))
     assert arrived.emission == run
     assert judge(arrived) == station
+
+
+_value = st.floats(min_value=-1.0, max_value=1e4) | st.sampled_from([math.nan, math.inf])
+_seconds = st.lists(
+    st.builds(
+        LoadedSecond,
+        t_s=st.floats(0, 200),
+        speed_kmh=_value,
+        power_kw=_value,
+        rpm=_value,
+        hc_ppm=_value,
+        co_pct=_value,
+        co2_pct=_value,
+        no_ppm=_value,
+        k_per_m=st.none() | _value,
+        low_flow=st.booleans(),
+    ),
+    max_size=14,
+)
+
+
+@settings(max_examples=150)
+@given(_seconds, _seconds, st.booleans(), st.sampled_from(["a", "b"]))
+def test_any_loaded_run_gives_its_items_and_never_raises(
+    first: list[LoadedSecond], second: list[LoadedSecond], fast: bool, limit_set: str
+) -> None:
+    asm = _asm(limit_set, _phase(AsmMode.ASM5025, first, fast=fast), _phase(AsmMode.ASM2540, second))
+    assert len(asm_items(asm)) == 6
+    lug = LugDownRun(
+        LimitSet(limit_set), 110.0, tuple(first), 60.0, 50.0, 3000.0, (LugDownPoint(80, 48.0, tuple(second)),)
+    )
+    items = lug_down_items(lug)
+    assert len(items) == 5
+    assert all(i.outcome is not Outcome.PASS or i.measured is not None for i in items)
