@@ -13,7 +13,8 @@ The rules of spec 5, as the bench keeps them:
 * the lift takes ``LIFT_S`` to move; meanwhile every write is refused with exception 6 (busy);
   LIFT_UP is set from the moment the lift starts up until it is fully down again, READY only while
   it stands and no fault is active;
-* COMMAND 3-5 are refused (exception 3) while LIFT_UP is set or the rollers stand;
+* COMMAND 3-5 are refused (exception 3) while LIFT_UP is set or the rollers stand; LIFT_UP is
+  refused likewise while the rollers turn (ours: the spec is silent, a real lift would throw the car);
 * MODE_ACTIVE: the model holds its load mode within ±2 % of the setpoint;
 * TEST_COUNTER +1 (wrapping) at each RELEASE that ends a load mode; DISTANCE restarts there;
 * FAULT: the absorber releases, FAULT_CODE says why, every write but COMMAND=RELEASE is refused
@@ -201,10 +202,12 @@ class DynBench:
     def _write(self, request: WriteRequest, now: float) -> Outcome:
         if self._lift_moving_until is not None:
             return Refuse(LIFT_BUSY)
-        for index, word in enumerate(request.values):
-            found = self._by_address.get(request.address + index)
-            if found is None:
-                return Refuse(ILLEGAL_ADDRESS)
+        targets = [self._by_address.get(request.address + index) for index in range(len(request.values))]
+        # A write touching an unmapped or read-only register is refused whole, before any of it acts.
+        if any(t is None or (t[0] is not Q.COMMAND and t[0] not in _SETPOINTS) for t in targets):
+            return Refuse(ILLEGAL_ADDRESS)
+        for found, word in zip(targets, request.values, strict=True):
+            assert found is not None
             quantity, spec, offset = found
             if quantity is Q.COMMAND:
                 refused = self._command(word, now)
@@ -214,8 +217,6 @@ class DynBench:
                 if self.fault_code is not DynFaultCode.NONE:
                     return Refuse(MODE_REFUSED)
                 self._set(quantity, spec, offset, word)
-            else:
-                return Refuse(ILLEGAL_ADDRESS)  # read-only register
         return Answer()
 
     def _set(self, quantity: DynQuantity, spec: RegisterSpec, offset: int, word: int) -> None:
@@ -248,6 +249,9 @@ class DynBench:
         if self.fault_code is not DynFaultCode.NONE and command is not DynCommand.RELEASE:
             return Refuse(MODE_REFUSED)
         if command in LOAD_MODES and (self.lift_up or self.model.speed_kmh < 0.5):
+            return Refuse(MODE_REFUSED)
+        if command is DynCommand.LIFT_UP and not self.lift_up and self.model.speed_kmh > 0.5:
+            # Ours (spec 5 is silent): raising the lift under turning wheels would throw the car.
             return Refuse(MODE_REFUSED)
         self.commands.append(command)
         m = self.model

@@ -62,3 +62,19 @@ def test_fault_texts_parse_or_name_what_is_wrong() -> None:
             assert bad in str(error)
         else:
             raise AssertionError(f"{bad!r} was taken")
+
+
+def test_a_write_touching_a_read_only_register_is_refused_whole() -> None:
+    bench = DynBench(RollerModel(), PROFILE)
+    bench.handle(WriteRequest(1, (2,)), 0.0)  # lift down
+    # SETPOINT_SPEED (6) then BASE_INERTIA (7, read-only): nothing is written.
+    assert bench.handle(WriteRequest(6, (4000, 1)), 5.0) == Refuse(2)
+    assert bench.model.setpoint_speed_kmh == 0.0
+
+
+def test_the_lift_does_not_rise_under_turning_wheels() -> None:
+    bench = DynBench(RollerModel(), PROFILE)
+    bench.handle(WriteRequest(1, (2,)), 0.0)
+    bench.handle(WriteRequest(16, (3000, 2)), 3.5)  # full throttle
+    assert bench.handle(WriteRequest(1, (1,)), 8.0) == Refuse(3)
+    assert not bench.lift_up and bench.model.speed_kmh > 10
