@@ -83,7 +83,8 @@ _METHODS: dict[Standard, tuple[Procedure, Procedure]] = {
 }
 
 
-_NAME = {
+# How a person names each test (notes, the demo's table).
+PROCEDURE_NAME = {
     Procedure.TWO_SPEED_IDLE: "two-speed idle",
     Procedure.FREE_ACCELERATION: "free acceleration",
     Procedure.ASM: "ASM",
@@ -261,6 +262,6 @@ def judge_emission(
     if procedure not in accepted_procedures(vehicle):
         loaded = procedure in (Procedure.ASM, Procedure.LUG_DOWN)
         why = " on a vehicle that cannot go on the rollers" if loaded and not fits_on_rollers(vehicle) else ""
-        wrong = f"{vehicle.fuel.value} vehicle: record holds a {_NAME[procedure]} run{why} instead"
+        wrong = f"{vehicle.fuel.value} vehicle: record holds a {PROCEDURE_NAME[procedure]} run{why} instead"
         return procedure_items(needed, None, limits, wrong)
     return procedure_items(procedure, run, limits)

@@ -7,11 +7,15 @@ import asyncio
 import logging
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
 from tongjian.cli import CommandError
 from tongjian.console import table_console
+
+if TYPE_CHECKING:
+    from inspection import InspectionRecord
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -54,6 +58,7 @@ def _demo(args: argparse.Namespace) -> int:
             "VIN",
             "class",
             "fuel",
+            "emission test",
             "stored",
             "bytes = signed",
             "signature",
@@ -69,6 +74,7 @@ def _demo(args: argparse.Namespace) -> int:
                 vehicle.vin,
                 str(vehicle.vehicle_class),
                 str(vehicle.fuel),
+                _emission_test(check.inspected.record),
                 _mark(check.stored),
                 _mark(check.bytes_identical),
                 _mark(check.signature_valid),
@@ -89,6 +95,14 @@ def _demo(args: argparse.Namespace) -> int:
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _emission_test(record: InspectionRecord | None) -> str:
+    from inspection.verdicts.emission_rules import PROCEDURE_NAME, procedure_of
+
+    if record is None or record.emission is None:
+        return "-"
+    return PROCEDURE_NAME[procedure_of(record.emission)]
 
 
 def _mark(ok: bool) -> str:
