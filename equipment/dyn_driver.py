@@ -15,7 +15,8 @@ makes each of spec 5's moves and checks that the bench took it:
 
 Failures, typed (``equipment.errors``): FAULT at any poll -> ``AbsorberOverheat``,
 ``SpeedSensorFault``, ``LiftFault`` or ``OverspeedFault`` by FAULT_CODE (after a best-effort RELEASE,
-the only command a faulted bench takes); a load mode refused (exception 3) -> ``ModeRefused``; a
+the only command a faulted bench takes; a write refused because the bench is faulted raises the
+fault too); a load mode refused (exception 3) otherwise -> ``ModeRefused``; a
 write still answered busy (exception 6) after the link's re-sends -> ``LiftBusy``; MODE_ACTIVE or
 the lift's READY not shown in time -> ``ModeNotReached`` / ``DeviceTimeout``.
 
@@ -210,6 +211,12 @@ class ChassisDynamometer:
                 await self.link.write_register(spec.address + offset, word, idempotent=True)
         except ModbusExceptionReply as error:
             if error.code == MODE_REFUSED:
+                # A faulted bench refuses every write but RELEASE: then the fault is what to report.
+                reading = None
+                with contextlib.suppress(EquipmentError):
+                    reading = await self.read()
+                if reading is not None and DynStatus.FAULT in reading.status:
+                    raise await self._fault(command, reading.fault_code) from error
                 raise ModeRefused(
                     DEVICE, command, f"refused (exception 3): {error.cause}", error.code
                 ) from error
