@@ -71,8 +71,9 @@ async def test_a_dirty_car_measures_on_to_90_s_and_fails(start_loaded: StartLoad
 
 async def _lift_off_once_loaded(rig: LoadedRig, after_s: float) -> None:
     """The driver lifts off the pedal ``after_s`` into the first load: the speed falls out of its window."""
-    while rig.model.mode is not LoadMode.CONSTANT_POWER:
-        await asyncio.sleep(0.001)
+    async with asyncio.timeout(30):
+        while rig.model.mode is not LoadMode.CONSTANT_POWER:
+            await asyncio.sleep(0.001)
     await asyncio.sleep(after_s * SCALE)
     rig.model.aid_pedal = Pedal.NONE
 
