@@ -49,7 +49,9 @@ def test_the_schedule_replaces_the_fixed_set_and_is_checked_at_load(tmp_path: Pa
 @pytest.mark.slow
 async def test_a_scheduled_lane_runs_and_judges_with_its_provinces_set(tmp_path: Path) -> None:
     (tmp_path / "sets.toml").write_text(SCHEDULE, encoding="utf-8")
-    benches = SimulatedLane(number=1, profile="default", rtu=False, seed=1)
+    # A station in Chongqing (50), whose schedule differs from the other provinces' (the demo's
+    # own station is in Sichuan).
+    benches = SimulatedLane(number=1, profile="default", rtu=False, seed=1, station_id="50-0001")
     path = await benches.start(tmp_path, pda_listen=None)
     try:
         text = path.read_text(encoding="utf-8").replace('limit_set = "b"', 'limit_sets = "sets.toml"')
