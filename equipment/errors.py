@@ -5,7 +5,8 @@
     ├── TransportError                  the link failed
     │   ├── DeviceUnreachable           could not connect / open the port
     │   ├── DeviceTimeout               no (complete) answer in time
-    │   │   └── AdapterNotAnswering     the OBD adapter shows no prompt (equipment.obd_driver)
+    │   │   ├── AdapterNotAnswering     the OBD adapter shows no prompt (equipment.obd_driver)
+    │   │   └── ModeNotReached          DYN: MODE_ACTIVE (load held) not shown in time
     │   └── DeviceDisconnected          the link dropped, possibly mid-frame
     ├── RemoteProtocolError             the device broke its protocol (garbage, bad checksum we received,
     │   │                               a reply that does not match the request)
@@ -17,9 +18,16 @@
     │                                   the rules judge, not a bench failure)
     ├── DeviceRejected                  the device understood and refused
     │   ├── ModbusExceptionReply        Modbus exception code (6 = busy: retried before raising)
+    │   │   ├── ModeRefused             DYN: a load mode refused (exception 3: lift up, rollers stand,
+    │   │   │                           or a fault: only RELEASE is taken)
+    │   │   └── LiftBusy                DYN: still busy (exception 6) after the re-sends: lift moving
     │   ├── NakReply                    EGA / OPM NAK with its code (1 checksum, 2 unknown, 3 not warm, 4 busy)
     │   └── ErrorReply                  HLT ``ERR,<code>,<text>``
     ├── DeviceFault                     the bench reports a fault (RBT FAULT bit + FAULT_CODE, HLT STAT FAULT)
+    │   ├── AbsorberOverheat            DYN FAULT_CODE 1
+    │   ├── SpeedSensorFault            DYN FAULT_CODE 2
+    │   ├── LiftFault                   DYN FAULT_CODE 3
+    │   └── OverspeedFault              DYN FAULT_CODE 4 (above 130 km/h)
     └── CodecError                      the sans-I/O codecs: bytes or a value that cannot be a frame
         │                               or a register value (no device named: the codecs know none)
         ├── FrameError                  EGA / OPM binary frames     (equipment.binary_frame_codec)
@@ -128,4 +136,32 @@ class VinUnreadable(ObdAnswerUnreadable):
 
 
 class VehicleNotCommunicating(EquipmentError):
+    pass
+
+
+class ModeNotReached(DeviceTimeout):
+    pass
+
+
+class ModeRefused(ModbusExceptionReply):
+    pass
+
+
+class LiftBusy(ModbusExceptionReply):
+    pass
+
+
+class AbsorberOverheat(DeviceFault):
+    pass
+
+
+class SpeedSensorFault(DeviceFault):
+    pass
+
+
+class LiftFault(DeviceFault):
+    pass
+
+
+class OverspeedFault(DeviceFault):
     pass

@@ -5,11 +5,13 @@ sees ``read_registers(kind, address, count)`` and ``write_register(s)``, plain i
 Every request is counted (requests, bytes each way on the wire, as framed by pymodbus) so the
 benchmark can compare what the driver sends with what the spec's sequence needs.
 
-What can be observed, and what it becomes (device "rbt"; the command names function and address):
+What can be observed, and what it becomes (device "rbt" unless the link is given another name, e.g.
+"dyn"; the command names function and address):
 
 * cannot connect / open the port                                   -> ``DeviceUnreachable``
 * no answer within ``timeout``; reads are re-sent up to ``retries``
-  times first (they are idempotent; writes of a command are not)   -> ``DeviceTimeout``
+  times first (they are idempotent; writes of a command are not,
+  unless the driver says so: ``write_register(idempotent=True)``)  -> ``DeviceTimeout``
 * the connection dropped (TCP closed, pty / USB adapter gone)      -> ``DeviceDisconnected``
 * Modbus exception 6 (busy; spec 1.3: "while the rollers start")
   after ``retries`` re-sends with a growing pause (tenacity)       -> ``ModbusExceptionReply(6)``
@@ -87,12 +89,15 @@ def _is_retryable_read(error: BaseException) -> bool:
 class ModbusLink:
     """One Modbus client, one request at a time. Subclasses make the client (``_make_client``)."""
 
-    def __init__(self, where: str, *, unit: int, timeout: float, retries: int, busy_wait: float) -> None:
+    def __init__(
+        self, where: str, *, unit: int, timeout: float, retries: int, busy_wait: float, device: str = DEVICE
+    ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, not {timeout!r}")
         if retries < 0:
             raise ValueError(f"retries must not be negative, not {retries!r}")
         self.where = where
+        self.device = device
         self.unit = unit
         self.timeout = timeout
         self.retries = retries
@@ -132,10 +137,12 @@ class ModbusLink:
             connected = await client.connect()
         except (OSError, termios.error, ModbusException) as error:
             client.close()
-            raise DeviceUnreachable(DEVICE, "connect", f"cannot connect to {self.where}: {error}") from error
+            raise DeviceUnreachable(
+                self.device, "connect", f"cannot connect to {self.where}: {error}"
+            ) from error
         if not connected:
             client.close()
-            raise DeviceUnreachable(DEVICE, "connect", f"cannot connect to {self.where}")
+            raise DeviceUnreachable(self.device, "connect", f"cannot connect to {self.where}")
         self._client = client
 
     def close(self) -> None:
@@ -172,15 +179,21 @@ class ModbusLink:
         registers = list(getattr(reply, "registers", ()))
         if len(registers) != count:
             raise RemoteProtocolError(
-                DEVICE, command, f"{len(registers)} registers in the reply, asked for {count}"
+                self.device, command, f"{len(registers)} registers in the reply, asked for {count}"
             )
         return registers
 
-    async def write_register(self, address: int, value: int) -> None:
-        """One holding register (function 6)."""
+    async def write_register(self, address: int, value: int, *, idempotent: bool = False) -> None:
+        """One holding register (function 6).
+
+        ``idempotent``: the caller knows a second copy of this write changes nothing (a setpoint, a
+        load mode already held), so one whose reply was lost is re-sent like a read.
+        """
         command = f"write holding {address}={value} (function 6)"
         await self._request(
-            command, lambda c: c.write_register(address, value, device_id=self.unit), retry_timeouts=False
+            command,
+            lambda c: c.write_register(address, value, device_id=self.unit),
+            retry_timeouts=idempotent,
         )
 
     async def write_registers(self, address: int, values: Sequence[int]) -> None:
@@ -216,21 +229,25 @@ class ModbusLink:
             reply = await send(client)
         except ConnectionException as error:
             raise DeviceDisconnected(
-                DEVICE, command, f"connection to {self.where} was lost: {error}"
+                self.device, command, f"connection to {self.where} was lost: {error}"
             ) from error
         except ModbusIOException as error:
             if not client.connected:
                 raise DeviceDisconnected(
-                    DEVICE, command, f"connection to {self.where} dropped while waiting for the reply"
+                    self.device, command, f"connection to {self.where} dropped while waiting for the reply"
                 ) from error
             raise DeviceTimeout(
-                DEVICE, command, f"no reply within {self.timeout:g} s from {self.where}"
+                self.device, command, f"no reply within {self.timeout:g} s from {self.where}"
             ) from error
         except ModbusException as error:
-            raise RemoteProtocolError(DEVICE, command, f"bad reply from {self.where}: {error}") from error
+            raise RemoteProtocolError(
+                self.device, command, f"bad reply from {self.where}: {error}"
+            ) from error
         if reply.isError():
             code = int(getattr(reply, "exception_code", 0))
-            raise ModbusExceptionReply(DEVICE, command, f"Modbus exception {code} from {self.where}", code)
+            raise ModbusExceptionReply(
+                self.device, command, f"Modbus exception {code} from {self.where}", code
+            )
         return reply
 
 
@@ -246,8 +263,11 @@ class ModbusTcpLink(ModbusLink):
         timeout: float = 0.5,
         retries: int = 3,
         busy_wait: float = 0.05,
+        device: str = DEVICE,
     ) -> None:
-        super().__init__(f"{host}:{port}", unit=unit, timeout=timeout, retries=retries, busy_wait=busy_wait)
+        super().__init__(
+            f"{host}:{port}", unit=unit, timeout=timeout, retries=retries, busy_wait=busy_wait, device=device
+        )
         self.host = host
         self.port = port
 

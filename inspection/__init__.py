@@ -15,6 +15,10 @@ from inspection.identifiers import (
     vin_check_digit,
 )
 from inspection.measurements import (
+    Ambient,
+    AsmMode,
+    AsmPhase,
+    AsmRun,
     AxleBrake,
     Beam,
     BrakeCurve,
@@ -24,6 +28,9 @@ from inspection.measurements import (
     GasReading,
     LampMeasurement,
     LimitSet,
+    LoadedSecond,
+    LugDownPoint,
+    LugDownRun,
     PhotoRef,
     Side,
     TwoSpeedIdleRun,
@@ -35,6 +42,10 @@ from inspection.verdict import Outcome, Verdict, VerdictItem
 
 __all__ = [
     "PROVINCES",
+    "Ambient",
+    "AsmMode",
+    "AsmPhase",
+    "AsmRun",
     "AxleBrake",
     "Beam",
     "BrakeCurve",
@@ -49,6 +60,9 @@ __all__ = [
     "LampMeasurement",
     "LampSystem",
     "LimitSet",
+    "LoadedSecond",
+    "LugDownPoint",
+    "LugDownRun",
     "Outcome",
     "PhotoRef",
     "Side",

@@ -128,7 +128,106 @@ class FreeAccelerationRun:
         object.__setattr__(self, "limit_set", _limit_set(self.limit_set))
 
 
-EmissionRun = TwoSpeedIdleRun | FreeAccelerationRun
+@dataclass(frozen=True, slots=True)
+class Ambient:
+    """The air the engine breathes during a loaded test: the humidity correction of NO needs it."""
+
+    temperature_c: float
+    relative_humidity_pct: float
+    pressure_kpa: float
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSecond:
+    """One second of a test on the chassis dynamometer: roller and engine state, and the exhaust.
+
+    ``power_kw`` is the power at the roller surface (absorbed + the machine's parasitic loss).
+    Gas values come from the gas analyser (ASM, and NOx during lug-down); ``k_per_m`` from the
+    opacity meter (lug-down), ``None`` where the test does not read it.
+    """
+
+    t_s: float
+    speed_kmh: float
+    power_kw: float
+    rpm: float
+    hc_ppm: float = 0.0
+    co_pct: float = 0.0
+    co2_pct: float = 0.0
+    o2_pct: float = 0.0
+    no_ppm: float = 0.0
+    k_per_m: float | None = None
+    low_flow: bool = False
+    dilution: bool = False
+
+
+class AsmMode(StrEnum):
+    """The two steady-state loaded phases of GB 18285-2018 ASM: 50 % load at 25 km/h, 25 % at 40 km/h."""
+
+    ASM5025 = "asm5025"
+    ASM2540 = "asm2540"
+
+
+@dataclass(frozen=True, slots=True)
+class AsmPhase:
+    """One ASM phase as run: the absorbed power set, and its measured seconds (settling excluded).
+
+    ``restarts`` says why the phase was started again (speed out of its window too long), once per
+    restart; the seconds kept are those of the attempt that counted. ``fast_pass``: ended after the
+    first 10-second average, every gas well inside its limit.
+    """
+
+    mode: AsmMode
+    setpoint_kw: float
+    parasitic_kw: float
+    fast_pass: bool
+    seconds: tuple[LoadedSecond, ...]
+    restarts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AsmRun:
+    """GB 18285-2018 steady-state loaded test (ASM5025 then ASM2540) on a chassis dynamometer."""
+
+    limit_set: LimitSet
+    reference_mass_kg: int
+    ambient: Ambient
+    phases: tuple[AsmPhase, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "limit_set", _limit_set(self.limit_set))
+
+
+@dataclass(frozen=True, slots=True)
+class LugDownPoint:
+    """One hold of the lug-down test at ``fraction_pct`` of VelMaxHP (100, 90 or 80)."""
+
+    fraction_pct: int
+    target_speed_kmh: float
+    seconds: tuple[LoadedSecond, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LugDownRun:
+    """GB 3847-2018 lug-down (加载减速): the full-throttle power scan, then the three holds.
+
+    ``scan`` is the power scan second by second; ``vel_max_hp_kmh`` the roller speed where the wheel
+    power was highest, ``max_wheel_power_kw`` that power and ``rpm_at_max_power`` the engine speed
+    there.
+    """
+
+    limit_set: LimitSet
+    rated_power_kw: float
+    scan: tuple[LoadedSecond, ...]
+    vel_max_hp_kmh: float
+    max_wheel_power_kw: float
+    rpm_at_max_power: float
+    points: tuple[LugDownPoint, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "limit_set", _limit_set(self.limit_set))
+
+
+EmissionRun = TwoSpeedIdleRun | FreeAccelerationRun | AsmRun | LugDownRun
 
 
 @dataclass(frozen=True, slots=True)

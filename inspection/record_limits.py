@@ -24,7 +24,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from inspection.errors import InspectionError
-from inspection.measurements import FreeAccelerationRun, ObdCheck, TwoSpeedIdleRun
+from inspection.measurements import (
+    AsmRun,
+    FreeAccelerationRun,
+    LoadedSecond,
+    LugDownRun,
+    ObdCheck,
+    TwoSpeedIdleRun,
+)
 from inspection.record import InspectionRecord
 from inspection.vehicle import Vehicle
 
@@ -38,6 +45,9 @@ class Part(StrEnum):
     PHOTOS = "photos"
     CURVE_SAMPLES = "curve_samples"  # per side of one brake run; spec 1.2: at most 1000
     GAS_READINGS = "gas_readings"  # per idle phase: ten minutes at one reading a second
+    LOADED_SECONDS = "loaded_seconds"  # per ASM phase, lug-down scan or hold: ten minutes a second
+    LOADED_PHASES = "loaded_phases"  # ASM phases, lug-down points
+    RESTARTS = "restarts"  # restart reasons of one ASM phase
     K_VALUES = "k_values"
     VERDICT_ITEMS = "verdict_items"
     STORED_DTCS = "stored_dtcs"  # OBD service 03 codes
@@ -51,6 +61,9 @@ MAX_COUNT: dict[Part, int] = {
     Part.PHOTOS: 32,
     Part.CURVE_SAMPLES: 1000,
     Part.GAS_READINGS: 600,
+    Part.LOADED_SECONDS: 600,
+    Part.LOADED_PHASES: 4,
+    Part.RESTARTS: 20,
     Part.K_VALUES: 10,
     Part.VERDICT_ITEMS: 1000,
     Part.STORED_DTCS: 127,  # service 01 PID 01 counts them in 7 bits
@@ -91,6 +104,13 @@ class Quantity(StrEnum):
     AXLE_COUNT = "axle_count"
     RATED_ENGINE_SPEED_RPM = "rated_engine_speed_rpm"
     DTC_COUNT = "dtc_count"
+    RATED_POWER_KW = "rated_power_kw"
+    ROLLER_SPEED_KMH = "roller_speed_kmh"
+    ROLLER_POWER_KW = "roller_power_kw"
+    REFERENCE_MASS_KG = "reference_mass_kg"
+    AMBIENT_TEMPERATURE_C = "ambient_temperature_c"
+    RELATIVE_HUMIDITY_PCT = "relative_humidity_pct"
+    AMBIENT_PRESSURE_KPA = "ambient_pressure_kpa"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +159,15 @@ RANGES: dict[Quantity, Range] = {
     Quantity.AXLE_COUNT: Range(1, MAX_COUNT[Part.AXLES], ""),
     Quantity.RATED_ENGINE_SPEED_RPM: Range(500, 12_000, "r/min"),
     Quantity.DTC_COUNT: Range(0, 127, ""),  # 7 bits of service 01 PID 01 byte A
+    # Spec 5: the dynamometer faults above 130 km/h; an eddy-current absorber for heavy vehicles
+    # takes a few hundred kW; the ASM's reference mass is a curb mass + 100 kg.
+    Quantity.RATED_POWER_KW: Range(1, 2_000, "kW"),
+    Quantity.ROLLER_SPEED_KMH: Range(0, 140, "km/h"),
+    Quantity.ROLLER_POWER_KW: Range(0, 1_000, "kW"),
+    Quantity.REFERENCE_MASS_KG: Range(100, 60_100, "kg"),
+    Quantity.AMBIENT_TEMPERATURE_C: Range(-40, 60, "°C"),
+    Quantity.RELATIVE_HUMIDITY_PCT: Range(0, 100, "%"),
+    Quantity.AMBIENT_PRESSURE_KPA: Range(50, 110, "kPa"),
 }
 
 
@@ -179,6 +208,75 @@ OBD_FIELDS: tuple[FieldRange, ...] = ((Quantity.DTC_COUNT, "dtc_count", "DTC cou
 # SAE J2012 code: system letter, one digit 0-3, three hex digits ("P0420", "U0100").
 DTC_CODE = re.compile(r"[PCBU][0-3][0-9A-F]{3}")
 OBD_TEXT_CHARS = 40  # protocol, VIN as read: an adapter's short strings
+
+LOADED_SECOND_FIELDS: tuple[FieldRange, ...] = (
+    (Quantity.READING_TIME_S, "t_s", "time"),
+    (Quantity.ROLLER_SPEED_KMH, "speed_kmh", "roller speed"),
+    (Quantity.ROLLER_POWER_KW, "power_kw", "roller power"),
+    (Quantity.ENGINE_SPEED_RPM, "rpm", "engine speed"),
+    (Quantity.HC_PPM, "hc_ppm", "HC"),
+    (Quantity.CO_PCT, "co_pct", "CO"),
+    (Quantity.CO2_PCT, "co2_pct", "CO2"),
+    (Quantity.O2_PCT, "o2_pct", "O2"),
+    (Quantity.NO_PPM, "no_ppm", "NO"),
+    (Quantity.OPACITY_K_PER_M, "k_per_m", "opacity K"),
+)
+AMBIENT_FIELDS: tuple[FieldRange, ...] = (
+    (Quantity.AMBIENT_TEMPERATURE_C, "temperature_c", "ambient temperature"),
+    (Quantity.RELATIVE_HUMIDITY_PCT, "relative_humidity_pct", "relative humidity"),
+    (Quantity.AMBIENT_PRESSURE_KPA, "pressure_kpa", "ambient pressure"),
+)
+ASM_PHASE_FIELDS: tuple[FieldRange, ...] = (
+    (Quantity.ROLLER_POWER_KW, "setpoint_kw", "absorbed power setpoint"),
+    (Quantity.ROLLER_POWER_KW, "parasitic_kw", "parasitic loss"),
+)
+ASM_RUN_FIELDS: tuple[FieldRange, ...] = (
+    (Quantity.REFERENCE_MASS_KG, "reference_mass_kg", "reference mass"),
+)
+LUG_DOWN_FIELDS: tuple[FieldRange, ...] = (
+    (Quantity.RATED_POWER_KW, "rated_power_kw", "rated power"),
+    (Quantity.ROLLER_SPEED_KMH, "vel_max_hp_kmh", "VelMaxHP"),
+    (Quantity.ROLLER_POWER_KW, "max_wheel_power_kw", "maximum wheel power"),
+    (Quantity.ENGINE_SPEED_RPM, "rpm_at_max_power", "engine speed at maximum power"),
+)
+LUG_DOWN_POINT_FIELDS: tuple[FieldRange, ...] = (
+    (Quantity.ROLLER_SPEED_KMH, "target_speed_kmh", "target speed"),
+)
+
+
+def loaded_values(run: AsmRun | LugDownRun) -> Iterator[tuple[Quantity, float | None, str, str]]:
+    """Every ranged value of a loaded run: ``(quantity, value, path, label)``; counts checked on the way."""
+
+    def seconds(items: Sequence[LoadedSecond], at: str) -> Iterator[tuple[Quantity, float | None, str, str]]:
+        check_count(Part.LOADED_SECONDS, len(items), at)
+        for j, second in enumerate(items):
+            for quantity, value, attribute, label in ranged_values(second, LOADED_SECOND_FIELDS):
+                yield quantity, value, f"{at}[{j}].{attribute}", f"{label} at t = {second.t_s:g} s"
+
+    if isinstance(run, AsmRun):
+        for quantity, value, attribute, label in ranged_values(run, ASM_RUN_FIELDS):
+            yield quantity, value, f"emission.asm.{attribute}", label
+        for quantity, value, attribute, label in ranged_values(run.ambient, AMBIENT_FIELDS):
+            yield quantity, value, f"emission.asm.ambient.{attribute}", label
+        check_count(Part.LOADED_PHASES, len(run.phases), "emission.asm.phases")
+        for i, phase in enumerate(run.phases):
+            at = f"emission.asm.phases[{i}]"
+            check_count(Part.RESTARTS, len(phase.restarts), f"{at}.restarts")
+            for text in phase.restarts:
+                check_text(text, f"{at}.restarts")
+            for quantity, value, attribute, label in ranged_values(phase, ASM_PHASE_FIELDS):
+                yield quantity, value, f"{at}.{attribute}", f"{phase.mode.value} {label}"
+            yield from seconds(phase.seconds, f"{at}.seconds")
+        return
+    for quantity, value, attribute, label in ranged_values(run, LUG_DOWN_FIELDS):
+        yield quantity, value, f"emission.lug_down.{attribute}", label
+    yield from seconds(run.scan, "emission.lug_down.scan")
+    check_count(Part.LOADED_PHASES, len(run.points), "emission.lug_down.points")
+    for i, point in enumerate(run.points):
+        at = f"emission.lug_down.points[{i}]"
+        for quantity, value, attribute, label in ranged_values(point, LUG_DOWN_POINT_FIELDS):
+            yield quantity, value, f"{at}.{attribute}", f"{point.fraction_pct} % {label}"
+        yield from seconds(point.seconds, f"{at}.seconds")
 
 
 def ranged_values(
@@ -253,6 +351,7 @@ def check_vehicle(vehicle: Vehicle, path: str = "vehicle") -> None:
             raise RecordOutOfLimits(
                 f"{path}.steered_axles", f"axle {axle} is not one of 1..{vehicle.axle_count}"
             )
+    check_value(Quantity.RATED_POWER_KW, vehicle.rated_power_kw, f"{path}.rated_power_kw")
 
 
 def check_obd(check: ObdCheck, path: str = "obd") -> None:
@@ -312,6 +411,9 @@ def check_record(record: InspectionRecord) -> None:
         check_count(Part.K_VALUES, len(emission.k_per_m), "emission.k_per_m")
         for j, k in enumerate(emission.k_per_m):
             check_value(Quantity.OPACITY_K_PER_M, k, f"emission.k_per_m[{j}]")
+    elif emission is not None:
+        for quantity, value, path, _ in loaded_values(emission):
+            check_value(quantity, value, path)
     for i, check in enumerate(record.visual_checks):
         check_text(check.note, f"visual_checks[{i}].note")
         check_text(check.correction_reason, f"visual_checks[{i}].correction_reason")

@@ -72,6 +72,10 @@ class Vehicle:
     # has): not recorded - records from before the field are judged by axle count, as they were.
     # A trailer's axles all count as rear, steered or not (§2).
     steered_axles: tuple[int, ...] | None = None
+    # Full-time all-wheel drive that cannot be decoupled: cannot go on a two-roller dynamometer, so
+    # it takes the no-load fallback (two-speed idle / free acceleration), GB 18285 / GB 3847.
+    full_time_awd: bool = False
+    rated_power_kw: int | None = None  # rated engine power: lug-down judges wheel power against it
 
     def __post_init__(self) -> None:
         if self.steered_axles == ():

@@ -135,6 +135,8 @@ VEHICLE_FIELDS: tuple[VehicleField, ...] = (
     VehicleField("rated_engine_speed_rpm", "--rated-rpm", TextKind.WHOLE_NUMBER, "rated engine speed (diesels)"),
     VehicleField("steered_axles", "--steered-axles", TextKind.AXLES, "comma-separated, 1 = front (brake rules: front axles)"),
     VehicleField("has_obd", "--obd", TextKind.FLAG, "has an OBD port: the emission inspection reads it"),
+    VehicleField("full_time_awd", "--full-time-awd", TextKind.FLAG, "cannot go on a two-roller dynamometer"),
+    VehicleField("rated_power_kw", "--rated-power-kw", TextKind.WHOLE_NUMBER, "rated engine power (lug-down)"),
 )  # fmt: skip
 
 

@@ -18,6 +18,10 @@ from google.protobuf import timestamp_pb2
 from google.protobuf.message import DecodeError, Message
 
 from inspection import (
+    Ambient,
+    AsmMode,
+    AsmPhase,
+    AsmRun,
     AxleBrake,
     Beam,
     BrakeCurve,
@@ -31,6 +35,9 @@ from inspection import (
     LampMeasurement,
     LampSystem,
     LimitSet,
+    LoadedSecond,
+    LugDownPoint,
+    LugDownRun,
     Outcome,
     PhotoRef,
     Side,
@@ -59,6 +66,9 @@ MAX_LAMPS = MAX_COUNT[Part.LAMPS]
 MAX_CURVE_SAMPLES = MAX_COUNT[Part.CURVE_SAMPLES]
 MAX_GAS_READINGS = MAX_COUNT[Part.GAS_READINGS]
 MAX_K_VALUES = MAX_COUNT[Part.K_VALUES]
+MAX_LOADED_SECONDS = MAX_COUNT[Part.LOADED_SECONDS]
+MAX_LOADED_PHASES = MAX_COUNT[Part.LOADED_PHASES]
+MAX_RESTARTS = MAX_COUNT[Part.RESTARTS]
 MAX_VISUAL_CHECKS = MAX_COUNT[Part.VISUAL_CHECKS]
 MAX_PHOTOS = MAX_COUNT[Part.PHOTOS]
 MAX_VERDICT_ITEMS = MAX_COUNT[Part.VERDICT_ITEMS]
@@ -221,6 +231,7 @@ def vehicle_to_proto(vehicle: Vehicle) -> pb.Vehicle:
         high_beam_separately_adjustable=vehicle.high_beam_separately_adjustable, van=vehicle.van,
         rated_engine_speed_rpm=vehicle.rated_engine_speed_rpm or 0, has_obd=vehicle.has_obd,
         steered_axles=list(vehicle.steered_axles or ()),
+        full_time_awd=vehicle.full_time_awd, rated_power_kw=vehicle.rated_power_kw or 0,
     )  # fmt: skip
 
 
@@ -272,9 +283,60 @@ def _emission_to_proto(run: EmissionRun) -> pb.Emission:
                 low_idle=[_gas_to_proto(r) for r in run.low_idle],
             ),
         )
+    if isinstance(run, FreeAccelerationRun):
+        return pb.Emission(
+            limit_set=run.limit_set.value, free_acceleration=pb.FreeAcceleration(k_per_m=list(run.k_per_m))
+        )
+    if isinstance(run, AsmRun):
+        a = run.ambient
+        return pb.Emission(
+            limit_set=run.limit_set.value,
+            asm=pb.Asm(
+                reference_mass_kg=run.reference_mass_kg,
+                ambient=pb.Ambient(
+                    temperature_c=a.temperature_c,
+                    relative_humidity_pct=a.relative_humidity_pct,
+                    pressure_kpa=a.pressure_kpa,
+                ),
+                phases=[
+                    pb.AsmPhase(
+                        mode=p.mode.value,
+                        setpoint_kw=p.setpoint_kw,
+                        parasitic_kw=p.parasitic_kw,
+                        fast_pass=p.fast_pass,
+                        seconds=[_second_to_proto(s) for s in p.seconds],
+                        restarts=list(p.restarts),
+                    )
+                    for p in run.phases
+                ],
+            ),
+        )
     return pb.Emission(
-        limit_set=run.limit_set.value, free_acceleration=pb.FreeAcceleration(k_per_m=list(run.k_per_m))
-    )
+        limit_set=run.limit_set.value,
+        lug_down=pb.LugDown(
+            rated_power_kw=run.rated_power_kw, scan=[_second_to_proto(s) for s in run.scan],
+            vel_max_hp_kmh=run.vel_max_hp_kmh, max_wheel_power_kw=run.max_wheel_power_kw,
+            rpm_at_max_power=run.rpm_at_max_power,
+            points=[
+                pb.LugDownPoint(
+                    fraction_pct=p.fraction_pct, target_speed_kmh=p.target_speed_kmh,
+                    seconds=[_second_to_proto(s) for s in p.seconds],
+                )
+                for p in run.points
+            ],
+        ),
+    )  # fmt: skip
+
+
+def _second_to_proto(second: LoadedSecond) -> pb.LoadedSecond:
+    message = pb.LoadedSecond(
+        t_s=second.t_s, speed_kmh=second.speed_kmh, power_kw=second.power_kw, rpm=second.rpm,
+        hc_ppm=second.hc_ppm, co_pct=second.co_pct, co2_pct=second.co2_pct, o2_pct=second.o2_pct,
+        no_ppm=second.no_ppm, low_flow=second.low_flow, dilution=second.dilution,
+    )  # fmt: skip
+    if second.k_per_m is not None:
+        message.k_per_m = second.k_per_m
+    return message
 
 
 def verdict_to_proto(verdict: Verdict) -> pb.Verdict:
@@ -441,6 +503,8 @@ def vehicle_from_proto(message: pb.Vehicle) -> Vehicle:
         rated_engine_speed_rpm=message.rated_engine_speed_rpm or None,
         has_obd=message.has_obd,
         steered_axles=tuple(message.steered_axles) or None,
+        full_time_awd=message.full_time_awd,
+        rated_power_kw=message.rated_power_kw or None,
     )
 
 
@@ -540,7 +604,100 @@ def _emission_from_proto(message: pb.Emission) -> EmissionRun:
         for i, k in enumerate(k_values):
             _finite(k, f"{path}[{i}]")
         return FreeAccelerationRun(limit_set=limit_set, k_per_m=tuple(k_values))
-    raise MalformedRecord("emission.run", "neither two_speed_idle nor free_acceleration is set")
+    if run == "asm":
+        return _asm_from_proto(message.asm, limit_set)
+    if run == "lug_down":
+        return _lug_down_from_proto(message.lug_down, limit_set)
+    raise MalformedRecord("emission.run", "none of two_speed_idle, free_acceleration, asm, lug_down is set")
+
+
+_SECOND_FIELDS = ("t_s", "speed_kmh", "power_kw", "rpm", "hc_ppm", "co_pct", "co2_pct", "o2_pct", "no_ppm")
+
+
+def _seconds(messages: Sequence[pb.LoadedSecond], path: str) -> tuple[LoadedSecond, ...]:
+    _at_most(len(messages), MAX_LOADED_SECONDS, path)
+    out = []
+    for i, m in enumerate(messages):
+        at = f"{path}[{i}]"
+        for name in _SECOND_FIELDS:
+            _finite(getattr(m, name), f"{at}.{name}")
+        out.append(
+            LoadedSecond(
+                t_s=m.t_s,
+                speed_kmh=m.speed_kmh,
+                power_kw=m.power_kw,
+                rpm=m.rpm,
+                hc_ppm=m.hc_ppm,
+                co_pct=m.co_pct,
+                co2_pct=m.co2_pct,
+                o2_pct=m.o2_pct,
+                no_ppm=m.no_ppm,
+                k_per_m=_finite(_opt(m, "k_per_m"), f"{at}.k_per_m"),
+                low_flow=m.low_flow,
+                dilution=m.dilution,
+            )
+        )
+    return tuple(out)
+
+
+def _asm_from_proto(message: pb.Asm, limit_set: LimitSet) -> AsmRun:
+    path = "emission.asm"
+    if not message.HasField("ambient"):
+        raise MalformedRecord(f"{path}.ambient", "missing: the humidity correction needs it")
+    a = message.ambient
+    for name in ("temperature_c", "relative_humidity_pct", "pressure_kpa"):
+        _finite(getattr(a, name), f"{path}.ambient.{name}")
+    _at_most(len(message.phases), MAX_LOADED_PHASES, f"{path}.phases")
+    phases = []
+    for i, p in enumerate(message.phases):
+        at = f"{path}.phases[{i}]"
+        try:
+            mode = AsmMode(p.mode)
+        except ValueError:
+            allowed = " or ".join(repr(m.value) for m in AsmMode)
+            raise MalformedRecord(f"{at}.mode", f"expected {allowed}, got {p.mode!r}") from None
+        _finite(p.setpoint_kw, f"{at}.setpoint_kw")
+        _finite(p.parasitic_kw, f"{at}.parasitic_kw")
+        _at_most(len(p.restarts), MAX_RESTARTS, f"{at}.restarts")
+        phases.append(
+            AsmPhase(
+                mode=mode,
+                setpoint_kw=p.setpoint_kw,
+                parasitic_kw=p.parasitic_kw,
+                fast_pass=p.fast_pass,
+                seconds=_seconds(p.seconds, f"{at}.seconds"),
+                restarts=tuple(p.restarts),
+            )
+        )
+    return AsmRun(
+        limit_set=limit_set,
+        reference_mass_kg=message.reference_mass_kg,
+        ambient=Ambient(a.temperature_c, a.relative_humidity_pct, a.pressure_kpa),
+        phases=tuple(phases),
+    )
+
+
+def _lug_down_from_proto(message: pb.LugDown, limit_set: LimitSet) -> LugDownRun:
+    path = "emission.lug_down"
+    for name in ("rated_power_kw", "vel_max_hp_kmh", "max_wheel_power_kw", "rpm_at_max_power"):
+        _finite(getattr(message, name), f"{path}.{name}")
+    _at_most(len(message.points), MAX_LOADED_PHASES, f"{path}.points")
+    return LugDownRun(
+        limit_set=limit_set,
+        rated_power_kw=message.rated_power_kw,
+        scan=_seconds(message.scan, f"{path}.scan"),
+        vel_max_hp_kmh=message.vel_max_hp_kmh,
+        max_wheel_power_kw=message.max_wheel_power_kw,
+        rpm_at_max_power=message.rpm_at_max_power,
+        points=tuple(
+            LugDownPoint(
+                fraction_pct=p.fraction_pct,
+                target_speed_kmh=_finite(p.target_speed_kmh, f"{path}.points[{i}].target_speed_kmh") or 0.0,
+                seconds=_seconds(p.seconds, f"{path}.points[{i}].seconds"),
+            )
+            for i, p in enumerate(message.points)
+        ),
+    )
 
 
 def _photo_from_proto(message: pb.PhotoRef, path: str) -> PhotoRef:

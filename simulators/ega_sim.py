@@ -13,7 +13,10 @@ Vehicle after vehicle. The host opens every vehicle's test by asking STATUS (is 
 zeroed?) and then only reads until the test ends, so a STATUS after readings means the probe is in
 the next car's tailpipe: the answer is still the last car's, and the next READ starts the script
 again from its first phase (``next_vehicle`` does the same on purpose). The opacity meter does the
-same with its accelerations. So ``tongjian sim ega`` serves one vehicle after another. Readings carry small deterministic noise: the
+same with its accelerations. So ``tongjian sim ega`` serves one vehicle after another. Given the
+``RollerModel`` a dynamometer simulator drives (``engine=``), the readings while the rollers turn are
+the engine's exhaust at its speed and load (``simulators.vehicle_on_rollers``), so ASM's NO follows
+the absorber's load. Readings carry small deterministic noise: the
 same seed and the same time give the same reading. ``EgaScenario.two_speed_idle`` scripts the
 GB 18285 procedure: 70 % of rated speed for 30 s, high idle 2500 rpm for 55 s (the host's 15 s of
 stabilising and 30 readings, with room for its own delays: a driver releases the pedal when told,
@@ -37,6 +40,7 @@ from equipment.binary_frame_codec import (
 )
 from equipment.ega_codec import EgaCommand, GasSample, StatusFlags, encode_sample, encode_status
 from simulators.serial_device import Fault, Reply, SerialDeviceSimulator
+from simulators.vehicle_on_rollers import RollerModel
 
 
 class BinaryBenchSimulator(SerialDeviceSimulator):
@@ -210,8 +214,12 @@ class GasAnalyserSimulator(BinaryBenchSimulator):
         seed: int = 0,
         time_scale: float = 1.0,
         faults: Iterable[Fault] = (),
+        engine: RollerModel | None = None,
     ) -> None:
         self.scenario = scenario or EgaScenario.two_speed_idle()
+        # The vehicle on the dynamometer's rollers, shared with the DYN simulator: while its rollers
+        # turn, the exhaust is the engine's at its operating point, not the idle script's.
+        self.engine = engine
         super().__init__(
             warm_up_s=self.scenario.warm_up_s,
             zero_s=self.scenario.zero_s,
@@ -241,9 +249,21 @@ class GasAnalyserSimulator(BinaryBenchSimulator):
         """Simulated seconds since the engine script started (0 before the first READ)."""
         return 0.0 if self._script_started is None else self.now() - self._script_started
 
+    def _loaded_phase(self) -> EnginePhase | None:
+        """The engine on the rollers, as a phase of one instant (None when it is not on them)."""
+        engine = self.engine
+        if engine is None or engine.rollers_locked:
+            return None
+        engine.sync()
+        if engine.speed_kmh < 1.0:
+            return None
+        hc, co, co2, o2, no, lambda_ = engine.exhaust()
+        return EnginePhase(0.1, engine.rpm, GasLevels(hc, co, co2, o2, no, lambda_), label="on the rollers")
+
     def sample_at(self, t: float) -> GasSample:
-        """The reading the script gives at script time ``t`` (deterministic for a seed)."""
-        phase = self.scenario.phase_at(t)
+        """The reading the script gives at script time ``t`` (deterministic for a seed), or the
+        loaded engine's while it drives the dynamometer's rollers."""
+        phase = self._loaded_phase() or self.scenario.phase_at(t)
         rng = self.noise(int(t * 10))  # the analyser updates 10 times a second
         gas = phase.gas
 

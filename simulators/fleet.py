@@ -126,6 +126,10 @@ def random_vehicle(
         else rng.choice((5500, 6000, 6200, 6500))
         if fuel is not Fuel.DIESEL
         else rng.choice((3200, 3600, 4000)),
+        # From the curb mass, not the generator, so fleets of an earlier seed stay what they were.
+        rated_power_kw=None
+        if fuel is Fuel.ELECTRIC
+        else max(30, round(curb * (0.03 if fuel is Fuel.DIESEL else 0.06))),
     )
 
 

@@ -6,7 +6,8 @@ begins - pedal down, rpm from idle to governed speed in ``rise_s``, K rising to 
 peak, then K falling back over ``fall_s`` while the engine returns to idle. PEAK answers the highest
 K since the last PEAK_RESET (exactly the scenario's peak once the acceleration has passed it).
 After the scenario's last acceleration the engine stays at idle. Warm-up and zeroing are the gas
-analyser's (``BinaryBenchSimulator``).
+analyser's (``BinaryBenchSimulator``). Given the dynamometer's ``RollerModel`` (``engine=``), READ
+while the rollers turn gives the smoke of the engine at its load and speed (lug-down).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from equipment.binary_frame_codec import Ack, Frame
 from equipment.opm_codec import OpacitySample, OpmCommand, Peak, encode_peak, encode_sample
 from simulators.ega_sim import BinaryBenchSimulator
 from simulators.serial_device import Fault
+from simulators.vehicle_on_rollers import RollerModel
 
 # Effective optical path length (m) linking opacity N and absorption K: N = 100 (1 - e^(-K L)).
 PATH_LENGTH_M = 0.43
@@ -56,8 +58,10 @@ class OpacityMeterSimulator(BinaryBenchSimulator):
         seed: int = 0,
         time_scale: float = 1.0,
         faults: Iterable[Fault] = (),
+        engine: RollerModel | None = None,
     ) -> None:
         self.scenario = scenario or OpmScenario()
+        self.engine = engine  # as for the gas analyser: READ follows the engine on the rollers
         super().__init__(
             warm_up_s=self.scenario.warm_up_s,
             zero_s=self.scenario.zero_s,
@@ -121,13 +125,22 @@ class OpacityMeterSimulator(BinaryBenchSimulator):
         ]
         return max(self.k_at(t) for t in points)
 
+    def _on_rollers(self) -> RollerModel | None:
+        engine = self.engine
+        if engine is None or engine.rollers_locked:
+            return None
+        engine.sync()
+        return engine if engine.speed_kmh >= 1.0 else None
+
     def sample_at(self, t: float) -> OpacitySample:
         rng = self.noise(int(t * 10))
-        k = round(max(0.0, self.k_at(t) * (1 + rng.uniform(-0.01, 0.01))), 2)
+        loaded = self._on_rollers()
+        k_now, rpm_now = (loaded.smoke_k(), loaded.rpm) if loaded else (self.k_at(t), self.rpm_at(t))
+        k = round(max(0.0, k_now * (1 + rng.uniform(-0.01, 0.01))), 2)
         return OpacitySample(
             n_pct=round(100 * (1 - math.exp(-k * PATH_LENGTH_M)), 1),
             k_per_m=k,
-            rpm=round(self.rpm_at(t) + rng.uniform(-15, 15)),
+            rpm=round(rpm_now + rng.uniform(-15, 15)),
             oil_temp_c=self.scenario.oil_temp_c,
         )
 

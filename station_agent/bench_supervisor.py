@@ -42,6 +42,7 @@ class BenchId(StrEnum):
     EGA = "ega"
     OPM = "opm"
     OBD = "obd"  # optional: only lanes with an [obd] scan tool
+    DYN = "dyn"  # optional: only a lane with a chassis dynamometer has it
 
 
 @dataclass(frozen=True, slots=True)

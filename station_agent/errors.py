@@ -17,7 +17,8 @@ StationAgentError
 │   │   └── BeyondLimits        a count, vehicle, photo or text beyond ``inspection.record_limits``
 │   └── SubmitFailed            the completion callback failed; the visit is back in VISUAL
 ├── ProcedureError              a test could not be run as the standard says (procedures)
-│   └── ReadingOutOfRange       a bench reported a value outside its physical range
+│   ├── ReadingOutOfRange       a bench reported a value outside its physical range
+│   └── _PhaseRestart           internal: an ASM phase starts again (speed out of its window too long)
 ├── OutboxError                 the outbox (outbox)
 │   ├── OutboxUnusable          cannot be opened or written (path, disk, permissions)
 │   ├── OutboxFull              at its maximum depth: the hub has not taken records for a while

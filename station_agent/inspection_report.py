@@ -132,6 +132,16 @@ def item_label(code: str) -> tuple[str, str]:
         return f"{phase.replace('_', ' ').capitalize()} {name}{suffix}", "双怠速"
     if code.startswith("emission.free_acceleration.k"):
         return "Free acceleration K", "自由加速烟度"
+    match = re.fullmatch(r"emission\.(asm5025|asm2540)\.(co|hc|no)\.max", code)
+    if match:
+        mode, gas = match.groups()
+        return f"{mode.upper()} {gas.upper()} (10 s average, corrected)", "稳态工况法"
+    match = re.fullmatch(r"emission\.lug_down\.(k|nox)(\d+)\.max", code)
+    if match:
+        quantity, fraction = match.groups()
+        return f"Lug-down {'K' if quantity == 'k' else 'NOx'} at {fraction} % VelMaxHP", "加载减速"
+    if code == "emission.lug_down.wheel_power.min":
+        return "Lug-down max wheel power / rated power", "加载减速"
     return code, ""
 
 

@@ -100,14 +100,17 @@ from station_agent.lane_state import (
     Transition,
 )
 from station_agent.procedures import ProcedureError
+from station_agent.procedures.asm import run_asm
 from station_agent.procedures.brake import run_brake_test
 from station_agent.procedures.free_acceleration import run_free_acceleration
 from station_agent.procedures.headlight import run_headlight_test
+from station_agent.procedures.lug_down import run_lug_down
 from station_agent.procedures.obd_check import run_obd_check
 from station_agent.procedures.reading_limits import check_axle, check_emission, check_lamps
 from station_agent.procedures.two_speed_idle import run_two_speed_idle
 
 if TYPE_CHECKING:
+    from equipment.dyn_driver import ChassisDynamometer
     from equipment.ega_driver import GasAnalyser
     from equipment.hlt_codec import LampReading
     from equipment.obd_driver import ObdAdapter
@@ -220,6 +223,7 @@ class Lane:
         benches: BenchSupervisor | None = None,
         obd: ObdAdapter | None = None,
         limit_sets: LimitSetSchedule | None = None,
+        dynamometer: ChassisDynamometer | None = None,
     ) -> None:
         self.config = config
         self.limit_sets = limit_sets  # the province's schedule, when the lane file names one
@@ -227,6 +231,8 @@ class Lane:
         self.limit_set = config.limit_set
         self.two_speed_idle_timings = config.procedures.two_speed_idle
         self.free_acceleration_timings = config.procedures.free_acceleration
+        self.asm_timings = config.procedures.asm
+        self.lug_down_timings = config.procedures.lug_down
         self.bench_wait_s = config.benches.wait_s
         self.equipment: LaneEquipment | None = None  # set by open_lane: the links and drivers it built
         # None: every bench is taken to be there (lanes over stand-in drivers in tests).
@@ -238,6 +244,7 @@ class Lane:
         self._gas = gas
         self._opacity = opacity
         self._obd = obd  # None: the lane has no OBD scan tool (records of OBD vehicles then lack the check)
+        self._dynamometer = dynamometer
         self._on_complete = on_complete
         self._judge = judge
         self.clock: Clock = clock or ScaledClock(config.procedures.time_scale)
@@ -248,6 +255,11 @@ class Lane:
         self._machine = LaneStateMachine()
         self._visits: OrderedDict[uuid.UUID, _Visit] = OrderedDict()
         self._handovers: set[asyncio.Future[InspectionRecord]] = set()
+
+    @property
+    def has_dynamometer(self) -> bool:
+        """A lane with a dynamometer runs the loaded tests (ASM, lug-down); one without, the fallbacks."""
+        return self._dynamometer is not None
 
     @property
     def station_id(self) -> str:
@@ -345,9 +357,15 @@ class Lane:
             check_vehicle(vehicle)  # a vehicle no record could hold would be signed and refused for ever
         except RecordOutOfLimits as error:
             raise BeyondLimits(error) from error
+        procedure = required_procedure(vehicle, dynamometer=self.has_dynamometer)
+        if procedure is Procedure.LUG_DOWN and not vehicle.rated_power_kw:
+            # Found out now, not after the brakes and lamps: lug-down judges wheel power against it.
+            raise InvalidRequest(
+                "vehicle.rated_power_kw: a diesel on the dynamometer needs its rated engine power"
+            )
         self._machine.ensure_benches_free()
         if self.benches is not None:
-            needed = benches_for(vehicle, obd_bench=self._obd is not None)
+            needed = benches_for(vehicle, obd_bench=self._obd is not None, dynamometer=self.has_dynamometer)
             down = [self.benches.status(b) for b in needed if not self.benches.is_up(b)]
             if down:
                 raise BenchUnavailable(self.number, down)
@@ -439,6 +457,9 @@ class Lane:
             try:
                 return await step()
             except (DeviceDisconnected, DeviceUnreachable) as error:
+                # A loaded test uses two or three benches: the one that went away is the error's.
+                if error.device in BenchId.__members__.values():
+                    bench = BenchId(error.device)
                 supervisor.mark_down(bench, error)
                 log.warning(
                     "lane %d record %s: bench %s went away (%s); the step runs again when it is back",
@@ -475,7 +496,7 @@ class Lane:
         vehicle = visit.vehicle
         limit_set = self._limit_set(visit)
         # Which test a fuel takes is the rules' decision, so lane and judge cannot drift apart.
-        procedure = required_procedure(vehicle.fuel)
+        procedure = required_procedure(vehicle, dynamometer=self.has_dynamometer)
         if procedure is Procedure.TWO_SPEED_IDLE:
             return await self.on_bench(
                 visit,
@@ -485,6 +506,36 @@ class Lane:
                     vehicle,
                     limit_set=limit_set,
                     timings=self.two_speed_idle_timings,
+                    clock=self.clock,
+                    display=self._display,
+                ),
+            )
+        dynamometer = self._dynamometer
+        if procedure is Procedure.ASM and dynamometer is not None:
+            return await self.on_bench(
+                visit,
+                BenchId.DYN,
+                lambda: run_asm(
+                    dynamometer,
+                    self._gas,
+                    vehicle,
+                    limit_set=limit_set,
+                    timings=self.asm_timings,
+                    clock=self.clock,
+                    display=self._display,
+                ),
+            )
+        if procedure is Procedure.LUG_DOWN and dynamometer is not None:
+            return await self.on_bench(
+                visit,
+                BenchId.DYN,
+                lambda: run_lug_down(
+                    dynamometer,
+                    self._opacity,
+                    self._gas,
+                    vehicle,
+                    limit_set=limit_set,
+                    timings=self.lug_down_timings,
                     clock=self.clock,
                     display=self._display,
                 ),
@@ -639,13 +690,17 @@ class Lane:
         await asyncio.gather(*self._handovers, return_exceptions=True)
 
 
-def benches_for(vehicle: Vehicle, *, obd_bench: bool = False) -> tuple[BenchId, ...]:
-    """The benches a vehicle goes over: brakes and lamps always, the emission bench of its fuel, and
+def benches_for(
+    vehicle: Vehicle, *, obd_bench: bool = False, dynamometer: bool = False
+) -> tuple[BenchId, ...]:
+    """The benches a vehicle goes over: brakes and lamps always, the emission benches of its test, and
     the OBD scan tool (on a lane that has one, ``obd_bench``) when the vehicle has OBD."""
-    procedure = required_procedure(vehicle.fuel)
+    procedure = required_procedure(vehicle, dynamometer=dynamometer)
     emission: dict[Procedure | None, tuple[BenchId, ...]] = {
         Procedure.TWO_SPEED_IDLE: (BenchId.EGA,),
         Procedure.FREE_ACCELERATION: (BenchId.OPM,),
+        Procedure.ASM: (BenchId.DYN, BenchId.EGA),
+        Procedure.LUG_DOWN: (BenchId.DYN, BenchId.OPM, BenchId.EGA),
     }
     obd = (BenchId.OBD,) if obd_bench and obd_check_required(vehicle) else ()
     return (BenchId.RBT, BenchId.HLT, *emission.get(procedure, ()), *obd)

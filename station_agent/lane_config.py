@@ -29,6 +29,11 @@ One TOML file per lane, e.g.::
     protocol = "6"                  # optional: ELM protocol number; absent = automatic search
     timeout_s = 2.0                 # how long the adapter may take to show its prompt
 
+    [dyn]                           # optional: chassis dynamometer (Modbus TCP, spec 5); with it
+    host = "10.0.0.25"              # petrol cars take ASM and diesels lug-down, without it the
+    port = 502                      # no-load fallbacks (two-speed idle, free acceleration)
+    profile = "dyn-default"         # or a profile TOML path (relative to this file)
+
     [benches]                       # optional: when a bench goes away (real seconds)
     reconnect_initial_s = 0.1       # first pause between reconnection attempts, doubling ...
     reconnect_max_s = 5.0           # ... up to this
@@ -41,6 +46,10 @@ One TOML file per lane, e.g.::
     stabilise_s = 15
     [procedures.free_acceleration]
     purge_count = 3
+    [procedures.asm]                # [mem] values of GB 18285 as defaults: RM + 100 kg, RM / 148 ...
+    settle_s = 5
+    [procedures.lug_down]
+    scan_step_kmh = 2.0
 
     [pda]                           # optional: the inspectors' handset service
     listen = "0.0.0.0:50071"
@@ -392,10 +401,106 @@ class FreeAccelerationTimings:
 
 
 @dataclass(slots=True, config=_SCHEMA)
+class AsmTimings:
+    """GB 18285-2018 ASM on the dynamometer (standards.md section 10); procedure seconds.
+
+    The [mem] values of §10 that shape the test rather than judge it live here, as defaults a
+    province may correct in the lane file; the speed window, the excursion allowed and the fast-pass
+    fraction are the rules' (``inspection.verdicts.limits``), so lane and judge use the same ones.
+    """
+
+    reference_mass_addition_kg: _Seconds = 100.0  # [mem] RM = curb mass + 100 kg
+    load_divisor_5025: Annotated[float, Strict(), Field(gt=0.0)] = 148.0  # [mem] absorbed kW = RM / 148
+    load_divisor_2540: Annotated[float, Strict(), Field(gt=0.0)] = 185.0  # [mem] absorbed kW = RM / 185
+    settle_s: _Seconds = 5.0  # [mem] after speed and load are reached
+    phase_s: Annotated[float, Strict(), Field(ge=15.0, le=600.0)] = 90.0  # [mem] measure on to 90 s
+    reach_wait_s: _Seconds = 60.0  # the driver has this long to bring the rollers into the window
+    max_restarts: Annotated[int, Strict(), Field(ge=0, le=20)] = 3  # ours: then the test fails
+    poll_s: Annotated[float, Strict(), Field(ge=0.01, le=1.0)] = 0.25  # speed watched this often
+    warm_up_wait_s: _Seconds = 600.0
+    zero_wait_s: _Seconds = 15.0
+    # No weather-station bench yet: the lane's air as configured is what the record keeps and the
+    # humidity correction of NO uses.
+    ambient_temperature_c: Annotated[float, Strict(), Field(ge=-40.0, le=60.0)] = 20.0
+    ambient_relative_humidity_pct: Annotated[float, Strict(), Field(ge=0.0, le=100.0)] = 50.0
+    ambient_pressure_kpa: Annotated[float, Strict(), Field(ge=50.0, le=110.0)] = 101.3
+
+
+@dataclass(slots=True, config=_SCHEMA)
+class LugDownTimings:
+    """GB 3847-2018 lug-down on the dynamometer (standards.md section 10); procedure seconds."""
+
+    top_speed_wait_s: _Seconds = 40.0  # full throttle until the speed stops rising
+    scan_step_kmh: Annotated[float, Strict(), Field(gt=0.0, le=20.0)] = 2.0  # ours
+    scan_step_s: Annotated[float, Strict(), Field(gt=0.0)] = 3.0  # ours: settle at each step
+    scan_floor_fraction: Annotated[float, Strict(), Field(gt=0.0, lt=1.0)] = 0.6  # of the top speed
+    hold_settle_s: _Seconds = 3.0  # ours
+    hold_measure_s: Annotated[int, Strict(), Field(ge=1, le=600)] = 5  # seconds kept per hold
+    warm_up_wait_s: _Seconds = 600.0
+    zero_wait_s: _Seconds = 15.0
+
+
+@dataclass(slots=True, config=_SCHEMA)
 class ProcedureConfig:
     time_scale: Annotated[float, Strict(), Field(ge=1e-6, le=1000.0)] = 1.0
     two_speed_idle: TwoSpeedIdleTimings = Field(default_factory=TwoSpeedIdleTimings)
     free_acceleration: FreeAccelerationTimings = Field(default_factory=FreeAccelerationTimings)
+    asm: AsmTimings = Field(default_factory=AsmTimings)
+    lug_down: LugDownTimings = Field(default_factory=LugDownTimings)
+
+
+SHIPPED_DYN_PROFILES = ("dyn-default",)
+
+
+@dataclass(slots=True, config=_SCHEMA)
+class DynConfig:
+    """The chassis dynamometer (spec 5: Modbus TCP). Optional: a lane without one runs the fallbacks."""
+
+    host: _Text
+    port: Annotated[int, Strict(), Field(ge=1, le=65535)] = 502
+    unit: _Unit = 1
+    profile: _Text = "dyn-default"
+    timeout_s: _Timeout = 0.5
+    retries: _Retries = 3
+    # Overrides of the dynamometer driver's timings, by field name, in real seconds.
+    timings: Mapping[str, _Seconds] = Field(default_factory=dict)
+
+    def link(self) -> ModbusLink:
+        from equipment.modbus_link import ModbusTcpLink
+
+        return ModbusTcpLink(
+            self.host, self.port, unit=self.unit, timeout=self.timeout_s, retries=self.retries, device="dyn"
+        )
+
+    @field_validator("profile")
+    @classmethod
+    def _load_profile(cls, name: str, info: ValidationInfo) -> str:
+        base_dir = info.context.get("base_dir") if isinstance(info.context, Mapping) else None
+        resolved = (
+            name
+            if name in SHIPPED_DYN_PROFILES or base_dir is None
+            else str((Path(base_dir) / name).resolve())
+        )
+        from equipment.dyn_profile import load_dyn_profile
+
+        try:
+            load_dyn_profile(resolved)
+        except (ProfileError, OSError, ValueError) as error:
+            raise _rule(f"profile {name!r}: {error}") from error
+        return resolved
+
+    @field_validator("timings")
+    @classmethod
+    def _known_timings(cls, timings: Mapping[str, float]) -> Mapping[str, float]:
+        from equipment.dyn_driver import DynTimings
+
+        known = frozenset(f.name for f in fields(DynTimings))
+        for name, value in timings.items():
+            if name not in known:
+                raise _rule(f"unknown dynamometer timing; known: {', '.join(sorted(known))}", name)
+            if value <= 0:
+                raise _rule(f"{value} must be positive", name)
+        return dict(sorted(timings.items()))
 
 
 @dataclass(slots=True, config=_SCHEMA)
@@ -451,6 +556,7 @@ class LaneConfig:
     limit_set: LimitSet | None = None
     procedures: ProcedureConfig = Field(default_factory=ProcedureConfig)
     pda: PdaConfig | None = None
+    dyn: DynConfig | None = None
     source: str = "<string>"  # the file it came from (set by the loader, not a key of the file)
     benches: BenchSupervisionConfig = Field(default_factory=BenchSupervisionConfig)
     obd: ObdBenchConfig | None = None  # a lane without one cannot inspect vehicles that have OBD

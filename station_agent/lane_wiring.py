@@ -1,4 +1,5 @@
-"""A lane built from its lane file: links and drivers for the four benches, their supervisor, the ``Lane``.
+"""A lane built from its lane file: links and drivers for its benches (four, and the chassis
+dynamometer where the file has ``[dyn]``), their supervisor, the ``Lane``.
 
 ``open_lane`` is the one place that turns a ``LaneConfig`` into running objects; the lane runner
 (``station_agent.lane``) and its state machine (``station_agent.lane_state``) never read a lane
@@ -30,6 +31,7 @@ from station_agent.lane import Judge, Lane, OnComplete, default_judge
 from station_agent.lane_config import LaneConfig, TcpTransport, load_limit_sets
 
 if TYPE_CHECKING:
+    from equipment.dyn_driver import ChassisDynamometer
     from equipment.ega_driver import GasAnalyser
     from equipment.hlt_driver import HeadlightTester
     from equipment.modbus_link import ModbusLink
@@ -52,9 +54,13 @@ class LaneEquipment:
     opm_link: SerialLink
     opm: OpacityMeter
     obd: ObdAdapter | None = None  # the lane file's optional [obd] scan tool
+    dyn_link: ModbusLink | None = None  # the chassis dynamometer, where the lane file has [dyn]
+    dyn: ChassisDynamometer | None = None
 
     def close(self) -> None:
         self.rbt_link.close()
+        if self.dyn_link is not None:
+            self.dyn_link.close()
         for link in (self.hlt_link, self.ega_link, self.opm_link):
             link.close()
         if self.obd is not None:
@@ -70,6 +76,15 @@ def build_equipment(config: LaneConfig) -> LaneEquipment:
     from equipment.rbt_driver import RbtTimings, RollerBrakeTester
     from equipment.rbt_profile import load_profile
 
+    dyn_link = dyn = None
+    if config.dyn is not None:
+        from equipment.dyn_driver import ChassisDynamometer, DynTimings
+        from equipment.dyn_profile import load_dyn_profile
+
+        dyn_link = config.dyn.link()
+        dyn = ChassisDynamometer(
+            dyn_link, load_dyn_profile(config.dyn.profile), DynTimings(**dict(config.dyn.timings))
+        )
     rbt = config.rbt
     rbt_link = rbt.link()
     hlt_link, ega_link, opm_link = config.hlt.link(), config.ega.link(), config.opm.link()
@@ -83,6 +98,8 @@ def build_equipment(config: LaneConfig) -> LaneEquipment:
         opm_link=opm_link,
         opm=OpacityMeter(opm_link),
         obd=None if config.obd is None else config.obd.adapter(),
+        dyn_link=dyn_link,
+        dyn=dyn,
     )
 
 
@@ -94,7 +111,7 @@ def supervised_benches(config: LaneConfig, equipment: LaneEquipment) -> list[Sup
         if isinstance(rbt, TcpTransport)
         else f"Modbus RTU {rbt.serial_port}"
     )
-    return [
+    benches = [
         SupervisedBench(BenchId.RBT, f"roller brake tester, {rbt_where}", equipment.rbt.read_status),
         SupervisedBench(BenchId.HLT, f"headlight tester, {config.hlt.serial_port}", equipment.hlt.status),
         SupervisedBench(BenchId.EGA, f"exhaust gas analyser, {config.ega.serial_port}", equipment.ega.status),
@@ -105,6 +122,12 @@ def supervised_benches(config: LaneConfig, equipment: LaneEquipment) -> list[Sup
             else []
         ),
     ]
+    if config.dyn is not None and equipment.dyn is not None:
+        where = f"Modbus TCP {config.dyn.host}:{config.dyn.port}"
+        benches.append(
+            SupervisedBench(BenchId.DYN, f"chassis dynamometer, {where}", equipment.dyn.read_status)
+        )
+    return benches
 
 
 @asynccontextmanager
@@ -156,6 +179,7 @@ async def open_lane(
         benches=supervisor,
         obd=equipment.obd,
         limit_sets=schedule,
+        dynamometer=equipment.dyn,
     )
     lane.equipment = equipment
     async with AsyncExitStack() as stack:

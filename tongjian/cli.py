@@ -11,7 +11,7 @@ from collections.abc import Sequence
 # Top-level command groups, each a module in tongjian.commands with register(subparsers).
 _COMMANDS = ("keys", "agent", "demo", "pda", "hub", "label", "pki", "report", "national", "archive", "review")
 # Simulator groups below `tongjian sim`, same protocol.
-_SIM_COMMANDS: tuple[str, ...] = ("sim_rbt", "sim_serial", "sim_fleet")
+_SIM_COMMANDS: tuple[str, ...] = ("sim_rbt", "sim_dyn", "sim_serial", "sim_fleet")
 
 
 class CommandError(Exception):

@@ -3,10 +3,12 @@
 Everything is real and local: the Sichuan (川, 51) and Chongqing (渝, 50) hubs are gRPC servers
 on SQLite files, federated by a national trust list signed for the demo; the station 51-0001 is in
 Sichuan; its benches are simulators on a loopback Modbus TCP port and on pseudo-terminals (lane
-1: default brake profile over TCP; lane 2: the RBT-F profile over Modbus RTU), the inspectors use
-the PDA gRPC service, and the station delivers to the Sichuan hub over mutual TLS with
-certificates from a throwaway CA. Cars registered in Chongqing are forwarded by the Sichuan hub,
-countersigned, to the Chongqing hub over mTLS with peer-hub certificates.
+1: default brake profile over TCP and a chassis dynamometer, so petrol cars take ASM and diesels
+lug-down; lane 2: the RBT-F profile over Modbus RTU and no dynamometer, so the no-load fallbacks;
+both lanes read OBD through an ELM327 adapter), the inspectors use the PDA gRPC service, and the
+station delivers to the Sichuan hub over mutual TLS with certificates from a throwaway CA. Cars
+registered in Chongqing are forwarded by the Sichuan hub, countersigned, to the Chongqing hub over
+mTLS with peer-hub certificates.
 
 The demo then reads both hubs' databases back: every record arrived once at the Sichuan hub, byte
 for byte as signed, with a valid signature and agreeing verdicts; and every Chongqing car's record
@@ -44,12 +46,14 @@ from protos.record_mapping import record_to_bytes, vehicle_to_proto
 from protos.signed_document import sign_document
 from protos.tongjian.v1 import federation_pb2, inspection_pb2, lane_pb2, lane_pb2_grpc
 from simulators.brake_scenario import BrakeScenario, scenario_for_vehicle
+from simulators.dyn_sim import DynSimulator
 from simulators.ega_sim import EgaScenario, GasAnalyserSimulator
 from simulators.fleet import generate_fleet, owner_reference
 from simulators.hlt_sim import HeadlightScenario, HeadlightTesterSimulator
 from simulators.obd_sim import ObdScenario, ObdSimulator
 from simulators.opm_sim import OpacityMeterSimulator, OpmScenario
 from simulators.rbt_server import RbtSimulator
+from simulators.vehicle_on_rollers import RollerModel, VehicleModel
 from station_agent.lane import LaneState
 from station_agent.lane_config import load_lane_config
 from station_agent.station import Station, StationSettings, StationTls
@@ -88,6 +92,11 @@ class SimulatedLane:
     config_path: Path | None = None
     brake_scenario: BrakeScenario | None = None
     station_id: str = STATION_ID
+    # With a chassis dynamometer: petrol cars take ASM and diesels lug-down, and the gas analyser and
+    # opacity meter read the same vehicle on the rollers (one model drives all three simulators).
+    with_dyn: bool = False
+    rollers: RollerModel | None = None
+    dyn: DynSimulator | None = None
 
     async def start(
         self, workdir: Path, pda_listen: str | None, pda_tls: tuple[Path, Path] | None = None
@@ -100,8 +109,13 @@ class SimulatedLane:
         else:
             rbt_table = f'transport = "tcp"\nhost = "127.0.0.1"\nport = {await self.rbt.start_tcp()}\n'
         self.hlt = HeadlightTesterSimulator(seed=self.seed, time_scale=TIME_SCALE)
-        self.ega = GasAnalyserSimulator(seed=self.seed, time_scale=TIME_SCALE)
-        self.opm = OpacityMeterSimulator(seed=self.seed, time_scale=TIME_SCALE)
+        dyn_table = ""
+        if self.with_dyn:
+            self.rollers = RollerModel(time_scale=TIME_SCALE)
+            self.dyn = DynSimulator(self.rollers, time_scale=TIME_SCALE)
+            dyn_table = f'[dyn]\nhost = "127.0.0.1"\nport = {await self.dyn.start_tcp()}\n\n'
+        self.ega = GasAnalyserSimulator(seed=self.seed, time_scale=TIME_SCALE, engine=self.rollers)
+        self.opm = OpacityMeterSimulator(seed=self.seed, time_scale=TIME_SCALE, engine=self.rollers)
         self.obd = ObdSimulator(seed=self.seed)
         pda = ""
         if pda_listen is not None:
@@ -118,7 +132,7 @@ class SimulatedLane:
             f'[opm]\nserial_port = "{self.opm.start()}"\n\n'
             # A fixed protocol: python-OBD's automatic search costs a second more per vehicle.
             f'[obd]\nserial_port = "{self.obd.start()}"\nprotocol = "6"\ntimeout_s = 1.0\n\n'
-            f"[procedures]\ntime_scale = {TIME_SCALE}\n\n{pda}"
+            f"{dyn_table}[procedures]\ntime_scale = {TIME_SCALE}\n\n{pda}"
         )
         self.config_path = workdir / f"lane{self.number}.toml"
         self.config_path.write_text(text, encoding="utf-8")
@@ -136,11 +150,27 @@ class SimulatedLane:
         self.opm.next_vehicle(OpmScenario())
         # Its engine ECU, behind the OBD socket: in good order, and holding the vehicle's own VIN.
         self.obd.use(ObdScenario.mil_off(vehicle.vin, compression=vehicle.fuel is Fuel.DIESEL))
+        if self.rollers is not None:
+            self.rollers.vehicle = vehicle_on_rollers(vehicle)
 
     async def stop(self) -> None:
         for serial in (self.hlt, self.ega, self.opm, self.obd):
             serial.stop()
         await self.rbt.stop()
+        if self.dyn is not None:
+            await self.dyn.stop()
+
+
+def vehicle_on_rollers(vehicle: Vehicle) -> VehicleModel:
+    """The physics of a vehicle from its record: rated power and speed; a diesel's truck gearing."""
+    power = float(vehicle.rated_power_kw or 80)
+    if vehicle.fuel is Fuel.DIESEL:
+        return VehicleModel.diesel_truck(
+            rated_power_kw=power, rated_rpm=float(vehicle.rated_engine_speed_rpm or 3200)
+        )
+    return VehicleModel.petrol_car(
+        rated_power_kw=power, rated_rpm=float(vehicle.rated_engine_speed_rpm or 5500)
+    )
 
 
 def demo_jpeg(text: str) -> bytes:
@@ -257,6 +287,7 @@ class StationRig:
     lanes: list[SimulatedLane] = field(default_factory=list)
     pda_tls: tuple[Path, Path] | None = None  # the PDA service's certificate and key; None: plaintext
     station: Station | None = None
+    dyn_lanes: frozenset[int] = frozenset()  # lanes with a chassis dynamometer
 
     @asynccontextmanager
     async def running(
@@ -265,7 +296,7 @@ class StationRig:
         async with AsyncExitStack() as stack:
             paths = []
             for number, (profile, rtu) in enumerate(lane_specs, start=1):
-                lane = SimulatedLane(number, profile, rtu, seed=number)
+                lane = SimulatedLane(number, profile, rtu, seed=number, with_dyn=number in self.dyn_lanes)
                 pda_listen = "127.0.0.1:0" if number == 1 else None
                 paths.append(await lane.start(self.workdir, pda_listen, self.pda_tls))
                 stack.push_async_callback(lane.stop)
@@ -375,10 +406,11 @@ async def run_demo(
         "national trust-list key; station signing key"
     )
     chosen = pick_vehicles(vehicles, seed)
-    if chosen:
-        # The first car has OBD: it gets the OBD check before its emission test (about 1 s more;
-        # python-OBD waits 1 s after resetting the adapter).
-        chosen[0] = replace(chosen[0], has_obd=True)
+    # The first petrol car and the first diesel (both to lane 1, on the rollers) have OBD: each gets
+    # the OBD check before its ASM / lug-down (about 1 s more; python-OBD waits 1 s after resetting
+    # the adapter), the in-use emission test of GB 18285 / GB 3847 in full.
+    for index in range(min(2, len(chosen))):
+        chosen[index] = replace(chosen[index], has_obd=True)
     async with HubServer(hubs[0].config) as sichuan, HubServer(hubs[1].config) as chongqing:
         trust = _publish_trust_list(
             national, hubs, {PROVINCE: sichuan.port, REGISTRATION_PROVINCE: chongqing.port}
@@ -407,10 +439,13 @@ async def run_demo(
                 uplink_backoff_max_s=2.0,
             )
 
-        rig = StationRig(workdir, settings_for, pda_tls=(pda_files.cert_path, pda_files.key_path))
+        rig = StationRig(
+            workdir, settings_for, pda_tls=(pda_files.cert_path, pda_files.key_path), dyn_lanes=frozenset({1})
+        )
         async with rig.running() as station:
             progress(
-                "station: lane 1 (default profile, Modbus TCP), lane 2 (RBT-F, Modbus RTU on a pty), "
+                "station: lane 1 (default profile, Modbus TCP, chassis dynamometer: ASM and lug-down), "
+                "lane 2 (RBT-F, Modbus RTU on a pty, no dynamometer: two-speed idle and free acceleration), "
                 f"PDA service on port {station.pda_port} (TLS)"
             )
             assert station.inspectors is not None and station.pda_port is not None
@@ -420,8 +455,9 @@ async def run_demo(
             pda = Pda(f"127.0.0.1:{station.pda_port}", credential, ca=ca.cert_path)
             await pda.sign_in()
             queues: dict[int, list[tuple[int, Vehicle]]] = {1: [], 2: []}
+            # Two vehicles to each lane in turn: the first petrol car and diesel get the dynamometer.
             for index, vehicle in enumerate(chosen):
-                queues[1 + index % 2].append((index, vehicle))
+                queues[1 + index // 2 % 2].append((index, vehicle))
             inspected: list[Inspected] = []
 
             async def run_lane(number: int) -> None:

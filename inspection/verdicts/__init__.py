@@ -30,6 +30,9 @@ from inspection.verdicts.brake_rules import (
     vehicle_rate_item,
 )
 from inspection.verdicts.emission_rules import (
+    Procedure,
+    accepted_procedures,
+    fits_on_rollers,
     free_acceleration_item,
     judge_emission,
     required_procedure,
@@ -38,6 +41,7 @@ from inspection.verdicts.emission_rules import (
 from inspection.verdicts.headlight_rules import inspection_date, judge_headlamps
 from inspection.verdicts.limit_set_rules import limit_set_item
 from inspection.verdicts.limits import DEFAULT_LIMITS, Bound, Limit, LimitTable, Rule, UnknownLimit
+from inspection.verdicts.loaded_emission_rules import asm_items, lug_down_items
 from inspection.verdicts.obd_rules import judge_obd, obd_check_required
 
 VISUAL_CLAUSE = "GB 38900-2020 visual and chassis items"
@@ -108,11 +112,15 @@ __all__ = [
     "Bound",
     "Limit",
     "LimitTable",
+    "Procedure",
     "Rule",
     "UnknownLimit",
+    "accepted_procedures",
+    "asm_items",
     "axle_rate_item",
     "bound_of",
     "drag_items",
+    "fits_on_rollers",
     "force_build_up",
     "free_acceleration_item",
     "imbalance_item",
@@ -122,6 +130,7 @@ __all__ = [
     "judge_emission",
     "judge_headlamps",
     "judge_obd",
+    "lug_down_items",
     "obd_check_required",
     "parking_rate_item",
     "required_procedure",

@@ -1,9 +1,16 @@
-"""Emission rules: petrol two-speed idle (GB 18285-2018) and diesel free acceleration (GB 3847-2018).
+"""Emission rules: which test a vehicle takes, and the no-load tests: petrol two-speed idle
+(GB 18285-2018) and diesel free acceleration (GB 3847-2018). The loaded tests on a dynamometer (ASM,
+lug-down) are judged in ``loaded_emission_rules``.
 
-Which procedure a fuel needs is decided here (``required_procedure``), the same way the lane picks
-the bench: petrol, petrol hybrids and gas engines on the gas analyser; diesel on the opacity meter;
-electric vehicles have no emission test. A record without a run gets no emission items unless the
-fuel needs one, and then every item of that procedure is CANNOT_JUDGE "missing".
+Which procedure a vehicle needs is decided here (``required_procedure``), the same way the lane picks
+the benches: petrol, petrol hybrids and gas engines take ASM on the dynamometer, diesels lug-down;
+a vehicle that cannot go on the rollers (full-time all-wheel drive), or a lane without a
+dynamometer, takes two-speed idle or free acceleration instead (standards.md §10); electric
+vehicles have no emission test. A record may hold either method of the vehicle's standard
+(``accepted_procedures``: records from lanes without a dynamometer, and from before them, stay
+judgeable); a run of the other standard, or a loaded run of a vehicle that cannot be loaded, is
+judged as missing. A record without a run gets the items of the required procedure, every one
+CANNOT_JUDGE "missing".
 
 Two-speed idle (standards.md §4): each phase's result is the mean of its measured seconds. A reading
 flagged dilution or low flow, or with CO + CO2 below 6 %vol, invalidates the whole run, as does a
@@ -18,7 +25,15 @@ import math
 from collections.abc import Sequence
 from enum import StrEnum
 
-from inspection.measurements import EmissionRun, FreeAccelerationRun, GasReading, LimitSet, TwoSpeedIdleRun
+from inspection.measurements import (
+    AsmRun,
+    EmissionRun,
+    FreeAccelerationRun,
+    GasReading,
+    LimitSet,
+    LugDownRun,
+    TwoSpeedIdleRun,
+)
 from inspection.vehicle import Fuel, Vehicle
 from inspection.verdict import VerdictItem
 from inspection.verdicts.limits import (
@@ -35,6 +50,7 @@ from inspection.verdicts.limits import (
     round_half_up,
     unjudged_item,
 )
+from inspection.verdicts.loaded_emission_rules import asm_items, lug_down_items
 
 # With no run there is no limit set to judge against; the unjudged items still name a clause and a
 # unit, and take them from set "a" (the clause text is the same for both sets).
@@ -44,21 +60,73 @@ _CLAUSE_SET_WITHOUT_RUN = LimitSet.A
 class Procedure(StrEnum):
     TWO_SPEED_IDLE = "two_speed_idle"
     FREE_ACCELERATION = "free_acceleration"
+    ASM = "asm"
+    LUG_DOWN = "lug_down"
 
 
-# GB 18285 covers petrol and gas-fuelled engines (a petrol hybrid is tested on its engine); GB 3847
-# covers diesel. The lane (station_agent/lane.py) makes the same choice of bench.
-_PROCEDURE_BY_FUEL: dict[Fuel, Procedure | None] = {
-    Fuel.PETROL: Procedure.TWO_SPEED_IDLE,
-    Fuel.HYBRID_PETROL: Procedure.TWO_SPEED_IDLE,
-    Fuel.GAS: Procedure.TWO_SPEED_IDLE,
-    Fuel.DIESEL: Procedure.FREE_ACCELERATION,
+class Standard(StrEnum):
+    GB_18285 = "GB 18285-2018"  # spark ignition: petrol, gas, petrol hybrids (tested on the engine)
+    GB_3847 = "GB 3847-2018"  # compression ignition: diesel
+
+
+_STANDARD_BY_FUEL: dict[Fuel, Standard | None] = {
+    Fuel.PETROL: Standard.GB_18285,
+    Fuel.HYBRID_PETROL: Standard.GB_18285,
+    Fuel.GAS: Standard.GB_18285,
+    Fuel.DIESEL: Standard.GB_3847,
     Fuel.ELECTRIC: None,
+}
+# (loaded method on a dynamometer, no-load fallback) per standard (standards.md §10).
+_METHODS: dict[Standard, tuple[Procedure, Procedure]] = {
+    Standard.GB_18285: (Procedure.ASM, Procedure.TWO_SPEED_IDLE),
+    Standard.GB_3847: (Procedure.LUG_DOWN, Procedure.FREE_ACCELERATION),
 }
 
 
-def required_procedure(fuel: Fuel) -> Procedure | None:
-    return _PROCEDURE_BY_FUEL[fuel]
+# How a person names each test (notes, the demo's table).
+PROCEDURE_NAME = {
+    Procedure.TWO_SPEED_IDLE: "two-speed idle",
+    Procedure.FREE_ACCELERATION: "free acceleration",
+    Procedure.ASM: "ASM",
+    Procedure.LUG_DOWN: "lug-down",
+}
+
+
+def fits_on_rollers(vehicle: Vehicle) -> bool:
+    """A two-roller dynamometer drives one axle: a full-time all-wheel drive cannot be tested on it."""
+    return not vehicle.full_time_awd
+
+
+def required_procedure(vehicle: Vehicle, *, dynamometer: bool = True) -> Procedure | None:
+    """The emission test a vehicle takes: the loaded method on a dynamometer (ASM for spark ignition,
+    lug-down for diesel); the no-load fallback (two-speed idle, free acceleration) for a vehicle that
+    cannot go on the rollers, or at a lane without a dynamometer (``dynamometer=False``). The lane
+    picks its benches with this, so lane and judge cannot drift apart."""
+    standard = _STANDARD_BY_FUEL[vehicle.fuel]
+    if standard is None:
+        return None
+    loaded, fallback = _METHODS[standard]
+    return loaded if dynamometer and fits_on_rollers(vehicle) else fallback
+
+
+def accepted_procedures(vehicle: Vehicle) -> tuple[Procedure, ...]:
+    """The runs a record may hold for this vehicle: its standard's loaded method (when it fits on the
+    rollers) and the fallback (a lane without a dynamometer, and every record from before them)."""
+    standard = _STANDARD_BY_FUEL[vehicle.fuel]
+    if standard is None:
+        return ()
+    loaded, fallback = _METHODS[standard]
+    return (loaded, fallback) if fits_on_rollers(vehicle) else (fallback,)
+
+
+def procedure_of(run: EmissionRun) -> Procedure:
+    if isinstance(run, TwoSpeedIdleRun):
+        return Procedure.TWO_SPEED_IDLE
+    if isinstance(run, FreeAccelerationRun):
+        return Procedure.FREE_ACCELERATION
+    if isinstance(run, AsmRun):
+        return Procedure.ASM
+    return Procedure.LUG_DOWN
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -166,26 +234,34 @@ def free_acceleration_item(
     return judged_item(code, limit, measured, f"mean of K = {peaks}")
 
 
+def procedure_items(
+    procedure: Procedure, run: EmissionRun | None, limits: LimitTable = DEFAULT_LIMITS, missing: str = ""
+) -> tuple[VerdictItem, ...]:
+    """The items of ``procedure``: judged on ``run``, or CANNOT_JUDGE for ``missing``."""
+    if procedure is Procedure.TWO_SPEED_IDLE:
+        return two_speed_idle_items(run if isinstance(run, TwoSpeedIdleRun) else None, limits, missing)
+    if procedure is Procedure.FREE_ACCELERATION:
+        return (
+            free_acceleration_item(run if isinstance(run, FreeAccelerationRun) else None, limits, missing),
+        )
+    if procedure is Procedure.ASM:
+        return asm_items(run if isinstance(run, AsmRun) else None, limits, missing)
+    return lug_down_items(run if isinstance(run, LugDownRun) else None, limits, missing)
+
+
 def judge_emission(
     vehicle: Vehicle, run: EmissionRun | None, limits: LimitTable = DEFAULT_LIMITS
 ) -> tuple[VerdictItem, ...]:
-    needed = required_procedure(vehicle.fuel)
+    needed = required_procedure(vehicle)
+    if needed is None:
+        return ()
     if run is None:
         missing = f"{vehicle.fuel.value} vehicle: emission test missing from the record"
-        if needed is Procedure.TWO_SPEED_IDLE:
-            return two_speed_idle_items(None, limits, missing)
-        if needed is Procedure.FREE_ACCELERATION:
-            return (free_acceleration_item(None, limits, missing),)
-        return ()
-    if isinstance(run, TwoSpeedIdleRun):
-        if needed is Procedure.FREE_ACCELERATION:
-            return (
-                free_acceleration_item(
-                    None, limits, "diesel vehicle: record holds a two-speed idle run instead"
-                ),
-            )
-        return two_speed_idle_items(run, limits)
-    if needed is Procedure.TWO_SPEED_IDLE:
-        wrong = f"{vehicle.fuel.value} vehicle: record holds a free acceleration run instead"
-        return two_speed_idle_items(None, limits, wrong)
-    return (free_acceleration_item(run, limits),)
+        return procedure_items(needed, None, limits, missing)
+    procedure = procedure_of(run)
+    if procedure not in accepted_procedures(vehicle):
+        loaded = procedure in (Procedure.ASM, Procedure.LUG_DOWN)
+        why = " on a vehicle that cannot go on the rollers" if loaded and not fits_on_rollers(vehicle) else ""
+        wrong = f"{vehicle.fuel.value} vehicle: record holds a {PROCEDURE_NAME[procedure]} run{why} instead"
+        return procedure_items(needed, None, limits, wrong)
+    return procedure_items(procedure, run, limits)

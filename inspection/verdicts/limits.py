@@ -1,6 +1,6 @@
 """Every limit value the verdict rules use, in one typed table, each with its clause and evidence.
 
-Where the values come from: /work/shared/domain/standards.md, sections 2-5. That summary tags each
+Where the values come from: /work/shared/domain/standards.md, sections 2-5 and 10. That summary tags each
 value **[src]** (seen in public material quoting the standard) or **[mem]** (recalled, not yet
 checked against the standard's text); the tag is kept here as ``Evidence``, and an entry whose case
 standards.md calls open carries the question in ``open_question``. [mem] values are configuration a
@@ -82,6 +82,24 @@ class Rule(StrEnum):
     # OBD check, GB 18285-2018 / GB 3847-2018 (standards.md §10); variant "petrol" or "diesel".
     OBD_MIL_EMISSION_DTCS = "obd_mil_emission_dtcs"  # stored emission DTCs while the MIL is on
     OBD_READINESS_INCOMPLETE = "obd_readiness_incomplete"  # supported monitors not yet complete
+    # Petrol steady-state loaded test (ASM), GB 18285-2018 (standards.md §10). Variant "<set>".
+    ASM5025_CO = "asm5025_co"
+    ASM5025_HC = "asm5025_hc"
+    ASM5025_NO = "asm5025_no"
+    ASM2540_CO = "asm2540_co"
+    ASM2540_HC = "asm2540_hc"
+    ASM2540_NO = "asm2540_no"
+    ASM_SPEED_TOLERANCE = "asm_speed_tolerance"  # km/h either side of 25.0 / 40.0
+    ASM_SPEED_EXCURSION = "asm_speed_excursion"  # s outside the window before the phase restarts
+    ASM_FAST_PASS_FRACTION = "asm_fast_pass_fraction"  # "well inside": every average <= this x limit
+    ASM_DILUTION_CO_PLUS_CO2 = "asm_dilution_co_plus_co2"  # below it the probe is not in the exhaust
+    ASM_DF_MAX = "asm_df_max"  # the dilution factor is never taken above this
+    ASM_KH_COEFFICIENT = "asm_kh_coefficient"  # kH = 1 / (1 - c (H - H0)), H in g water / kg dry air
+    ASM_KH_REFERENCE_HUMIDITY = "asm_kh_reference_humidity"  # H0
+    # Diesel lug-down, GB 3847-2018 (standards.md §10). Variant "<set>".
+    LUG_DOWN_K = "lug_down_k"
+    LUG_DOWN_NOX = "lug_down_nox"
+    LUG_DOWN_MIN_POWER_RATIO = "lug_down_min_power_ratio"  # max wheel power / rated engine power
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +180,10 @@ LAMBDA_DECIMALS = 2
 K_DECIMALS = 2
 # Free acceleration: the result is the mean of exactly this many measured accelerations (§5 [mem]).
 FREE_ACCELERATION_COUNT = 3
+NO_DECIMALS = 0
+POWER_DECIMALS = 1
+# ASM: results are averages over this many seconds (§10 [mem]).
+ASM_AVERAGE_S = 10
 
 _BRAKE = "GB 7258-2017 7.13; method GB 38900-2020 Annex D"
 _PARKING = "GB 7258-2017 7.14; method GB 38900-2020 Annex D"
@@ -173,6 +195,10 @@ _READINESS_OPEN = (
     "allowed count of incomplete monitors is open (standards.md §10); 2 is recalled, not confirmed - "
     "set it per province"
 )
+_ASM = "GB 18285-2018 steady-state loaded test (ASM), limit set {}"
+_ASM_METHOD = "GB 18285-2018 steady-state loaded test (ASM)"
+_LUG = "GB 3847-2018 lug-down, limit set {}"
+_LUG_METHOD = "GB 3847-2018 lug-down"
 _POSITION_OPEN = "beam position values: sources disagree (standards.md §3) - confirm per province"
 
 DEFAULT_LIMITS = LimitTable.of(
@@ -287,6 +313,61 @@ DEFAULT_LIMITS = LimitTable.of(
                 open_question=_READINESS_OPEN,
             )
             for variant, clause in _OBD_CLAUSES.items()
+        ),
+        # --- ASM: 10-second averages, HC / CO / NO corrected for dilution, NO also for humidity.
+        # All [mem] (standards.md §10: "confirm every number").
+        *(
+            Limit(rule, limit_set, value, unit, Bound.MAX, _ASM.format(limit_set), Evidence.MEMORY)
+            for rule, unit, a, b in (
+                (Rule.ASM5025_CO, "%vol", 0.50, 0.35),
+                (Rule.ASM5025_HC, "ppm", 90, 47),
+                (Rule.ASM5025_NO, "ppm", 700, 420),
+                (Rule.ASM2540_CO, "%vol", 0.40, 0.30),
+                (Rule.ASM2540_HC, "ppm", 80, 44),
+                (Rule.ASM2540_NO, "ppm", 650, 390),
+            )
+            for limit_set, value in (("a", a), ("b", b))
+        ),
+        Limit(Rule.ASM_SPEED_TOLERANCE, "", 2.0, "km/h", Bound.MAX, _ASM_METHOD, Evidence.MEMORY),
+        Limit(
+            Rule.ASM_SPEED_EXCURSION,
+            "",
+            2.0,
+            "s",
+            Bound.MAX,
+            _ASM_METHOD,
+            Evidence.MEMORY,
+            open_question="standards.md §10: 'for more than a few seconds'; 2 s is ours until confirmed",
+        ),
+        Limit(
+            Rule.ASM_FAST_PASS_FRACTION,
+            "",
+            0.5,
+            "",
+            Bound.MAX,
+            _ASM_METHOD,
+            Evidence.OURS,
+            open_question="standards.md §10 says 'well inside the limits' without a figure: 50 % is ours",
+        ),
+        Limit(Rule.ASM_DILUTION_CO_PLUS_CO2, "", 6.0, "%vol", Bound.MIN, _ASM_METHOD, Evidence.MEMORY),
+        Limit(Rule.ASM_DF_MAX, "", 3.0, "", Bound.MAX, _ASM_METHOD, Evidence.MEMORY),
+        Limit(Rule.ASM_KH_COEFFICIENT, "", 0.0329, "kg/g", Bound.MAX, _ASM_METHOD, Evidence.MEMORY),
+        Limit(Rule.ASM_KH_REFERENCE_HUMIDITY, "", 10.71, "g/kg", Bound.MAX, _ASM_METHOD, Evidence.MEMORY),
+        # --- lug-down: K at 100 / 90 / 80 % of VelMaxHP, NOx at 80 %, max wheel power >= 40 % rated.
+        Limit(Rule.LUG_DOWN_K, "a", 1.2, "m⁻¹", Bound.MAX, _LUG.format("a"), Evidence.MEMORY),
+        Limit(Rule.LUG_DOWN_K, "b", 0.7, "m⁻¹", Bound.MAX, _LUG.format("b"), Evidence.MEMORY),
+        Limit(Rule.LUG_DOWN_NOX, "a", 1500, "ppm", Bound.MAX, _LUG.format("a"), Evidence.MEMORY),
+        Limit(Rule.LUG_DOWN_NOX, "b", 900, "ppm", Bound.MAX, _LUG.format("b"), Evidence.MEMORY),
+        Limit(
+            Rule.LUG_DOWN_MIN_POWER_RATIO,
+            "",
+            40.0,
+            "%",
+            Bound.MIN,
+            _LUG_METHOD,
+            Evidence.MEMORY,
+            open_question="the engine-speed band at VelMaxHP around rated speed is open (standards.md §10): "
+            "recorded, not judged",
         ),
     ]
 )

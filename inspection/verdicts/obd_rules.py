@@ -38,12 +38,14 @@ VIN_MATCH = "obd.vin.match"
 
 def obd_check_required(vehicle: Vehicle) -> bool:
     """A vehicle with OBD whose fuel takes an emission test gets the OBD check."""
-    return vehicle.has_obd and required_procedure(vehicle.fuel) is not None
+    return vehicle.has_obd and required_procedure(vehicle) is not None
 
 
 def _variant(vehicle: Vehicle) -> str:
-    # Diesel engines are judged under GB 3847; petrol, petrol hybrids and gas under GB 18285.
-    return "diesel" if required_procedure(vehicle.fuel) is Procedure.FREE_ACCELERATION else "petrol"
+    # Diesel engines are judged under GB 3847; petrol, petrol hybrids and gas under GB 18285. The
+    # no-load fallback names the standard whether or not the vehicle goes on the rollers.
+    fallback = required_procedure(vehicle, dynamometer=False)
+    return "diesel" if fallback is Procedure.FREE_ACCELERATION else "petrol"
 
 
 def _clause(vehicle: Vehicle, limits: LimitTable) -> str:

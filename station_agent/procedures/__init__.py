@@ -1,4 +1,5 @@
-"""The lane's test procedures, one module per bench: brake, headlight, two-speed idle, free acceleration.
+"""The lane's test procedures: brake, headlight, two-speed idle, free acceleration, and on the chassis
+dynamometer ASM and lug-down (which drive two or three benches each).
 
 Each procedure drives one bench through its driver (``equipment``) and returns the domain
 measurement (``inspection.measurements``) in the record's units. Durations are procedure seconds

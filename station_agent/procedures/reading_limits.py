@@ -20,6 +20,7 @@ from inspection.record_limits import (
     RecordOutOfLimits,
     check_value,
     curve_extremes,
+    loaded_values,
     ranged_values,
 )
 from station_agent.procedures import ProcedureError
@@ -88,6 +89,12 @@ def check_emission(run: EmissionRun | None) -> None:
                 for n, k in enumerate(run.k_per_m, start=1)
             ],
         )
+    elif run is not None:
+        try:
+            readings = [(q, v, f"{path} ({label})") for q, v, path, label in loaded_values(run)]
+        except RecordOutOfLimits as error:  # a count beyond the table: the procedure ran away
+            raise ProcedureError("dyn", f"{error.path}: {error.reason}") from error
+        _check("dyn", readings)
 
 
 __all__ = ["ReadingOutOfRange", "check_axle", "check_emission", "check_lamps"]

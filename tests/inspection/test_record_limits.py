@@ -10,11 +10,30 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inspection.measurements import AxleBrake, BrakeTest, GasReading, LampMeasurement
+from inspection.measurements import (
+    Ambient,
+    AsmMode,
+    AsmPhase,
+    AsmRun,
+    AxleBrake,
+    BrakeTest,
+    GasReading,
+    LampMeasurement,
+    LimitSet,
+    LoadedSecond,
+    LugDownPoint,
+    LugDownRun,
+)
 from inspection.record_limits import (
+    AMBIENT_FIELDS,
+    ASM_PHASE_FIELDS,
+    ASM_RUN_FIELDS,
     BRAKE_TEST_FIELDS,
     GAS_READING_FIELDS,
     LAMP_FIELDS,
+    LOADED_SECOND_FIELDS,
+    LUG_DOWN_FIELDS,
+    LUG_DOWN_POINT_FIELDS,
     MAX_COUNT,
     RANGES,
     WHEEL_LOAD_FIELDS,
@@ -114,9 +133,35 @@ def test_a_valid_record_passes_whole(make_record) -> None:  # type: ignore[no-un
         (LampMeasurement, LAMP_FIELDS, {"side", "beam"}),
         (BrakeTest, BRAKE_TEST_FIELDS, {"kind", "slip_left", "slip_right", "curve", "test_counter"}),
         (AxleBrake, WHEEL_LOAD_FIELDS, {"axle", "service", "parking"}),
+        (LoadedSecond, LOADED_SECOND_FIELDS, {"low_flow", "dilution"}),
+        (Ambient, AMBIENT_FIELDS, set()),
+        (AsmPhase, ASM_PHASE_FIELDS, {"mode", "fast_pass", "seconds", "restarts"}),
+        (AsmRun, ASM_RUN_FIELDS, {"limit_set", "ambient", "phases"}),
+        (LugDownRun, LUG_DOWN_FIELDS, {"limit_set", "scan", "points"}),
+        (LugDownPoint, LUG_DOWN_POINT_FIELDS, {"fraction_pct", "seconds"}),
     ],
 )
 def test_every_measured_field_has_a_range(measurement: type, table: tuple, unranged: set[str]) -> None:
     # Station and hub both walk these tables: a measured field missing here would go unchecked by both.
     ranged = {attribute for _quantity, attribute, _label in table}
     assert {f.name for f in dataclasses.fields(measurement)} - unranged == ranged
+
+
+def test_a_loaded_run_out_of_range_is_refused_naming_the_second(make_record) -> None:  # type: ignore[no-untyped-def]
+    second = LoadedSecond(t_s=1, speed_kmh=25.0, power_kw=10.0, rpm=1600)
+    too_fast = LoadedSecond(t_s=2, speed_kmh=150.0, power_kw=10.0, rpm=1600)
+    run = AsmRun(
+        LimitSet.A,
+        1450,
+        Ambient(25, 50, 101.3),
+        (AsmPhase(AsmMode.ASM5025, 9.5, 0.6, False, (second, too_fast)),),
+    )
+    with pytest.raises(RecordOutOfLimits) as caught:
+        check_record(dataclasses.replace(make_record(1), emission=run))
+    assert caught.value.path == "emission.asm.phases[0].seconds[1].speed_kmh"
+    humid = dataclasses.replace(run, ambient=Ambient(25, 101, 101.3))
+    with pytest.raises(RecordOutOfLimits, match="relative_humidity_pct"):
+        check_record(dataclasses.replace(make_record(1), emission=humid))
+    lug = LugDownRun(LimitSet.A, 110, (second,) * 601, 60, 50, 3000, ())
+    with pytest.raises(RecordOutOfLimits, match="601 entries"):
+        check_record(dataclasses.replace(make_record(1), emission=lug))

@@ -172,6 +172,9 @@ def test_chinese_text_is_never_drawn_without_a_cjk_font() -> None:
     assert item_label("brake.service.axle2.imbalance.max") == ("Axle 2 imbalance", "制动不平衡率")
     assert item_label("lamp.right.low.vertical.min")[0] == "Right low beam height (min)"
     assert item_label("something.new")[0] == "something.new"
+    assert item_label("emission.asm5025.no.max") == ("ASM5025 NO (10 s average, corrected)", "稳态工况法")
+    assert item_label("emission.lug_down.k90.max")[0] == "Lug-down K at 90 % VelMaxHP"
+    assert item_label("emission.lug_down.wheel_power.min")[1] == "加载减速"
 
 
 def test_report_into_an_unwritable_place_names_it(record: InspectionRecord, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from inspection import AsmRun, LugDownRun
 from tongjian.cli import main
 from tongjian.demo import run_demo
 
@@ -19,6 +20,26 @@ async def test_every_demo_record_arrives_once_as_signed_with_agreeing_verdicts(t
     fuels = {str(check.inspected.vehicle.fuel) for check in result.checks}
     assert {"petrol", "diesel"} <= fuels
     assert {check.inspected.lane for check in result.checks} == {1, 2}
+    # Issue 20's lane: on lane 1 (the rollers) the petrol car runs ASM + OBD and the diesel lug-down
+    # + OBD; lane 2 has no dynamometer, so its cars take the no-load fallbacks.
+    tests: set[tuple[int, str, type | None, bool]] = set()
+    for check in result.checks:
+        record = check.inspected.record
+        assert record is not None and record.station_verdict is not None
+        tests.add(
+            (
+                check.inspected.lane,
+                str(record.vehicle.fuel),
+                type(record.emission) if record.emission is not None else None,
+                record.obd is not None,
+            )
+        )
+        if record.obd is not None:
+            assert record.obd.communicated and not record.obd.mil_on
+            codes = {item.code for item in record.station_verdict.items}
+            assert "obd.communication" in codes and "obd.vin.match" in codes
+    assert {(1, "petrol", AsmRun, True), (1, "diesel", LugDownRun, True)} <= tests
+    assert not {t for t in tests if t[0] == 2 and t[2] in (AsmRun, LugDownRun)}
     for check in result.checks:
         assert check.stored and check.bytes_identical and check.signature_valid, check
         assert check.hub_overall == check.station_overall and not check.mismatch
@@ -52,6 +73,7 @@ def test_the_demo_command_exits_zero_and_prints_the_table(
     assert main(["demo", "--vehicles", "2", "--workdir", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
     assert "What the Sichuan (川) hub stored (2 records)" in out
+    assert "ASM + OBD" in out and "lug-down + OBD" in out
     assert "Cross-province: 1 Chongqing (渝) cars inspected at Sichuan station 51-0001" in out
     assert "渝 hub stored it: countersignature checked against the national trust list" in out
     assert "all records arrived verified" in out

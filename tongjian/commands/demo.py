@@ -8,12 +8,15 @@ import logging
 import shutil
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from tongjian.cli import CommandError
 from tongjian.console import table_console
+
+if TYPE_CHECKING:
+    from inspection import InspectionRecord
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -56,6 +59,7 @@ def _demo(args: argparse.Namespace) -> int:
             "VIN",
             "class",
             "fuel",
+            "emission test",
             "stored",
             "bytes = signed",
             "signature",
@@ -71,6 +75,7 @@ def _demo(args: argparse.Namespace) -> int:
                 vehicle.vin,
                 str(vehicle.vehicle_class),
                 str(vehicle.fuel),
+                _emission_test(check.inspected.record),
                 _mark(check.stored),
                 _mark(check.bytes_identical),
                 _mark(check.signature_valid),
@@ -142,6 +147,17 @@ def _print_journeys(console: Any, journeys: list[Any]) -> None:
 
 def _clock(moment: datetime | None) -> str:
     return "-" if moment is None else moment.astimezone().strftime("%H:%M:%S.%f")[:-3]
+
+
+def _emission_test(record: InspectionRecord | None) -> str:
+    from inspection.verdicts.emission_rules import PROCEDURE_NAME, procedure_of
+
+    if record is None:
+        return "-"
+    tests = [] if record.emission is None else [PROCEDURE_NAME[procedure_of(record.emission)]]
+    if record.obd is not None:
+        tests.append("OBD")
+    return " + ".join(tests) or "-"
 
 
 def _mark(ok: bool) -> str:

@@ -128,7 +128,7 @@ class Date(_message.Message):
     def __init__(self, year: _Optional[int] = ..., month: _Optional[int] = ..., day: _Optional[int] = ...) -> None: ...
 
 class Vehicle(_message.Message):
-    __slots__ = ("vin", "plate", "registration_province", "vehicle_class", "fuel", "seats", "use", "registration_date", "curb_mass_kg", "max_total_mass_kg", "axle_count", "parking_brake_axles", "lamp_system", "articulated", "high_beam_separately_adjustable", "van", "rated_engine_speed_rpm", "has_obd", "steered_axles")
+    __slots__ = ("vin", "plate", "registration_province", "vehicle_class", "fuel", "seats", "use", "registration_date", "curb_mass_kg", "max_total_mass_kg", "axle_count", "parking_brake_axles", "lamp_system", "articulated", "high_beam_separately_adjustable", "van", "rated_engine_speed_rpm", "has_obd", "steered_axles", "full_time_awd", "rated_power_kw")
     VIN_FIELD_NUMBER: _ClassVar[int]
     PLATE_FIELD_NUMBER: _ClassVar[int]
     REGISTRATION_PROVINCE_FIELD_NUMBER: _ClassVar[int]
@@ -148,6 +148,8 @@ class Vehicle(_message.Message):
     RATED_ENGINE_SPEED_RPM_FIELD_NUMBER: _ClassVar[int]
     HAS_OBD_FIELD_NUMBER: _ClassVar[int]
     STEERED_AXLES_FIELD_NUMBER: _ClassVar[int]
+    FULL_TIME_AWD_FIELD_NUMBER: _ClassVar[int]
+    RATED_POWER_KW_FIELD_NUMBER: _ClassVar[int]
     vin: str
     plate: str
     registration_province: str
@@ -167,7 +169,9 @@ class Vehicle(_message.Message):
     rated_engine_speed_rpm: int
     has_obd: bool
     steered_axles: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, vin: _Optional[str] = ..., plate: _Optional[str] = ..., registration_province: _Optional[str] = ..., vehicle_class: _Optional[_Union[VehicleClass, str]] = ..., fuel: _Optional[_Union[Fuel, str]] = ..., seats: _Optional[int] = ..., use: _Optional[_Union[VehicleUse, str]] = ..., registration_date: _Optional[_Union[Date, _Mapping]] = ..., curb_mass_kg: _Optional[int] = ..., max_total_mass_kg: _Optional[int] = ..., axle_count: _Optional[int] = ..., parking_brake_axles: _Optional[_Iterable[int]] = ..., lamp_system: _Optional[_Union[LampSystem, str]] = ..., articulated: _Optional[bool] = ..., high_beam_separately_adjustable: _Optional[bool] = ..., van: _Optional[bool] = ..., rated_engine_speed_rpm: _Optional[int] = ..., has_obd: _Optional[bool] = ..., steered_axles: _Optional[_Iterable[int]] = ...) -> None: ...
+    full_time_awd: bool
+    rated_power_kw: int
+    def __init__(self, vin: _Optional[str] = ..., plate: _Optional[str] = ..., registration_province: _Optional[str] = ..., vehicle_class: _Optional[_Union[VehicleClass, str]] = ..., fuel: _Optional[_Union[Fuel, str]] = ..., seats: _Optional[int] = ..., use: _Optional[_Union[VehicleUse, str]] = ..., registration_date: _Optional[_Union[Date, _Mapping]] = ..., curb_mass_kg: _Optional[int] = ..., max_total_mass_kg: _Optional[int] = ..., axle_count: _Optional[int] = ..., parking_brake_axles: _Optional[_Iterable[int]] = ..., lamp_system: _Optional[_Union[LampSystem, str]] = ..., articulated: _Optional[bool] = ..., high_beam_separately_adjustable: _Optional[bool] = ..., van: _Optional[bool] = ..., rated_engine_speed_rpm: _Optional[int] = ..., has_obd: _Optional[bool] = ..., steered_axles: _Optional[_Iterable[int]] = ..., full_time_awd: _Optional[bool] = ..., rated_power_kw: _Optional[int] = ...) -> None: ...
 
 class BrakeTest(_message.Message):
     __slots__ = ("kind", "left_max_force_n", "right_max_force_n", "left_drag_n", "right_drag_n", "slip_left", "slip_right", "sample_rate_hz", "left_curve_n", "right_curve_n", "test_counter")
@@ -264,15 +268,109 @@ class FreeAcceleration(_message.Message):
     k_per_m: _containers.RepeatedScalarFieldContainer[float]
     def __init__(self, k_per_m: _Optional[_Iterable[float]] = ...) -> None: ...
 
+class LoadedSecond(_message.Message):
+    __slots__ = ("t_s", "speed_kmh", "power_kw", "rpm", "hc_ppm", "co_pct", "co2_pct", "o2_pct", "no_ppm", "k_per_m", "low_flow", "dilution")
+    T_S_FIELD_NUMBER: _ClassVar[int]
+    SPEED_KMH_FIELD_NUMBER: _ClassVar[int]
+    POWER_KW_FIELD_NUMBER: _ClassVar[int]
+    RPM_FIELD_NUMBER: _ClassVar[int]
+    HC_PPM_FIELD_NUMBER: _ClassVar[int]
+    CO_PCT_FIELD_NUMBER: _ClassVar[int]
+    CO2_PCT_FIELD_NUMBER: _ClassVar[int]
+    O2_PCT_FIELD_NUMBER: _ClassVar[int]
+    NO_PPM_FIELD_NUMBER: _ClassVar[int]
+    K_PER_M_FIELD_NUMBER: _ClassVar[int]
+    LOW_FLOW_FIELD_NUMBER: _ClassVar[int]
+    DILUTION_FIELD_NUMBER: _ClassVar[int]
+    t_s: float
+    speed_kmh: float
+    power_kw: float
+    rpm: float
+    hc_ppm: float
+    co_pct: float
+    co2_pct: float
+    o2_pct: float
+    no_ppm: float
+    k_per_m: float
+    low_flow: bool
+    dilution: bool
+    def __init__(self, t_s: _Optional[float] = ..., speed_kmh: _Optional[float] = ..., power_kw: _Optional[float] = ..., rpm: _Optional[float] = ..., hc_ppm: _Optional[float] = ..., co_pct: _Optional[float] = ..., co2_pct: _Optional[float] = ..., o2_pct: _Optional[float] = ..., no_ppm: _Optional[float] = ..., k_per_m: _Optional[float] = ..., low_flow: _Optional[bool] = ..., dilution: _Optional[bool] = ...) -> None: ...
+
+class Ambient(_message.Message):
+    __slots__ = ("temperature_c", "relative_humidity_pct", "pressure_kpa")
+    TEMPERATURE_C_FIELD_NUMBER: _ClassVar[int]
+    RELATIVE_HUMIDITY_PCT_FIELD_NUMBER: _ClassVar[int]
+    PRESSURE_KPA_FIELD_NUMBER: _ClassVar[int]
+    temperature_c: float
+    relative_humidity_pct: float
+    pressure_kpa: float
+    def __init__(self, temperature_c: _Optional[float] = ..., relative_humidity_pct: _Optional[float] = ..., pressure_kpa: _Optional[float] = ...) -> None: ...
+
+class AsmPhase(_message.Message):
+    __slots__ = ("mode", "setpoint_kw", "parasitic_kw", "fast_pass", "seconds", "restarts")
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    SETPOINT_KW_FIELD_NUMBER: _ClassVar[int]
+    PARASITIC_KW_FIELD_NUMBER: _ClassVar[int]
+    FAST_PASS_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RESTARTS_FIELD_NUMBER: _ClassVar[int]
+    mode: str
+    setpoint_kw: float
+    parasitic_kw: float
+    fast_pass: bool
+    seconds: _containers.RepeatedCompositeFieldContainer[LoadedSecond]
+    restarts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, mode: _Optional[str] = ..., setpoint_kw: _Optional[float] = ..., parasitic_kw: _Optional[float] = ..., fast_pass: _Optional[bool] = ..., seconds: _Optional[_Iterable[_Union[LoadedSecond, _Mapping]]] = ..., restarts: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Asm(_message.Message):
+    __slots__ = ("reference_mass_kg", "ambient", "phases")
+    REFERENCE_MASS_KG_FIELD_NUMBER: _ClassVar[int]
+    AMBIENT_FIELD_NUMBER: _ClassVar[int]
+    PHASES_FIELD_NUMBER: _ClassVar[int]
+    reference_mass_kg: int
+    ambient: Ambient
+    phases: _containers.RepeatedCompositeFieldContainer[AsmPhase]
+    def __init__(self, reference_mass_kg: _Optional[int] = ..., ambient: _Optional[_Union[Ambient, _Mapping]] = ..., phases: _Optional[_Iterable[_Union[AsmPhase, _Mapping]]] = ...) -> None: ...
+
+class LugDownPoint(_message.Message):
+    __slots__ = ("fraction_pct", "target_speed_kmh", "seconds")
+    FRACTION_PCT_FIELD_NUMBER: _ClassVar[int]
+    TARGET_SPEED_KMH_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    fraction_pct: int
+    target_speed_kmh: float
+    seconds: _containers.RepeatedCompositeFieldContainer[LoadedSecond]
+    def __init__(self, fraction_pct: _Optional[int] = ..., target_speed_kmh: _Optional[float] = ..., seconds: _Optional[_Iterable[_Union[LoadedSecond, _Mapping]]] = ...) -> None: ...
+
+class LugDown(_message.Message):
+    __slots__ = ("rated_power_kw", "scan", "vel_max_hp_kmh", "max_wheel_power_kw", "rpm_at_max_power", "points")
+    RATED_POWER_KW_FIELD_NUMBER: _ClassVar[int]
+    SCAN_FIELD_NUMBER: _ClassVar[int]
+    VEL_MAX_HP_KMH_FIELD_NUMBER: _ClassVar[int]
+    MAX_WHEEL_POWER_KW_FIELD_NUMBER: _ClassVar[int]
+    RPM_AT_MAX_POWER_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    rated_power_kw: float
+    scan: _containers.RepeatedCompositeFieldContainer[LoadedSecond]
+    vel_max_hp_kmh: float
+    max_wheel_power_kw: float
+    rpm_at_max_power: float
+    points: _containers.RepeatedCompositeFieldContainer[LugDownPoint]
+    def __init__(self, rated_power_kw: _Optional[float] = ..., scan: _Optional[_Iterable[_Union[LoadedSecond, _Mapping]]] = ..., vel_max_hp_kmh: _Optional[float] = ..., max_wheel_power_kw: _Optional[float] = ..., rpm_at_max_power: _Optional[float] = ..., points: _Optional[_Iterable[_Union[LugDownPoint, _Mapping]]] = ...) -> None: ...
+
 class Emission(_message.Message):
-    __slots__ = ("limit_set", "two_speed_idle", "free_acceleration")
+    __slots__ = ("limit_set", "two_speed_idle", "free_acceleration", "asm", "lug_down")
     LIMIT_SET_FIELD_NUMBER: _ClassVar[int]
     TWO_SPEED_IDLE_FIELD_NUMBER: _ClassVar[int]
     FREE_ACCELERATION_FIELD_NUMBER: _ClassVar[int]
+    ASM_FIELD_NUMBER: _ClassVar[int]
+    LUG_DOWN_FIELD_NUMBER: _ClassVar[int]
     limit_set: str
     two_speed_idle: TwoSpeedIdle
     free_acceleration: FreeAcceleration
-    def __init__(self, limit_set: _Optional[str] = ..., two_speed_idle: _Optional[_Union[TwoSpeedIdle, _Mapping]] = ..., free_acceleration: _Optional[_Union[FreeAcceleration, _Mapping]] = ...) -> None: ...
+    asm: Asm
+    lug_down: LugDown
+    def __init__(self, limit_set: _Optional[str] = ..., two_speed_idle: _Optional[_Union[TwoSpeedIdle, _Mapping]] = ..., free_acceleration: _Optional[_Union[FreeAcceleration, _Mapping]] = ..., asm: _Optional[_Union[Asm, _Mapping]] = ..., lug_down: _Optional[_Union[LugDown, _Mapping]] = ...) -> None: ...
 
 class MonitorReadiness(_message.Message):
     __slots__ = ("monitor", "supported", "complete")

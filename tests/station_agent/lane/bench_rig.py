@@ -21,6 +21,10 @@ from station_agent.lane_wiring import open_lane
 from tests.conftest import STATION_ID
 from tongjian.demo import TIME_SCALE, SimulatedLane
 
+# The benches of a lane without a chassis dynamometer (these rigs have none).
+FOUR_BENCHES = (BenchId.RBT, BenchId.HLT, BenchId.EGA, BenchId.OPM)
+# Every bench of the rig's lane: the four and the OBD scan tool (it has no dynamometer).
+RIG_BENCHES = (*FOUR_BENCHES, BenchId.OBD)
 # Fast reconnection for tests: first retry after 20 ms, at most 200 ms apart.
 BENCHES_TABLE = (
     "[benches]\nreconnect_initial_s = 0.02\nreconnect_max_s = 0.2\nprobe_interval_s = 0.1\nwait_s = 30\n"

@@ -12,7 +12,7 @@ import pytest
 from inspection import Fuel
 from station_agent.bench_supervisor import BenchId
 from station_agent.lane import BenchUnavailable, LaneState
-from tests.station_agent.lane.bench_rig import SupervisedLane, supervised_lane
+from tests.station_agent.lane.bench_rig import RIG_BENCHES, SupervisedLane, supervised_lane
 from tests.station_agent.lane.lane_rig import vehicle_with
 
 FUEL_FOR = {BenchId.OPM: Fuel.DIESEL}
@@ -99,7 +99,7 @@ async def test_a_bench_that_drops_during_a_visit_finishes_it_when_back(
 async def test_benches_missing_at_start_do_not_stop_the_lane(tmp_path: Path) -> None:
     async with supervised_lane(tmp_path, present_at_start=False) as rig:
         statuses = rig.lane.bench_statuses()
-        assert [s.bench for s in statuses if not s.up] == list(BenchId)
+        assert [s.bench for s in statuses if not s.up] == list(RIG_BENCHES)
         with pytest.raises(BenchUnavailable) as refused:
             await rig.lane.check_in(vehicle_with(Fuel.PETROL, 0))
         assert {s.bench for s in refused.value.down} == {BenchId.RBT, BenchId.HLT, BenchId.EGA}
@@ -107,7 +107,7 @@ async def test_benches_missing_at_start_do_not_stop_the_lane(tmp_path: Path) -> 
 
         await rig.benches.bring_all()
         assert rig.lane.benches is not None
-        for bench in BenchId:
+        for bench in RIG_BENCHES:
             assert await rig.lane.benches.wait_up(bench, 10.0), bench
         await inspect(rig, Fuel.PETROL, 0)
 

@@ -16,6 +16,8 @@ from typing import Any
 import grpc
 import pytest
 
+import equipment
+from equipment.dyn_driver import DynTimings
 from equipment.rbt_driver import RbtTimings
 from inspection import InspectionRecord
 from pki.authority import Role, init_ca, issue
@@ -23,9 +25,12 @@ from pki.grpc_credentials import server_only_channel_credentials
 from protos.tongjian.v1 import lane_pb2, lane_pb2_grpc
 from station_agent.lane import Lane
 from station_agent.lane_config import (
+    AsmTimings,
     BenchSupervisionConfig,
+    DynConfig,
     FreeAccelerationTimings,
     LaneConfig,
+    LugDownTimings,
     ObdBenchConfig,
     PdaConfig,
     RbtConfig,
@@ -49,6 +54,8 @@ def _timing_rows() -> list[tuple[str, object, Get]]:
     for table, defaults, attribute in (
         ("two_speed_idle", TwoSpeedIdleTimings(), "two_speed_idle_timings"),
         ("free_acceleration", FreeAccelerationTimings(), "free_acceleration_timings"),
+        ("asm", AsmTimings(), "asm_timings"),
+        ("lug_down", LugDownTimings(), "lug_down_timings"),
     ):
         for f in dataclasses.fields(defaults):
             default = getattr(defaults, f.name)
@@ -99,6 +106,24 @@ COMMON: list[tuple[str, object, Get]] = [
     ("obd.timeout_s", 1.25, lambda _l, e: e.obd.config.answer_timeout_s),
     ("procedures.time_scale", 0.25, lambda lane, _e: lane.clock.time_scale),  # type: ignore[attr-defined]
     *_timing_rows(),
+]
+# The dynamometer (spec 5: TCP only); its port is filled in with one nothing listens on, and its
+# profile is a copy of the shipped one that the test writes beside the lane file.
+DYN: list[tuple[str, object, Get]] = [
+    ("dyn.host", "127.0.0.1", lambda _l, e: e.dyn_link.host),
+    ("dyn.port", 0, lambda _l, e: e.dyn_link.port),
+    ("dyn.unit", 4, lambda _l, e: e.dyn_link.unit),
+    ("dyn.profile", "dyn-vendor.toml", lambda _l, e: Path(e.dyn.profile.source).name),
+    ("dyn.timeout_s", 0.8, lambda _l, e: e.dyn_link.timeout),
+    ("dyn.retries", 7, lambda _l, e: e.dyn_link.retries),
+    *(
+        (
+            f"dyn.timings.{f.name}",
+            getattr(DynTimings(), f.name) * 1.5,
+            lambda _l, e, n=f.name: getattr(e.dyn.timings, n),
+        )
+        for f in dataclasses.fields(DynTimings)
+    ),
 ]
 TCP: list[tuple[str, object, Get]] = [
     ("rbt.transport", "tcp", lambda _l, e: type(e.rbt_link).__name__ == "ModbusTcpLink" and "tcp"),
@@ -165,7 +190,12 @@ async def _noop(_record: InspectionRecord) -> None:
 async def test_every_lane_file_setting_reaches_the_object_it_configures(
     tmp_path: Path, transport: str
 ) -> None:
-    rows = [*COMMON, *(TCP if transport == "tcp" else RTU)]
+    rows = [*COMMON, *DYN, *(TCP if transport == "tcp" else RTU)]
+    rows = [(k, _closed_port() if k == "dyn.port" else v, g) for k, v, g in rows]
+    (tmp_path / "dyn-vendor.toml").write_text(
+        (Path(equipment.__file__).parent / "profiles" / "dyn-default.toml").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
     if transport == "tcp":
         port = _closed_port()
         rows = [(k, port if k == "rbt.port" else v, g) for k, v, g in rows]
@@ -216,7 +246,7 @@ async def test_pda_settings_reach_the_pda_service(tmp_path: Path, station_key: A
 
 
 def test_the_table_covers_every_setting_the_parser_reads() -> None:
-    covered = {key for key, _v, _g in [*COMMON, *TCP, *RTU]} | set(PDA) | set(SCHEDULE)
+    covered = {key for key, _v, _g in [*COMMON, *DYN, *TCP, *RTU]} | set(PDA) | set(SCHEDULE)
 
     def keys(prefix: str, cls: type) -> set[str]:
         return {f"{prefix}{f.name}" for f in dataclasses.fields(cls)}
@@ -233,11 +263,15 @@ def test_the_table_covers_every_setting_the_parser_reads() -> None:
         | keys("obd.", ObdBenchConfig)
         | keys("procedures.two_speed_idle.", TwoSpeedIdleTimings)
         | keys("procedures.free_acceleration.", FreeAccelerationTimings)
+        | keys("procedures.asm.", AsmTimings)
+        | keys("procedures.lug_down.", LugDownTimings)
+        | (keys("dyn.", DynConfig) - {"dyn.timings"})
+        | keys("dyn.timings.", DynTimings)
         | keys("benches.", BenchSupervisionConfig)
         | keys("pda.", PdaConfig)
     )
     top = {f.name for f in dataclasses.fields(LaneConfig)} - {
-        "rbt", "hlt", "ega", "opm", "obd", "procedures", "pda", "benches", "source"
+        "rbt", "hlt", "ega", "opm", "obd", "procedures", "pda", "benches", "source", "dyn"
     }  # fmt: skip
     assert top <= known
     assert known - covered == set(), "settings with no row in the table"
