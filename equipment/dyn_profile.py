@@ -19,11 +19,9 @@ a register.
 from __future__ import annotations
 
 import itertools
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +29,7 @@ from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError
 from pydantic import dataclasses as pydantic_dataclasses
 
 from equipment.errors import ProfileError
+from equipment.profile_files import parse_profile_toml, read_profile_text
 from equipment.register_codec import DataType, RegisterKind, RegisterSpec, WordOrder
 
 SHIPPED = {"dyn-default": "dyn-default.toml"}
@@ -100,24 +99,12 @@ class DynProfile:
 
 def load_dyn_profile(name_or_path: str) -> DynProfile:
     """A shipped profile by name ("dyn-default"), or the profile TOML file at a path."""
-    if name_or_path in SHIPPED:
-        file = SHIPPED[name_or_path]
-        text = resources.files("equipment").joinpath("profiles", file).read_text(encoding="utf-8")
-        return parse_dyn_profile(text, file=file)
-    path = Path(name_or_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ProfileError(str(path), "", f"cannot read the profile: {error}") from error
-    return parse_dyn_profile(text, file=str(path))
+    text, file = read_profile_text(name_or_path, SHIPPED)
+    return parse_dyn_profile(text, file=file)
 
 
 def parse_dyn_profile(text: str, *, file: str = "<profile>") -> DynProfile:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ProfileError(file, "", f"not valid TOML: {error}") from error
-    return dyn_profile_from_mapping(data, file=file)
+    return dyn_profile_from_mapping(parse_profile_toml(text, file), file=file)
 
 
 def dyn_profile_from_mapping(data: Mapping[str, Any], *, file: str = "<profile>") -> DynProfile:

@@ -29,11 +29,9 @@ overlaps) is checked after, in ``_register_spec`` and ``_refuse_overlaps``.
 from __future__ import annotations
 
 import itertools
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from enum import StrEnum
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,6 +39,7 @@ from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError
 from pydantic import dataclasses as pydantic_dataclasses
 
 from equipment.errors import ProfileError
+from equipment.profile_files import parse_profile_toml, read_profile_text
 from equipment.register_codec import DataType, NotAvailable, RegisterKind, RegisterSpec, WordOrder
 
 SHIPPED = {"default": "default.toml", "rbt-f": "rbt-f.toml"}
@@ -125,24 +124,12 @@ class RbtProfile:
 
 def load_profile(name_or_path: str) -> RbtProfile:
     """A shipped profile by name ("default", "rbt-f"), or the profile TOML file at a path."""
-    if name_or_path in SHIPPED:
-        file = SHIPPED[name_or_path]
-        text = resources.files("equipment").joinpath("profiles", file).read_text(encoding="utf-8")
-        return parse_profile(text, file=file)
-    path = Path(name_or_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ProfileError(str(path), "", f"cannot read the profile: {error}") from error
-    return parse_profile(text, file=str(path))
+    text, file = read_profile_text(name_or_path, SHIPPED)
+    return parse_profile(text, file=file)
 
 
 def parse_profile(text: str, *, file: str = "<profile>") -> RbtProfile:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ProfileError(file, "", f"not valid TOML: {error}") from error
-    return profile_from_mapping(data, file=file)
+    return profile_from_mapping(parse_profile_toml(text, file), file=file)
 
 
 def profile_from_mapping(data: Mapping[str, Any], *, file: str = "<profile>") -> RbtProfile:
