@@ -42,6 +42,7 @@ from hub.metrics import HubMetrics
 from hub.peer_exchange import SERVICE_NAME as PEER_EXCHANGE
 from hub.peer_exchange import PeerExchangeService, PeerExchangeSettings
 from hub.rate_limit import StationRateLimiter
+from hub.record_checker import CheckMode, RecordChecker
 from hub.store import HubStore
 from hub.trust_list import ProvinceHubEntry
 from hub.verdict import VerdictJudge
@@ -104,6 +105,10 @@ class HubConfig:
     # ``hub serve`` passes False: it refuses a schema that is not current (``tongjian hub migrate``).
     migrate_schema: bool = True
     federation: FederationConfig | None = None  # None: a hub on its own, forwarding nothing
+    # Where parse, verify and judge run (hub.record_checker): threads, processes or inline.
+    check_mode: CheckMode = CheckMode.THREADS
+    check_workers: int | None = None  # None: the number of CPUs, at least 2
+    check_batch_max: int = 32
 
 
 def split_host_port(address: str, what: str) -> tuple[str, int]:
@@ -199,6 +204,10 @@ class HubServer:
                 config.key_expiry_grace,
             )
             judge = VerdictJudge(config.judge)
+            checker = RecordChecker(
+                limits, judge, config.check_mode, config.check_workers, config.check_batch_max
+            )
+            stack.callback(checker.close)
             federation = config.federation
             identity = HubIdentity(config.province, federation.hub_key) if federation is not None else None
             service = StationIngestService(
@@ -217,6 +226,7 @@ class HubServer:
                     if identity is not None
                     else None
                 ),
+                checker=checker,
             )
             self.metrics.inflight_bytes.set_function(lambda: service.budget.used_bytes)
             interceptors = [RoleGate(RPC_ROLES)] if config.tls is not None else []
