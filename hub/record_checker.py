@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import functools
 import multiprocessing
 import os
@@ -67,6 +68,8 @@ class CheckedRecord:
 
     row: RecordRow
     registration_province: str
+    # For the forwarding item of another province's vehicle; a process worker leaves it out for
+    # a local one (it is the costliest part of the result to pickle, and nothing needs it).
     hub_verdict: Verdict | None
 
 
@@ -135,9 +138,16 @@ def _check_batch_in_process(
     keys: Sequence[_PortableKey],
     limits: EnvelopeLimits,
     judge: VerdictJudge,
+    home_province: str | None,
 ) -> list[CheckResult]:
     known = {portable[0]: _known_key(portable) for portable in keys}
-    return check_batch(requests, known, limits, judge)
+    results = check_batch(requests, known, limits, judge)
+    return [
+        dataclasses.replace(result, hub_verdict=None)
+        if isinstance(result, CheckedRecord) and result.registration_province == home_province
+        else result
+        for result in results
+    ]
 
 
 @dataclass(slots=True)
@@ -157,6 +167,7 @@ class RecordChecker:
         mode: CheckMode = CheckMode.THREADS,
         workers: int | None = None,
         max_batch: int = 32,
+        home_province: str | None = None,
     ) -> None:
         if max_batch < 1:
             raise HubConfigError(f"check_batch_max must be at least 1, not {max_batch}")
@@ -166,6 +177,7 @@ class RecordChecker:
         self._limits = limits
         self._judge = judge
         self._max_batch = max_batch
+        self._home_province = home_province  # records of its vehicles are not forwarded
         count = workers if workers is not None else max(2, os.cpu_count() or 1)
         self._executor: concurrent.futures.Executor | None = None
         if mode is CheckMode.THREADS:
@@ -215,7 +227,7 @@ class RecordChecker:
             needed = {w.key_id for w in batch}
             portable = [_portable(key) for key_id, key in self._keys.items() if key_id in needed]
             done = self._executor.submit(
-                _check_batch_in_process, requests, portable, self._limits, self._judge
+                _check_batch_in_process, requests, portable, self._limits, self._judge, self._home_province
             )
         else:
             done = self._executor.submit(check_batch, requests, self._keys, self._limits, self._judge)

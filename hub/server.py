@@ -205,7 +205,12 @@ class HubServer:
             )
             judge = VerdictJudge(config.judge)
             checker = RecordChecker(
-                limits, judge, config.check_mode, config.check_workers, config.check_batch_max
+                limits,
+                judge,
+                config.check_mode,
+                config.check_workers,
+                config.check_batch_max,
+                home_province=config.province,
             )
             stack.callback(checker.close)
             federation = config.federation

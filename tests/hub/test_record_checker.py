@@ -1,0 +1,94 @@
+"""Parse, verify and judge off the event loop (``hub.record_checker``): every check mode gives the
+same Acks, in order, and stores the same rows; a process pool gets keys as raw bytes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from hub.envelope_check import EnvelopeLimits, KnownKey, RejectionKind
+from hub.errors import HubConfigError
+from hub.record_checker import (
+    CheckedRecord,
+    CheckMode,
+    CheckRequest,
+    RecordChecker,
+    Refusal,
+    _check_batch_in_process,
+    _portable,
+)
+from hub.server import HubServer
+from hub.verdict import VerdictJudge, verdict_to_json
+from inspection.verdicts import judge
+from protos.envelope import key_id_of, seal
+from protos.record_mapping import record_to_bytes
+from protos.tongjian.v1 import ingest_pb2
+from simulators.realistic_record import realistic_record
+
+ACCEPTED = ingest_pb2.ACK_STATUS_ACCEPTED
+DUPLICATE = ingest_pb2.ACK_STATUS_DUPLICATE
+REJECTED = ingest_pb2.ACK_STATUS_REJECTED
+
+
+@pytest.mark.parametrize("mode", list(CheckMode))
+async def test_every_check_mode_answers_in_order_and_stores_the_hubs_verdict(
+    mode: CheckMode, hub_config, enrol, submit, station_key
+) -> None:  # type: ignore[no-untyped-def]
+    records = [realistic_record(i, station_key.station_id) for i in range(12)]
+    async with HubServer(hub_config(check_mode=mode, check_workers=2, check_batch_max=4)) as hub:
+        station = enrol(hub, station_key)
+        envelopes = [station.seal(record).SerializeToString() for record in records]
+        tampered = bytearray(envelopes[3])
+        tampered[-1] ^= 0x01  # the signature's last byte
+        stream = [*envelopes[:6], bytes(tampered), envelopes[2], *envelopes[6:]]
+        outcomes = await asyncio.gather(submit(hub.port, stream), submit(hub.port, envelopes[6:]))
+        first, second = outcomes
+        assert first.error is None and second.error is None
+        ids = [str(r.record_id) for r in records]
+        assert [a.record_id for a in first.acks] == [*ids[:6], ids[3], ids[2], *ids[6:]]
+        statuses = [a.status for a in first.acks]
+        assert statuses[:6] == [ACCEPTED] * 6
+        assert statuses[6] == REJECTED and "signature" in first.acks[6].reason
+        assert statuses[7] == DUPLICATE  # sent again on the same stream: stored once, answered in order
+        # records 6.. went on two streams at once: each is stored once, the other stream says DUPLICATE
+        later = statuses[8:] + [a.status for a in second.acks]
+        assert sorted(later) == sorted([ACCEPTED] * 6 + [DUPLICATE] * 6)
+        assert hub.store.count_records() == 12
+        stored = hub.store.get_record(ids[5], station_key.station_id)
+        assert stored is not None and stored.hub_verdict == verdict_to_json(judge(records[5]))
+
+
+def test_a_process_pool_needs_a_judge_that_pickles() -> None:
+    with pytest.raises(HubConfigError, match="pickles"):
+        RecordChecker(EnvelopeLimits(), VerdictJudge(lambda record: judge(record)), CheckMode.PROCESSES)
+
+
+@pytest.mark.parametrize("bad", [{"max_batch": 0}, {"workers": 0}])
+def test_batch_and_worker_counts_must_be_positive(bad: dict[str, int]) -> None:
+    with pytest.raises(HubConfigError):
+        RecordChecker(EnvelopeLimits(), VerdictJudge(None), CheckMode.THREADS, **bad)  # type: ignore[arg-type]
+
+
+def test_a_worker_process_rebuilds_keys_from_raw_bytes_and_keeps_the_verdict_only_to_forward() -> None:
+    private = Ed25519PrivateKey.generate()
+    key_id = key_id_of("50-0001", private.public_key())
+    key = KnownKey(key_id, "50-0001", private.public_key())
+    local = realistic_record(1, "50-0001", province="50")
+    foreign = realistic_record(2, "50-0001", province="51")
+    now = datetime.now(UTC)
+    requests = [
+        CheckRequest(seal(record_to_bytes(r), key_id, private).SerializeToString(), now, None)
+        for r in (local, foreign)
+    ]
+    requests.append(CheckRequest(b"\xff\xff not a protobuf", now, None))
+    results = _check_batch_in_process(requests, [_portable(key)], EnvelopeLimits(), VerdictJudge(None), "50")
+    assert isinstance(results[0], CheckedRecord) and results[0].hub_verdict is None
+    assert isinstance(results[1], CheckedRecord) and results[1].hub_verdict == judge(foreign)
+    assert results[1].row.hub_verdict == verdict_to_json(judge(foreign))
+    assert isinstance(results[2], Refusal) and results[2].kind is RejectionKind.NOT_AN_ENVELOPE
+    # the other key is not in the batch's key list: refused as unknown, not a crash
+    unknown = _check_batch_in_process(requests[:1], [], EnvelopeLimits(), VerdictJudge(None), "50")
+    assert isinstance(unknown[0], Refusal) and unknown[0].kind is RejectionKind.UNKNOWN_KEY
