@@ -44,6 +44,7 @@ _IMPORTS_ONLY = (
 class Footprint:
     name: str
     rss_mb: float
+    private_mb: float  # of the RSS, what is the process's own (the rest: shared libraries' pages)
     cpu_pct: float  # of one core
 
 
@@ -52,6 +53,14 @@ def _rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def _private_mb(pid: int) -> float:
+    kb = 0
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+            kb += int(line.split()[1])
+    return kb / 1024
 
 
 def _cpu_s(pid: int) -> float:
@@ -64,13 +73,14 @@ async def _observe(name: str, process: subprocess.Popen[bytes], settle: float, s
     if process.poll() is not None:
         raise SystemExit(f"{name} exited with {process.returncode} before it was measured")
     cpu0, t0 = _cpu_s(process.pid), time.monotonic()
-    peak = 0.0
+    peak = private = 0.0
     end = t0 + seconds
     while time.monotonic() < end:
         peak = max(peak, _rss_mb(process.pid))
+        private = max(private, _private_mb(process.pid))
         await asyncio.sleep(0.5)
     cpu = (_cpu_s(process.pid) - cpu0) / (time.monotonic() - t0) * 100
-    return Footprint(name, peak, cpu)
+    return Footprint(name, peak, private, cpu)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -134,7 +144,10 @@ def main() -> None:
     args = parser.parse_args()
     baseline, agent = asyncio.run(measure(args.seconds, args.settle))
     for figure in (baseline, agent):
-        print(f"{figure.name:<52} RSS {figure.rss_mb:6.1f} MB  CPU {figure.cpu_pct:5.2f} %")
+        print(
+            f"{figure.name:<52} RSS {figure.rss_mb:6.1f} MB (private {figure.private_mb:5.1f} MB)  "
+            f"CPU {figure.cpu_pct:5.2f} %"
+        )
     print(f"agent / baseline RSS: {agent.rss_mb / baseline.rss_mb:.2f}")
     print(
         f"goal RSS < 80 MB: {'met' if agent.rss_mb < 80 else 'MISSED'}; CPU < 2 %: {'met' if agent.cpu_pct < 2 else 'MISSED'}"
