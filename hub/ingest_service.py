@@ -147,6 +147,7 @@ class StationIngestService:
         self._max_pending = max_pending_per_stream
         self.budget = InflightBudget(max_inflight_bytes)
         self._readers: set[asyncio.Task[None]] = set()
+        self._handing: set[asyncio.Future[None]] = set()  # records read, not yet with the writer
         self._draining = False
 
     @property
@@ -160,6 +161,12 @@ class StationIngestService:
         self._draining = True
         for reader in self._readers:
             reader.cancel()
+
+    async def hand_over_all(self) -> None:
+        """Wait until every record read has reached the writer or been refused: at stop, between
+        the streams' end and the writer's close, so that what was read is committed, not dropped."""
+        while self._handing:
+            await asyncio.wait(set(self._handing))
 
     def rpc_handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         # Raw bytes in: a message that is not a SignedRecord is answered with REJECTED rather
@@ -316,7 +323,13 @@ class StationIngestService:
             handed.set_result(None)
             refused = self._refuse(rejection, raw, "", received_at, certificate_station)
             return _Pending(arrived, asyncio.ensure_future(refused), handed)
-        keys = await self._directory.keys()
+        try:
+            keys = await self._directory.keys()
+        except BaseException:
+            handed.set_result(None)  # nothing follows this record: the reader ends
+            raise
+        self._handing.add(handed)
+        handed.add_done_callback(self._handing.discard)
         checked = self._checker.check(CheckRequest(raw, received_at, certificate_station), key_id, keys)
         answer = self._answer(checked, after, handed, raw, key_id, received_at, certificate_station)
         return _Pending(arrived, asyncio.ensure_future(answer), handed)

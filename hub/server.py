@@ -233,6 +233,8 @@ class HubServer:
                 ),
                 checker=checker,
             )
+            # Unwound after the gRPC server stops and before the checker and the writer close.
+            stack.push_async_callback(service.hand_over_all)
             self.metrics.inflight_bytes.set_function(lambda: service.budget.used_bytes)
             interceptors = [RoleGate(RPC_ROLES)] if config.tls is not None else []
             server = grpc.aio.server(options=_server_options(config), interceptors=interceptors)
