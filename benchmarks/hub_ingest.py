@@ -98,12 +98,13 @@ async def _serve_echo() -> None:
 
 async def _serve_hub(url: str, mode: str, workers: int | None) -> None:
     from hub.record_checker import CheckMode
-    from hub.server import HubConfig, HubServer
+    from hub.server import HubConfig, HubServer, freeze_startup_heap
 
     config = HubConfig(
         database_url=url, check_mode=CheckMode(mode), check_workers=workers, migrate_schema=False
     )
     async with HubServer(config) as hub:
+        freeze_startup_heap()  # as `tongjian hub serve` does
         print(f"port {hub.port}", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 

@@ -234,7 +234,7 @@ def _read(path: Path, what: str) -> bytes:
 
 def _serve(args: argparse.Namespace) -> int:
     from hub.errors import HubError
-    from hub.server import HubConfig, HubServer, HubTls
+    from hub.server import HubConfig, HubServer, HubTls, freeze_startup_heap
 
     tls_files = (args.tls_cert, args.tls_key, args.client_ca)
     if any(tls_files) and not all(tls_files):
@@ -281,6 +281,7 @@ def _serve(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         async with HubServer(config) as hub:
+            freeze_startup_heap()
             metrics = f", metrics on port {hub.metrics_port}" if hub.metrics_port is not None else ""
             print(f"hub serving on port {hub.port}{metrics}", flush=True)
             await stop.wait()
