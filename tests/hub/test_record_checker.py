@@ -4,7 +4,12 @@ same Acks, in order, and stores the same rows; a process pool gets keys as raw b
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -28,6 +33,7 @@ from protos.envelope import key_id_of, seal
 from protos.record_mapping import record_to_bytes
 from protos.tongjian.v1 import ingest_pb2
 from simulators.realistic_record import realistic_record
+from tongjian.cli import main
 
 ACCEPTED = ingest_pb2.ACK_STATUS_ACCEPTED
 DUPLICATE = ingest_pb2.ACK_STATUS_DUPLICATE
@@ -119,3 +125,42 @@ async def test_records_still_being_checked_at_stop_are_committed(
     # Every record read was committed, none dropped - but the one the reader may have been taking
     # in when stop cancelled it (it never reached the checker; the station sends it again).
     assert read > 0 and read - 1 <= len(stored) <= read
+
+
+def test_serve_refuses_a_worker_count_below_one(capsys) -> None:  # type: ignore[no-untyped-def]
+    argv = ["hub", "serve", "--insecure", "--database-url", "sqlite:///:memory:", "--check-workers", "0"]
+    assert main(argv) == 2
+    assert "--check-workers must be at least 1, not 0" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+async def test_hub_serve_with_a_process_pool_accepts_records(
+    tmp_path: Path, station_key, signer, make_record, submit
+) -> None:  # type: ignore[no-untyped-def]
+    # The real command, its own process, the pool's workers spawned from it (not forked: the hub's
+    # process already runs gRPC's threads); a worker must not run the command line again.
+    url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    assert main(["hub", "migrate", "--database-url", url]) == 0
+    store = HubStore(url)
+    try:
+        store.register_station("50-0001")
+        store.add_station_key("50-0001", station_key.public_path.read_bytes())
+    finally:
+        store.dispose()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tongjian", "hub", "serve", "--insecure", "--listen", "127.0.0.1:0",
+         "--database-url", url, "--check-mode", "processes", "--check-workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2],
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"port (\d+)", line)
+        assert match, f"unexpected first line {line!r}"
+        outcome = await submit(int(match.group(1)), [signer.seal(make_record(i)) for i in range(5)])
+        assert [a.status for a in outcome.acks] == [ACCEPTED] * 5
+    finally:
+        process.terminate()
+        assert process.wait(timeout=20) == 0
+    assert process.stdout.read() == ""  # nothing else printed: no worker ran the command line again

@@ -102,6 +102,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--metrics-listen", help="HOST:PORT for Prometheus /metrics")
     serve.add_argument("--province", default="50", help="GB/T 2260 code of the hub's province")
     serve.add_argument("--station-rate", type=float, help="records per second allowed per station")
+    serve.add_argument(
+        "--check-mode",
+        choices=("threads", "processes", "inline"),
+        default="threads",
+        help="where records are parsed, verified and judged: a thread pool (default), a process pool, "
+        "or on the event loop (see docs/scale.md)",
+    )
+    serve.add_argument(
+        "--check-workers", type=int, help="threads or processes checking records (default: CPUs)"
+    )
     federation = serve.add_argument_group(
         "federation", "take part in the cross-province network (all of --hub-key and --national-key)"
     )
@@ -234,6 +244,7 @@ def _read(path: Path, what: str) -> bytes:
 
 def _serve(args: argparse.Namespace) -> int:
     from hub.errors import HubError
+    from hub.record_checker import CheckMode
     from hub.server import HubConfig, HubServer, HubTls, freeze_startup_heap
 
     tls_files = (args.tls_cert, args.tls_key, args.client_ca)
@@ -243,6 +254,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise CommandError(
             "no TLS: give --tls-cert, --tls-key and --client-ca, or --insecure to serve plaintext"
         )
+    if args.check_workers is not None and args.check_workers < 1:
+        raise CommandError(f"--check-workers must be at least 1, not {args.check_workers}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _refuse_a_busy_port(args.listen)
     tls = None
@@ -273,6 +286,8 @@ def _serve(args: argparse.Namespace) -> int:
         insecure_ok=tls is None,
         migrate_schema=False,  # only `tongjian hub migrate` changes the schema
         federation=_federation(args),
+        check_mode=CheckMode(args.check_mode),
+        check_workers=args.check_workers,
     )
 
     async def run() -> None:
