@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/backlog_drain.py [--records 10000] [--window 64]
 
 1. A hub runs once so the station and its key get registered, then stops.
-2. With the hub down, ``--records`` realistic records (brake curves of 3 s at 100 Hz per axle) are
+2. With the hub down, ``--records`` full-size records (``simulators.realistic_record``) are
    sealed and put into the outbox one by one, each committed and fsynced as in the station.
    The uplink is already running and failing to connect.
 3. The hub starts again (its own process, as in production); the clock runs from the moment it
@@ -25,17 +25,14 @@ import socket
 import sys
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc.aio
 
 from hub.server import HubConfig, HubServer
-from inspection import AxleBrake, BrakeCurve, BrakeKind, InspectionRecord
-from inspection.measurements import BrakeTest
+from inspection import InspectionRecord
 from protos.tongjian.v1 import ingest_pb2
-from simulators.fleet import generate_fleet
+from simulators.realistic_record import realistic_record
 from station_agent.outbox import OutboxStore
 from station_agent.record_signer import RecordSigner
 from station_agent.uplink import SUBMIT_METHOD, Uplink
@@ -45,26 +42,8 @@ STATION_ID = "50-0001"
 
 
 def make_records(count: int) -> list[InspectionRecord]:
-    start = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
-    ramp = tuple(min(3000, 12 * i) for i in range(300))
-    records = []
-    for index, vehicle in enumerate(generate_fleet(count, seed=7)):
-        service = BrakeTest(
-            BrakeKind.SERVICE, 3000.0, 2950.0, 40.0, 38.0, False, False, BrakeCurve(100, ramp, ramp)
-        )
-        began = start + timedelta(minutes=3 * index)
-        records.append(
-            InspectionRecord(
-                record_id=uuid.uuid5(uuid.NAMESPACE_URL, f"tongjian-bench/{index}"),
-                station_id=STATION_ID,
-                lane=1 + index % 4,
-                vehicle=vehicle,
-                started_at=began,
-                finished_at=began + timedelta(minutes=8),
-                axles=tuple(AxleBrake(a, 400.0, 395.0, service) for a in range(1, vehicle.axle_count + 1)),
-            )
-        )
-    return records
+    """Full-size records (``simulators.realistic_record``), as every benchmark uses."""
+    return [realistic_record(index, STATION_ID) for index in range(count)]
 
 
 # ---------------------------------------------------------------- the hub, in its own process

@@ -1,187 +1,386 @@
-"""Hub ingest throughput: N signed records over gRPC (several concurrent streams) against a baseline
-of a raw SQLAlchemy Core executemany insert of the same rows into the same kind of database.
+"""Hub ingest throughput and Ack latency, against a bare gRPC echo of the same envelopes.
 
-    .venv/bin/python benchmarks/hub_ingest.py                       # SQLite file in a temp dir
-    .venv/bin/python benchmarks/hub_ingest.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
+Every server runs in its own process (this script with ``--serve``), the client is the same for
+all of them: ``--streams`` concurrent streams, each with at most ``--window`` records
+unacknowledged (like the station uplink). Records are full size (``simulators.realistic_record``:
+four axles of 3 s curves at 100 Hz, lamps, an emission run, 20 visual checks, 3 photo refs).
 
-The PostgreSQL database must exist and be empty (the hub migrates it; the baseline uses a second
-table set in a scratch schema-free database named <db>_baseline, created and dropped here).
-The gRPC figure includes everything the hub does per record: envelope parse, Ed25519 verify,
-record parse and validation, verdict, group commit, Ack.
+1. baseline: a bare gRPC server that answers each envelope with a fixed Ack - the transport's limit;
+2. the hub at full load with parse/verify/judge ``inline`` (on the event loop: the old way),
+   in ``threads`` and in ``processes`` (``hub.record_checker``);
+3. the hub's p99 Ack latency at half its peak records/s (open loop, paced sends);
+4. with ``--replicas 2`` also two hub processes on one database, streams spread round-robin.
+
+    .venv/bin/python benchmarks/hub_ingest.py                       # SQLite files in a temp dir
+    .venv/bin/python benchmarks/hub_ingest.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+
+With a PostgreSQL URL a scratch database is created per hub run and dropped after. Goals (issue 19):
+hub >= 50 % of the echo's records/s; p99 Ack latency < 50 ms at half the hub's peak.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
+import contextlib
+import json
+import os
+import signal
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from collections import deque
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import grpc
 import grpc.aio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from hub.models import Base, Record
-from hub.server import HubConfig, HubServer
-from inspection import (
-    AxleBrake,
-    BrakeCurve,
-    BrakeKind,
-    Fuel,
-    InspectionRecord,
-    Vehicle,
-    VehicleClass,
-    VehicleUse,
-    vin_check_digit,
-)
-from inspection.measurements import BrakeTest
-from protos.envelope import key_id_of, raw_public_key, seal
-from protos.record_mapping import record_to_bytes
-from protos.tongjian.v1 import ingest_pb2
+from inspection import InspectionRecord  # noqa: E402
+from protos.envelope import key_id_of, raw_public_key, seal  # noqa: E402
+from protos.record_mapping import record_to_bytes  # noqa: E402
+from protos.tongjian.v1 import ingest_pb2  # noqa: E402
+from simulators.realistic_record import realistic_record  # noqa: E402
 
 STATION = "50-0001"
 _SUBMIT = "/tongjian.v1.StationIngest/Submit"
 
 
 def make_record(index: int) -> InspectionRecord:
-    body = f"LFV2A21K0NA{index % 1_000_000:06d}"
-    vin = body[:8] + vin_check_digit(body) + body[9:]
-    vehicle = Vehicle(
-        vin=vin, plate=f"渝A{index % 100_000:05d}", registration_province="50", vehicle_class=VehicleClass.M1,
-        fuel=Fuel.PETROL, seats=5, use=VehicleUse.NON_OPERATING, registration_date=date(2020, 5, 1),
-        curb_mass_kg=1350, max_total_mass_kg=1800, axle_count=2,
+    """Record ``index`` of the benchmarks' station: full size (see ``simulators.realistic_record``)."""
+    return realistic_record(index, STATION)
+
+
+def make_envelopes(count: int, private: Ed25519PrivateKey, first: int = 0) -> list[bytes]:
+    key_id = key_id_of(STATION, private.public_key())
+    return [
+        seal(record_to_bytes(make_record(i)), key_id, private).SerializeToString()
+        for i in range(first, first + count)
+    ]
+
+
+# ---------------------------------------------------------------- servers, each in its own process
+
+
+async def _serve_echo() -> None:
+    ack = ingest_pb2.Ack(
+        record_id=str(uuid.uuid4()), status=ingest_pb2.ACK_STATUS_ACCEPTED
+    ).SerializeToString()
+
+    async def submit(requests: object, context: object) -> object:
+        async for _raw in requests:  # type: ignore[attr-defined]
+            yield ack
+
+    server = grpc.aio.server(
+        options=[("grpc.max_receive_message_length", 4 * 1024 * 1024)],
+    )
+    handler = grpc.method_handlers_generic_handler(
+        "tongjian.v1.StationIngest", {"Submit": grpc.stream_stream_rpc_method_handler(submit)}
+    )
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    print(f"port {port}", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    await server.stop(0)
+
+
+async def _serve_hub(url: str, mode: str, workers: int | None) -> None:
+    from hub.record_checker import CheckMode
+    from hub.server import HubConfig, HubServer, freeze_startup_heap
+
+    config = HubConfig(
+        database_url=url, check_mode=CheckMode(mode), check_workers=workers, migrate_schema=False
+    )
+    async with HubServer(config) as hub:
+        freeze_startup_heap()  # as `tongjian hub serve` does
+        print(f"port {hub.port}", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+@contextmanager
+def server_process(*args: str) -> Iterator[int]:
+    """This script with ``--serve ...`` in a child process; yields its port; stdin EOF stops it."""
+    command = [sys.executable, __file__, "--serve", *args]
+    profile_dir = os.environ.get("TONGJIAN_BENCH_PROFILE")  # py-spy stacks of each server, for profiling
+    if profile_dir and args[0] == "hub":
+        out = Path(profile_dir) / f"hub-{args[2]}-{uuid.uuid4().hex[:6]}.txt"
+        command = [
+            "py-spy",
+            "record",
+            "--subprocesses",
+            "--format",
+            "raw",
+            "-r",
+            "200",
+            "-o",
+            str(out),
+            "--",
+            *command,
+        ]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
-    curve = BrakeCurve(100, tuple(range(0, 3000, 60)), tuple(range(0, 2900, 58)))
-    service = BrakeTest(BrakeKind.SERVICE, 2950.0, 2842.0, 40.0, 35.0, False, False, curve, index)
-    started = datetime(2026, 11, 25, 8, 30, tzinfo=UTC) + timedelta(seconds=index)
-    return InspectionRecord(
-        record_id=uuid.uuid5(uuid.NAMESPACE_URL, f"bench/{index}"), station_id=STATION, lane=1, vehicle=vehicle,
-        started_at=started, finished_at=started + timedelta(minutes=8),
-        axles=(AxleBrake(1, 420.0, 415.0, service), AxleBrake(2, 260.0, 255.0, service)),
-    )  # fmt: skip
-
-
-async def ingest(url: str, envelopes: list[bytes], public_raw: bytes, streams: int, window: int) -> float:
-    async with HubServer(HubConfig(database_url=url)) as hub:
-        hub.store.register_station(STATION)
-        hub.store.add_station_key(STATION, public_raw)
-        done = [0]
-        with Progress(
-            TextColumn("gRPC ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
-        ) as progress:
-            task = progress.add_task("ingest", total=len(envelopes))
-
-            async def stream(part: list[bytes]) -> None:
-                async with grpc.aio.insecure_channel(f"127.0.0.1:{hub.port}") as channel:
-                    call = channel.stream_stream(_SUBMIT, response_deserializer=ingest_pb2.Ack.FromString)()
-                    credit = asyncio.Semaphore(window)  # like the uplink: a bounded number unacknowledged
-
-                    async def send() -> None:
-                        for raw in part:
-                            await credit.acquire()
-                            await call.write(raw)
-                        await call.done_writing()
-
-                    sender = asyncio.create_task(send())
-                    async for ack in call:
-                        if ack.status != ingest_pb2.ACK_STATUS_ACCEPTED:
-                            raise RuntimeError(f"record {ack.record_id}: {ack.status} {ack.reason}")
-                        credit.release()
-                        done[0] += 1
-                        progress.update(task, completed=done[0])
-                    await sender
-
-            started = time.perf_counter()
-            await asyncio.gather(*(stream(envelopes[i::streams]) for i in range(streams)))
-            elapsed = time.perf_counter() - started
-        assert hub.store.count_records() == len(envelopes)
-    return elapsed
-
-
-def baseline(url: str, rows: list[dict[str, object]]) -> float:
-    engine = create_engine(url)
+    assert process.stdout is not None and process.stdin is not None
     try:
-        Base.metadata.create_all(engine)
-        started = time.perf_counter()
-        with engine.begin() as connection:
-            connection.execute(insert(Record.__table__), rows)
-        return time.perf_counter() - started
+        line = process.stdout.readline().decode()
+        while line.startswith("py-spy") or not line.strip():
+            line = process.stdout.readline().decode()
+        if not line.startswith("port "):
+            raise SystemExit(f"server {args[0]} did not start: {line!r}")
+        yield int(line.split()[1])
     finally:
-        engine.dispose()
+        process.stdin.close()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+
+
+# ---------------------------------------------------------------- the one client
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    records: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def per_s(self) -> float:
+        return self.records / self.seconds
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def drive(
+    name: str,
+    ports: Sequence[int],
+    envelopes: Sequence[bytes],
+    streams: int,
+    window: int,
+    rate: float | None = None,
+) -> Run:
+    """Send ``envelopes`` over ``streams`` streams (spread round-robin over ``ports``), at most
+    ``window`` unacknowledged per stream; at ``rate`` records/s in total if given (open loop),
+    else as fast as Acks come back. Latency: Ack time - write time, per record."""
+    latencies: list[float] = []
+
+    async def stream(index: int, part: Sequence[bytes]) -> None:
+        port = ports[index % len(ports)]
+        async with grpc.aio.insecure_channel(
+            f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 4 * 1024 * 1024)]
+        ) as channel:
+            call = channel.stream_stream(_SUBMIT, response_deserializer=ingest_pb2.Ack.FromString)()
+            credit = asyncio.Semaphore(window)
+            written: deque[float] = deque()
+            start = time.perf_counter()
+
+            async def send() -> None:
+                for n, raw in enumerate(part):
+                    if rate is not None:
+                        delay = start + n * streams / rate + index / rate - time.perf_counter()
+                        if delay > 0:
+                            await asyncio.sleep(delay)
+                    await credit.acquire()
+                    written.append(time.perf_counter())
+                    await call.write(raw)
+                await call.done_writing()
+
+            sender = asyncio.create_task(send())
+            async for ack in call:
+                if ack.status != ingest_pb2.ACK_STATUS_ACCEPTED:
+                    raise SystemExit(f"{name}: record {ack.record_id} refused: {ack.status} {ack.reason}")
+                latencies.append(time.perf_counter() - written.popleft())
+                credit.release()
+            await sender
+
+    started = time.perf_counter()
+    await asyncio.gather(*(stream(i, envelopes[i::streams]) for i in range(streams)))
+    elapsed = time.perf_counter() - started
+    if len(latencies) != len(envelopes):
+        raise SystemExit(f"{name}: {len(latencies)} Acks for {len(envelopes)} records")
+    ms = [x * 1000 for x in latencies]
+    return Run(name, len(envelopes), elapsed, percentile(ms, 0.5), percentile(ms, 0.99))
+
+
+@contextmanager
+def scratch_database(base: str | None, workdir: Path) -> Iterator[str]:
+    """An empty database: a new SQLite file, or a new PostgreSQL database on ``base``'s server."""
+    if base is None:
+        yield f"sqlite:///{workdir / f'hub-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        return
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    name = f"tongjian_ingest_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _prepare(url: str, public_raw: bytes) -> None:
+    """Migrate and enrol the station before any hub starts (replicas share the database)."""
+    from hub.store import HubStore
+
+    store = HubStore(url)
+    try:
+        store.migrate()
+        store.register_station(STATION)
+        store.add_station_key(STATION, public_raw)
+    finally:
+        store.dispose()
+
+
+@dataclass(frozen=True)
+class IngestFigures:
+    database: str
+    envelope_bytes: int
+    echo: Run
+    hubs: list[Run]  # one per check mode, full load
+    best_mode: str
+    half_load: Run  # the best mode at half its peak, paced
+    replicas: list[Run]  # 1 and 2 hub processes on one database (PostgreSQL only)
+
+    @property
+    def ratio(self) -> float:
+        best = max(self.hubs, key=lambda run: run.per_s)
+        return best.per_s / self.echo.per_s
+
+    def goals(self) -> dict[str, bool]:
+        return {
+            "hub >= 50 % of echo records/s": self.ratio >= 0.5,
+            "p99 Ack < 50 ms at half peak": self.half_load.p99_ms < 50,
+        }
+
+    def lines(self) -> list[str]:
+        out = [f"database {self.database}, envelopes of {self.envelope_bytes:,} bytes"]
+        for run in (self.echo, *self.hubs, self.half_load, *self.replicas):
+            share = run.per_s / self.echo.per_s
+            out.append(
+                f"{run.name:<40} {run.per_s:8.0f} records/s ({share:4.0%} of echo)  "
+                f"Ack p50 {run.p50_ms:6.1f} ms  p99 {run.p99_ms:6.1f} ms"
+            )
+        return out
+
+
+async def measure(
+    database_url: str | None,
+    records: int,
+    streams: int,
+    window: int,
+    modes: Sequence[str],
+    replicas: bool,
+    workers: int | None = None,
+) -> IngestFigures:
+    private = Ed25519PrivateKey.generate()
+    public_raw = raw_public_key(private.public_key())
+    envelopes = make_envelopes(records, private)
+    database = "postgresql" if database_url else "sqlite"
+    worker_args = [str(workers)] if workers else []
+    with tempfile.TemporaryDirectory(prefix="tongjian-ingest-") as tmp:
+        workdir = Path(tmp)
+        with server_process("echo") as port:
+            await drive("warm-up", [port], envelopes[: streams * 4], streams, window)
+            echo = await drive("baseline: bare gRPC echo", [port], envelopes, streams, window)
+        hubs = []
+        for mode in modes:
+            with scratch_database(database_url, workdir) as url:
+                _prepare(url, public_raw)
+                with server_process("hub", url, mode, *worker_args) as port:
+                    hubs.append(await drive(f"hub, check {mode}", [port], envelopes, streams, window))
+        best = max(hubs, key=lambda run: run.per_s)
+        best_mode = best.name.rsplit(" ", 1)[1]
+        with scratch_database(database_url, workdir) as url:
+            _prepare(url, public_raw)
+            with server_process("hub", url, best_mode, *worker_args) as port:
+                half = await drive(
+                    f"hub, check {best_mode}, at half peak",
+                    [port],
+                    envelopes,
+                    streams,
+                    window,
+                    best.per_s / 2,
+                )
+        replica_runs: list[Run] = []
+        if replicas and database_url:
+            for count in (1, 2):
+                with scratch_database(database_url, workdir) as url:
+                    _prepare(url, public_raw)
+                    with contextlib.ExitStack() as stack:
+                        ports = [
+                            stack.enter_context(server_process("hub", url, best_mode, *worker_args))
+                            for _ in range(count)
+                        ]
+                        replica_runs.append(
+                            await drive(
+                                f"{count} replica(s), one PostgreSQL", ports, envelopes, streams, window
+                            )
+                        )
+    return IngestFigures(
+        database, round(statistics.fmean(map(len, envelopes))), echo, hubs, best_mode, half, replica_runs
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("-n", "--records", type=int, default=20_000)
+    parser.add_argument("-n", "--records", type=int, default=3000)
     parser.add_argument("--streams", type=int, default=4)
     parser.add_argument("--window", type=int, default=64, help="unacknowledged records per stream")
-    parser.add_argument("--database-url", help="PostgreSQL URL of an empty database (default: SQLite)")
+    parser.add_argument("--modes", default="inline,threads,processes", help="check modes to measure")
+    parser.add_argument("--workers", type=int, help="check workers per hub (default: CPUs, at least 2)")
+    parser.add_argument(
+        "--replicas", action="store_true", help="also 1 and 2 hub processes (PostgreSQL only)"
+    )
+    parser.add_argument("--database-url", help="PostgreSQL server URL; scratch databases are made on it")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
-
-    private = Ed25519PrivateKey.generate()
-    key_id = key_id_of(STATION, private.public_key())
-    with Progress(TextColumn("signing"), BarColumn(), MofNCompleteColumn()) as progress:
-        task = progress.add_task("sign", total=args.records)
-        envelopes, rows = [], []
-        now = datetime.now(UTC)
-        for i in range(args.records):
-            record = make_record(i)
-            envelope = seal(record_to_bytes(record), key_id, private)
-            envelopes.append(envelope.SerializeToString())
-            rows.append({
-                "station_id": STATION, "record_id": str(record.record_id), "key_id": key_id,
-                "payload": envelope.record, "payload_sha256": hashlib.sha256(envelope.record).hexdigest(),
-                "signature": envelope.signature, "received_at": now, "vin": record.vehicle.vin,
-                "plate": record.vehicle.plate, "finished_at": record.finished_at, "station_overall": None,
-                "hub_overall": None, "hub_verdict": None, "verdict_mismatch": False,
-            })  # fmt: skip
-            if i % 500 == 0:
-                progress.update(task, completed=i)
-        progress.update(task, completed=args.records)
-
-    with tempfile.TemporaryDirectory() as scratch:
-        if args.database_url:
-            hub_url = args.database_url
-            admin = create_engine(args.database_url, isolation_level="AUTOCOMMIT")
-            base_name = f"{make_url(hub_url).database}_baseline"
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{base_name}"'))
-                connection.execute(text(f'CREATE DATABASE "{base_name}"'))
-            baseline_url = make_url(hub_url).set(database=base_name).render_as_string(hide_password=False)
+    if args.serve:
+        if args.serve[0] == "echo":
+            asyncio.run(_serve_echo())
         else:
-            hub_url = f"sqlite:///{scratch}/hub.sqlite3"
-            baseline_url = f"sqlite:///{scratch}/baseline.sqlite3"
-        hub_s = asyncio.run(
-            ingest(hub_url, envelopes, raw_public_key(private.public_key()), args.streams, args.window)
+            _, url, mode, *workers = args.serve
+            asyncio.run(_serve_hub(url, mode, int(workers[0]) if workers else None))
+        return
+    figures = asyncio.run(
+        measure(
+            args.database_url, args.records, args.streams, args.window, args.modes.split(","),
+            args.replicas, args.workers,
         )
-        base_s = baseline(baseline_url, rows)
-        if args.database_url:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{base_name}" WITH (FORCE)'))
-            admin.dispose()
-
-    n = args.records
-    print(
-        f"database: {make_url(hub_url).get_backend_name()}, {n} records, {args.streams} streams x window {args.window}"
-    )
-    print(
-        f"hub over gRPC (verify + judge + group commit + Ack): {n / hub_s:10.0f} records/s  ({hub_s:.2f} s)"
-    )
-    print(
-        f"baseline Core executemany, one transaction:          {n / base_s:10.0f} records/s  ({base_s:.2f} s)"
-    )
-    print(f"hub / baseline: {base_s / hub_s:.2f}")
+    )  # fmt: skip
+    for line in figures.lines():
+        print(line)
+    print(f"hub (best, {figures.best_mode}) / echo: {figures.ratio:.2f}")
+    for goal, met in figures.goals().items():
+        print(f"goal {goal}: {'met' if met else 'MISSED'}")
+    if args.json:
+        args.json.write_text(
+            json.dumps({**asdict(figures), "ratio": figures.ratio, "goals": figures.goals()})
+        )
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@
 Theory of operation
 -------------------
 Each stream has a reader task and the response generator. The reader takes envelopes off the
-wire, checks them (``envelope_check``), judges accepted ones again with the hub's own rules and
-hands each to the ``GroupCommitter`` (rejections too: they are audited), queueing a pending Ack
-per record. The generator awaits the pending Acks strictly in arrival order, so every Ack is
-sent after its record's commit and in the order the records came.
+wire and hands each to the ``RecordChecker`` (``hub.record_checker``: envelope check, parse and
+the hub's own verdict, in batches off the event loop), queueing a pending answer per record
+without waiting for it; each checked record goes to the ``GroupCommitter`` (rejections too: they
+are audited). The generator awaits the pending answers strictly in arrival order, so every Ack
+is sent after its record's commit and in the order the records came, while the records behind
+it are checked and committed.
 
 One ``GroupCommitter`` (``hub.group_commit``) per hub process is the only writer: it gathers work from every stream
 into batches of up to ``group_commit_max`` items, waiting at most ``group_commit_wait_ms`` for a
@@ -36,20 +38,22 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub.audit import AuditEntry
 from hub.countersign import Countersigner
-from hub.envelope_check import (
-    EnvelopeLimits,
-    RecordRejected,
-    RejectionKind,
-    open_envelope,
-    verify_envelope,
-)
+from hub.envelope_check import EnvelopeLimits, RecordRejected, RejectionKind, open_envelope
 from hub.errors import CommitFailed, HubError, HubShuttingDown
 from hub.group_commit import GroupCommitter
 from hub.inflight_budget import InflightBudget
 from hub.key_directory import KeyDirectory
 from hub.metrics import HubMetrics
 from hub.rate_limit import StationRateLimiter
-from hub.records import CommitOutcome, record_row
+from hub.record_checker import (
+    CheckedRecord,
+    CheckMode,
+    CheckRequest,
+    CheckResult,
+    RecordChecker,
+    Refusal,
+)
+from hub.records import CommitOutcome
 from hub.store import HubStore
 from hub.verdict import VerdictJudge
 from pki.grpc_credentials import peer_common_name
@@ -84,12 +88,22 @@ def _audit_field(value: str, column: str) -> str | None:
 # ---------------------------------------------------------------- the service
 
 
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    record_id: str
+    rejection: RecordRejected | None  # None: a verified record, its Ack follows from the outcome
+    outcome: CommitOutcome | None
+
+
 @dataclass(slots=True)
 class _Pending:
     arrived: float  # time.perf_counter()
-    future: asyncio.Future[CommitOutcome | None]
-    record_id: str
-    rejection: RecordRejected | None  # None: a verified record, its Ack follows from the outcome
+    # Checked (off the loop), then committed: the records of a stream are checked and committed
+    # while earlier ones still wait, and the generator answers them strictly in arrival order.
+    answer: asyncio.Future[_Answer]
+    # Set once this record is with the writer (or refused): the next record of the stream goes to
+    # the writer only after it, so that a record sent twice is stored, then duplicate, in that order.
+    handed: asyncio.Future[None]
     held_bytes: int = 0  # taken from the hub's in-flight budget, given back once answered
 
 
@@ -115,8 +129,11 @@ class StationIngestService:
         max_inflight_bytes: int = 256 * 1024 * 1024,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         countersigner: Countersigner | None = None,
+        checker: RecordChecker | None = None,
     ) -> None:
         self._clock = clock
+        # Parse, verify and judge run here, in batches off the loop (None: on the loop, inline).
+        self._checker = checker if checker is not None else RecordChecker(limits, judge, CheckMode.INLINE)
         # Records of other provinces' vehicles get an outbox item (None: this hub forwards nothing).
         self._countersigner = countersigner
         self._store = store
@@ -130,6 +147,7 @@ class StationIngestService:
         self._max_pending = max_pending_per_stream
         self.budget = InflightBudget(max_inflight_bytes)
         self._readers: set[asyncio.Task[None]] = set()
+        self._handing: set[asyncio.Future[None]] = set()  # records read, not yet with the writer
         self._draining = False
 
     @property
@@ -143,6 +161,12 @@ class StationIngestService:
         self._draining = True
         for reader in self._readers:
             reader.cancel()
+
+    async def hand_over_all(self) -> None:
+        """Wait until every record read has reached the writer or been refused: at stop, between
+        the streams' end and the writer's close, so that what was read is committed, not dropped."""
+        while self._handing:
+            await asyncio.wait(set(self._handing))
 
     def rpc_handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         # Raw bytes in: a message that is not a SignedRecord is answered with REJECTED rather
@@ -180,14 +204,21 @@ class StationIngestService:
                         await asyncio.Event().wait()
                     break
                 try:
-                    outcome = await item.future
+                    answer = await item.answer
+                except _RateLimited as limited:
+                    # Stop reading first, as when the reader itself refuses (a certificate station):
+                    # gRPC fails the abort with INTERNAL while a read is still outstanding.
+                    reader.cancel()
+                    await asyncio.wait({reader})
+                    self._metrics.rate_limited.inc()
+                    await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(limited))
                 except (SQLAlchemyError, CommitFailed):
                     await context.abort(grpc.StatusCode.UNAVAILABLE, "the hub could not store records; retry")
                 except HubShuttingDown:
                     await context.abort(grpc.StatusCode.UNAVAILABLE, "the hub is shutting down; retry")
                 self.budget.release(item.held_bytes)
                 item.held_bytes = 0
-                yield self._ack(item, outcome).SerializeToString()
+                yield self._ack(item, answer).SerializeToString()
             await asyncio.wait({reader})
             ended_by = None if reader.cancelled() else reader.exception()
             if ended_by is not None:
@@ -203,26 +234,28 @@ class StationIngestService:
                 left = pending.get_nowait()
                 if isinstance(left, _Pending):
                     self.budget.release(left.held_bytes)
+                    left.answer.add_done_callback(_unanswered)
 
-    def _ack(self, item: _Pending, outcome: CommitOutcome | None) -> ingest_pb2.Ack:
+    def _ack(self, item: _Pending, answer: _Answer) -> ingest_pb2.Ack:
         metrics = self._metrics
         metrics.ingest_latency.observe(time.perf_counter() - item.arrived)
-        if item.rejection is not None:
+        outcome = answer.outcome
+        if answer.rejection is not None:
             return ingest_pb2.Ack(
-                record_id=item.record_id[:MAX_ACK_RECORD_ID_CHARS],
+                record_id=answer.record_id[:MAX_ACK_RECORD_ID_CHARS],
                 status=ingest_pb2.ACK_STATUS_REJECTED,
-                reason=_clip(item.rejection.reason, MAX_ACK_REASON_CHARS),
-                reject_code=_REJECT_CODES.get(item.rejection.kind, ingest_pb2.REJECT_CODE_UNSPECIFIED),
+                reason=_clip(answer.rejection.reason, MAX_ACK_REASON_CHARS),
+                reject_code=_REJECT_CODES.get(answer.rejection.kind, ingest_pb2.REJECT_CODE_UNSPECIFIED),
             )
         if outcome is CommitOutcome.STORED:
             metrics.accepted.inc()
-            return ingest_pb2.Ack(record_id=item.record_id, status=ingest_pb2.ACK_STATUS_ACCEPTED)
+            return ingest_pb2.Ack(record_id=answer.record_id, status=ingest_pb2.ACK_STATUS_ACCEPTED)
         if outcome is CommitOutcome.DUPLICATE:
             metrics.duplicate.inc()
-            return ingest_pb2.Ack(record_id=item.record_id, status=ingest_pb2.ACK_STATUS_DUPLICATE)
+            return ingest_pb2.Ack(record_id=answer.record_id, status=ingest_pb2.ACK_STATUS_DUPLICATE)
         metrics.rejected.labels(RejectionKind.ID_REUSED.value).inc()
         return ingest_pb2.Ack(
-            record_id=item.record_id, status=ingest_pb2.ACK_STATUS_REJECTED, reason=ID_REUSED_REASON
+            record_id=answer.record_id, status=ingest_pb2.ACK_STATUS_REJECTED, reason=ID_REUSED_REASON
         )
 
     async def _read(
@@ -233,6 +266,7 @@ class StationIngestService:
         answering: asyncio.Event,
     ) -> None:
         end = _End()
+        handed: asyncio.Future[None] | None = None  # the previous record's
         try:
             async for raw in request_iterator:
                 arrived = time.perf_counter()
@@ -240,7 +274,8 @@ class StationIngestService:
                 # Room first: a hub that is behind stops reading, and flow control slows the station.
                 held = await self.budget.acquire(len(raw))
                 try:
-                    item = await self._take(raw, arrived, certificate_station)
+                    item = await self._take(raw, arrived, certificate_station, handed)
+                    handed = item.handed
                     item.held_bytes = held
                     await pending.put(item)
                     held = 0  # the generator gives it back now
@@ -267,58 +302,107 @@ class StationIngestService:
             if answering.is_set():
                 await pending.put(end)
 
-    async def _take(self, raw: bytes, arrived: float, certificate_station: str | None) -> _Pending:
+    async def _take(
+        self,
+        raw: bytes,
+        arrived: float,
+        certificate_station: str | None,
+        after: asyncio.Future[None] | None,
+    ) -> _Pending:
+        """Start checking ``raw``; raises ``_RateLimited`` (certificate station) or a directory error."""
         received_at = self._clock()
-        key_id = ""
+        handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Only an authenticated station is charged: its certificate's, before any work (garbage
+        # counts too); without a certificate, the station of a verified record (in ``_answer``), so
+        # that no one can spend another station's allowance by writing its name into a key id.
+        if certificate_station is not None:
+            self._charge(certificate_station)
         try:
-            # Only an authenticated station is charged: its certificate's, before any work (garbage
-            # counts too); without a certificate, the station of a verified record, so that no one
-            # can spend another station's allowance by writing its name into a key id.
-            if certificate_station is not None:
-                self._charge(certificate_station)
-            envelope = open_envelope(raw)
-            key_id = envelope.key_id
-            keys = await self._directory.keys()
-            verified = verify_envelope(envelope, keys, self._limits, received_at, certificate_station)
-            if certificate_station is None:
-                self._charge(verified.record.station_id)
+            key_id = open_envelope(raw).key_id
         except RecordRejected as rejection:
-            if rejection.kind in _RESEND_KINDS and await self._already_stored(
-                raw, key_id, rejection.record_id
-            ):
-                # A resend of what the hub stored while the key was still good (its Ack was lost):
-                # the record is safe here, so say DUPLICATE rather than park it at the station.
-                done: asyncio.Future[CommitOutcome | None] = asyncio.get_running_loop().create_future()
-                done.set_result(CommitOutcome.DUPLICATE)
-                return _Pending(arrived, done, rejection.record_id, None)
-            self._metrics.rejected.labels(rejection.kind.value).inc()
-            log.info("rejected record %s: %s", rejection.record_id or "(unnamed)", rejection)
-            # The sender chose key id and record id: one that no column can hold (a NUL, 200
-            # characters) must not fail the group commit it shares with other stations' records.
-            audit = AuditEntry(
-                "record_rejected",
-                _clip(f"{rejection.kind.value}: {rejection.reason}", MAX_AUDIT_DETAIL_CHARS),
-                station_id=_audit_field(certificate_station or station_of_key_id(key_id), "station_id"),
-                record_id=_audit_field(rejection.record_id, "record_id"),
-                key_id=_audit_field(key_id, "key_id"),
-                at=received_at,
-            )
-            return _Pending(arrived, self._committer.append_audit(audit), rejection.record_id, rejection)
-        hub_verdict = self._judge(verified.record)
+            handed.set_result(None)
+            refused = self._refuse(rejection, raw, "", received_at, certificate_station)
+            return _Pending(arrived, asyncio.ensure_future(refused), handed)
+        try:
+            keys = await self._directory.keys()
+        except BaseException:
+            handed.set_result(None)  # nothing follows this record: the reader ends
+            raise
+        self._handing.add(handed)
+        handed.add_done_callback(self._handing.discard)
+        checked = self._checker.check(CheckRequest(raw, received_at, certificate_station), key_id, keys)
+        answer = self._answer(checked, after, handed, raw, key_id, received_at, certificate_station)
+        return _Pending(arrived, asyncio.ensure_future(answer), handed)
+
+    async def _answer(
+        self,
+        checked: asyncio.Future[CheckResult],
+        after: asyncio.Future[None] | None,
+        handed: asyncio.Future[None],
+        raw: bytes,
+        key_id: str,
+        received_at: datetime,
+        certificate_station: str | None,
+    ) -> _Answer:
+        try:
+            result = await checked
+            if after is not None:
+                await asyncio.shield(after)  # set in a finally: it never fails
+            if isinstance(result, CheckedRecord):
+                committed = self._hand_over(result, raw, received_at, certificate_station)
+        finally:
+            if not handed.done():
+                handed.set_result(None)
+        if isinstance(result, Refusal):
+            return await self._refuse(result.error(), raw, key_id, received_at, certificate_station)
+        return _Answer(result.row.record_id, None, await committed)
+
+    def _hand_over(
+        self, result: CheckedRecord, raw: bytes, received_at: datetime, certificate_station: str | None
+    ) -> asyncio.Future[CommitOutcome | None]:
+        """Give a checked record to the writer; raises ``_RateLimited`` for an uncertified station."""
+        row = result.row
+        if certificate_station is None:
+            self._charge(row.station_id)
         forward = None
         if self._countersigner is not None:
-            vehicle = verified.record.vehicle
             forward = self._countersigner.forward_row(
                 raw,
-                verified.record.station_id,
-                verified.record_id,
-                vehicle.vin,
-                vehicle.registration_province,
+                row.station_id,
+                row.record_id,
+                row.vin,
+                result.registration_province,
                 received_at,
-                hub_verdict,
+                result.hub_verdict,
             )
-        future = self._committer.store_record(record_row(verified, received_at, hub_verdict), forward)
-        return _Pending(arrived, future, verified.record_id, None)
+        return self._committer.store_record(row, forward)
+
+    async def _refuse(
+        self,
+        rejection: RecordRejected,
+        raw: bytes,
+        key_id: str,
+        received_at: datetime,
+        certificate_station: str | None,
+    ) -> _Answer:
+        if rejection.kind in _RESEND_KINDS and await self._already_stored(raw, key_id, rejection.record_id):
+            # A resend of what the hub stored while the key was still good (its Ack was lost):
+            # the record is safe here, so say DUPLICATE rather than park it at the station.
+            return _Answer(rejection.record_id, None, CommitOutcome.DUPLICATE)
+        self._metrics.rejected.labels(rejection.kind.value).inc()
+        log.info("rejected record %s: %s", rejection.record_id or "(unnamed)", rejection)
+        # The sender chose key id and record id: one that no column can hold (a NUL, 200
+        # characters) must not fail the group commit it shares with other stations' records.
+        audit = AuditEntry(
+            "record_rejected",
+            _clip(f"{rejection.kind.value}: {rejection.reason}", MAX_AUDIT_DETAIL_CHARS),
+            station_id=_audit_field(certificate_station or station_of_key_id(key_id), "station_id"),
+            record_id=_audit_field(rejection.record_id, "record_id"),
+            key_id=_audit_field(key_id, "key_id"),
+            at=received_at,
+        )
+        await self._committer.append_audit(audit)
+        return _Answer(rejection.record_id, rejection, None)
 
     def _charge(self, station: str) -> None:
         if self._rate_limiter is not None and not self._rate_limiter.allow(station):
@@ -350,6 +434,13 @@ _REJECT_CODES = {
 
 # Refusals that a key's later revocation or expiry can cause for a record stored before it.
 _RESEND_KINDS = frozenset({RejectionKind.KEY_REVOKED, RejectionKind.KEY_NOT_VALID})
+
+
+def _unanswered(answer: asyncio.Future[_Answer]) -> None:
+    """Take the failure of a record whose stream ended before its Ack (its commit stands or fails
+    on its own, the station resends it), so that asyncio does not report it as never retrieved."""
+    if not answer.cancelled():
+        answer.exception()
 
 
 class _RateLimited(HubError):

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -84,7 +85,12 @@ class Record(Base):
 
     __tablename__ = "records"
     # Duplicates are decided here, by the database, so stateless replicas agree.
-    __table_args__ = (UniqueConstraint("station_id", "record_id", name="uq_records_station_record"),)
+    __table_args__ = (
+        UniqueConstraint("station_id", "record_id", name="uq_records_station_record"),
+        # A vehicle's records in inspection order (by_vin), a station's day (of_station_on).
+        Index("ix_records_vin_finished", "vin", "finished_at", "seq"),
+        Index("ix_records_station_finished", "station_id", "finished_at"),
+    )
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     station_id: Mapped[str] = mapped_column(String(64))
@@ -94,7 +100,7 @@ class Record(Base):
     payload_sha256: Mapped[str] = mapped_column(String(64))
     signature: Mapped[bytes] = mapped_column(LargeBinary())
     received_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
-    vin: Mapped[str] = mapped_column(String(17), index=True)
+    vin: Mapped[str] = mapped_column(String(17))
     plate: Mapped[str] = mapped_column(String(16))
     finished_at: Mapped[datetime] = mapped_column(UtcDateTime())
     station_overall: Mapped[str | None] = mapped_column(String(16))
@@ -198,7 +204,14 @@ class ForwardOutboxItem(Base):
     __tablename__ = "forward_outbox"
     __table_args__ = (
         UniqueConstraint("to_province", "kind", "station_id", "record_id", name="uq_forward_outbox_item"),
-        Index("ix_forward_outbox_pending", "to_province", "delivered_at", "parked_at", "id"),
+        # Only what is still to send: delivered items are kept and soon far outnumber the backlog.
+        Index(
+            "ix_forward_outbox_sendable",
+            "to_province",
+            "id",
+            postgresql_where=text("delivered_at IS NULL AND parked_at IS NULL"),
+            sqlite_where=text("delivered_at IS NULL AND parked_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -191,8 +191,25 @@ class RecordStore:
             return [RecordRow.of(row) for row in session.scalars(query)]
 
     def by_vin(self, vin: str) -> list[RecordRow]:
-        """Every record of the vehicle ``vin`` stored here, oldest inspection first (``ix_records_vin``)."""
+        """Every record of the vehicle ``vin`` stored here, oldest inspection first
+        (``ix_records_vin_finished``: read in index order, no sort)."""
         query = select(Record).where(Record.vin == vin).order_by(Record.finished_at, Record.seq)
+        with self._database.read() as session:
+            return [RecordRow.of(row) for row in session.scalars(query)]
+
+    def of_station_on(self, station_id: str, day: date) -> list[RecordRow]:
+        """The records station ``station_id`` finished on ``day`` (UTC), in order
+        (``ix_records_station_finished``)."""
+        start = datetime.combine(day, time.min, tzinfo=UTC)
+        query = (
+            select(Record)
+            .where(
+                Record.station_id == station_id,
+                Record.finished_at >= start,
+                Record.finished_at < start + timedelta(days=1),
+            )
+            .order_by(Record.finished_at)
+        )
         with self._database.read() as session:
             return [RecordRow.of(row) for row in session.scalars(query)]
 

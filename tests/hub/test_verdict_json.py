@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from google.protobuf import json_format
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hub.errors import HubError
 from hub.records import RecordRow
@@ -115,3 +117,19 @@ def test_the_hub_judges_with_the_rules_even_when_the_rules_module_cannot_be_impo
     record = make_record(1)
     monkeypatch.setitem(sys.modules, "inspection.verdicts", None)  # any import of it now fails
     assert VerdictJudge(None)(record) == judge(record)
+
+
+_TEXT = st.text(max_size=20)
+_DOUBLE = st.none() | st.floats(allow_nan=True, allow_infinity=True)
+
+
+@given(
+    st.lists(
+        st.builds(VerdictItem, _TEXT, _TEXT, _DOUBLE, _DOUBLE, _TEXT, st.sampled_from(Outcome), _TEXT),
+        max_size=8,
+    )
+)
+def test_the_stored_verdict_is_exactly_the_protos_json_form(items: list[VerdictItem]) -> None:
+    verdict = Verdict(tuple(items))
+    expected = json_format.MessageToDict(verdict_to_proto(verdict), preserving_proto_field_name=True)
+    assert verdict_to_json(verdict) == expected

@@ -125,6 +125,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         type=Path,
         help="a hub outside the federation: its Ed25519 key (PEM) for e-labels (a federated hub uses --hub-key)",
     )
+    serve.add_argument(
+        "--check-mode",
+        choices=("threads", "processes", "inline"),
+        default="threads",
+        help="where records are parsed, verified and judged: a thread pool (default), a process pool, "
+        "or on the event loop (see docs/scale.md)",
+    )
+    serve.add_argument(
+        "--check-workers", type=int, help="threads or processes checking records (default: CPUs)"
+    )
     federation = serve.add_argument_group(
         "federation", "take part in the cross-province network (all of --hub-key and --national-key)"
     )
@@ -271,7 +281,8 @@ def _read(path: Path, what: str) -> bytes:
 
 def _serve(args: argparse.Namespace) -> int:
     from hub.errors import HubError
-    from hub.server import HubConfig, HubServer, HubTls
+    from hub.record_checker import CheckMode
+    from hub.server import HubConfig, HubServer, HubTls, freeze_startup_heap
 
     tls_files = (args.tls_cert, args.tls_key, args.client_ca)
     if any(tls_files) and not all(tls_files):
@@ -280,6 +291,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise CommandError(
             "no TLS: give --tls-cert, --tls-key and --client-ca, or --insecure to serve plaintext"
         )
+    if args.check_workers is not None and args.check_workers < 1:
+        raise CommandError(f"--check-workers must be at least 1, not {args.check_workers}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _refuse_a_busy_port(args.listen)
     tls = None
@@ -337,6 +350,8 @@ def _serve(args: argparse.Namespace) -> int:
         federation=_federation(args),
         review=_review_config(args),
         review_screen_interval_s=args.review_interval or None,
+        check_mode=CheckMode(args.check_mode),
+        check_workers=args.check_workers,
     )
 
     async def run() -> None:
@@ -345,6 +360,7 @@ def _serve(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         async with HubServer(config) as hub:
+            freeze_startup_heap()
             metrics = f", metrics on port {hub.metrics_port}" if hub.metrics_port is not None else ""
             print(f"hub serving on port {hub.port}{metrics}", flush=True)
             await stop.wait()
