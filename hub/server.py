@@ -28,6 +28,7 @@ from typing import Any
 
 import grpc
 import grpc.aio
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
@@ -328,7 +329,15 @@ class HubServer:
             stack.push_async_callback(_stop_step, "the ingest streams' hand-over", service.hand_over_all)
             self.metrics.inflight_bytes.set_function(lambda: service.budget.used_bytes)
             interceptors = (
-                [RoleGate(RPC_ROLES, audit=self.store.append_audit)] if config.tls is not None else []
+                [
+                    RoleGate(
+                        RPC_ROLES,
+                        audit=self.store.append_audit,
+                        home_cas=x509.load_pem_x509_certificates(config.tls.client_ca_pem),
+                    )
+                ]
+                if config.tls is not None
+                else []
             )
             server = grpc.aio.server(options=_server_options(config), interceptors=interceptors)
             server.add_generic_rpc_handlers((service.rpc_handler(),))
