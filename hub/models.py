@@ -528,6 +528,8 @@ class ArchiveTransfer(Base):
     problems: Mapped[list[str] | None] = mapped_column(JSON())  # bag items that did not verify
     identity: Mapped[dict[str, Any] | None] = mapped_column(JSON())  # the latest identity check
     archive_vehicle: Mapped[dict[str, Any] | None] = mapped_column(JSON())  # data/vehicle.json, imported
-    bag_path: Mapped[str | None] = mapped_column(Text())  # source: the exported bag; destination: the imported one
+    bag_path: Mapped[str | None] = mapped_column(
+        Text()
+    )  # source: the exported bag; destination: the imported one
     # Destination: when the source hub confirmed it knows how the transfer ended.
     source_told_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
