@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,53 +28,11 @@ from hub.vehicle_register import VehicleStatus
 from inspection.identifiers import province_code_of_plate, validate_plate
 from protos.tongjian.v1 import archive_pb2, archive_pb2_grpc
 from tests.fault_proxy import FaultProxy, Mode
-from tests.federation_rig import National, ProvinceHub
-from tests.hub.transfer_rig import (
-    CHONGQING_STATION,
-    TransferRig,
-    chongqing_records,
-    transfer_settings,
-    wait_until,
-)
+from tests.federation_rig import ProvinceHub
+from tests.hub.transfer_rig import TransferRig, start_rig, transfer_settings, wait_until
 
-RECORDS = 4
 CUT_RECORDS = 150  # a bag of about 300 kB: many flow-control windows
 PHOTO = ("front.jpg", b"\xff\xd8\xff\xe0 a photo of the car \xff\xd9")
-
-
-async def _start_rig(
-    databases: Any, tmp_path: Path, make_record: Any, submit: Any, records: int
-) -> TransferRig:
-    national = National()
-    chongqing = ProvinceHub(
-        "50",
-        databases.new("chongqing"),
-        national.public,
-        archive_transfer=transfer_settings(tmp_path / "a50"),
-    )
-    sichuan = ProvinceHub(
-        "51", databases.new("sichuan"), national.public, archive_transfer=transfer_settings(tmp_path / "a51")
-    )
-    await chongqing.start()
-    await sichuan.start()
-    national.publish([chongqing, sichuan])
-    station = chongqing.enrol_station(CHONGQING_STATION, tmp_path)
-    local = chongqing_records(make_record, records)
-    chongqing.register_vehicles(local[:1])
-    outcome = await submit(chongqing.hub.port, [station.seal(record) for record in local])
-    assert outcome.error is None and all(ack.reason == "" for ack in outcome.acks)
-    vehicle = local[0].vehicle
-    return TransferRig(national, chongqing, sichuan, station, vehicle.vin, vehicle.plate)
-
-
-@pytest.fixture
-async def rig(databases: Any, tmp_path: Path, make_record: Any, submit: Any) -> AsyncIterator[TransferRig]:
-    made = await _start_rig(databases, tmp_path, make_record, submit, RECORDS)
-    try:
-        yield made
-    finally:
-        await made.sichuan.stop()
-        await made.chongqing.stop()
 
 
 def _status(hub: ProvinceHub, vin: str) -> VehicleStatus | None:
@@ -265,7 +222,7 @@ async def test_a_cut_link_and_restarts_of_both_hubs_resume_from_the_last_confirm
     are stopped mid-bag and started again; the bag arrives whole and verified, and fetching
     resumed from a confirmed position, not from the start."""
     caplog.set_level(logging.INFO, logger="hub.archive_exchange")
-    rig = await _start_rig(databases, tmp_path, make_record, submit, CUT_RECORDS)
+    rig = await start_rig(databases, tmp_path, make_record, submit, CUT_RECORDS)
     # Slow enough to act mid-bag: each chunk confirmed (fsync + commit) before the next is read,
     # so the source can send only a flow-control window ahead of what the destination confirmed.
     for hub in (rig.chongqing, rig.sichuan):

@@ -21,6 +21,7 @@ from inspection import InspectionRecord
 from tests.federation_rig import National, ProvinceHub, Station
 
 CHONGQING_STATION = "50-0001"
+TRANSFER_RIG_RECORDS = 4
 
 
 def transfer_settings(directory: Path, **changes: Any) -> TransferSettings:
@@ -65,3 +66,28 @@ def chongqing_records(make_record: Callable[..., InspectionRecord], count: int) 
         dataclasses.replace(make_record(i, station_id=CHONGQING_STATION), vehicle=vehicle)
         for i in range(count)
     ]
+
+
+async def start_rig(
+    databases: Any, tmp_path: Path, make_record: Any, submit: Any, records: int
+) -> TransferRig:
+    national = National()
+    chongqing = ProvinceHub(
+        "50",
+        databases.new("chongqing"),
+        national.public,
+        archive_transfer=transfer_settings(tmp_path / "a50"),
+    )
+    sichuan = ProvinceHub(
+        "51", databases.new("sichuan"), national.public, archive_transfer=transfer_settings(tmp_path / "a51")
+    )
+    await chongqing.start()
+    await sichuan.start()
+    national.publish([chongqing, sichuan])
+    station = chongqing.enrol_station(CHONGQING_STATION, tmp_path)
+    local = chongqing_records(make_record, records)
+    chongqing.register_vehicles(local[:1])
+    outcome = await submit(chongqing.hub.port, [station.seal(record) for record in local])
+    assert outcome.error is None and all(ack.reason == "" for ack in outcome.acks)
+    vehicle = local[0].vehicle
+    return TransferRig(national, chongqing, sichuan, station, vehicle.vin, vehicle.plate)
