@@ -144,6 +144,21 @@ def read_chunks(
             yield index, 0, b""  # so the destination creates empty files too
 
 
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    position: Position
+    bytes_before: int  # bytes of the bag before ``position``
+    paths: tuple[Path, ...]
+
+    def make_durable(self) -> None:
+        for path in self.paths:
+            descriptor = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+
+
 class StagingBag:
     """The destination's partial copy of a bag, written chunk by chunk from a confirmed position."""
 
@@ -216,20 +231,23 @@ class StagingBag:
             self._handle.close()
             self._handle = None
 
-    def sync(self) -> Position:
-        """Make everything written durable; the position returned may be stored as confirmed."""
+    def checkpoint(self) -> Checkpoint:
+        """What to make durable to confirm the position reached: every file written since the last
+        checkpoint (the current one flushed to the OS). Taken between writes; made durable by
+        ``Checkpoint.make_durable`` in another thread while writing goes on."""
+        paths = list(self._unsynced)
         if self._handle is not None:
             self._handle.flush()
-            os.fsync(self._handle.fileno())
-        for path in self._unsynced:
-            descriptor = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
+            paths.append(Path(self._handle.name))
         self._unsynced.clear()
         self._since_confirm = 0
-        return self.position
+        return Checkpoint(self.position, self.bytes_before(self.position), tuple(paths))
+
+    def sync(self) -> Position:
+        """Make everything written durable; the position returned may be stored as confirmed."""
+        checkpoint = self.checkpoint()
+        checkpoint.make_durable()
+        return checkpoint.position
 
     def close(self) -> None:
         if self._handle is not None:

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,7 @@ from hub.archive_stream import (
     CHUNK_BYTES,
     CONFIRM_BYTES,
     ArchiveStreamError,
+    Checkpoint,
     StagingBag,
     parse_file_list,
 )
@@ -282,7 +284,10 @@ class TransferDriver:
         return await self._verify_and_import(view, bag_dir)
 
     async def _fetch(self, view: TransferView, staging: StagingBag) -> TransferView | None:
+        """Write the bag's chunks from the staging position on. A confirmation (fsync + commit)
+        runs in a thread while the next chunks arrive, at most one at a time."""
         channel, stub = await self._stub(view.from_province)
+        confirming: asyncio.Task[None] | None = None
         async with channel:
             position = staging.position
             call = stub.Fetch(
@@ -290,29 +295,49 @@ class TransferDriver:
                     transfer_id=view.transfer_id, file_index=position.file_index, offset=position.offset
                 )
             )
-            iterator = call.__aiter__()
-            while True:
-                try:
-                    chunk = await asyncio.wait_for(iterator.__anext__(), self.settings.fetch_idle_timeout_s)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    call.cancel()
-                    raise
-                try:
-                    staging.write(chunk.file_index, chunk.offset, chunk.data)
-                except ArchiveStreamError as error:
-                    call.cancel()
-                    return await self._refuse(view, f"the source sent a bad chunk: {error}", [])
-                if staging.unconfirmed_bytes >= self.settings.confirm_bytes:
-                    await asyncio.to_thread(self._confirm, view, staging)
+            idle = _IdleWatch(call, self.settings.fetch_idle_timeout_s)
+            started, first = time.monotonic(), position
+            try:
+                async for chunk in call:
+                    idle.touch()
+                    try:
+                        staging.write(chunk.file_index, chunk.offset, chunk.data)
+                    except ArchiveStreamError as error:
+                        call.cancel()
+                        return await self._refuse(view, f"the source sent a bad chunk: {error}", [])
+                    if staging.unconfirmed_bytes >= self.settings.confirm_bytes:
+                        if confirming is not None:
+                            await confirming
+                        checkpoint = staging.checkpoint()
+                        confirming = asyncio.create_task(
+                            asyncio.to_thread(self._make_confirmed, view.transfer_id, checkpoint)
+                        )
+            except (asyncio.CancelledError, grpc.aio.AioRpcError):
+                if idle.fired:
+                    raise TimeoutError(
+                        f"nothing from the source for {self.settings.fetch_idle_timeout_s} s"
+                    ) from None
+                raise
+            finally:
+                idle.stop()
+                if confirming is not None:
+                    await confirming
+        log.info(
+            "transfer %s: fetched %d bytes in %.3f s",
+            view.transfer_id,
+            staging.bytes_before(staging.position) - staging.bytes_before(first),
+            time.monotonic() - started,
+        )
         if not staging.complete:
             raise SourceUnreachable(f"the bag stream ended early at {staging.position}")
         return None
 
+    def _make_confirmed(self, transfer_id: str, checkpoint: Checkpoint) -> None:
+        checkpoint.make_durable()
+        self._book.confirm(transfer_id, checkpoint.position, checkpoint.bytes_before)
+
     def _confirm(self, view: TransferView, staging: StagingBag) -> None:
-        position = staging.sync()
-        self._book.confirm(view.transfer_id, position, staging.bytes_before(position))
+        self._make_confirmed(view.transfer_id, staging.checkpoint())
 
     async def _verify_and_import(self, view: TransferView, bag_dir: Path) -> TransferView:
         problems = await asyncio.to_thread(
@@ -345,6 +370,31 @@ class TransferDriver:
         )
         self.wake()
         return refused
+
+
+class _IdleWatch:
+    """Cancels a call that has received nothing for ``timeout_s`` (one timer, not one per message)."""
+
+    def __init__(self, call: Any, timeout_s: float) -> None:
+        self._call = call
+        self._timeout_s = timeout_s
+        self._last = time.monotonic()
+        self.fired = False
+        self._task = asyncio.create_task(self._watch())
+
+    def touch(self) -> None:
+        self._last = time.monotonic()
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._timeout_s / 4)
+            if time.monotonic() - self._last > self._timeout_s:
+                self.fired = True
+                self._call.cancel()
+                return
+
+    def stop(self) -> None:
+        self._task.cancel()
 
 
 def verify_transfer_bag(
