@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +132,24 @@ async def test_a_refusal_gives_the_car_back(rig: TransferRig) -> None:
     await wait_until(lambda: _status(rig.chongqing, rig.vin) is VehicleStatus.ACTIVE, "the car given back")
     assert _state(rig.chongqing, status.transfer_id) is TransferState.REFUSED
     assert rig.sichuan.hub.store.vehicles.get(rig.vin) is None  # nothing registered at Sichuan
+
+
+async def test_a_transfer_not_accepted_in_time_expires_and_the_car_goes_back(rig: TransferRig) -> None:
+    assert rig.sichuan.archive_transfer is not None
+    rig.sichuan.archive_transfer = transfer_settings(
+        rig.sichuan.archive_transfer.archive_dir, ttl=timedelta(seconds=1)
+    )
+    await rig.sichuan.stop()
+    await rig.sichuan.start()
+    channel, clerk = rig.client(rig.sichuan)
+    async with channel:
+        status = await clerk.request(rig.vin, "50")
+        await wait_until(lambda: _state(rig.sichuan, status.transfer_id) is TransferState.EXPIRED, "expiry")
+        expired = await clerk.status(status.transfer_id)
+    assert expired.reason.startswith("not completed by") and "the transfer expired" in expired.reason
+    await wait_until(lambda: _status(rig.chongqing, rig.vin) is VehicleStatus.ACTIVE, "the car given back")
+    source = _book(rig.chongqing).get(status.transfer_id)
+    assert source.state is TransferState.EXPIRED and source.reason == expired.reason
 
 
 async def test_bad_arguments_and_a_wrong_destination_are_refused(rig: TransferRig) -> None:

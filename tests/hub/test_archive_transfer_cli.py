@@ -65,3 +65,11 @@ async def test_a_clerk_moves_a_car_with_the_command_line(
     ):  # fmt: skip
         code, _, err = await _tongjian(capsys, *argv)
         assert code == 2 and words in err, (argv, err)
+
+
+def test_hub_serve_takes_archive_transfers_only_with_federation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["hub", "serve", "--insecure", "--database-url", f"sqlite:///{tmp_path / 'hub.sqlite3'}"]
+    assert main([*argv, "--archive-dir", str(tmp_path / "archives")]) == 2
+    assert "--archive-dir needs federation (--hub-key and --national-key)" in capsys.readouterr().err
