@@ -49,8 +49,8 @@ from hub.archive_stream import (
 )
 from hub.errors import HubError, UnknownProvince
 from hub.forwarder import ChannelFactory
-from hub.transfer_book import DEFAULT_TTL, End, TransferBook, TransferView
-from hub.transfer_states import TransferRole, TransferState
+from hub.transfer_book import DEFAULT_TTL, End, TransferBook, TransferError, TransferView
+from hub.transfer_states import TransferRole, TransferState, TransferStateError
 from hub.trust_list import TrustList
 from protos.tongjian.v1 import archive_pb2, archive_pb2_grpc
 
@@ -218,9 +218,13 @@ class TransferDriver:
             reason = f"the source's offer is not acceptable: {error}"
             await asyncio.to_thread(self._book.refuse, view.transfer_id, TransferRole.DESTINATION_HUB, reason)
             raise SourceRefused(grpc.StatusCode.INVALID_ARGUMENT, reason) from error
-        sent = await asyncio.to_thread(
-            self._book.record_offer, view.transfer_id, files, sum(f.size for f in files), reply.plate
-        )
+        try:
+            sent = await asyncio.to_thread(
+                self._book.record_offer, view.transfer_id, files, sum(f.size for f in files), reply.plate
+            )
+        except TransferStateError as error:  # it ended here meanwhile (expired): the source is told
+            log.warning("transfer %s: the source's offer came too late: %s", view.transfer_id, error)
+            sent = await asyncio.to_thread(self._book.get, view.transfer_id)
         self.wake()
         return sent
 
@@ -256,10 +260,12 @@ class TransferDriver:
     async def _receive_guarded(self, transfer_id: str) -> None:
         try:
             await self.receive(transfer_id)
-        except (grpc.aio.AioRpcError, SourceUnreachable, TimeoutError) as error:
+        except (grpc.aio.AioRpcError, SourceUnreachable, TimeoutError, OSError) as error:
             log.info("transfer %s: fetch interrupted (%s); resuming later", transfer_id, error)
             await asyncio.sleep(self.settings.retry_s)
             self.wake()
+        except (TransferError, TransferStateError) as error:  # it ended meanwhile (expired, refused)
+            log.warning("transfer %s: the received archive is not imported: %s", transfer_id, error)
 
     def _paths(self, transfer_id: str) -> tuple[Path, Path, Path]:
         root = self.settings.incoming / transfer_id
