@@ -21,9 +21,11 @@ directory.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -37,6 +39,20 @@ MAX_PATH_CHARS = 512
 MAX_FILES = 1_000_000
 MAX_BAG_BYTES = 64 * 1024**3
 _FORBIDDEN = frozenset("\\\0:")
+
+
+def _syncfs() -> Callable[[int], int] | None:
+    """Linux's syncfs(2): make every file of one file system durable in one call; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    return function
+
+
+_SYNCFS = _syncfs()
 
 
 class ArchiveStreamError(HubError):
@@ -151,6 +167,17 @@ class Checkpoint:
     paths: tuple[Path, ...]
 
     def make_durable(self) -> None:
+        if not self.paths:
+            return
+        if _SYNCFS is not None:
+            # One journal commit for every file written since the last checkpoint, instead of an
+            # fsync (and a commit) per file: a bag of photos is hundreds of small files.
+            descriptor = os.open(self.paths[0], os.O_RDONLY)
+            try:
+                if _SYNCFS(descriptor) == 0:
+                    return
+            finally:
+                os.close(descriptor)
         for path in self.paths:
             descriptor = os.open(path, os.O_RDONLY)
             try:

@@ -21,6 +21,8 @@ kept as evidence), ``identity/`` (the clerk's photos).
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -71,6 +73,7 @@ _REFUSING_CODES = frozenset(
     }
 )
 MAX_PROBLEMS_IN_REASON = 3
+WRITE_AHEAD = 32  # chunks received but not yet written: 32 x 48 KiB at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,44 +293,67 @@ class TransferDriver:
         return await self._verify_and_import(view, bag_dir)
 
     async def _fetch(self, view: TransferView, staging: StagingBag) -> TransferView | None:
-        """Write the bag's chunks from the staging position on. A confirmation (fsync + commit)
-        runs in a thread while the next chunks arrive, at most one at a time."""
+        """Write the bag's chunks from the staging position on.
+
+        Three things overlap: the event loop receives chunks; one writer thread writes them in
+        order (at most ``WRITE_AHEAD`` chunks queued: memory stays bounded); a confirmation
+        (sync to disk, then the position committed) runs in a third thread, one at a time, from
+        a checkpoint the writer takes in its order after the chunks before it."""
         channel, stub = await self._stub(view.from_province)
+        loop = asyncio.get_running_loop()
+        writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="archive-writer")
+        queued: collections.deque[asyncio.Future[None]] = collections.deque()
         confirming: asyncio.Task[None] | None = None
-        async with channel:
-            position = staging.position
-            call = stub.Fetch(
-                archive_pb2.FetchRequest(
-                    transfer_id=view.transfer_id, file_index=position.file_index, offset=position.offset
+        submitted = 0
+        try:
+            async with channel:
+                position = staging.position
+                call = stub.Fetch(
+                    archive_pb2.FetchRequest(
+                        transfer_id=view.transfer_id, file_index=position.file_index, offset=position.offset
+                    )
                 )
-            )
-            idle = _IdleWatch(call, self.settings.fetch_idle_timeout_s)
-            started, first = time.monotonic(), position
-            try:
-                async for chunk in call:
-                    idle.touch()
-                    try:
-                        staging.write(chunk.file_index, chunk.offset, chunk.data)
-                    except ArchiveStreamError as error:
-                        call.cancel()
-                        return await self._refuse(view, f"the source sent a bad chunk: {error}", [])
-                    if staging.unconfirmed_bytes >= self.settings.confirm_bytes:
-                        if confirming is not None:
-                            await confirming
-                        checkpoint = staging.checkpoint()
-                        confirming = asyncio.create_task(
-                            asyncio.to_thread(self._make_confirmed, view.transfer_id, checkpoint)
+                idle = _IdleWatch(call, self.settings.fetch_idle_timeout_s)
+                started, first = time.monotonic(), position
+                try:
+                    async for chunk in call:
+                        idle.touch()
+                        queued.append(
+                            loop.run_in_executor(
+                                writer, staging.write, chunk.file_index, chunk.offset, chunk.data
+                            )
                         )
-            except (asyncio.CancelledError, grpc.aio.AioRpcError):
-                if idle.fired:
-                    raise TimeoutError(
-                        f"nothing from the source for {self.settings.fetch_idle_timeout_s} s"
-                    ) from None
-                raise
-            finally:
-                idle.stop()
-                if confirming is not None:
-                    await confirming
+                        submitted += len(chunk.data)
+                        if len(queued) >= WRITE_AHEAD:
+                            await queued.popleft()
+                        if submitted >= self.settings.confirm_bytes:
+                            submitted = 0
+                            checkpoint = loop.run_in_executor(writer, staging.checkpoint)
+                            if confirming is not None:
+                                await confirming
+                            confirming = asyncio.create_task(
+                                self._confirm_checkpoint(view.transfer_id, checkpoint)
+                            )
+                    while queued:
+                        await queued.popleft()
+                except ArchiveStreamError as error:
+                    call.cancel()
+                    return await self._refuse(view, f"the source sent a bad chunk: {error}", [])
+                except (asyncio.CancelledError, grpc.aio.AioRpcError):
+                    if idle.fired:
+                        raise TimeoutError(
+                            f"nothing from the source for {self.settings.fetch_idle_timeout_s} s"
+                        ) from None
+                    raise
+                finally:
+                    idle.stop()
+        finally:
+            for future in queued:  # after a failure: let the queued writes finish, then stop
+                with contextlib.suppress(Exception):
+                    await future
+            writer.shutdown(wait=True)
+            if confirming is not None:
+                await confirming
         log.info(
             "transfer %s: fetched %d bytes in %.3f s",
             view.transfer_id,
@@ -337,6 +363,9 @@ class TransferDriver:
         if not staging.complete:
             raise SourceUnreachable(f"the bag stream ended early at {staging.position}")
         return None
+
+    async def _confirm_checkpoint(self, transfer_id: str, checkpoint: asyncio.Future[Checkpoint]) -> None:
+        await asyncio.to_thread(self._make_confirmed, transfer_id, await checkpoint)
 
     def _make_confirmed(self, transfer_id: str, checkpoint: Checkpoint) -> None:
         checkpoint.make_durable()
