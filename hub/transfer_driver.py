@@ -218,9 +218,13 @@ class TransferDriver:
         try:
             files = parse_file_list([(file.path, file.size) for file in reply.files])
         except ArchiveStreamError as error:
+            # The source has marked the car transferring and offered a bag: it is SENDING, and
+            # refusing it from there tells the source to give the car back.
             reason = f"the source's offer is not acceptable: {error}"
+            await asyncio.to_thread(self._book.record_offer, view.transfer_id, [], 0, reply.plate)
             await asyncio.to_thread(self._book.refuse, view.transfer_id, TransferRole.DESTINATION_HUB, reason)
-            raise SourceRefused(grpc.StatusCode.INVALID_ARGUMENT, reason) from error
+            self.wake()
+            raise SourceRefused(grpc.StatusCode.FAILED_PRECONDITION, reason) from error
         try:
             sent = await asyncio.to_thread(
                 self._book.record_offer, view.transfer_id, files, sum(f.size for f in files), reply.plate

@@ -303,3 +303,68 @@ def _book_offline(hub: ProvinceHub, transfer_id: str) -> Any:
         return TransferBook(store.database, store.vehicles, hub.province).get(transfer_id)
     finally:
         store.dispose()
+
+
+class _RogueSource:
+    """A hub that answers for Chongqing but breaks the protocol: a file list with an unsafe path,
+    or chunks that are not where the offer said (a real gRPC server, like a misbehaving peer)."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.server = grpc.aio.server()
+        self.server.add_generic_rpc_handlers(
+            (
+                grpc.method_handlers_generic_handler(
+                    "tongjian.v1.ArchiveExchange",
+                    {
+                        "Offer": grpc.unary_unary_rpc_method_handler(
+                            self.offer,
+                            request_deserializer=archive_pb2.TransferOffer.FromString,
+                            response_serializer=archive_pb2.TransferOfferReply.SerializeToString,
+                        ),
+                        "Fetch": grpc.unary_stream_rpc_method_handler(
+                            self.fetch,
+                            request_deserializer=archive_pb2.FetchRequest.FromString,
+                            response_serializer=archive_pb2.BagChunk.SerializeToString,
+                        ),
+                    },
+                ),
+            )
+        )
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+
+    async def offer(self, request: Any, context: Any) -> archive_pb2.TransferOfferReply:
+        path = "data/../../outside" if self.mode == "path" else "data/vehicle.json"
+        return archive_pb2.TransferOfferReply(files=[archive_pb2.BagFile(path=path, size=10)], total_bytes=10)
+
+    async def fetch(self, request: Any, context: Any) -> Any:
+        yield archive_pb2.BagChunk(file_index=0, offset=0, data=b"01234")
+        yield archive_pb2.BagChunk(file_index=0, offset=7, data=b"789")  # a gap: bytes 5-6 skipped
+
+
+@pytest.mark.parametrize(
+    ("mode", "words"),
+    [
+        ("path", "the source's offer is not acceptable: bag file path 'data/../../outside'"),
+        ("chunk", "the source sent a bad chunk: chunk at file 0 offset 7, expected file 0 offset 5"),
+    ],
+)
+async def test_a_source_that_breaks_the_protocol_is_refused(rig: TransferRig, mode: str, words: str) -> None:
+    rogue = _RogueSource(mode)
+    await rogue.server.start()
+    try:
+        rig.national.publish([rig.chongqing, rig.sichuan], endpoints={"50": f"127.0.0.1:{rogue.port}"})
+        channel, clerk = rig.client(rig.sichuan)
+        async with channel:
+            if mode == "path":
+                with pytest.raises(TransferCallError) as refused:
+                    await clerk.request(rig.vin, "50")
+                assert words in refused.value.message
+                return
+            status = await clerk.request(rig.vin, "50")
+        await wait_until(lambda: _state(rig.sichuan, status.transfer_id) is TransferState.REFUSED, "refusal")
+        view = _book(rig.sichuan).get(status.transfer_id)
+        assert words in (view.reason or "") and view.archive_vehicle is None
+        assert not (rig.sichuan.archive_transfer.incoming / status.transfer_id / "bag").exists()  # type: ignore[union-attr]
+    finally:
+        await rogue.server.stop(0)
