@@ -225,7 +225,7 @@ async def exported(
 
 
 @pytest.fixture
-async def rig(
+async def transfer_rig(
     databases: Any, tmp_path: Path, make_record: _RecordFactory, submit: Any
 ) -> AsyncIterator[TransferRig]:
     """Chongqing (50) and Sichuan (51) hubs taking part in archive transfers, and a Chongqing car

@@ -49,25 +49,28 @@ def _state(hub: ProvinceHub, transfer_id: str) -> TransferState | None:
     return None if view is None else view.state
 
 
-async def test_a_chongqing_car_moves_to_sichuan(rig: TransferRig) -> None:
-    channel, clerk = rig.client(rig.sichuan)
+async def test_a_chongqing_car_moves_to_sichuan(transfer_rig: TransferRig) -> None:
+    channel, clerk = transfer_rig.client(transfer_rig.sichuan)
     async with channel:
-        status = await clerk.request(rig.vin, "50")
-        assert status.state == "sending" and status.old_plate == rig.plate and status.total_files > 0
-        assert _status(rig.chongqing, rig.vin) is VehicleStatus.TRANSFERRING
+        status = await clerk.request(transfer_rig.vin, "50")
+        assert status.state == "sending" and status.old_plate == transfer_rig.plate and status.total_files > 0
+        assert _status(transfer_rig.chongqing, transfer_rig.vin) is VehicleStatus.TRANSFERRING
         transfer_id = status.transfer_id
 
         # A second transfer of the car: refused at the destination, and at the source (its
         # compare-and-set finds the car transferring), each naming why.
         with pytest.raises(TransferCallError) as second:
-            await clerk.request(rig.vin.lower(), "50")
+            await clerk.request(transfer_rig.vin.lower(), "50")
         assert second.value.code is grpc.StatusCode.FAILED_PRECONDITION
         assert "already being transferred" in second.value.message
-        async with grpc.aio.insecure_channel(rig.chongqing.endpoint) as peer:
+        async with grpc.aio.insecure_channel(transfer_rig.chongqing.endpoint) as peer:
             with pytest.raises(grpc.aio.AioRpcError) as at_source:
                 await archive_pb2_grpc.ArchiveExchangeStub(peer).Offer(
                     archive_pb2.TransferOffer(
-                        transfer_id=str(uuid.uuid4()), vin=rig.vin, from_province="50", to_province="51"
+                        transfer_id=str(uuid.uuid4()),
+                        vin=transfer_rig.vin,
+                        from_province="50",
+                        to_province="51",
                     )
                 )
         assert at_source.value.code() is grpc.StatusCode.FAILED_PRECONDITION
@@ -82,85 +85,103 @@ async def test_a_chongqing_car_moves_to_sichuan(rig: TransferRig) -> None:
         mismatch = await clerk.check_identity(transfer_id, other_vin, "EA888-123456", "white", [PHOTO])
         assert mismatch.state == "received"
         assert [(m.field, m.observed, m.archived) for m in mismatch.mismatches] == [
-            ("vin", other_vin, rig.vin)
+            ("vin", other_vin, transfer_rig.vin)
         ]
         with pytest.raises(TransferCallError) as early:
             await clerk.accept(transfer_id)
         assert early.value.code is grpc.StatusCode.FAILED_PRECONDITION and "received" in early.value.message
 
-        checked = await clerk.check_identity(transfer_id, rig.vin.lower(), "EA888-123456", "white", [PHOTO])
+        checked = await clerk.check_identity(
+            transfer_id, transfer_rig.vin.lower(), "EA888-123456", "white", [PHOTO]
+        )
         assert checked.state == "identity_checked" and not checked.mismatches
         accepted = await clerk.accept(transfer_id)
     assert accepted.state == "accepted"
     new_plate = accepted.new_plate
     assert validate_plate(new_plate) == new_plate and province_code_of_plate(new_plate) == "51"
-    registered = rig.sichuan.hub.store.vehicles.get(rig.vin)
+    registered = transfer_rig.sichuan.hub.store.vehicles.get(transfer_rig.vin)
     assert registered is not None and registered.status is VehicleStatus.ACTIVE
     assert registered.vehicle.plate == new_plate
 
     # Chongqing releases the car on Sichuan's acceptance, and retires its plate.
-    await wait_until(lambda: _status(rig.chongqing, rig.vin) is VehicleStatus.TRANSFERRED_OUT, "release")
-    source = _book(rig.chongqing).get(transfer_id)
+    await wait_until(
+        lambda: _status(transfer_rig.chongqing, transfer_rig.vin) is VehicleStatus.TRANSFERRED_OUT, "release"
+    )
+    source = _book(transfer_rig.chongqing).get(transfer_id)
     assert (source.end, source.state, source.new_plate) == (End.SOURCE, TransferState.ACCEPTED, new_plate)
-    await wait_until(lambda: _book(rig.sichuan).get(transfer_id).source_told_at is not None, "source told")
+    await wait_until(
+        lambda: _book(transfer_rig.sichuan).get(transfer_id).source_told_at is not None, "source told"
+    )
     # Every step is in each hub's audit log, and both logs still verify.
     for hub, kinds in (
-        (rig.sichuan, {"transfer_requested", "transfer_start_sending", "transfer_archive_verified",
+        (transfer_rig.sichuan, {"transfer_requested", "transfer_start_sending", "transfer_archive_verified",
                        "transfer_identity_mismatch", "transfer_identity_matched", "transfer_accept"}),
-        (rig.chongqing, {"transfer_requested", "transfer_start_sending", "transfer_accept",
+        (transfer_rig.chongqing, {"transfer_requested", "transfer_start_sending", "transfer_accept",
                          "transfer_plate_retired"}),
     ):  # fmt: skip
         logged = {event.kind for event in hub.hub.store.audit_events(limit=1000)}
         assert kinds <= logged, kinds - logged
         assert hub.hub.store.verify_audit_chain().ok
-    photos = list((rig.sichuan.archive_transfer.incoming / transfer_id / "identity").iterdir())  # type: ignore[union-attr]
+    photos = list((transfer_rig.sichuan.archive_transfer.incoming / transfer_id / "identity").iterdir())  # type: ignore[union-attr]
     assert len(photos) == 2 and photos[0].read_bytes() == PHOTO[1]
 
 
-async def test_a_refusal_gives_the_car_back(rig: TransferRig) -> None:
-    channel, clerk = rig.client(rig.sichuan)
+async def test_a_refusal_gives_the_car_back(transfer_rig: TransferRig) -> None:
+    channel, clerk = transfer_rig.client(transfer_rig.sichuan)
     async with channel:
-        status = await clerk.request(rig.vin, "50")
+        status = await clerk.request(transfer_rig.vin, "50")
         await wait_until(
-            lambda: _state(rig.sichuan, status.transfer_id) is TransferState.RECEIVED, "received"
+            lambda: _state(transfer_rig.sichuan, status.transfer_id) is TransferState.RECEIVED, "received"
         )
         with pytest.raises(TransferCallError) as no_reason:
             await clerk.refuse(status.transfer_id, "  ")
         assert no_reason.value.code is grpc.StatusCode.INVALID_ARGUMENT
         refused = await clerk.refuse(status.transfer_id, "the owner withdrew the application")
     assert refused.state == "refused" and refused.reason == "the owner withdrew the application"
-    await wait_until(lambda: _status(rig.chongqing, rig.vin) is VehicleStatus.ACTIVE, "the car given back")
-    assert _state(rig.chongqing, status.transfer_id) is TransferState.REFUSED
-    assert rig.sichuan.hub.store.vehicles.get(rig.vin) is None  # nothing registered at Sichuan
-
-
-async def test_a_transfer_not_accepted_in_time_expires_and_the_car_goes_back(rig: TransferRig) -> None:
-    assert rig.sichuan.archive_transfer is not None
-    rig.sichuan.archive_transfer = transfer_settings(
-        rig.sichuan.archive_transfer.archive_dir, ttl=timedelta(seconds=1)
+    await wait_until(
+        lambda: _status(transfer_rig.chongqing, transfer_rig.vin) is VehicleStatus.ACTIVE,
+        "the car given back",
     )
-    await rig.sichuan.stop()
-    await rig.sichuan.start()
-    channel, clerk = rig.client(rig.sichuan)
+    assert _state(transfer_rig.chongqing, status.transfer_id) is TransferState.REFUSED
+    assert (
+        transfer_rig.sichuan.hub.store.vehicles.get(transfer_rig.vin) is None
+    )  # nothing registered at Sichuan
+
+
+async def test_a_transfer_not_accepted_in_time_expires_and_the_car_goes_back(
+    transfer_rig: TransferRig,
+) -> None:
+    assert transfer_rig.sichuan.archive_transfer is not None
+    transfer_rig.sichuan.archive_transfer = transfer_settings(
+        transfer_rig.sichuan.archive_transfer.archive_dir, ttl=timedelta(seconds=1)
+    )
+    await transfer_rig.sichuan.stop()
+    await transfer_rig.sichuan.start()
+    channel, clerk = transfer_rig.client(transfer_rig.sichuan)
     async with channel:
-        status = await clerk.request(rig.vin, "50")
-        await wait_until(lambda: _state(rig.sichuan, status.transfer_id) is TransferState.EXPIRED, "expiry")
+        status = await clerk.request(transfer_rig.vin, "50")
+        await wait_until(
+            lambda: _state(transfer_rig.sichuan, status.transfer_id) is TransferState.EXPIRED, "expiry"
+        )
         expired = await clerk.status(status.transfer_id)
     assert expired.reason.startswith("not completed by") and "the transfer expired" in expired.reason
-    await wait_until(lambda: _status(rig.chongqing, rig.vin) is VehicleStatus.ACTIVE, "the car given back")
-    source = _book(rig.chongqing).get(status.transfer_id)
+    await wait_until(
+        lambda: _status(transfer_rig.chongqing, transfer_rig.vin) is VehicleStatus.ACTIVE,
+        "the car given back",
+    )
+    source = _book(transfer_rig.chongqing).get(status.transfer_id)
     assert source.state is TransferState.EXPIRED and source.reason == expired.reason
 
 
-async def test_bad_arguments_and_a_wrong_destination_are_refused(rig: TransferRig) -> None:
-    channel, clerk = rig.client(rig.sichuan)
+async def test_bad_arguments_and_a_wrong_destination_are_refused(transfer_rig: TransferRig) -> None:
+    channel, clerk = transfer_rig.client(transfer_rig.sichuan)
     async with channel:
         for vin, province, code, words in (
             ("LSVAU218XN2183295", "50", grpc.StatusCode.INVALID_ARGUMENT, "check digit"),
-            (rig.vin, "5", grpc.StatusCode.INVALID_ARGUMENT, "GB/T 2260"),
-            (rig.vin, "51", grpc.StatusCode.INVALID_ARGUMENT, "own province"),
+            (transfer_rig.vin, "5", grpc.StatusCode.INVALID_ARGUMENT, "GB/T 2260"),
+            (transfer_rig.vin, "51", grpc.StatusCode.INVALID_ARGUMENT, "own province"),
             ("LSVAU218XN2183294", "50", grpc.StatusCode.NOT_FOUND, "not in this province's register"),
-            (rig.vin, "44", grpc.StatusCode.NOT_FOUND, "44"),  # no such province in the trust list
+            (transfer_rig.vin, "44", grpc.StatusCode.NOT_FOUND, "44"),  # no such province in the trust list
         ):
             with pytest.raises(TransferCallError) as refused:
                 await clerk.request(vin, province)
@@ -172,24 +193,24 @@ async def test_bad_arguments_and_a_wrong_destination_are_refused(rig: TransferRi
             await clerk.status("not-a-uuid")
         assert malformed.value.code is grpc.StatusCode.INVALID_ARGUMENT
     # The source gives a transfer only to the province it is for.
-    async with grpc.aio.insecure_channel(rig.chongqing.endpoint) as peer:
+    async with grpc.aio.insecure_channel(transfer_rig.chongqing.endpoint) as peer:
         with pytest.raises(grpc.aio.AioRpcError) as elsewhere:
             await archive_pb2_grpc.ArchiveExchangeStub(peer).Offer(
                 archive_pb2.TransferOffer(
-                    transfer_id=str(uuid.uuid4()), vin=rig.vin, from_province="50", to_province="44"
+                    transfer_id=str(uuid.uuid4()), vin=transfer_rig.vin, from_province="50", to_province="44"
                 )
             )
     assert elsewhere.value.code() is grpc.StatusCode.PERMISSION_DENIED
     assert "wrong destination" in (elsewhere.value.details() or "")
-    assert _status(rig.chongqing, rig.vin) is VehicleStatus.ACTIVE
+    assert _status(transfer_rig.chongqing, transfer_rig.vin) is VehicleStatus.ACTIVE
     # A bag signed for another destination does not import here.
-    view = _book(rig.sichuan).open_request(rig.vin, "50", "clerk")
-    bag = Path(rig.sichuan.archive_transfer.archive_dir) / "elsewhere"  # type: ignore[union-attr]
+    view = _book(transfer_rig.sichuan).open_request(transfer_rig.vin, "50", "clerk")
+    bag = Path(transfer_rig.sichuan.archive_transfer.archive_dir) / "elsewhere"  # type: ignore[union-attr]
     export_bag(
-        rig.chongqing.hub.store, rig.vin, bag, HubIdentity("50", rig.chongqing.hub_key), datetime.now(UTC),
+        transfer_rig.chongqing.hub.store, transfer_rig.vin, bag, HubIdentity("50", transfer_rig.chongqing.hub_key), datetime.now(UTC),
         (view.transfer_id, "44"),
     )  # fmt: skip
-    problems = verify_transfer_bag(bag, view, rig.national.public, datetime.now(UTC))  # type: ignore[arg-type]
+    problems = verify_transfer_bag(bag, view, transfer_rig.national.public, datetime.now(UTC))  # type: ignore[arg-type]
     assert problems == [
         "bag-info.txt: wrong destination: Tongjian-Destination-Province is '44', expected '51'"
     ]
@@ -212,24 +233,34 @@ def _damage(kind: str, bag: Path) -> str:
 
 
 @pytest.mark.parametrize("kind", ["altered", "missing", "extra"])
-async def test_a_bag_that_does_not_verify_is_refused_naming_the_item(rig: TransferRig, kind: str) -> None:
+async def test_a_bag_that_does_not_verify_is_refused_naming_the_item(
+    transfer_rig: TransferRig, kind: str
+) -> None:
     # The source's exported bag is damaged on its disk before it is sent.
-    view = _book(rig.sichuan).open_request(rig.vin, "50", "clerk")
-    bag = rig.chongqing.archive_transfer.outgoing / view.transfer_id / "bag"  # type: ignore[union-attr]
+    view = _book(transfer_rig.sichuan).open_request(transfer_rig.vin, "50", "clerk")
+    bag = transfer_rig.chongqing.archive_transfer.outgoing / view.transfer_id / "bag"  # type: ignore[union-attr]
     bag.parent.mkdir(parents=True)
     export_bag(
-        rig.chongqing.hub.store, rig.vin, bag, HubIdentity("50", rig.chongqing.hub_key), datetime.now(UTC),
+        transfer_rig.chongqing.hub.store, transfer_rig.vin, bag, HubIdentity("50", transfer_rig.chongqing.hub_key), datetime.now(UTC),
         (view.transfer_id, "51"),
     )  # fmt: skip
     item = _damage(kind, bag)
-    await rig.sichuan.hub.transfers.offer(view)
-    await wait_until(lambda: _state(rig.sichuan, view.transfer_id) is TransferState.REFUSED, "refusal")
-    refused = _book(rig.sichuan).get(view.transfer_id)
+    await transfer_rig.sichuan.hub.transfers.offer(view)
+    await wait_until(
+        lambda: _state(transfer_rig.sichuan, view.transfer_id) is TransferState.REFUSED, "refusal"
+    )
+    refused = _book(transfer_rig.sichuan).get(view.transfer_id)
     assert any(line.startswith(f"{item}: {kind}") for line in refused.problems), refused.problems
     assert item in (refused.reason or "")
     # Nothing imported; the car goes back to Chongqing.
-    assert refused.archive_vehicle is None and rig.sichuan.hub.store.vehicles.get(rig.vin) is None
-    await wait_until(lambda: _status(rig.chongqing, rig.vin) is VehicleStatus.ACTIVE, "the car given back")
+    assert (
+        refused.archive_vehicle is None
+        and transfer_rig.sichuan.hub.store.vehicles.get(transfer_rig.vin) is None
+    )
+    await wait_until(
+        lambda: _status(transfer_rig.chongqing, transfer_rig.vin) is VehicleStatus.ACTIVE,
+        "the car given back",
+    )
 
 
 @pytest.mark.slow
@@ -240,25 +271,27 @@ async def test_a_cut_link_and_restarts_of_both_hubs_resume_from_the_last_confirm
     are stopped mid-bag and started again; the bag arrives whole and verified, and fetching
     resumed from a confirmed position, not from the start."""
     caplog.set_level(logging.INFO, logger="hub.archive_exchange")
-    rig = await start_rig(databases, tmp_path, make_record, submit, CUT_RECORDS)
+    transfer_rig = await start_rig(databases, tmp_path, make_record, submit, CUT_RECORDS)
     # Slow enough to act mid-bag: each chunk confirmed (fsync + commit) before the next is read,
     # so the source can send only a flow-control window ahead of what the destination confirmed.
-    for hub in (rig.chongqing, rig.sichuan):
+    for hub in (transfer_rig.chongqing, transfer_rig.sichuan):
         assert hub.archive_transfer is not None
         hub.archive_transfer = transfer_settings(
             hub.archive_transfer.archive_dir, chunk_bytes=1024, confirm_bytes=1024
         )
         await hub.stop()
         await hub.start()
-    proxy = FaultProxy("127.0.0.1", rig.chongqing.hub.port)  # the link Sichuan -> Chongqing
+    proxy = FaultProxy("127.0.0.1", transfer_rig.chongqing.hub.port)  # the link Sichuan -> Chongqing
     await proxy.start()
     try:
-        rig.national.publish([rig.chongqing, rig.sichuan], endpoints={"50": proxy.address})
-        channel, clerk = rig.client(rig.sichuan)
+        transfer_rig.national.publish(
+            [transfer_rig.chongqing, transfer_rig.sichuan], endpoints={"50": proxy.address}
+        )
+        channel, clerk = transfer_rig.client(transfer_rig.sichuan)
         async with channel:
-            status = await clerk.request(rig.vin, "50")
+            status = await clerk.request(transfer_rig.vin, "50")
         transfer_id = status.transfer_id
-        book = lambda: _book(rig.sichuan).get(transfer_id)  # noqa: E731
+        book = lambda: _book(transfer_rig.sichuan).get(transfer_id)  # noqa: E731
         total = book().total_bytes
 
         def fetches() -> list[str]:
@@ -274,13 +307,13 @@ async def test_a_cut_link_and_restarts_of_both_hubs_resume_from_the_last_confirm
         assert fetches()[0].endswith("from file 0 offset 0")
         assert not fetches()[-1].endswith("from file 0 offset 0"), fetches()
         # With the link down both hubs stop mid-bag, and start again.
-        await rig.chongqing.stop(grace=0)
-        await rig.sichuan.stop(grace=0)
-        stopped_at = _book_offline(rig.sichuan, transfer_id)
+        await transfer_rig.chongqing.stop(grace=0)
+        await transfer_rig.sichuan.stop(grace=0)
+        stopped_at = _book_offline(transfer_rig.sichuan, transfer_id)
         assert stopped_at.state is TransferState.SENDING and 0 < stopped_at.confirmed_bytes < total
         before_restart = len(fetches())
-        await rig.chongqing.start()
-        await rig.sichuan.start()
+        await transfer_rig.chongqing.start()
+        await transfer_rig.sichuan.start()
         proxy.cut_after_bytes_down = None
         proxy.mode = Mode.PASS
         await wait_until(lambda: book().state is TransferState.RECEIVED, "the bag received", timeout=60)
@@ -288,11 +321,11 @@ async def test_a_cut_link_and_restarts_of_both_hubs_resume_from_the_last_confirm
         assert received.problems == () and received.archive_vehicle is not None
         position = stopped_at.confirmed
         assert fetches()[before_restart].endswith(f"from file {position.file_index} offset {position.offset}")
-        assert _status(rig.chongqing, rig.vin) is VehicleStatus.TRANSFERRING
+        assert _status(transfer_rig.chongqing, transfer_rig.vin) is VehicleStatus.TRANSFERRING
     finally:
         await proxy.stop()
-        await rig.sichuan.stop()
-        await rig.chongqing.stop()
+        await transfer_rig.sichuan.stop()
+        await transfer_rig.chongqing.stop()
 
 
 def _book_offline(hub: ProvinceHub, transfer_id: str) -> Any:
@@ -349,22 +382,28 @@ class _RogueSource:
         ("chunk", "the source sent a bad chunk: chunk at file 0 offset 7, expected file 0 offset 5"),
     ],
 )
-async def test_a_source_that_breaks_the_protocol_is_refused(rig: TransferRig, mode: str, words: str) -> None:
+async def test_a_source_that_breaks_the_protocol_is_refused(
+    transfer_rig: TransferRig, mode: str, words: str
+) -> None:
     rogue = _RogueSource(mode)
     await rogue.server.start()
     try:
-        rig.national.publish([rig.chongqing, rig.sichuan], endpoints={"50": f"127.0.0.1:{rogue.port}"})
-        channel, clerk = rig.client(rig.sichuan)
+        transfer_rig.national.publish(
+            [transfer_rig.chongqing, transfer_rig.sichuan], endpoints={"50": f"127.0.0.1:{rogue.port}"}
+        )
+        channel, clerk = transfer_rig.client(transfer_rig.sichuan)
         async with channel:
             if mode == "path":
                 with pytest.raises(TransferCallError) as refused:
-                    await clerk.request(rig.vin, "50")
+                    await clerk.request(transfer_rig.vin, "50")
                 assert words in refused.value.message
                 return
-            status = await clerk.request(rig.vin, "50")
-        await wait_until(lambda: _state(rig.sichuan, status.transfer_id) is TransferState.REFUSED, "refusal")
-        view = _book(rig.sichuan).get(status.transfer_id)
+            status = await clerk.request(transfer_rig.vin, "50")
+        await wait_until(
+            lambda: _state(transfer_rig.sichuan, status.transfer_id) is TransferState.REFUSED, "refusal"
+        )
+        view = _book(transfer_rig.sichuan).get(status.transfer_id)
         assert words in (view.reason or "") and view.archive_vehicle is None
-        assert not (rig.sichuan.archive_transfer.incoming / status.transfer_id / "bag").exists()  # type: ignore[union-attr]
+        assert not (transfer_rig.sichuan.archive_transfer.incoming / status.transfer_id / "bag").exists()  # type: ignore[union-attr]
     finally:
         await rogue.server.stop(0)

@@ -23,17 +23,26 @@ async def _tongjian(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int
 
 
 async def test_a_clerk_moves_a_car_with_the_command_line(
-    rig: TransferRig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    transfer_rig: TransferRig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hub = ["--hub", rig.sichuan.endpoint, "--insecure"]
-    code, out, _ = await _tongjian(capsys, "archive", "request", rig.vin, "--from", "50", *hub)
+    hub = ["--hub", transfer_rig.sichuan.endpoint, "--insecure"]
+    code, out, _ = await _tongjian(capsys, "archive", "request", transfer_rig.vin, "--from", "50", *hub)
     assert code == 0, out
     transfer_id = out.split()[1]
-    assert f"transfer {transfer_id}: received" in out and "files" in out and f"plate: {rig.plate}" in out
+    assert (
+        f"transfer {transfer_id}: received" in out
+        and "files" in out
+        and f"plate: {transfer_rig.plate}" in out
+    )
 
     code, out, _ = await _tongjian(capsys, "archive", "status", transfer_id, "--json", *hub)
     shown = json.loads(out)
-    assert (code, shown["state"], shown["vin"], shown["role"]) == (0, "received", rig.vin, "destination")
+    assert (code, shown["state"], shown["vin"], shown["role"]) == (
+        0,
+        "received",
+        transfer_rig.vin,
+        "destination",
+    )
 
     photo = tmp_path / "front.jpg"
     photo.write_bytes(b"\xff\xd8\xff\xe0 the car \xff\xd9")
@@ -43,14 +52,17 @@ async def test_a_clerk_moves_a_car_with_the_command_line(
     )
     assert code == 1 and "mismatch: vin: the car shows 'LSVAU218XN2183294'" in out
     code, out, _ = await _tongjian(
-        capsys, "archive", "check-identity", transfer_id, "--vin", rig.vin, *seen, *hub
+        capsys, "archive", "check-identity", transfer_id, "--vin", transfer_rig.vin, *seen, *hub
     )
     assert code == 0 and "identity_checked" in out
 
     code, out, _ = await _tongjian(capsys, "archive", "accept", transfer_id, *hub)
-    assert code == 0 and f"transfer {transfer_id}: accepted" in out and f"{rig.plate} -> 川A" in out
+    assert code == 0 and f"transfer {transfer_id}: accepted" in out and f"{transfer_rig.plate} -> 川A" in out
     await wait_until(
-        lambda: rig.chongqing.hub.store.vehicles.get(rig.vin).status is VehicleStatus.TRANSFERRED_OUT,  # type: ignore[union-attr]
+        lambda: (
+            transfer_rig.chongqing.hub.store.vehicles.get(transfer_rig.vin).status
+            is VehicleStatus.TRANSFERRED_OUT
+        ),  # type: ignore[union-attr]
         "Chongqing releases the car",
     )
 
