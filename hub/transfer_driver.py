@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import bagit
 import grpc
@@ -57,6 +57,7 @@ from hub.trust_list import TrustList
 from protos.tongjian.v1 import archive_pb2, archive_pb2_grpc
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _CONCLUSION = {
     TransferState.ACCEPTED: archive_pb2.TRANSFER_CONCLUSION_ACCEPTED,
@@ -159,7 +160,7 @@ class TransferDriver:
 
     async def run_round(self) -> None:
         book = self._book
-        await asyncio.to_thread(book.expire_due)
+        await _to_thread_to_the_end(book.expire_due)
         for view in await asyncio.to_thread(book.transfers, End.DESTINATION, [TransferState.REQUESTED]):
             with contextlib.suppress(SourceRefused, SourceUnreachable):
                 await self.offer(view)
@@ -191,7 +192,7 @@ class TransferDriver:
         try:
             channel, stub = await self._stub(view.from_province)
         except SourceRefused as refused:
-            await asyncio.to_thread(
+            await _to_thread_to_the_end(
                 self._book.refuse, view.transfer_id, TransferRole.SOURCE_HUB, str(refused)
             )
             raise
@@ -210,7 +211,7 @@ class TransferDriver:
             except grpc.aio.AioRpcError as error:
                 message = f"province {view.from_province}'s hub: {error.details() or error.code().name}"
                 if error.code() in _REFUSING_CODES:
-                    await asyncio.to_thread(
+                    await _to_thread_to_the_end(
                         self._book.refuse, view.transfer_id, TransferRole.SOURCE_HUB, message
                     )
                     raise SourceRefused(error.code(), message) from error
@@ -221,12 +222,14 @@ class TransferDriver:
             # The source has marked the car transferring and offered a bag: it is SENDING, and
             # refusing it from there tells the source to give the car back.
             reason = f"the source's offer is not acceptable: {error}"
-            await asyncio.to_thread(self._book.record_offer, view.transfer_id, [], 0, reply.plate)
-            await asyncio.to_thread(self._book.refuse, view.transfer_id, TransferRole.DESTINATION_HUB, reason)
+            await _to_thread_to_the_end(self._book.record_offer, view.transfer_id, [], 0, reply.plate)
+            await _to_thread_to_the_end(
+                self._book.refuse, view.transfer_id, TransferRole.DESTINATION_HUB, reason
+            )
             self.wake()
             raise SourceRefused(grpc.StatusCode.FAILED_PRECONDITION, reason) from error
         try:
-            sent = await asyncio.to_thread(
+            sent = await _to_thread_to_the_end(
                 self._book.record_offer, view.transfer_id, files, sum(f.size for f in files), reply.plate
             )
         except TransferStateError as error:  # it ended here meanwhile (expired): the source is told
@@ -260,7 +263,7 @@ class TransferDriver:
                     return
                 # The source never opened it (refused before the offer arrived) or ended it already.
                 log.warning("transfer %s: the source answered %s", view.transfer_id, error.details())
-        await asyncio.to_thread(self._book.mark_source_told, view.transfer_id)
+        await _to_thread_to_the_end(self._book.mark_source_told, view.transfer_id)
 
     # ------------------------------------------------------------ receiving the bag
 
@@ -284,13 +287,13 @@ class TransferDriver:
             return view
         staging_dir, bag_dir, _ = self._paths(transfer_id)
         if not bag_dir.is_dir():
-            staging = await asyncio.to_thread(StagingBag, staging_dir, list(view.files), view.confirmed)
+            staging = await _to_thread_to_the_end(StagingBag, staging_dir, list(view.files), view.confirmed)
             try:
                 if not staging.complete:
                     refused = await self._fetch(view, staging)
                     if refused is not None:
                         return refused
-                await asyncio.to_thread(self._confirm, view, staging)
+                await _to_thread_to_the_end(self._confirm, view, staging)
             finally:
                 staging.close()
             os.replace(staging_dir, bag_dir)
@@ -369,7 +372,7 @@ class TransferDriver:
         return None
 
     async def _confirm_checkpoint(self, transfer_id: str, checkpoint: asyncio.Future[Checkpoint]) -> None:
-        await asyncio.to_thread(self._make_confirmed, transfer_id, await checkpoint)
+        await _to_thread_to_the_end(self._make_confirmed, transfer_id, await checkpoint)
 
     def _make_confirmed(self, transfer_id: str, checkpoint: Checkpoint) -> None:
         checkpoint.make_durable()
@@ -388,7 +391,7 @@ class TransferDriver:
             vehicle = json.loads((bag_dir / VEHICLE_FILE).read_bytes())
         except (OSError, ValueError) as error:  # verified above: only a disk fault gets here
             return await self._refuse(view, f"{VEHICLE_FILE}: {error}", [])
-        imported = await asyncio.to_thread(
+        imported = await _to_thread_to_the_end(
             self._book.import_bag, view.transfer_id, str(bag_dir), vehicle, len(view.files)
         )
         log.info("transfer %s: archive of %s received and verified", view.transfer_id, view.vin)
@@ -404,11 +407,23 @@ class TransferDriver:
             if directory.is_dir():
                 shutil.rmtree(refused_dir, ignore_errors=True)
                 os.replace(directory, refused_dir)  # kept as evidence; never imported
-        refused = await asyncio.to_thread(
+        refused = await _to_thread_to_the_end(
             self._book.refuse, view.transfer_id, TransferRole.DESTINATION_HUB, reason, problems
         )
         self.wake()
         return refused
+
+
+async def _to_thread_to_the_end(func: Callable[..., T], /, *args: Any) -> T:
+    """``asyncio.to_thread`` for writes: a cancellation (the hub stopping) waits for the thread to
+    finish before it goes on, so no commit of this hub lands after it stopped."""
+    future = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await future
+        raise
 
 
 class _IdleWatch:

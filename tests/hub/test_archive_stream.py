@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.archive_exchange import parse_transfer_id
@@ -29,6 +29,7 @@ _PART = st.text(
 )
 
 
+@settings(deadline=None)
 @given(st.lists(_PART, min_size=1, max_size=6))
 def test_a_path_of_ordinary_parts_parses_as_itself(parts: list[str]) -> None:
     path = "/".join(parts)
@@ -39,6 +40,7 @@ def test_a_path_of_ordinary_parts_parses_as_itself(parts: list[str]) -> None:
         assert parse_bag_path(path) == path
 
 
+@settings(deadline=None)
 @given(st.text(max_size=40))
 def test_any_text_parses_or_is_refused_naming_it_and_never_leaves_the_bag(text: str) -> None:
     try:
@@ -76,6 +78,7 @@ def test_a_file_list_with_duplicates_or_a_file_used_as_directory_is_refused() ->
     assert parse_file_list([("bagit.txt", 3)]) == [BagFile("bagit.txt", 3)]
 
 
+@settings(deadline=None)
 @given(st.text(max_size=40))
 def test_transfer_ids_are_canonical_uuids(text: str) -> None:
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.identity_check import BadObservation, compare_identity, observation
@@ -27,6 +27,7 @@ def test_the_clerks_typing_is_forgiven_but_a_different_car_is_named() -> None:
         observation("LFV2A21K4NA000000", " ", "red")
 
 
+@settings(deadline=None)
 @given(
     st.sampled_from(["50", "51", "44", "11"]), st.text(min_size=1, max_size=36), st.sampled_from(list(Fuel))
 )
