@@ -256,7 +256,8 @@ class ArchiveTransferServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Follow(self, request, context):
-        """The transfer's status each time it changes (progress included), until it is final.
+        """The transfer's status each time it changes (progress included), until it waits for the
+        clerk (received, identity_checked) or has ended (accepted, refused, expired).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
