@@ -533,3 +533,6 @@ class ArchiveTransfer(Base):
     )  # source: the exported bag; destination: the imported one
     # Destination: when the source hub confirmed it knows how the transfer ended.
     source_told_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Destination: which hub replica fetches the bag, until when (hub.transfer_book.claim_fetch).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -97,6 +97,10 @@ class TransferAlreadyOpen(TransferError):
         self.other = other
 
 
+class LeaseLost(TransferError):
+    """Another hub replica has taken over fetching the bag."""
+
+
 class VehicleNotTransferable(TransferError):
     """The source register does not hold the vehicle as ``active``, or the destination already does."""
 
@@ -314,13 +318,52 @@ class TransferBook:
             )
             return _view(row)
 
-    def confirm(self, transfer_id: str, position: Position, confirmed_bytes: int) -> None:
-        """The destination holds the bag durably up to ``position``."""
+    def claim_fetch(self, transfer_id: str, owner: str, lease: timedelta) -> bool:
+        """Whether ``owner`` (one hub replica) may fetch the bag now: the lease is free, lapsed or
+        its own; taken (or renewed) until ``lease`` from now. Replicas sharing the database then
+        never write one staging directory at once."""
+        now = self._clock()
         with self._database.write() as session:
             row = self._locked(session, transfer_id, End.DESTINATION)
+            if row.state != TransferState.SENDING.value:
+                return False
+            held = (
+                row.lease_owner not in (None, owner) and row.lease_until is not None and row.lease_until > now
+            )
+            if held:
+                return False
+            row.lease_owner, row.lease_until = owner, now + lease
+            return True
+
+    def release_fetch(self, transfer_id: str, owner: str) -> None:
+        with self._database.write() as session:
+            row = self._locked(session, transfer_id, End.DESTINATION)
+            if row.lease_owner == owner:
+                row.lease_owner, row.lease_until = None, None
+
+    def confirm(
+        self,
+        transfer_id: str,
+        position: Position,
+        confirmed_bytes: int,
+        owner: str | None = None,
+        lease: timedelta | None = None,
+    ) -> None:
+        """The destination holds the bag durably up to ``position``; with ``owner``, only while
+        its fetch lease holds (``LeaseLost`` otherwise), renewed by ``lease``."""
+        now = self._clock()
+        with self._database.write() as session:
+            row = self._locked(session, transfer_id, End.DESTINATION)
+            if owner is not None:
+                if row.lease_owner != owner:
+                    raise LeaseLost(
+                        f"transfer {transfer_id}: replica {row.lease_owner} fetches it now, not {owner}"
+                    )
+                if lease is not None:
+                    row.lease_until = now + lease
             row.confirmed_file, row.confirmed_offset = position.file_index, position.offset
             row.confirmed_bytes = confirmed_bytes
-            row.updated_at = self._clock()
+            row.updated_at = now
 
     def import_bag(
         self, transfer_id: str, bag_path: str, vehicle: dict[str, Any], items: int

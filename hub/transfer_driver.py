@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,6 +90,10 @@ class TransferSettings:
     confirm_bytes: int = CONFIRM_BYTES
     offer_timeout_s: float = 300.0  # the source exports the bag before it answers
     fetch_idle_timeout_s: float = 60.0  # a fetch that receives nothing this long is cut and resumed
+    # Replicas sharing one database fetch a bag one at a time: a lease per transfer, renewed with
+    # every confirmation; a replica that died loses it after this long.
+    fetch_lease_s: float = 60.0
+    replica: str = field(default_factory=lambda: f"{socket.gethostname()}/{os.getpid()}")
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @property
@@ -167,6 +172,11 @@ class TransferDriver:
         for view in await asyncio.to_thread(book.transfers, End.DESTINATION, [TransferState.SENDING]):
             task = self._receiving.get(view.transfer_id)
             if task is None or task.done():
+                claimed = await _to_thread_to_the_end(
+                    book.claim_fetch, view.transfer_id, self.settings.replica, self._lease
+                )
+                if not claimed:
+                    continue  # another replica fetches it
                 self._receiving[view.transfer_id] = asyncio.create_task(
                     self._receive_guarded(view.transfer_id), name=f"archive-receive-{view.transfer_id}"
                 )
@@ -374,9 +384,15 @@ class TransferDriver:
     async def _confirm_checkpoint(self, transfer_id: str, checkpoint: asyncio.Future[Checkpoint]) -> None:
         await _to_thread_to_the_end(self._make_confirmed, transfer_id, await checkpoint)
 
+    @property
+    def _lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.fetch_lease_s)
+
     def _make_confirmed(self, transfer_id: str, checkpoint: Checkpoint) -> None:
         checkpoint.make_durable()
-        self._book.confirm(transfer_id, checkpoint.position, checkpoint.bytes_before)
+        self._book.confirm(
+            transfer_id, checkpoint.position, checkpoint.bytes_before, self.settings.replica, self._lease
+        )
 
     def _confirm(self, view: TransferView, staging: StagingBag) -> None:
         self._make_confirmed(view.transfer_id, staging.checkpoint())

@@ -407,3 +407,36 @@ async def test_a_source_that_breaks_the_protocol_is_refused(
         assert not (transfer_rig.sichuan.archive_transfer.incoming / status.transfer_id / "bag").exists()  # type: ignore[union-attr]
     finally:
         await rogue.server.stop(0)
+
+
+async def test_two_replicas_of_the_destination_fetch_a_bag_once(
+    transfer_rig: TransferRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A second Sichuan hub on the same database and archive storage: one replica holds the fetch
+    lease, the other leaves the bag alone; the source sends it once."""
+    caplog.set_level(logging.INFO, logger="hub.archive_exchange")
+    first = transfer_rig.sichuan
+    assert first.archive_transfer is not None
+    second = ProvinceHub(
+        "51",
+        first.database_url,
+        transfer_rig.national.public,
+        hub_key=first.hub_key,
+        archive_transfer=transfer_settings(first.archive_transfer.archive_dir, replica="replica-b"),
+    )
+    await second.start()
+    try:
+        channel, clerk = transfer_rig.client(second)
+        async with channel:
+            status = await clerk.request(transfer_rig.vin, "50")
+        await wait_until(
+            lambda: _state(first, status.transfer_id) is TransferState.RECEIVED,
+            "the bag received",
+            timeout=30,
+        )
+        sent = [r.getMessage() for r in caplog.records if "sending the bag from file" in r.getMessage()]
+        assert len(sent) == 1 and sent[0].endswith("from file 0 offset 0"), sent
+        view = _book(first).get(status.transfer_id)
+        assert view.problems == () and view.archive_vehicle is not None
+    finally:
+        await second.stop()

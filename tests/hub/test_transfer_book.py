@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from hub.archive_stream import BagFile
+from hub.archive_stream import BagFile, Position
 from hub.store import HubStore
-from hub.transfer_book import End, TransferAlreadyOpen, TransferBook, VehicleNotTransferable
+from hub.transfer_book import End, LeaseLost, TransferAlreadyOpen, TransferBook, VehicleNotTransferable
 from hub.transfer_states import IllegalTransition, TransferRole, TransferState
 from hub.vehicle_register import VehicleStatus
 from inspection.vehicle_register_csv import RegisterRow
@@ -105,3 +105,21 @@ def test_the_destination_refuses_a_second_request_and_expires_with_a_reason(
     later = book.open_request(vin, "50", "clerk")  # once it ended, the car may be asked for again
     refused = book.refuse(later.transfer_id, TransferRole.REGISTRY_CLERK, "owner withdrew")
     assert refused.reason == "owner withdrew"
+
+
+def test_one_replica_at_a_time_fetches_a_bag(store: HubStore, make_record: Any) -> None:
+    clock = Clock()
+    book = TransferBook(store.database, store.vehicles, "51", clock)
+    view = book.open_request(make_record(3).vehicle.vin, "50", "clerk")
+    lease = timedelta(seconds=60)
+    assert not book.claim_fetch(view.transfer_id, "a", lease)  # nothing to fetch before the offer
+    book.record_offer(view.transfer_id, FILES, 100, "渝A00003")
+    assert book.claim_fetch(view.transfer_id, "a", lease)
+    assert not book.claim_fetch(view.transfer_id, "b", lease)
+    assert book.claim_fetch(view.transfer_id, "a", lease)  # its own: renewed
+    book.confirm(view.transfer_id, Position(1, 0), 10, "a", lease)
+    clock.now += timedelta(seconds=61)  # replica a died: its lease lapses
+    assert book.claim_fetch(view.transfer_id, "b", lease)
+    with pytest.raises(LeaseLost, match="replica b fetches it now, not a"):
+        book.confirm(view.transfer_id, Position(1, 5), 15, "a", lease)
+    assert book.get(view.transfer_id).confirmed == Position(1, 0)

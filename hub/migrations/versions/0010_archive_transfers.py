@@ -44,6 +44,8 @@ def upgrade() -> None:
         sa.Column("archive_vehicle", sa.JSON(), nullable=True),
         sa.Column("bag_path", sa.Text(), nullable=True),
         sa.Column("source_told_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lease_owner", sa.String(64), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_archive_transfers_vin", "archive_transfers", ["vin", "state"])
     op.create_index("ix_archive_transfers_open", "archive_transfers", ["state", "expires_at"])
