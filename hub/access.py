@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 _STATION_ONLY = frozenset({Role.STATION})
 _REVIEWERS = frozenset({Role.REVIEWER, Role.SENIOR_REVIEWER})
 _PEER_HUBS = frozenset({Role.PEER_HUB})
+_CLERKS = frozenset({Role.REGISTRY_CLERK})
 
 RPC_ROLES: Mapping[str, frozenset[Role]] = {
     "/tongjian.v1.StationIngest/Submit": _STATION_ONLY,
@@ -68,6 +69,16 @@ RPC_ROLES: Mapping[str, frozenset[Role]] = {
     "/tongjian.v1.PeerExchange/Witness": _PEER_HUBS,
     "/tongjian.v1.PeerExchange/GetExemptionFacts": _PEER_HUBS,
     "/tongjian.v1.PeerExchange/RecordExemptionLabel": _PEER_HUBS,
+    # Archive transfers (hub.archive_exchange, hub.archive_transfer_service).
+    "/tongjian.v1.ArchiveExchange/Offer": _PEER_HUBS,
+    "/tongjian.v1.ArchiveExchange/Fetch": _PEER_HUBS,
+    "/tongjian.v1.ArchiveExchange/Conclude": _PEER_HUBS,
+    "/tongjian.v1.ArchiveTransfer/Request": _CLERKS,
+    "/tongjian.v1.ArchiveTransfer/Status": _CLERKS,
+    "/tongjian.v1.ArchiveTransfer/Follow": _CLERKS,
+    "/tongjian.v1.ArchiveTransfer/CheckIdentity": _CLERKS,
+    "/tongjian.v1.ArchiveTransfer/Accept": _CLERKS,
+    "/tongjian.v1.ArchiveTransfer/Refuse": _CLERKS,
 }
 
 AuditSink = Callable[[Sequence[AuditEntry]], None]

@@ -36,6 +36,7 @@ from grpc_reflection.v1alpha import reflection
 
 from elabel.keys import HubLabelKey
 from hub.access import RPC_ROLES, RoleGate
+from hub.archive_transfer_service import start_archive_transfer
 from hub.audit_checkpoint import CheckpointKey
 from hub.checkpointer import Checkpointer
 from hub.countersign import Countersigner, HubIdentity
@@ -63,6 +64,7 @@ from hub.review_queue import RejectionHook, ReviewConfig, ReviewQueue, screen_pe
 from hub.review_service import SERVICE_NAME as REVIEW_SERVICE
 from hub.review_service import register_review_service
 from hub.store import HubStore
+from hub.transfer_driver import TransferDriver, TransferSettings
 from hub.trust_list import ProvinceHubEntry, hub_signer
 from hub.vehicle_standing import StandingBook
 from hub.verdict import VerdictJudge
@@ -138,6 +140,9 @@ class HubConfig:
     # record and serves the Labels service; without it, neither.
     label_key: Ed25519PrivateKey | None = None
     label_issue_interval_s: float = 1.0
+    # With federation: archive transfers between provinces (hub.archive_transfer_service), with
+    # the archives in transit under its archive_dir. None: this hub takes part in none.
+    archive_transfer: TransferSettings | None = None
     # How long after receipt a record's seq may still be overtaken by a slower commit (hub.label_book).
     label_settle_s: float = 30.0
     federation: FederationConfig | None = None  # None: a hub on its own, forwarding nothing
@@ -236,6 +241,7 @@ class HubServer:
         self.labels: LabelBook | None = None
         self.label_issuer: LabelIssuer | None = None
         self._forwarder: Forwarder | None = None
+        self._transfers: TransferDriver | None = None
 
     @property
     def port(self) -> int:
@@ -378,6 +384,19 @@ class HubServer:
                 # Pushed after the committer's close: unwinding stops the forwarder first.
                 stack.push_async_callback(_stop_step, "the forwarder", forwarder.close)
                 self._forwarder = forwarder
+                if config.archive_transfer is not None:
+                    self._transfers, names = start_archive_transfer(
+                        server,
+                        stack,
+                        self.store,
+                        identity,
+                        federation.national_key,
+                        lambda: self.store.trust_lists.current(federation.national_key, config.clock()),
+                        _peer_channels(federation),
+                        config.archive_transfer,
+                        require_certificate=config.tls is not None,
+                    )
+                    services.extend(names)
             label_key = federation.hub_key if federation is not None else config.label_key
             if label_key is not None:
                 self.labels = LabelBook(
@@ -504,6 +523,13 @@ class HubServer:
             if trust is not None:
                 bundle = bundle.rstrip(b"\n") + b"\n" + trust.peer_ca_bundle()
         return bundle
+
+    @property
+    def transfers(self) -> TransferDriver:
+        """The archive transfer driver (``HubConfig.archive_transfer`` with federation)."""
+        if self._transfers is None:
+            raise RuntimeError("the hub is not started with federation and archive_transfer")
+        return self._transfers
 
     @property
     def forwarder(self) -> Forwarder:
