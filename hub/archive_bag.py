@@ -605,7 +605,7 @@ def _check_bag_files(bag: bagit.Bag, check: _Check) -> None:
     try:
         # Structure, bagit.txt, Payload-Oxum and completeness: the hashes were compared above.
         bag.validate(processes=1, completeness_only=True)
-    except bagit.BagValidationError as error:
+    except bagit.BagError as error:  # BagValidationError, or the base for e.g. a bad Payload-Oxum
         if not check.problems:  # anything bagit finds that the checks above did not name
             check.add("", ProblemKind.MALFORMED, f"bagit: {error}")
 
