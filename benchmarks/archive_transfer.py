@@ -7,7 +7,7 @@ Processes, each measured on its own (RSS sampled every 10 ms from /proc/self/sta
   files), the Chongqing car's bag already exported into the source's outgoing directory with
   photos added (the register holds no photos, so the benchmark adds them as payload files and
   signs the bag again with the hub key, as an export with photos would). The destination's
-  driver offers, fetches the bag in 48 KiB chunks with a confirmation (fsync + commit) every
+  driver offers, fetches the bag in 256 KiB chunks with a confirmation (fsync + commit) every
   8 MiB, verifies every item and imports it. Figures: fetch time (offer to the last byte
   confirmed) and end-to-end time (to the import, verification included), peak RSS growth of
   each hub process over its RSS before the transfer.
@@ -135,7 +135,8 @@ async def _serve_raw(args: argparse.Namespace) -> None:
         for _index, _offset, data in read_chunks(bag, files, Position(0, 0), CHUNK_BYTES):
             yield data
 
-    server = grpc.aio.server(options=[("grpc.max_send_message_length", 64 * 1024)])
+    # The hub's own send limit, so the baseline's messages may be as large as the hub's.
+    server = grpc.aio.server(options=[("grpc.max_send_message_length", 1024 * 1024)])
     server.add_generic_rpc_handlers(
         (
             grpc.method_handlers_generic_handler(

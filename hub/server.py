@@ -640,7 +640,9 @@ def _server_options(config: HubConfig) -> list[tuple[str, Any]]:
     return [
         *SERVER_OPTIONS,
         ("grpc.max_receive_message_length", config.max_message_bytes),
-        ("grpc.max_send_message_length", 64 * 1024),  # Acks are small
+        # Acks are small; an archive transfer's bag chunks (hub.archive_stream) are the largest
+        # message sent, and a peer's channel takes up to 1 MiB (_peer_channels).
+        ("grpc.max_send_message_length", 1 * MiB),
         # Stations hold one long, often idle stream: ping it so dead peers are noticed, and let
         # the stations' own keepalive pings (every 30 s, also without data) through.
         ("grpc.keepalive_time_ms", 60_000),
