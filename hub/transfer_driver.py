@@ -160,7 +160,9 @@ class TransferDriver:
             except Exception:  # a round that fails is tried again; the hub keeps serving
                 log.exception("archive transfer round failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_s)
+                # not wait_for: in 3.11 it swallows a cancel that comes as the wait ends (a hung stop)
+                async with asyncio.timeout(self.settings.poll_s):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def run_round(self) -> None:
