@@ -297,24 +297,29 @@ async def measure(
     private = Ed25519PrivateKey.generate()
     public_raw = raw_public_key(private.public_key())
     envelopes = make_envelopes(records, private)
+    # Every server gets the same warm-up before it is measured; the hubs' are other records (the
+    # measured ones must be new to them), sent to each hub before its runs.
+    warm_up = make_envelopes(streams * 4, private, first=records)
     database = "postgresql" if database_url else "sqlite"
     worker_args = [str(workers)] if workers else []
     with tempfile.TemporaryDirectory(prefix="tongjian-ingest-") as tmp:
         workdir = Path(tmp)
         with server_process("echo") as port:
-            await drive("warm-up", [port], envelopes[: streams * 4], streams, window)
+            await drive("warm-up", [port], warm_up, streams, window)
             echo = await drive("baseline: bare gRPC echo", [port], envelopes, streams, window)
         hubs = []
         for mode in modes:
             with scratch_database(database_url, workdir) as url:
                 _prepare(url, public_raw)
                 with server_process("hub", url, mode, *worker_args) as port:
+                    await drive("warm-up", [port], warm_up, streams, window)
                     hubs.append(await drive(f"hub, check {mode}", [port], envelopes, streams, window))
         best = max(hubs, key=lambda run: run.per_s)
         best_mode = best.name.rsplit(" ", 1)[1]
         with scratch_database(database_url, workdir) as url:
             _prepare(url, public_raw)
             with server_process("hub", url, best_mode, *worker_args) as port:
+                await drive("warm-up", [port], warm_up, streams, window)
                 half = await drive(
                     f"hub, check {best_mode}, at half peak",
                     [port],
@@ -333,6 +338,7 @@ async def measure(
                             stack.enter_context(server_process("hub", url, best_mode, *worker_args))
                             for _ in range(count)
                         ]
+                        await drive("warm-up", ports, warm_up, streams, window)
                         replica_runs.append(
                             await drive(
                                 f"{count} replica(s), one PostgreSQL", ports, envelopes, streams, window
