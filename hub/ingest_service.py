@@ -375,7 +375,7 @@ class StationIngestService:
                 received_at,
                 result.hub_verdict,
             )
-        return self._committer.store_record(row, forward)
+        return self._committer.store_record(result.prepared, forward)
 
     async def _refuse(
         self,

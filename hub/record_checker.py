@@ -49,7 +49,7 @@ from hub.envelope_check import (
     verify_envelope,
 )
 from hub.errors import HubConfigError
-from hub.records import RecordRow, record_row
+from hub.records import PreparedRow, RecordRow, prepare_row, record_row
 from hub.verdict import VerdictJudge
 from inspection import Verdict
 
@@ -71,11 +71,15 @@ class CheckRequest:
 class CheckedRecord:
     """A record that passed every check, as the writer and the forwarder need it."""
 
-    row: RecordRow
+    prepared: PreparedRow  # the row, with its digest and verdict JSON made here rather than by the writer
     registration_province: str
     # For the forwarding item of another province's vehicle; a process worker leaves it out for
     # a local one (it is the costliest part of the result to pickle, and nothing needs it).
     hub_verdict: Verdict | None
+
+    @property
+    def row(self) -> RecordRow:
+        return self.prepared.row
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +110,7 @@ def check_one(
         return Refusal(rejected.kind, rejected.reason, rejected.record_id, rejected.key_id)
     hub_verdict = judge(verified.record)
     return CheckedRecord(
-        record_row(verified, request.received_at, hub_verdict),
+        prepare_row(record_row(verified, request.received_at, hub_verdict)),
         verified.record.vehicle.registration_province,
         hub_verdict,
     )
