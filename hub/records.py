@@ -11,7 +11,7 @@ A row read back is NOT yet known to be genuine: show it only after ``check_recor
 ``PreparedRow`` is a row with what the commit computes from it done beforehand: the row digest
 the audit log commits to and the verdict's JSON text. The ingest service's check workers make
 it (``prepare_row``), so that the one writer thread, which every stream's commit waits for, does
-not: that was half of its CPU per record (two JSON encodings of an ~80-item verdict).
+not: that was ~40 % of its CPU per record (two JSON encodings of an ~80-item verdict).
 """
 
 from __future__ import annotations
