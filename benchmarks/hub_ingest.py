@@ -261,6 +261,7 @@ class IngestFigures:
     hubs: list[Run]  # one per check mode, full load
     best_mode: str
     half_load: Run  # the best mode at half its peak, paced
+    paced_echo: Run  # the echo at that pace
     replicas: list[Run]  # 1 and 2 hub processes on one database (PostgreSQL only)
 
     @property
@@ -276,7 +277,7 @@ class IngestFigures:
 
     def lines(self) -> list[str]:
         out = [f"database {self.database}, envelopes of {self.envelope_bytes:,} bytes"]
-        for run in (self.echo, *self.hubs, self.half_load, *self.replicas):
+        for run in (self.echo, *self.hubs, self.paced_echo, self.half_load, *self.replicas):
             share = run.per_s / self.echo.per_s
             out.append(
                 f"{run.name:<40} {run.per_s:8.0f} records/s ({share:4.0%} of echo)  "
@@ -297,24 +298,36 @@ async def measure(
     private = Ed25519PrivateKey.generate()
     public_raw = raw_public_key(private.public_key())
     envelopes = make_envelopes(records, private)
+    # Every server gets the same warm-up before it is measured; the hubs' are other records (the
+    # measured ones must be new to them), sent to each hub before its runs.
+    warm_up = make_envelopes(streams * 4, private, first=records)
     database = "postgresql" if database_url else "sqlite"
     worker_args = [str(workers)] if workers else []
     with tempfile.TemporaryDirectory(prefix="tongjian-ingest-") as tmp:
         workdir = Path(tmp)
         with server_process("echo") as port:
-            await drive("warm-up", [port], envelopes[: streams * 4], streams, window)
+            await drive("warm-up", [port], warm_up, streams, window)
             echo = await drive("baseline: bare gRPC echo", [port], envelopes, streams, window)
         hubs = []
         for mode in modes:
             with scratch_database(database_url, workdir) as url:
                 _prepare(url, public_raw)
                 with server_process("hub", url, mode, *worker_args) as port:
+                    await drive("warm-up", [port], warm_up, streams, window)
                     hubs.append(await drive(f"hub, check {mode}", [port], envelopes, streams, window))
         best = max(hubs, key=lambda run: run.per_s)
         best_mode = best.name.rsplit(" ", 1)[1]
+        # The echo at the same pace: what the client, the transport and the machine's load add to
+        # the hub's Ack latency at half peak (on a shared machine, most of a bad p99 can be theirs).
+        with server_process("echo") as port:
+            await drive("warm-up", [port], warm_up, streams, window)
+            paced_echo = await drive(
+                "baseline: echo at the same pace", [port], envelopes, streams, window, best.per_s / 2
+            )
         with scratch_database(database_url, workdir) as url:
             _prepare(url, public_raw)
             with server_process("hub", url, best_mode, *worker_args) as port:
+                await drive("warm-up", [port], warm_up, streams, window)
                 half = await drive(
                     f"hub, check {best_mode}, at half peak",
                     [port],
@@ -333,13 +346,21 @@ async def measure(
                             stack.enter_context(server_process("hub", url, best_mode, *worker_args))
                             for _ in range(count)
                         ]
+                        await drive("warm-up", ports, warm_up, streams, window)
                         replica_runs.append(
                             await drive(
                                 f"{count} replica(s), one PostgreSQL", ports, envelopes, streams, window
                             )
                         )
     return IngestFigures(
-        database, round(statistics.fmean(map(len, envelopes))), echo, hubs, best_mode, half, replica_runs
+        database,
+        round(statistics.fmean(map(len, envelopes))),
+        echo,
+        hubs,
+        best_mode,
+        half,
+        paced_echo,
+        replica_runs,
     )
 
 
@@ -375,8 +396,14 @@ def main() -> None:
     for line in figures.lines():
         print(line)
     print(f"hub (best, {figures.best_mode}) / echo: {figures.ratio:.2f}")
+    said = {
+        "hub >= 50 % of echo records/s": f"hub/echo {figures.ratio:.2f}",
+        "p99 Ack < 50 ms at half peak": (
+            f"hub {figures.half_load.p99_ms:.1f} ms, the echo at that pace {figures.paced_echo.p99_ms:.1f} ms"
+        ),
+    }
     for goal, met in figures.goals().items():
-        print(f"goal {goal}: {'met' if met else 'MISSED'}")
+        print(f"goal {goal}: {'met' if met else 'MISSED'} ({said[goal]})")
     if args.json:
         args.json.write_text(
             json.dumps({**asdict(figures), "ratio": figures.ratio, "goals": figures.goals()})

@@ -17,6 +17,7 @@ every part of the work (rows, and the audit entries about them) uses, so they co
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
@@ -36,6 +37,21 @@ from sqlalchemy.orm import Session
 from hub.errors import HubStoreError, InvalidDatabaseUrl, SchemaNotCurrent
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class SerializedJson(str):
+    """JSON text made already (``json.dumps`` of the value, default settings, as a JSON column's
+    value would be): a JSON column stores it as it is instead of encoding the value again. The
+    ingest path makes a record's verdict JSON in its check workers, off the one writer thread."""
+
+    __slots__ = ()
+
+
+def serialize_json(value: Any) -> str:
+    """Every engine's JSON serializer: ``json.dumps``, except for ``SerializedJson``."""
+    return value if isinstance(value, SerializedJson) else json.dumps(value)
+
+
 _WRITE = "tongjian_hub_write"  # execution option: this connection writes (SQLite: BEGIN IMMEDIATE)
 
 
@@ -61,7 +77,9 @@ class Database:
             if dialect == "sqlite":
                 self.engine = _sqlite_engine(url)
             elif dialect == "postgresql":
-                self.engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+                self.engine = create_engine(
+                    url, pool_size=8, max_overflow=8, pool_pre_ping=True, json_serializer=serialize_json
+                )
             else:
                 raise InvalidDatabaseUrl(
                     f"unsupported database URL {shown!r}: use sqlite:/// or postgresql+psycopg://"
@@ -192,7 +210,9 @@ def _lock_migrations(connection: Connection) -> None:
 
 
 def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 30.0, "check_same_thread": False})
+    engine = create_engine(
+        url, connect_args={"timeout": 30.0, "check_same_thread": False}, json_serializer=serialize_json
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

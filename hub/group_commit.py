@@ -20,7 +20,7 @@ from hub.audit import AuditEntry
 from hub.errors import CommitFailed, HubConfigError, HubShuttingDown
 from hub.forward_outbox import ForwardRow
 from hub.metrics import HubMetrics
-from hub.records import CommitOutcome, RecordRow
+from hub.records import CommitOutcome, PreparedRow, RecordRow
 from hub.store import HubStore
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class _Work:
-    record: RecordRow | None
+    record: RecordRow | PreparedRow | None
     audit: AuditEntry | None
     forward: ForwardRow | None
     future: asyncio.Future[CommitOutcome | None]
@@ -97,7 +97,7 @@ class GroupCommitter:
         await self._task
 
     def store_record(
-        self, record: RecordRow, forward: ForwardRow | None = None
+        self, record: RecordRow | PreparedRow, forward: ForwardRow | None = None
     ) -> asyncio.Future[CommitOutcome | None]:
         """Store ``record`` (and its forwarding item, if it goes to another province's hub)."""
         return self._put(record, None, forward)
@@ -106,7 +106,7 @@ class GroupCommitter:
         return self._put(None, entry, None)
 
     def _put(
-        self, record: RecordRow | None, audit: AuditEntry | None, forward: ForwardRow | None
+        self, record: RecordRow | PreparedRow | None, audit: AuditEntry | None, forward: ForwardRow | None
     ) -> asyncio.Future[CommitOutcome | None]:
         if self._dead is not None:
             raise CommitFailed(f"the hub's writer has stopped ({self._dead}); retry")

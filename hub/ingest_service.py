@@ -167,6 +167,7 @@ class StationIngestService:
         the streams' end and the writer's close, so that what was read is committed, not dropped."""
         while self._handing:
             await asyncio.wait(set(self._handing))
+        await self._directory.refreshed()  # a key reload under way ends before the store closes
 
     def rpc_handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         # Raw bytes in: a message that is not a SignedRecord is answered with REJECTED rather
@@ -375,7 +376,7 @@ class StationIngestService:
                 received_at,
                 result.hub_verdict,
             )
-        return self._committer.store_record(row, forward)
+        return self._committer.store_record(result.prepared, forward)
 
     async def _refuse(
         self,

@@ -311,6 +311,7 @@ class HubServer:
                 home_province=config.province,
             )
             stack.callback(checker.close)
+            await checker.start()
             federation = config.federation
             identity = HubIdentity(config.province, federation.hub_key) if federation is not None else None
             service = StationIngestService(

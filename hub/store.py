@@ -41,7 +41,7 @@ from hub.foreign_records import ForeignRecordStore
 from hub.forward_outbox import ForwardOutbox, ForwardRow
 from hub.published_directory import PeerDirectoryCache
 from hub.record_integrity import StoredCheck
-from hub.records import CommitOutcome, RecordRow, RecordStore
+from hub.records import CommitOutcome, PreparedRow, RecordRow, RecordStore
 from hub.trust_list import TrustListStore
 from hub.vehicle_register import VehicleRegister
 from hub.witness import PeerCheckpointStore
@@ -149,7 +149,7 @@ class HubStore:
 
     def commit_batch(
         self,
-        records: Sequence[RecordRow],
+        records: Sequence[RecordRow | PreparedRow],
         audits: Sequence[AuditEntry] = (),
         forwards: Sequence[ForwardRow] = (),
     ) -> list[CommitOutcome]:

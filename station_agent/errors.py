@@ -27,7 +27,8 @@ StationAgentError
 │   ├── HubProtocolError        the hub broke the Submit contract (the hub's fault, not ours)
 │   ├── AckTimeout              records waited ack_timeout_s with no Ack
 │   ├── StreamEnded             the hub closed the stream
-│   └── ConnectTimeout          no connection within connect_timeout_s (says refused, TLS or timed out)
+│   ├── ConnectTimeout          no connection within connect_timeout_s (says refused, TLS or timed out)
+│   └── HubDown                 a connection attempt failed outright (several hub addresses: the next)
 ├── _KeyRefusedAck              internal: the hub refuses our current key; pauses the uplink (uplink)
 ├── HubUnreachable              no answer from the hub, and why (hub_check)
 ├── SigningKeyRefused           the hub refuses this station's signing key (hub_check)

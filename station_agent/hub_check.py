@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -179,28 +180,49 @@ async def diagnose_connection(
 
 
 class EnrollmentProbe:
-    """Asks one hub about one station's signing key; a fresh channel per check (checks are rare)."""
+    """Asks a hub about one station's signing key; a fresh channel per check (checks are rare).
+
+    With several hub addresses (replicas) it asks the one that answered last, and the others in
+    turn when that one does not answer; ``target`` is the address asked last.
+    """
 
     def __init__(
         self,
-        target: str,
+        target: str | Sequence[str],
         station_id: str,
         key_id: str,
         channel_credentials: grpc.ChannelCredentials | None,
         timeout_s: float = 5.0,
     ) -> None:
-        self.target = target
+        self.targets = (target,) if isinstance(target, str) else tuple(target)
+        if not self.targets:
+            raise ValueError("at least one hub address is needed")
+        self.target = self.targets[0]
         self.station_id = station_id
         self.key_id = key_id
         self._credentials = channel_credentials
         self._timeout_s = timeout_s
 
     async def check(self) -> Enrollment:
-        """The hub's answer; raises ``HubUnreachable`` when there is none."""
+        """The hub's answer; raises ``HubUnreachable`` when no address gives one."""
+        first = self.targets.index(self.target)
+        order = self.targets[first:] + self.targets[:first]
+        for address in order[:-1]:
+            self.target = address
+            try:
+                return await self._check(address)
+            except HubUnreachable as error:
+                if error.kind in (UnreachableKind.TLS_HANDSHAKE, UnreachableKind.NOT_ALLOWED):
+                    raise  # the station's configuration, not this replica: another says the same
+                log.warning("hub %s did not answer (%s); asking the next address", address, error)
+        self.target = order[-1]
+        return await self._check(order[-1])
+
+    async def _check(self, target: str) -> Enrollment:
         if self._credentials is not None:
-            channel = grpc.aio.secure_channel(self.target, self._credentials)
+            channel = grpc.aio.secure_channel(target, self._credentials)
         else:
-            channel = grpc.aio.insecure_channel(self.target)
+            channel = grpc.aio.insecure_channel(target)
         try:
             stub = ingest_pb2_grpc.StationEnrollmentStub(channel)
             try:
@@ -209,17 +231,17 @@ class EnrollmentProbe:
                     timeout=self._timeout_s,
                 )
             except grpc.aio.AioRpcError as error:
-                failure = unreachable_from(error, self.target, self._credentials is not None)
+                failure = unreachable_from(error, target, self._credentials is not None)
                 if error.code() is grpc.StatusCode.UNAVAILABLE:
                     # Only a failed connection needs telling apart address by address.
-                    failure = await diagnose_connection(self.target, self._credentials, self._timeout_s)
+                    failure = await diagnose_connection(target, self._credentials, self._timeout_s)
                 raise failure from error
         finally:
             await channel.close(None)
         state = _STATES.get(reply.status)
         if state is None:
             raise HubUnreachable(
-                self.target, UnreachableKind.UNAVAILABLE, f"unknown enrollment status {reply.status}"
+                target, UnreachableKind.UNAVAILABLE, f"unknown enrollment status {reply.status}"
             )
         return Enrollment(state, reply.detail, reply.station_id, reply.authenticated)
 

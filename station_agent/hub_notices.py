@@ -15,7 +15,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,14 +105,15 @@ class NoticePoller:
     def __init__(
         self,
         store: HubNoticeStore,
-        target: str,
+        target: str | Sequence[str],  # several: replicas, the next asked when one does not answer
         station_id: str,
         credentials: grpc.ChannelCredentials | None,
         interval_s: float = 30.0,
         on_new: Callable[[HubNotice], None] | None = None,
     ) -> None:
         self._store = store
-        self._target = target
+        self._targets = (target,) if isinstance(target, str) else tuple(target)
+        self._target = self._targets[0]
         self._station_id = station_id
         self._credentials = credentials
         self._interval_s = interval_s
@@ -158,5 +159,11 @@ class NoticePoller:
             try:
                 await self.poll_once()
             except grpc.aio.AioRpcError as error:
-                log.info("hub notices: the hub did not answer (%s); asking again later", error.code().name)
+                log.info(
+                    "hub notices: hub %s did not answer (%s); asking again later",
+                    self._target,
+                    error.code().name,
+                )
+                # Notices are one table in the database the replicas share: any of them answers.
+                self._target = self._targets[(self._targets.index(self._target) + 1) % len(self._targets)]
             await asyncio.sleep(self._interval_s)

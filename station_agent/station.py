@@ -74,8 +74,17 @@ class StationSettings:
     uplink_backoff_max_s: float = 30.0
     uplink_ack_timeout_s: float = 60.0
     notice_poll_s: float = 30.0  # how often to ask the hub for notices (post-review rejections)
+    # More host:port addresses of the same province hub (replicas on one database), tried in this
+    # order after hub_target when it does not answer (station_agent.uplink, "Several hub addresses").
+    hub_fallbacks: tuple[str, ...] = ()
+
+    @property
+    def hub_targets(self) -> tuple[str, ...]:
+        return (self.hub_target, *self.hub_fallbacks)
 
     def __post_init__(self) -> None:
+        if len(set(self.hub_targets)) != len(self.hub_targets):
+            raise ValueError(f"a hub address is listed twice: {', '.join(self.hub_targets)}")
         if self.tls is None and not self.insecure:
             raise ValueError("the hub link needs TLS files, or insecure=True to send in plaintext")
         for lane in self.lanes:
@@ -116,18 +125,18 @@ class Station:
                 "!!! INSECURE: station %s sends records to %s in PLAINTEXT without authenticating the hub "
                 "(--insecure). Never do this outside a test bench. !!!",
                 s.station_id,
-                s.hub_target,
+                ", ".join(s.hub_targets),
             )
         signer = RecordSigner.from_pem_file(s.station_id, s.signing_key)
         credentials = None if s.tls is None else s.tls.channel_credentials()
-        enrollment = EnrollmentProbe(s.hub_target, s.station_id, signer.key_id, credentials)
+        enrollment = EnrollmentProbe(s.hub_targets, s.station_id, signer.key_id, credentials)
         # Before the outbox and any lane: a station the hub refuses must not sign a single record.
         await check_enrollment_at_start(enrollment)
         self.outbox = OutboxStore(s.outbox_path, s.outbox_max_depth)
         self._stack.callback(self.outbox.close)
         self.uplink = Uplink(
             self.outbox,
-            s.hub_target,
+            s.hub_targets,
             window=s.window,
             channel_credentials=credentials,
             insecure=s.tls is None,
@@ -140,7 +149,7 @@ class Station:
         self.notices = HubNoticeStore(s.outbox_path)
         self._stack.callback(self.notices.close)
         self.metrics.hub_notices.set_function(self.notices.count)
-        poller = NoticePoller(self.notices, s.hub_target, s.station_id, credentials, s.notice_poll_s)
+        poller = NoticePoller(self.notices, s.hub_targets, s.station_id, credentials, s.notice_poll_s)
         poller.start()
         self._stack.push_async_callback(poller.stop)
         self.agent = StationAgent(s.station_id, signer, self.outbox, self.uplink)

@@ -29,13 +29,26 @@ exponential backoff and full jitter (tenacity), so a fleet of stations does not 
 restarted hub in lock step. The backoff starts afresh after a session in which the hub
 acknowledged anything, since the hub was evidently alive.
 
+Several hub addresses (replicas of one province hub on one database): the uplink streams to one
+at a time. When a session with it fails (no connection, the stream broke before any Ack, the
+watchdog), the next session goes to the next address at once, without backoff, since another
+replica is likely up; only when every address failed in turn does the backoff apply before the
+next round. A session that ended after progress reconnects to the same hub first. So a station
+stays with the hub that answers and comes back to one that was down when the one it uses fails;
+list the addresses in a different order per station to spread stations over the replicas. The
+records a failed hub had not acknowledged go to the next one, which answers DUPLICATE for any
+the first had committed (the replicas share the database that decides duplicates). With more
+than one address, a connection attempt that fails outright (refused, unreachable) moves on at
+once rather than after ``connect_timeout_s``.
+
 Exceptions::
 
     UplinkError
     ├── HubProtocolError   the hub broke the Submit contract (an Ack for another record, ...)
     ├── AckTimeout         records waited ack_timeout_s with no Ack
     ├── StreamEnded        the hub closed the stream
-    └── ConnectTimeout     no connection within connect_timeout_s (says refused, TLS or timed out)
+    ├── ConnectTimeout     no connection within connect_timeout_s (says refused, TLS or timed out)
+    └── HubDown            the connection attempt failed outright (several addresses: try the next)
 """
 
 from __future__ import annotations
@@ -45,7 +58,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +113,13 @@ class ConnectTimeout(UplinkError):
         self.why = why
 
 
+class HubDown(UplinkError):
+    def __init__(self, target: str, why: HubUnreachable | None = None) -> None:
+        super().__init__(f"no connection to {target}" + (f": {why}" if why else ""))
+        self.target = target
+        self.why = why
+
+
 class _KeyRefusedAck(StationAgentError):
     """The hub refused a record signed with the current key for a key reason; ends the session."""
 
@@ -120,7 +140,8 @@ _RETRIED: tuple[type[BaseException], ...] = (
 
 
 class Uplink:
-    """Delivers the outbox to one hub, forever, until ``stop()``.
+    """Delivers the outbox to the hub at ``target`` (one address, or several replicas' addresses
+    in the order to try them), forever, until ``stop()``.
 
     TLS: pass ``channel_credentials`` (``grpc.ssl_channel_credentials(...)``); ``insecure=True`` only
     permits a plaintext channel when no credentials are given (the default, for tests and the demo).
@@ -132,7 +153,7 @@ class Uplink:
     def __init__(
         self,
         outbox: OutboxStore,
-        target: str,
+        target: str | Sequence[str],
         *,
         window: int = 64,
         channel_credentials: grpc.ChannelCredentials | None = None,
@@ -148,6 +169,11 @@ class Uplink:
         summary_every: int = 1000,
         summary_interval_s: float = 60.0,
     ) -> None:
+        targets = (target,) if isinstance(target, str) else tuple(target)
+        if not targets:
+            raise ValueError("at least one hub address is needed")
+        if len(set(targets)) != len(targets):
+            raise ValueError(f"a hub address is listed twice: {', '.join(targets)}")
         if window < 1:
             raise ValueError(f"window must be at least 1, not {window}")
         if channel_credentials is None and not insecure:
@@ -155,7 +181,8 @@ class Uplink:
         if not 0 < backoff_min_s <= backoff_max_s:
             raise ValueError(f"need 0 < backoff_min_s <= backoff_max_s, got {backoff_min_s}, {backoff_max_s}")
         self._outbox = outbox
-        self._target = target
+        self._targets = targets
+        self._current = 0  # index into _targets of the hub the next session goes to
         self._window = window
         self._credentials = channel_credentials
         self._connect_timeout_s = connect_timeout_s
@@ -192,6 +219,7 @@ class Uplink:
         self.duplicate = 0
         self.rejected = 0
         self.reconnects = 0  # streams opened after the first one
+        self.failovers = 0  # sessions that went to the next hub address because one failed
         self.connect_failures = 0
         self.connected = False
         self.last_error: str | None = None
@@ -200,14 +228,19 @@ class Uplink:
 
     @property
     def target(self) -> str:
-        return self._target
+        """The hub address the current (or next) session uses."""
+        return self._targets[self._current]
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return self._targets
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         if self._task is not None:
             raise RuntimeError("uplink already started")
-        self._task = asyncio.create_task(self._run(), name=f"uplink {self._target}")
+        self._task = asyncio.create_task(self._run(), name=f"uplink {', '.join(self.targets)}")
         self._task.add_done_callback(self._report_death)
 
     async def stop(self) -> None:
@@ -227,7 +260,7 @@ class Uplink:
             pending = "unknown"
         log.info(
             "uplink to %s stopped: %d accepted, %d duplicate, %d rejected in all; %s pending stay in the outbox",
-            self._target,
+            self.target,
             self.accepted,
             self.duplicate,
             self.rejected,
@@ -263,7 +296,7 @@ class Uplink:
 
     def _report_death(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
-            log.error("uplink to %s stopped", self._target, exc_info=task.exception())
+            log.error("uplink to %s stopped", self.target, exc_info=task.exception())
 
     # ------------------------------------------------------------------ sessions
 
@@ -279,15 +312,33 @@ class Uplink:
                 reraise=True,
             )
             try:
-                await retrying(self._session)
+                await retrying(self._session_with_any_hub)
             except _KeyRefusedAck as refusal:
                 await self._on_key_refused(refusal)
+
+    async def _session_with_any_hub(self) -> None:
+        """A session with the current hub, or with each next address in turn when it fails; raises
+        the last failure once every address failed (the caller backs off, then starts a new round
+        with the address after the last one that failed)."""
+        for attempt in range(len(self._targets)):
+            try:
+                await self._session()
+                return
+            except _RETRIED as error:
+                if len(self._targets) == 1:
+                    raise
+                failed = self.target
+                self._current = (self._current + 1) % len(self._targets)
+                if attempt == len(self._targets) - 1:
+                    raise
+                self.failovers += 1
+                log.warning("uplink: hub %s failed (%s); failing over to %s", failed, error, self.target)
 
     def _before_sleep(self, state: RetryCallState) -> None:
         sleep = state.next_action.sleep if state.next_action is not None else 0.0
         log.warning(
             "uplink to %s: attempt %d failed (%s); retrying in %.2f s",
-            self._target,
+            self.target,
             state.attempt_number,
             self.last_error,
             sleep,
@@ -314,7 +365,7 @@ class Uplink:
             self._settled.set()
             return
         log.warning(
-            "uplink to %s resumed: the hub takes signing key %s again", self._target, self._enrollment.key_id
+            "uplink to %s resumed: the hub takes signing key %s again", self.target, self._enrollment.key_id
         )
         self.signing_key_refused = None
 
@@ -331,7 +382,7 @@ class Uplink:
         if self.signing_key_refused is None:
             log.error(
                 "uplink to %s PAUSED: the hub refuses signing key %s (%s: %s); records stay in the outbox",
-                self._target,
+                self.target,
                 self._enrollment.key_id,
                 answer.state.value,
                 answer.detail,
@@ -357,7 +408,7 @@ class Uplink:
         accepted, duplicate, rejected = self._summary_base
         log.info(
             "uplink to %s: delivered %d, duplicate %d, rejected %d since the last summary; %d pending",
-            self._target,
+            self.target,
             self.accepted - accepted,
             self.duplicate - duplicate,
             self.rejected - rejected,
@@ -375,8 +426,21 @@ class Uplink:
 
     def _open_channel(self) -> grpc.aio.Channel:
         if self._credentials is not None:
-            return grpc.aio.secure_channel(self._target, self._credentials, options=self._channel_options)
-        return grpc.aio.insecure_channel(self._target, options=self._channel_options)
+            return grpc.aio.secure_channel(self.target, self._credentials, options=self._channel_options)
+        return grpc.aio.insecure_channel(self.target, options=self._channel_options)
+
+    async def _connected(self, channel: grpc.aio.Channel) -> None:
+        """Until ``channel`` is ready. One address: gRPC keeps trying until the caller's timeout.
+        Several: an attempt that failed (TRANSIENT_FAILURE) raises ``HubDown`` at once."""
+        if len(self._targets) == 1:
+            await channel.channel_ready()
+            return
+        state = channel.get_state(try_to_connect=True)
+        while state is not grpc.ChannelConnectivity.READY:
+            if state is grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+                raise HubDown(self.target)
+            await channel.wait_for_state_change(state)
+            state = channel.get_state(try_to_connect=True)
 
     async def _session(self) -> None:
         """One stream; returns if the hub acknowledged something before it broke, else raises."""
@@ -385,16 +449,20 @@ class Uplink:
         try:
             try:
                 async with asyncio.timeout(self._connect_timeout_s):  # not wait_for (3.11 cancel race)
-                    await channel.channel_ready()
+                    await self._connected(channel)
             except TimeoutError as error:
                 self.connect_failures += 1
-                why = await diagnose_connection(self._target, self._credentials, self._connect_timeout_s)
-                raise ConnectTimeout(self._target, self._connect_timeout_s, why) from error
+                why = await diagnose_connection(self.target, self._credentials, self._connect_timeout_s)
+                raise ConnectTimeout(self.target, self._connect_timeout_s, why) from error
+            except HubDown as down:
+                self.connect_failures += 1
+                why = await diagnose_connection(self.target, self._credentials, self._connect_timeout_s)
+                raise HubDown(self.target, why) from down
             if self._sessions:
                 self.reconnects += 1
-                log.info("uplink reconnected to %s (stream %d)", self._target, self._sessions + 1)
+                log.info("uplink reconnected to %s (stream %d)", self.target, self._sessions + 1)
             else:
-                log.info("uplink connected to %s", self._target)
+                log.info("uplink connected to %s", self.target)
             self._sessions += 1
             # No request serializer: the outbox holds the envelope already serialized, and sending
             # those bytes unchanged is what keeps the hub's copy identical to what was signed.
@@ -421,7 +489,7 @@ class Uplink:
         except _RETRIED as error:
             self.last_error = f"{type(error).__name__}: {error}"
             if session is not None and session.acknowledged:
-                log.info("uplink to %s: stream ended after progress (%s); reconnecting", self._target, error)
+                log.info("uplink to %s: stream ended after progress (%s); reconnecting", self.target, error)
                 return
             raise
         finally:

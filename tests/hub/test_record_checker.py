@@ -4,6 +4,7 @@ same Acks, in order, and stores the same rows; a process pool gets keys as raw b
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import re
 import subprocess
@@ -164,3 +165,15 @@ async def test_hub_serve_with_a_process_pool_accepts_records(
         process.terminate()
         assert process.wait(timeout=20) == 0
     assert process.stdout.read() == ""  # nothing else printed: no worker ran the command line again
+
+
+async def test_start_brings_every_process_worker_up_before_the_first_batch() -> None:
+    # Spawned lazily, the workers started with the first batch and its records waited for them.
+    checker = RecordChecker(EnvelopeLimits(), VerdictJudge(None), CheckMode.PROCESSES, workers=2)
+    try:
+        before = {child.pid for child in multiprocessing.active_children()}
+        await checker.start()
+        workers = {child.pid for child in multiprocessing.active_children()} - before
+        assert len(workers) == 2
+    finally:
+        checker.close()

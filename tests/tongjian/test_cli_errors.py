@@ -151,3 +151,19 @@ def test_private_keys_readable_by_others_get_a_warning(
     assert isinstance(args, argparse.Namespace)
     settings_from_args(args)
     assert f"--key {issued.key_path} is readable by other users (mode 0640)" in caplog.text
+
+
+def test_a_hub_address_given_twice_is_refused(
+    tmp_path: Path, station_key: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = agent_run(tmp_path, station_key.private_path)  # type: ignore[attr-defined]
+    argv += ["--hub", argv[argv.index("--hub") + 1]]
+    assert main(argv) == 2
+    assert "--hub: an address is given twice" in one_error_line(capsys)
+
+
+def test_repeated_hub_addresses_are_the_uplinks_failover_order(tmp_path: Path, station_key: object) -> None:
+    argv = agent_run(tmp_path, station_key.private_path, "--hub", "hub-2.example:50051")  # type: ignore[attr-defined]
+    args = build_parser().parse_args(argv)
+    assert isinstance(args, argparse.Namespace)
+    assert settings_from_args(args).hub_targets == ("127.0.0.1:1", "hub-2.example:50051")

@@ -1,7 +1,7 @@
 """``tongjian agent``: run the station agent, and look into its outbox.
 
     tongjian agent run --station-id 50-0001 --signing-key station.pem --outbox outbox.sqlite3 \\
-        --hub hub.example:50051 --ca ca.pem --cert station.crt --key station.key \\
+        --hub hub.example:50051 [--hub hub-2.example:50051 ...] --ca ca.pem --cert station.crt --key station.key \\
         [--lane lane1.toml ...] [--metrics-listen 127.0.0.1:9101]
     tongjian agent outbox --outbox outbox.sqlite3                   pending records, dead letters and why
     tongjian agent outbox requeue ID|--all --outbox outbox.sqlite3  send dead letters again (not re-signed)
@@ -45,7 +45,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     run.add_argument("--outbox", type=Path, required=True, help="outbox database file (created if missing)")
     run.add_argument("--outbox-max-depth", type=int, default=100_000)
-    run.add_argument("--hub", required=True, metavar="HOST:PORT", help="the province hub's ingest address")
+    run.add_argument(
+        "--hub",
+        required=True,
+        action="append",
+        metavar="HOST:PORT",
+        help="the province hub's ingest address; repeat for its replicas, tried in this order when one is down",
+    )
     run.add_argument("--ca", type=Path, help="CA certificate that signed the hub's certificate (PEM)")
     run.add_argument("--cert", type=Path, help="this station's client certificate (PEM)")
     run.add_argument("--key", type=Path, help="this station's client certificate key (PEM)")
@@ -122,9 +128,12 @@ def settings_from_args(args: argparse.Namespace) -> StationSettings:
         read_signing_key(args.signing_key)
     except SigningKeyError as error:
         raise CommandError(f"--signing-key {error.path}: {error.reason}") from error
-    hub_host, _, hub_port = args.hub.rpartition(":")
-    if not hub_host or not hub_port.isdigit() or not 0 < int(hub_port) < 65536:
-        raise CommandError(f"--hub {args.hub}: needs HOST:PORT, e.g. {hub_host or args.hub}:50051")
+    for hub in args.hub:
+        hub_host, _, hub_port = hub.rpartition(":")
+        if not hub_host or not hub_port.isdigit() or not 0 < int(hub_port) < 65536:
+            raise CommandError(f"--hub {hub}: needs HOST:PORT, e.g. {hub_host or hub}:50051")
+    if len(set(args.hub)) != len(args.hub):
+        raise CommandError(f"--hub: an address is given twice ({', '.join(args.hub)})")
     tls = None
     if not args.insecure:
         for flag, path in zip(("--ca", "--cert", "--key"), tls_files, strict=True):
@@ -151,7 +160,8 @@ def settings_from_args(args: argparse.Namespace) -> StationSettings:
             station_id=args.station_id,
             signing_key=args.signing_key,
             outbox_path=args.outbox,
-            hub_target=args.hub,
+            hub_target=args.hub[0],
+            hub_fallbacks=tuple(args.hub[1:]),
             tls=tls,
             insecure=args.insecure,
             outbox_max_depth=args.outbox_max_depth,
