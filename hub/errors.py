@@ -60,9 +60,16 @@
     │   ├── IllegalTransition      no such event in that state (the message lists the allowed ones)
     │   ├── RoleNotAllowed         that role may not cause that event in that state
     │   └── ReasonRequired         a refusal or expiry without a reason
-    └── ArchiveBagError            a bag that cannot be written, or read at all (item problems are
-        │                          not errors: ``check_bag`` returns them as ``ItemProblem``)
-        └── MalformedSignatureFile the bag's hub signature tag file does not parse: line and why
+    ├── ArchiveBagError            a bag that cannot be written, or read at all (item problems are
+    │   │                          not errors: ``check_bag`` returns them as ``ItemProblem``)
+    │   └── MalformedSignatureFile the bag's hub signature tag file does not parse: line and why
+    │
+    │   the staff console (hub.console)
+    ├── StaffDirectoryError        a person id, name or role that cannot be used (staff_directory)
+    ├── NotSignedIn                no live console session: the page redirects to sign-in (web)
+    ├── Forbidden                  the role does not hold the page's permission: 403, audited (web)
+    ├── CsrfRefused                a form without its session's CSRF token: 403, nothing done (csrf)
+    └── SignInDelayed              a sign-in refused unchecked after repeated failures (sign_in_guard)
 
 ``RecordRejected``, ``MalformedStoredVerdict``, ``ForwardRefused``, ``PeerProtocolError``,
 ``ExemptionExchangeError``, the audit tree's errors and the review errors (``hub.review_states``,
