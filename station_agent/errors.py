@@ -39,6 +39,8 @@ StationAgentError
 │   └── NotAJpeg                not a JPEG
 ├── TooManyAttempts             sign-in throttled after repeated failures (sign_in_throttle)
 ├── InsecureNotAllowed          a plaintext PDA service where TLS is required (pda_service)
+├── PdaRefused                  a sign-in, session or lane scope the PDA service refuses; its kind
+│                               (RefusalKind) names which, gRPC code or HTTP status by the edge (pda_service)
 ├── LaneConfigError             a lane file is wrong: file, key and reason (lane_config; also a ValueError)
 └── ReportError                 the inspection report could not be written (inspection_report)
 """
