@@ -336,7 +336,9 @@ class PdaWeb:
     async def refused(self, request: Request, exc: Exception) -> Response:
         if isinstance(exc, PdaRefused) and exc.kind is RefusalKind.NO_SESSION:
             return RedirectResponse("/sign-in", status_code=303)
-        if isinstance(exc, UnknownRecord) or (isinstance(exc, PdaRefused) and exc.kind is RefusalKind.NO_SUCH_LANE):
+        if isinstance(exc, UnknownRecord) or (
+            isinstance(exc, PdaRefused) and exc.kind is RefusalKind.NO_SUCH_LANE
+        ):
             status = 404
         elif isinstance(exc, PdaRefused) and exc.kind is RefusalKind.DIRECTORY:
             status = 503
