@@ -2,7 +2,8 @@
 // when the benches are done the page reloads to show the visual checks.
 (function () {
   var box = document.getElementById("live");
-  if (!box || !window.EventSource) { return; }
+  // Only while the vehicle is on the benches: a settled page has nothing to follow.
+  if (!box || !box.dataset.events || !window.EventSource) { return; }
   var list = document.getElementById("steps");
   var state = document.getElementById("state");
   var seen = list.children.length;
