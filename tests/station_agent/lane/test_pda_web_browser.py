@@ -121,7 +121,8 @@ def test_a_whole_visit_on_the_pda_page_at_phone_size(pda_page: PdaPage, phone: A
         pda_page.lane.benches.next_vehicle(vehicle, seed=0)
 
     pda_page.thread.run(drive_in())
-    page.click("summary:has-text('Check a vehicle in')")
+    if not page.is_visible("#f-1-vin"):  # the form is open while the lane has no vehicles
+        page.click("summary:has-text('Check a vehicle in')")
     screens.shot(page, "pda-check-in")
     _check_in(page, texts)
     assert "/visits/" in page.url
