@@ -65,9 +65,10 @@ class SignInGuard:
             (("address", address), self.policy.address_free_failures),
         )
         counts = [(self._current(key, now), free) for key, free in keys]
-        for count, _free in counts:
-            if now < count.not_before:
-                raise SignInDelayed(count.not_before - now)
+        # The longest wait of the two keys: retrying after a shorter one would be refused again.
+        wait = max(count.not_before - now for count, _free in counts)
+        if wait > 0:
+            raise SignInDelayed(wait)
         for count, free in counts:
             count.failures += 1
             count.last_at = now
