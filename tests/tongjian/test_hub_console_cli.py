@@ -16,7 +16,9 @@ def test_issue_list_and_revoke_a_console_person(tmp_path: Path, capsys: pytest.C
     url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
     assert main(["hub", "migrate", "--database-url", url]) == 0
     capsys.readouterr()
-    assert main(["hub", "console-staff", "issue", "wang.fang", "--role", "reviewer", "--database-url", url]) == 0
+    assert (
+        main(["hub", "console-staff", "issue", "wang.fang", "--role", "reviewer", "--database-url", url]) == 0
+    )
     password = capsys.readouterr().out.strip()
     assert len(password) >= 16
     store = HubStore(url)
