@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -156,6 +157,9 @@ class HubConfig:
     # review queue, labels and store as the gRPC services; None: no console.
     console_listen: str | None = None
     console_session_ttl: timedelta = timedelta(hours=8)
+    # HTTPS for the console (PEM files); None: plain HTTP, for a console behind a TLS-terminating
+    # proxy or on a closed network (its cookies are then not marked Secure).
+    console_tls: tuple[Path, Path] | None = None
 
 
 def freeze_startup_heap() -> None:
@@ -461,9 +465,10 @@ class HubServer:
             sessions=SessionBook(self.store.database, config.console_session_ttl, config.clock),
             national_key=config.federation.national_key if config.federation is not None else None,
             clock=config.clock,
+            secure_cookies=config.console_tls is not None,
         )
         host, port = split_host_port(listen_on, "console_listen")
-        console = AsgiServer(console_app(services), host, port)
+        console = AsgiServer(console_app(services), host, port, tls=config.console_tls)
         await console.start()
         stack.push_async_callback(console.stop)
         self._console = console

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -31,14 +32,21 @@ class _EmbeddedServer(uvicorn.Server):
 class AsgiServer:
     """``await start()`` binds and serves; ``port`` is the bound port; ``await stop()`` ends it."""
 
-    def __init__(self, app: Any, host: str, port: int, *, what: str = "console") -> None:
+    def __init__(
+        self, app: Any, host: str, port: int, *, tls: tuple[Path, Path] | None = None, what: str = "console"
+    ) -> None:
         self._app = app
+        self._tls = tls  # (certificate, key) PEM files: HTTPS
         self._host = host
         self._port = port
         self._what = what
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
         self.port = 0
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self._tls is not None else "http"
 
     async def start(self) -> None:
         family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
@@ -54,7 +62,14 @@ class AsgiServer:
             ) from error
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self._app, log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            self._app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            ssl_certfile=str(self._tls[0]) if self._tls is not None else None,
+            ssl_keyfile=str(self._tls[1]) if self._tls is not None else None,
+        )
         server = _EmbeddedServer(config)
         self._server = server
         self._task = asyncio.create_task(server.serve(sockets=[sock]), name=f"{self._what} http server")
@@ -66,7 +81,7 @@ class AsgiServer:
                     f"{self._what}: the HTTP server on {self._host}:{self.port} did not start"
                 )
             await asyncio.sleep(0.01)
-        log.info("%s serving on http://%s:%d/", self._what, self._host, self.port)
+        log.info("%s serving on %s://%s:%d/", self._what, self.scheme, self._host, self.port)
 
     async def stop(self) -> None:
         server, task = self._server, self._task

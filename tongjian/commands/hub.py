@@ -105,6 +105,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--console-listen",
         help="HOST:PORT for the staff web console (people: `tongjian hub console-staff issue`)",
     )
+    serve.add_argument(
+        "--console-tls-cert", type=Path, help="serve the console over HTTPS: certificate (PEM)"
+    )
+    serve.add_argument("--console-tls-key", type=Path, help="the console certificate's private key (PEM)")
     serve.add_argument("--province", default="50", help="GB/T 2260 code of the hub's province")
     serve.add_argument("--station-rate", type=float, help="records per second allowed per station")
     serve.add_argument(
@@ -350,6 +354,7 @@ def _serve(args: argparse.Namespace) -> int:
         station_rate_per_s=args.station_rate,
         metrics_listen=args.metrics_listen,
         console_listen=args.console_listen,
+        console_tls=_console_tls(args),
         tls=tls,
         insecure_ok=tls is None,
         migrate_schema=False,  # only `tongjian hub migrate` changes the schema
@@ -372,7 +377,8 @@ def _serve(args: argparse.Namespace) -> int:
             freeze_startup_heap()
             metrics = f", metrics on port {hub.metrics_port}" if hub.metrics_port is not None else ""
             console = (
-                f", console on http://{args.console_listen.rpartition(':')[0]}:{hub.console_port}/"
+                f", console on {'https' if config.console_tls else 'http'}://"
+                f"{args.console_listen.rpartition(':')[0]}:{hub.console_port}/"
                 if hub.console_port is not None
                 else ""
             )
@@ -531,6 +537,17 @@ def _audit_key(path: Path | None) -> Any:
         return load_private_key(_read(path, "--audit-key"))
     except InvalidKey as error:
         raise CommandError(f"--audit-key {path}: {error}") from error
+
+
+def _console_tls(args: argparse.Namespace) -> tuple[Path, Path] | None:
+    if (args.console_tls_cert is None) != (args.console_tls_key is None):
+        raise CommandError("--console-tls-cert and --console-tls-key go together")
+    if args.console_tls_cert is None:
+        return None
+    for path in (args.console_tls_cert, args.console_tls_key):
+        if not path.is_file():
+            raise CommandError(f"{path}: no such file")
+    return (args.console_tls_cert, args.console_tls_key)
 
 
 def _open(args: argparse.Namespace) -> HubStore:
