@@ -2,7 +2,7 @@
 download), an asyncio loop in a thread for the servers under test (Playwright's sync API wants a
 thread without a running loop), and screenshots of each page.
 
-Chromium is launched once per test session. Without /usr/bin/chromium (``apt-get install
+Chromium is launched once per test session and connected to per test module. Without /usr/bin/chromium (``apt-get install
 chromium``) or the playwright package the browser tests skip and say so.
 """
 
@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 import threading
+import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -62,20 +64,57 @@ def loop_thread() -> Iterator[LoopThread]:
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    """One headless Debian Chromium for the whole session."""
+def chromium_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One headless Debian Chromium for the whole session, reached over the DevTools protocol."""
     if not CHROMIUM.exists():
         pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}: apt-get install -y chromium")
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         pytest.skip("browser tests need the playwright package (pip install -e '.[dev]')")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    process = subprocess.Popen(
+        [
+            str(CHROMIUM),
+            *CHROMIUM_ARGS,
+            "--remote-debugging-port=0",
+            f"--user-data-dir={profile}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # Chromium writes the port it bound into DevToolsActivePort once it listens.
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not port_file.exists() or not port_file.read_text().strip():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"{CHROMIUM} did not start (exit status {process.poll()})")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port_file.read_text().split()[0]}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def chromium(chromium_endpoint: str) -> Iterator[Any]:
+    """The session's Chromium, connected for one test module. Playwright's sync API runs an event
+    loop in this thread while it is connected; connected only for the module (not the session),
+    the asyncio tests of other modules do not meet a loop already running."""
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.connect_over_cdp(chromium_endpoint)
         try:
             yield browser
         finally:
-            browser.close()
+            browser.close()  # disconnects; the process is the session's
 
 
 class Screens:

@@ -166,4 +166,4 @@ def signer(station_key: StationKey) -> RecordSigner:
 
 
 # The browser tests' fixtures (Debian's Chromium, a loop thread for servers, screenshots).
-from tests.browser_rig import chromium, loop_thread, screens  # noqa: E402, F401
+from tests.browser_rig import chromium, chromium_endpoint, loop_thread, screens  # noqa: E402, F401
