@@ -101,7 +101,11 @@ class PdaWeb:
 
     async def _signed_in(self, request: Request) -> _WebSession:
         token = request.cookies.get(SESSION_COOKIE, "")
-        session = await self.service.session(token)  # PdaRefused(NO_SESSION) -> sign-in page
+        try:
+            session = await self.service.session(token)  # PdaRefused(NO_SESSION) -> sign-in page
+        except PdaRefused:
+            self._csrf.pop(token, None)
+            raise
         csrf = self._csrf.setdefault(token, secrets.token_urlsafe(32))
         return _WebSession(token, session, csrf)
 
