@@ -37,6 +37,7 @@ import contextlib
 import logging
 import os
 import re
+import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -299,9 +300,10 @@ class ObdAdapter:
 
         config = self.config
         device_file = os.path.realpath(config.port)  # what a stable link points at now
-        connection = obd.OBD(
-            config.port, baudrate=config.baudrate, protocol=config.protocol, fast=True, check_voltage=True
-        )
+        with _PortFailureWatch() as port_failure:
+            connection = obd.OBD(
+                config.port, baudrate=config.baudrate, protocol=config.protocol, fast=True, check_voltage=True
+            )
         status = connection.status()
         if status == obd.OBDStatus.CAR_CONNECTED:
             # On a fixed protocol python-OBD takes any answer but UNABLE TO CONNECT as the vehicle
@@ -318,8 +320,12 @@ class ObdAdapter:
         if status == obd.OBDStatus.NOT_CONNECTED and not os.path.exists(config.port):
             # The adapter was pulled between our probe and python-OBD's open.
             raise DeviceUnreachable(self.device, "open", f"port {config.port} is gone")
-        if status == obd.OBDStatus.NOT_CONNECTED and os.path.realpath(config.port) != device_file:
-            # Pulled and plugged back during python-OBD's initialisation: another device file now.
+        if status == obd.OBDStatus.NOT_CONNECTED and (
+            port_failure.seen or os.path.realpath(config.port) != device_file
+        ):
+            # Pulled and plugged back during python-OBD's initialisation. The new device file is
+            # often the old one (a freed pty number is reused at once), so python-OBD's own word
+            # that the port failed is what tells this from an adapter that answers wrongly.
             raise DeviceDisconnected(
                 self.device, "ATZ", f"adapter on {config.port} went away during initialisation"
             )
@@ -406,6 +412,30 @@ class ObdSession:
             return vin_from_service09(bytes(next(m for m in response.messages if _from_ecu(m)).data))
         except ValueError as error:
             raise VinUnreadable(self.device, "0902", str(error)) from error
+
+
+class _PortFailureWatch(logging.Handler):
+    """Notices python-OBD saying, in this thread, that its port failed ("Device disconnected while
+    reading/writing"): python-OBD closes the port and only logs it, its status then reads the same
+    as an adapter that answered its init wrongly. Filtered by thread: lanes open adapters at once."""
+
+    _LOGGER = "obd.elm327"
+
+    def __init__(self) -> None:
+        super().__init__(logging.CRITICAL)
+        self._thread = threading.get_ident()
+        self.seen = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self._thread and record.getMessage().startswith("Device disconnected"):
+            self.seen = True
+
+    def __enter__(self) -> _PortFailureWatch:
+        logging.getLogger(self._LOGGER).addHandler(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        logging.getLogger(self._LOGGER).removeHandler(self)
 
 
 def _close_opened(opening: asyncio.Future[Any]) -> None:

@@ -12,6 +12,11 @@ Every refusal is audited (``access_refused``: method, role and person) when the 
 audit sink (the hub's ``HubStore.append_audit``); a refusal stands even if the audit write fails.
 
 Only served with TLS: a plaintext hub (tests, demos; ``--insecure``) knows no roles.
+
+Which CA vouches for a role matters: with federation the hub's TLS server also trusts every peer
+province's CA (to admit their ``peer-hub`` certificates), so a peer CA could issue a certificate
+saying ``reviewer`` or ``station``. Given ``home_cas`` (the hub's own client CA bundle), the gate
+takes every role but ``peer-hub`` only from a certificate one of those CAs issued.
 """
 
 from __future__ import annotations
@@ -24,17 +29,25 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
+from cryptography import x509
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.audit import AuditEntry
 from pki.authority import Role
-from pki.grpc_credentials import CertificateRoleError, peer_common_name, peer_role
+from pki.grpc_credentials import (
+    CertificateRoleError,
+    issued_by_any,
+    peer_certificate,
+    peer_common_name,
+    peer_role,
+)
 
 log = logging.getLogger(__name__)
 
 _STATION_ONLY = frozenset({Role.STATION})
 _REVIEWERS = frozenset({Role.REVIEWER, Role.SENIOR_REVIEWER})
 _PEER_HUBS = frozenset({Role.PEER_HUB})
+_CLERKS = frozenset({Role.REGISTRY_CLERK})
 
 RPC_ROLES: Mapping[str, frozenset[Role]] = {
     "/tongjian.v1.StationIngest/Submit": _STATION_ONLY,
@@ -56,6 +69,16 @@ RPC_ROLES: Mapping[str, frozenset[Role]] = {
     "/tongjian.v1.PeerExchange/Witness": _PEER_HUBS,
     "/tongjian.v1.PeerExchange/GetExemptionFacts": _PEER_HUBS,
     "/tongjian.v1.PeerExchange/RecordExemptionLabel": _PEER_HUBS,
+    # Archive transfers (hub.archive_exchange, hub.archive_transfer_service).
+    "/tongjian.v1.ArchiveExchange/Offer": _PEER_HUBS,
+    "/tongjian.v1.ArchiveExchange/Fetch": _PEER_HUBS,
+    "/tongjian.v1.ArchiveExchange/Conclude": _PEER_HUBS,
+    "/tongjian.v1.ArchiveTransfer/Request": _CLERKS,
+    "/tongjian.v1.ArchiveTransfer/Status": _CLERKS,
+    "/tongjian.v1.ArchiveTransfer/Follow": _CLERKS,
+    "/tongjian.v1.ArchiveTransfer/CheckIdentity": _CLERKS,
+    "/tongjian.v1.ArchiveTransfer/Accept": _CLERKS,
+    "/tongjian.v1.ArchiveTransfer/Refuse": _CLERKS,
 }
 
 AuditSink = Callable[[Sequence[AuditEntry]], None]
@@ -102,9 +125,15 @@ def service_of(method: str) -> str:
 class RoleGate(_ServerInterceptor):
     """Admits each call by ``table`` before its handler runs; refusals name role and method."""
 
-    def __init__(self, table: Mapping[str, frozenset[Role]], audit: AuditSink | None = None) -> None:
+    def __init__(
+        self,
+        table: Mapping[str, frozenset[Role]],
+        audit: AuditSink | None = None,
+        home_cas: Sequence[x509.Certificate] = (),
+    ) -> None:
         self._table = dict(table)
         self._audit = audit
+        self._home_cas = tuple(home_cas)
 
     async def intercept_service(
         self,
@@ -115,7 +144,7 @@ class RoleGate(_ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or service_of(method) in OPEN_SERVICES:
             return handler
-        return _guarded(handler, method, self._table.get(method, frozenset()), self._audit)
+        return _guarded(handler, method, self._table.get(method, frozenset()), self._audit, self._home_cas)
 
 
 async def _admit(
@@ -123,6 +152,7 @@ async def _admit(
     method: str,
     allowed: frozenset[Role],
     audit: AuditSink | None,
+    home_cas: tuple[x509.Certificate, ...],
 ) -> None:
     person = peer_common_name(context)
     try:
@@ -138,6 +168,15 @@ async def _admit(
         why = f"{method} is not open to role {role.value!r} (it accepts: {accepted})"
         await audit_refusal(audit, refusal_entry(method, person, role.value, why))
         await context.abort(grpc.StatusCode.PERMISSION_DENIED, why)
+    if home_cas and role is not Role.PEER_HUB:
+        certificate = peer_certificate(context)
+        if certificate is None or not issued_by_any(certificate, home_cas):
+            why = (
+                f"{method}: a {role.value!r} certificate must be issued by this hub's own CA "
+                f"(this one was issued by {certificate.issuer.rfc4514_string() if certificate else 'nobody'})"
+            )
+            await audit_refusal(audit, refusal_entry(method, person, role.value, why))
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, why)
 
 
 def _guarded(
@@ -145,6 +184,7 @@ def _guarded(
     method: str,
     allowed: frozenset[Role],
     audit: AuditSink | None,
+    home_cas: tuple[x509.Certificate, ...] = (),
 ) -> grpc.RpcMethodHandler[Any, Any]:
     if handler.request_streaming and handler.response_streaming:
         inner, make = handler.stream_stream, grpc.stream_stream_rpc_method_handler
@@ -163,7 +203,7 @@ def _guarded(
     if inspect.isasyncgenfunction(behaviour_of_handler):
 
         async def streaming(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-            await _admit(context, method, allowed, audit)
+            await _admit(context, method, allowed, audit, home_cas)
             async for response in behaviour_of_handler(request, context):
                 yield response
 
@@ -171,7 +211,7 @@ def _guarded(
     else:
 
         async def single(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            await _admit(context, method, allowed, audit)
+            await _admit(context, method, allowed, audit, home_cas)
             return await behaviour_of_handler(request, context)
 
         behaviour = single

@@ -99,6 +99,9 @@ _YIELD_PER = 200  # rows fetched at a time from the streaming record queries
 INFO_VIN = "Tongjian-VIN"
 INFO_PROVINCE = "Tongjian-Source-Province"
 INFO_EXPORTED_AT = "Tongjian-Exported-At"
+# Written when the bag is exported for an archive transfer: whom it is for, under which transfer.
+INFO_DESTINATION = "Tongjian-Destination-Province"
+INFO_TRANSFER_ID = "Tongjian-Transfer-Id"
 
 
 class ArchiveBagError(HubError):
@@ -262,9 +265,17 @@ def _json(value: object) -> bytes:
 
 
 def export_bag(
-    store: HubStore, vin: str, bag_dir: Path, identity: HubIdentity, now: datetime
+    store: HubStore,
+    vin: str,
+    bag_dir: Path,
+    identity: HubIdentity,
+    now: datetime,
+    transfer: tuple[str, str] | None = None,
 ) -> ExportSummary:
     """Write ``vin``'s whole file as a signed bag at ``bag_dir`` (which must not exist yet).
+
+    ``transfer``: (transfer id, destination province) of the archive transfer the bag is for,
+    written into bag-info.txt under the hub's signature.
 
     Written into a sibling ``.partial`` directory and renamed at the end, so a bag at ``bag_dir``
     is always whole."""
@@ -278,7 +289,7 @@ def export_bag(
     if partial.exists():
         shutil.rmtree(partial)
     try:
-        summary = _write(store, registered, partial, identity, now)
+        summary = _write(store, registered, partial, identity, now, transfer)
         os.rename(partial, bag_dir)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -287,7 +298,12 @@ def export_bag(
 
 
 def _write(
-    store: HubStore, registered: Any, root: Path, identity: HubIdentity, now: datetime
+    store: HubStore,
+    registered: Any,
+    root: Path,
+    identity: HubIdentity,
+    now: datetime,
+    transfer: tuple[str, str] | None,
 ) -> tuple[int, int, int, int, int]:
     vin = registered.vehicle.vin
     writer = _BagWriter(root)
@@ -314,7 +330,7 @@ def _write(
         labels = _write_labels(store, vin, writer)
     finally:
         writer.close()
-    _write_tag_files(root, vin, identity, now, writer.bytes, writer.files)
+    _write_tag_files(root, vin, identity, now, writer.bytes, writer.files, transfer)
     return local, forwarded, labels, writer.files, writer.bytes
 
 
@@ -442,7 +458,13 @@ def _write_labels(store: HubStore, vin: str, writer: _BagWriter) -> int:
 
 
 def _write_tag_files(
-    root: Path, vin: str, identity: HubIdentity, now: datetime, size: int, files: int
+    root: Path,
+    vin: str,
+    identity: HubIdentity,
+    now: datetime,
+    size: int,
+    files: int,
+    transfer: tuple[str, str] | None = None,
 ) -> None:
     (root / "bagit.txt").write_bytes(BAGIT_TXT)
     info = {
@@ -455,6 +477,8 @@ def _write_tag_files(
         INFO_PROVINCE: identity.province,
         INFO_VIN: vin,
     }
+    if transfer is not None:
+        info[INFO_TRANSFER_ID], info[INFO_DESTINATION] = transfer
     (root / "bag-info.txt").write_bytes("".join(f"{k}: {v}\n" for k, v in sorted(info.items())).encode())
     lines = []
     for name in ("bagit.txt", "bag-info.txt", MANIFEST):
@@ -581,7 +605,7 @@ def _check_bag_files(bag: bagit.Bag, check: _Check) -> None:
     try:
         # Structure, bagit.txt, Payload-Oxum and completeness: the hashes were compared above.
         bag.validate(processes=1, completeness_only=True)
-    except bagit.BagValidationError as error:
+    except bagit.BagError as error:  # BagValidationError, or the base for e.g. a bad Payload-Oxum
         if not check.problems:  # anything bagit finds that the checks above did not name
             check.add("", ProblemKind.MALFORMED, f"bagit: {error}")
 

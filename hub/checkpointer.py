@@ -80,4 +80,6 @@ class Checkpointer:
                 self.on_checkpoint()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval_s)
+                # not wait_for: in 3.11 it swallows a cancel that comes as the wait ends (a hung stop)
+                async with asyncio.timeout(self._interval_s):
+                    await self._wake.wait()

@@ -178,7 +178,9 @@ class Forwarder:
                     self._links[province] = task
                     task.add_done_callback(functools.partial(self._link_ended, province))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.poll_s)
+                # not wait_for: in 3.11 it swallows a cancel that comes as the wait ends (a hung stop)
+                async with asyncio.timeout(self._settings.poll_s):
+                    await self._wake.wait()
 
     def _link_ended(self, province: str, task: asyncio.Task[None]) -> None:
         self._links.pop(province, None)
@@ -316,7 +318,9 @@ class Forwarder:
                     if not link.in_flight and loop.time() - idle_since >= settings.idle_close_s:
                         break
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait(), settings.poll_s)
+                        # not wait_for: in 3.11 it swallows a cancel that comes as the wait ends (a hung stop)
+                        async with asyncio.timeout(settings.poll_s):
+                            await wake.wait()
                 await call.done_writing()
                 await reader  # the peer ends the stream once it has answered everything
             except BaseException:

@@ -150,7 +150,9 @@ class GroupCommitter:
             if self._queue.qsize() < self._max_batch - 1 and self._wait_s > 0:
                 self._batch_full.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._batch_full.wait(), self._wait_s)
+                    # not wait_for: in 3.11 it swallows a cancel that comes as the wait ends (a hung stop)
+                    async with asyncio.timeout(self._wait_s):
+                        await self._batch_full.wait()
             batch: list[_Work] = [first]
             while len(batch) < self._max_batch and not self._queue.empty():
                 item = self._queue.get_nowait()

@@ -491,6 +491,53 @@ class StationNotice(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+# ---------------------------------------------------------------- archive transfers (migration 0010)
+
+
+class ArchiveTransfer(Base):
+    """One archive transfer (异地转籍) as this hub sees it, at the source or at the destination;
+    ``state`` follows ``hub.transfer_states``, and only ``hub.transfer_book`` writes it."""
+
+    __tablename__ = "archive_transfers"
+    __table_args__ = (
+        Index("ix_archive_transfers_vin", "vin", "state"),
+        Index("ix_archive_transfers_open", "state", "expires_at"),
+    )
+
+    transfer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # "source" or "destination": which end this hub is
+    vin: Mapped[str] = mapped_column(String(17))
+    from_province: Mapped[str] = mapped_column(String(2))
+    to_province: Mapped[str] = mapped_column(String(2))
+    state: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(Text())
+    requested_by: Mapped[str] = mapped_column(String(128))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    old_plate: Mapped[str | None] = mapped_column(String(16))
+    new_plate: Mapped[str | None] = mapped_column(String(16))
+    # The bag's files in sending order, [[path, size], ...], once the source offered it.
+    files: Mapped[list[Any] | None] = mapped_column(JSON())
+    total_bytes: Mapped[int] = mapped_column(BigInteger(), default=0)
+    # The destination's last confirmed (durable) position: whole files before confirmed_file,
+    # confirmed_offset bytes of that one.
+    confirmed_file: Mapped[int] = mapped_column(Integer(), default=0)
+    confirmed_offset: Mapped[int] = mapped_column(BigInteger(), default=0)
+    confirmed_bytes: Mapped[int] = mapped_column(BigInteger(), default=0)
+    problems: Mapped[list[str] | None] = mapped_column(JSON())  # bag items that did not verify
+    identity: Mapped[dict[str, Any] | None] = mapped_column(JSON())  # the latest identity check
+    archive_vehicle: Mapped[dict[str, Any] | None] = mapped_column(JSON())  # data/vehicle.json, imported
+    bag_path: Mapped[str | None] = mapped_column(
+        Text()
+    )  # source: the exported bag; destination: the imported one
+    # Destination: when the source hub confirmed it knows how the transfer ended.
+    source_told_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Destination: which hub replica fetches the bag, until when (hub.transfer_book.claim_fetch).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
 class ConsoleStaff(Base):
     """A person who signs in to the staff console (``hub.console``): their role and an Argon2id
     hash of the password the hub issued them (the hash string carries its own parameters)."""

@@ -20,7 +20,7 @@ import dataclasses
 import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
@@ -36,6 +37,7 @@ from grpc_reflection.v1alpha import reflection
 
 from elabel.keys import HubLabelKey
 from hub.access import RPC_ROLES, RoleGate
+from hub.archive_transfer_service import start_archive_transfer
 from hub.audit_checkpoint import CheckpointKey
 from hub.checkpointer import Checkpointer
 from hub.countersign import Countersigner, HubIdentity
@@ -63,6 +65,7 @@ from hub.review_queue import RejectionHook, ReviewConfig, ReviewQueue, screen_pe
 from hub.review_service import SERVICE_NAME as REVIEW_SERVICE
 from hub.review_service import register_review_service
 from hub.store import HubStore
+from hub.transfer_driver import TransferDriver, TransferSettings
 from hub.trust_list import ProvinceHubEntry, hub_signer
 from hub.vehicle_standing import StandingBook
 from hub.verdict import VerdictJudge
@@ -141,6 +144,9 @@ class HubConfig:
     # record and serves the Labels service; without it, neither.
     label_key: Ed25519PrivateKey | None = None
     label_issue_interval_s: float = 1.0
+    # With federation: archive transfers between provinces (hub.archive_transfer_service), with
+    # the archives in transit under its archive_dir. None: this hub takes part in none.
+    archive_transfer: TransferSettings | None = None
     # How long after receipt a record's seq may still be overtaken by a slower commit (hub.label_book).
     label_settle_s: float = 30.0
     federation: FederationConfig | None = None  # None: a hub on its own, forwarding nothing
@@ -247,6 +253,7 @@ class HubServer:
         self.label_issuer: LabelIssuer | None = None
         self._forwarder: Forwarder | None = None
         self._console: AsgiServer | None = None
+        self._transfers: TransferDriver | None = None
 
     @property
     def port(self) -> int:
@@ -299,7 +306,7 @@ class HubServer:
                 report_health=self._writer_health,
             )
             committer.start()
-            stack.push_async_callback(committer.close)
+            stack.push_async_callback(_stop_step, "the group committer (last commits)", committer.close)
             rate_limiter = (
                 StationRateLimiter(config.station_rate_per_s, clock=config.rate_clock)
                 if config.station_rate_per_s is not None
@@ -342,10 +349,18 @@ class HubServer:
                 checker=checker,
             )
             # Unwound after the gRPC server stops and before the checker and the writer close.
-            stack.push_async_callback(service.hand_over_all)
+            stack.push_async_callback(_stop_step, "the ingest streams' hand-over", service.hand_over_all)
             self.metrics.inflight_bytes.set_function(lambda: service.budget.used_bytes)
             interceptors = (
-                [RoleGate(RPC_ROLES, audit=self.store.append_audit)] if config.tls is not None else []
+                [
+                    RoleGate(
+                        RPC_ROLES,
+                        audit=self.store.append_audit,
+                        home_cas=x509.load_pem_x509_certificates(config.tls.client_ca_pem),
+                    )
+                ]
+                if config.tls is not None
+                else []
             )
             server = grpc.aio.server(options=_server_options(config), interceptors=interceptors)
             server.add_generic_rpc_handlers((service.rpc_handler(),))
@@ -384,8 +399,21 @@ class HubServer:
                 committer.on_forwarding = forwarder.wake
                 forwarder.start()
                 # Pushed after the committer's close: unwinding stops the forwarder first.
-                stack.push_async_callback(forwarder.close)
+                stack.push_async_callback(_stop_step, "the forwarder", forwarder.close)
                 self._forwarder = forwarder
+                if config.archive_transfer is not None:
+                    self._transfers, names = start_archive_transfer(
+                        server,
+                        stack,
+                        self.store,
+                        identity,
+                        federation.national_key,
+                        lambda: self.store.trust_lists.current(federation.national_key, config.clock()),
+                        _peer_channels(federation),
+                        config.archive_transfer,
+                        require_certificate=config.tls is not None,
+                    )
+                    services.extend(names)
             label_key = federation.hub_key if federation is not None else config.label_key
             if label_key is not None:
                 self.labels = LabelBook(
@@ -408,7 +436,7 @@ class HubServer:
                 services.append(LABELS_SERVICE_NAME)
                 self.label_issuer = LabelIssuer(self.labels, config.label_issue_interval_s)
                 self.label_issuer.start()
-                stack.push_async_callback(self.label_issuer.close)
+                stack.push_async_callback(_stop_step, "the label issuer", self.label_issuer.close)
             health_pb2_grpc.add_HealthServicer_to_server(health, server)
             reflection.enable_server_reflection(
                 (
@@ -431,7 +459,7 @@ class HubServer:
                 )
                 self._port = listen(server, config.listen)
             await server.start()
-            stack.push_async_callback(self._stop_server, server)
+            stack.push_async_callback(_stop_step, "the gRPC server", lambda: self._stop_server(server))
             self._server = server
             for name in ("", SERVICE_NAME):
                 await health.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -489,7 +517,7 @@ class HubServer:
             self.config.clock,
         )
         checkpointer.start()
-        stack.push_async_callback(checkpointer.close)
+        stack.push_async_callback(_stop_step, "the audit checkpointer", checkpointer.close)
         self._checkpointer = checkpointer
         federation = self.config.federation
         if federation is None:
@@ -506,7 +534,7 @@ class HubServer:
         checkpointer.on_checkpoint = witnesser.wake
         witnesser.start()
         # Pushed after the checkpointer: unwinding stops the witnesser first.
-        stack.push_async_callback(witnesser.close)
+        stack.push_async_callback(_stop_step, "the witnesser", witnesser.close)
         self._witnesser = witnesser
 
     @property
@@ -542,6 +570,13 @@ class HubServer:
             if trust is not None:
                 bundle = bundle.rstrip(b"\n") + b"\n" + trust.peer_ca_bundle()
         return bundle
+
+    @property
+    def transfers(self) -> TransferDriver:
+        """The archive transfer driver (``HubConfig.archive_transfer`` with federation)."""
+        if self._transfers is None:
+            raise RuntimeError("the hub is not started with federation and archive_transfer")
+        return self._transfers
 
     @property
     def forwarder(self) -> Forwarder:
@@ -592,6 +627,24 @@ class _Running:
     ingest: StationIngestService
 
 
+# A stop step still running after this long is logged by name, once, and then still awaited: a
+# hung stop (seen once in CI, under load) must say which step hangs, but cutting a committer off
+# mid-commit would lose what it was writing.
+STOP_STEP_WARN_S = 15.0
+
+
+async def _stop_step(step: str, stop: Callable[[], Awaitable[None]]) -> None:
+    task = asyncio.ensure_future(stop())
+    try:
+        done, _pending = await asyncio.wait({task}, timeout=STOP_STEP_WARN_S)
+    except asyncio.CancelledError:
+        task.cancel()  # asyncio.wait leaves the step running; a cancelled stop cancels it as before
+        raise
+    if not done:
+        log.error("hub stop: %s has not finished after %.0f s; still waiting for it", step, STOP_STEP_WARN_S)
+    await task
+
+
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -634,7 +687,9 @@ def _server_options(config: HubConfig) -> list[tuple[str, Any]]:
     return [
         *SERVER_OPTIONS,
         ("grpc.max_receive_message_length", config.max_message_bytes),
-        ("grpc.max_send_message_length", 64 * 1024),  # Acks are small
+        # Acks are small; an archive transfer's bag chunks (hub.archive_stream) are the largest
+        # message sent, and a peer's channel takes up to 1 MiB (_peer_channels).
+        ("grpc.max_send_message_length", 1 * MiB),
         # Stations hold one long, often idle stream: ping it so dead peers are noticed, and let
         # the stations' own keepalive pings (every 30 s, also without data) through.
         ("grpc.keepalive_time_ms", 60_000),

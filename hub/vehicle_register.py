@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Table, func, literal_column, select, update
+from sqlalchemy import Connection, Table, func, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.db import Database
@@ -248,16 +248,23 @@ class VehicleRegister:
 
     def set_status(self, vin: str, new: VehicleStatus, expected: VehicleStatus) -> None:
         """Move ``vin`` from ``expected`` to ``new``; ``VehicleStatusConflict`` if it is not at ``expected``."""
-        table = self._table
         with self._database.writer.begin() as connection:
-            changed = connection.execute(
-                update(table)
-                .where(table.c.vin == vin, table.c.status == expected.value)
-                .values(status=new.value, updated_at=datetime.now(UTC))
-            ).rowcount
-            if changed == 1:
-                return
-            actual = connection.execute(select(table.c.status).where(table.c.vin == vin)).scalar_one_or_none()
+            self.set_status_in(connection, vin, new, expected)
+
+    def set_status_in(
+        self, connection: Connection, vin: str, new: VehicleStatus, expected: VehicleStatus
+    ) -> None:
+        """``set_status`` inside the caller's transaction (an archive transfer moves the vehicle and
+        its own state together); the transaction is the caller's to roll back on a conflict."""
+        table = self._table
+        changed = connection.execute(
+            update(table)
+            .where(table.c.vin == vin, table.c.status == expected.value)
+            .values(status=new.value, updated_at=datetime.now(UTC))
+        ).rowcount
+        if changed == 1:
+            return
+        actual = connection.execute(select(table.c.status).where(table.c.vin == vin)).scalar_one_or_none()
         if actual is None:
             raise UnknownVehicle(vin)
         raise VehicleStatusConflict(vin, expected.value, actual, new.value)

@@ -96,7 +96,9 @@ class Witnesser:
             except Exception as error:  # noqa: BLE001 - a bad round must not end witnessing
                 log.warning("audit witnessing round failed: %r", error)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval_s)
+                # not wait_for: in 3.11 it swallows a cancel that comes as the wait ends (a hung stop)
+                async with asyncio.timeout(self._interval_s):
+                    await self._wake.wait()
 
     async def witness_round(self) -> list[WitnessResult]:
         """Show the newest checkpoint to every peer of the trust list, one at a time."""

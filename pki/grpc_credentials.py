@@ -10,10 +10,12 @@ Each PEM argument is a ``Path`` to read or the PEM ``bytes`` themselves.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 
 from pki.authority import Role, certificate_role
 from pki.errors import CertificateRoleError, PemFileError, PkiError
@@ -31,6 +33,8 @@ __all__ = [
     "CertificateRoleError",
     "PkiError",
     "channel_credentials",
+    "issued_by_any",
+    "peer_certificate",
     "peer_common_name",
     "peer_role",
     "server_credentials",
@@ -92,6 +96,25 @@ def peer_role(context: Any) -> Role | None:
     if not pems:
         return None
     return certificate_role(x509.load_pem_x509_certificate(bytes(pems[0])))
+
+
+def peer_certificate(context: Any) -> x509.Certificate | None:
+    """The peer's verified leaf certificate, or None on a connection without one."""
+    pems = context.auth_context().get(_PEM_CERT_PROPERTY)
+    if not pems:
+        return None
+    return x509.load_pem_x509_certificate(bytes(pems[0]))
+
+
+def issued_by_any(certificate: x509.Certificate, authorities: Sequence[x509.Certificate]) -> bool:
+    """Whether one of ``authorities`` signed ``certificate`` directly (our CAs issue leaves directly)."""
+    for authority in authorities:
+        try:
+            certificate.verify_directly_issued_by(authority)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return True
+    return False
 
 
 def _identity(cert_source: PemSource, key_source: PemSource) -> tuple[bytes, bytes]:

@@ -257,7 +257,9 @@ class Uplink:
             if remaining <= 0:
                 return False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._settled.wait(), min(remaining, self._poll_interval_s))
+                # not wait_for: in 3.11 it swallows a cancel that comes as the wait ends (a hung stop)
+                async with asyncio.timeout(min(remaining, self._poll_interval_s)):
+                    await self._settled.wait()
 
     def _report_death(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -382,7 +384,8 @@ class Uplink:
         session: _Session | None = None
         try:
             try:
-                await asyncio.wait_for(channel.channel_ready(), self._connect_timeout_s)
+                async with asyncio.timeout(self._connect_timeout_s):  # not wait_for (3.11 cancel race)
+                    await channel.channel_ready()
             except TimeoutError as error:
                 self.connect_failures += 1
                 why = await diagnose_connection(self._target, self._credentials, self._connect_timeout_s)
@@ -521,7 +524,9 @@ class _Session:
             entries = await asyncio.to_thread(self._outbox.peek, request.after_seq, request.limit)
             if not entries:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._poll_interval_s)
+                    # not wait_for: in 3.11 it swallows a cancel that comes as the wait ends (a hung stop)
+                    async with asyncio.timeout(self._poll_interval_s):
+                        await self._wakeup.wait()
                 continue
             for entry in entries:
                 self._window.sent(entry, time.monotonic())

@@ -58,10 +58,18 @@ class _Connection:
 class FaultProxy:
     """An asyncio TCP proxy on 127.0.0.1 (an OS-picked port) in front of ``target_host:target_port``."""
 
-    def __init__(self, target_host: str, target_port: int, *, cut_after_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        target_host: str,
+        target_port: int,
+        *,
+        cut_after_bytes: int | None = None,
+        cut_after_bytes_down: int | None = None,
+    ) -> None:
         self.target_host = target_host
         self.target_port = target_port
         self.cut_after_bytes = cut_after_bytes
+        self.cut_after_bytes_down = cut_after_bytes_down
         self._mode = Mode.PASS
         self._flowing = asyncio.Event()
         self._flowing.set()
@@ -217,9 +225,10 @@ class FaultProxy:
                 await self._flowing.wait()
                 if connection.cut:
                     return
-                limit = self.cut_after_bytes
-                if upstream and limit is not None and connection.bytes_up + len(data) >= limit:
-                    allowed = max(0, limit - connection.bytes_up)
+                limit = self.cut_after_bytes if upstream else self.cut_after_bytes_down
+                sent = connection.bytes_up if upstream else connection.bytes_down
+                if limit is not None and sent + len(data) >= limit:
+                    allowed = max(0, limit - sent)
                     writer.write(data[:allowed])
                     await writer.drain()
                     self._count(connection, allowed, upstream)

@@ -22,6 +22,7 @@ from hub.forwarder import ForwarderSettings
 from hub.review_screening import ReviewConfig
 from hub.server import FederationConfig, HubConfig, HubServer, HubTls
 from hub.store import HubStore
+from hub.transfer_driver import TransferSettings
 from hub.trust_list import NATIONAL_SIGNER, ProvinceHubEntry, build_trust_list
 from inspection import InspectionRecord
 from inspection.vehicle_register_csv import RegisterRow
@@ -74,6 +75,7 @@ class ProvinceHub:
     witness_interval_s: float = 300.0  # showing them to the peers
     # Every record sampled for review and screened at once: tests that reject one need it queued.
     review: ReviewConfig = field(default_factory=lambda: ReviewConfig(sample_rate=1.0, settle=timedelta(0)))
+    archive_transfer: TransferSettings | None = None  # archive transfers, archives kept here
     server: HubServer | None = None
 
     def config(self) -> HubConfig:
@@ -85,6 +87,7 @@ class ProvinceHub:
             review=self.review,
             audit_checkpoint_interval_s=self.audit_interval_s,
             witness_interval_s=self.witness_interval_s,
+            archive_transfer=self.archive_transfer,
             federation=FederationConfig(
                 hub_key=self.hub_key,
                 national_key=self.national_public,  # type: ignore[arg-type]

@@ -18,15 +18,19 @@ class CommandError(Exception):
     """A command could not do what was asked; the message says what and where. Exit status 2."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (``only``) one command group's: each group's module imports what its
+    commands need (the hub's SQLAlchemy, the simulators), and a long-running station agent should
+    not carry the others' libraries in its memory (issue 19: the agent's footprint)."""
     parser = argparse.ArgumentParser(
         prog="tongjian",
         description="Tongjian (通检): vehicle inspection stations on a cross-province network.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMANDS:
-        importlib.import_module(f"tongjian.commands.{name}").register(commands)
-    if _SIM_COMMANDS:
+        if only in (None, name):
+            importlib.import_module(f"tongjian.commands.{name}").register(commands)
+    if _SIM_COMMANDS and only in (None, "sim"):
         sim = commands.add_parser(
             "sim", help="run a bench simulator (Modbus server or serial device on a pty); generate vehicles"
         )
@@ -41,7 +45,9 @@ EXIT_BROKEN_PIPE = 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    named = arguments[0] if arguments and arguments[0] in (*_COMMANDS, "sim") else None
+    args = build_parser(only=named).parse_args(arguments)
     try:
         status = int(args.handler(args) or 0)
         sys.stdout.flush()  # here, so that a reader gone by now is caught below, not at interpreter exit

@@ -38,6 +38,7 @@ from hub.forwarded_record import recheck_forwarded
 from hub.forwarder import ForwarderSettings
 from hub.server import FederationConfig, HubConfig, HubServer, HubTls
 from hub.store import HubStore
+from hub.transfer_driver import TransferSettings
 from hub.trust_list import NATIONAL_SIGNER, ProvinceHubEntry, build_trust_list
 from inspection import Fuel, InspectionRecord, Vehicle, VehicleClass
 from inspection.vehicle_register_csv import RegisterRow
@@ -58,6 +59,7 @@ from station_agent.lane import LaneState
 from station_agent.lane_config import load_lane_config
 from station_agent.station import Station, StationSettings, StationTls
 from tongjian.label_demo import LabelDemo, run_label_demo
+from tongjian.transfer_demo import TransferDemo, run_transfer_demo
 
 log = logging.getLogger(__name__)
 
@@ -364,6 +366,7 @@ class DemoResult:
     console_url: str | None = None
     sign_ins: dict[str, tuple[str, str]] = field(default_factory=dict)
     pda_page_url: str | None = None
+    transfer: TransferDemo | None = None
 
     @property
     def ok(self) -> bool:
@@ -373,6 +376,7 @@ class DemoResult:
             and all(c.ok for c in self.checks)
             and all(j.ok for j in self.journeys)
             and (self.labels is None or self.labels.ok)
+            and (self.transfer is None or self.transfer.ok)
         )
 
 
@@ -531,6 +535,22 @@ async def run_demo(
             f"labels: {labels.inspection_labels} inspection labels for {labels.passed_records} passed records; "
             "exemption applied in Sichuan for a Chongqing car, rendered, verified offline, revoked"
         )
+        transfer = None
+        if travelling:
+            clerk = issue(pki_dir / "ca", Role.REGISTRY_CLERK, "clerk-51-wang", pki_dir / "clerk")
+            transfer = await run_transfer_demo(
+                sichuan,
+                chongqing,
+                travelling[0].vehicle,
+                ca.cert_path,
+                clerk.cert_path,
+                clerk.key_path,
+                demo_jpeg("identity check"),
+            )
+            progress(
+                f"archive transfer: {transfer.old_plate} -> {transfer.new_plate or '-'} "
+                f"({'done' if transfer.ok else transfer.problem})"
+            )
     result = DemoResult(
         checks,
         aborted,
@@ -541,6 +561,7 @@ async def run_demo(
         console_url=console_url,
         sign_ins=sign_ins,
         pda_page_url=pda_page_url,
+        transfer=transfer,
     )
     if render_report and checks:
         result.report_png = _render_first_report(checks[0], workdir)
@@ -593,6 +614,7 @@ def _demo_hub(
             peer_key_pem=peer_files.key_path.read_bytes(),
             forwarder=ForwarderSettings(poll_s=0.5),
         ),
+        archive_transfer=TransferSettings(archive_dir=workdir / f"archives-{province}", poll_s=0.5),
     )
     return _DemoHub(province, name, key, config)
 

@@ -26,6 +26,7 @@ from protos.record_mapping import record_to_bytes
 from protos.tongjian.v1 import ingest_pb2
 from protos.tongjian.v1 import inspection_pb2 as pb
 from tests.federation_rig import National, ProvinceHub, Station
+from tests.hub.transfer_rig import TRANSFER_RIG_RECORDS, TransferRig, start_rig
 
 _SUBMIT = ingest_pb2.DESCRIPTOR.services_by_name["StationIngest"].methods_by_name["Submit"]
 SUBMIT_METHOD = f"/{_SUBMIT.containing_service.full_name}/{_SUBMIT.name}"
@@ -218,3 +219,20 @@ async def exported(
     finally:
         await sichuan.stop()
         await chongqing.stop()
+
+
+# ---------------------------------------------------------------- archive transfers (tests/hub/transfer_rig.py)
+
+
+@pytest.fixture
+async def transfer_rig(
+    databases: Any, tmp_path: Path, make_record: _RecordFactory, submit: Any
+) -> AsyncIterator[TransferRig]:
+    """Chongqing (50) and Sichuan (51) hubs taking part in archive transfers, and a Chongqing car
+    with a few inspections at a Chongqing station."""
+    made = await start_rig(databases, tmp_path, make_record, submit, TRANSFER_RIG_RECORDS)
+    try:
+        yield made
+    finally:
+        await made.sichuan.stop()
+        await made.chongqing.stop()

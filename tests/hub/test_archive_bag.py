@@ -152,6 +152,19 @@ async def test_every_kind_of_damage_is_named_by_its_item(exported: Exported, tmp
     assert _problems(forged, exported) == {(SIGNATURE_FILE, ProblemKind.BAD_HUB_SIGNATURE)}
 
 
+async def test_a_malformed_payload_oxum_is_named_not_raised(exported: Exported, tmp_path: Path) -> None:
+    """bagit raises its base BagError, not BagValidationError, for a Payload-Oxum it cannot read
+    (found by the flipped-byte property test: '!20239.11'); check_bag must name bag-info.txt."""
+    bag = _copy(exported, tmp_path, "oxum")
+    info = bag / "bag-info.txt"
+    text = info.read_text(encoding="utf-8")
+    oxum = next(line for line in text.splitlines() if line.startswith("Payload-Oxum: "))
+    info.write_text(
+        text.replace(oxum, "Payload-Oxum: !" + oxum.removeprefix("Payload-Oxum: ")), encoding="utf-8"
+    )
+    assert ("bag-info.txt", ProblemKind.ALTERED) in _problems(bag, exported)
+
+
 def _rehash_and_resign(bag: Path, exported: Exported) -> None:
     """Rewrite every manifest (bagit's own save()) and sign the tag manifest with the genuine hub
     key: what a hub exporting content it should never have stored would produce."""

@@ -54,3 +54,25 @@ async def test_a_hub_without_a_key_writes_no_checkpoints_and_says_so(
 def test_the_interval_is_checked(hub_config: Callable[..., HubConfig]) -> None:
     with pytest.raises(HubConfigError, match="audit_checkpoint_interval_s 0"):
         HubServer(hub_config(audit_checkpoint_interval_s=0.0))
+
+
+async def test_a_wake_at_the_moment_of_stop_does_not_keep_the_checkpointer_running(
+    hub_config: Callable[..., HubConfig],
+) -> None:
+    """Python 3.11's asyncio.wait_for returns the inner result when it finished as the cancel came
+    (the cancel is swallowed): a wake just before close() kept the loop going for another interval.
+    A hub's stop hung so in CI: its witnesser was woken by the checkpointer as it was closed."""
+    key = Ed25519PrivateKey.generate()
+    async with HubServer(hub_config(audit_key=key, audit_checkpoint_interval_s=3600)) as hub:
+        hub.store.append_audit([AuditEntry("note", "event")])
+        hub.checkpointer.wake()
+        await _until(lambda: hub.store.audit_tree.latest() is not None)
+        await asyncio.sleep(0.1)  # back in its wait for the next interval
+        checkpointer = hub.checkpointer
+        running = checkpointer._task
+        assert running is not None and not running.done()
+        checkpointer.wake()
+        closing = asyncio.ensure_future(checkpointer.close())
+        await asyncio.wait({closing}, timeout=5.0)
+        assert running.done(), "the checkpointer's loop went on after close()"
+        await closing

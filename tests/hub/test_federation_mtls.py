@@ -163,3 +163,26 @@ async def test_a_peer_may_not_speak_for_another_province(network: Network) -> No
         )
     assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert "does not speak for province 51" in (raised.value.details() or "")
+
+
+async def test_a_peer_provinces_ca_cannot_make_reviewers_here(network: Network, tmp_path: Path) -> None:
+    """Chongqing's hub trusts Sichuan's CA, but only for Sichuan's peer-hub certificates: a
+    'reviewer' certificate Sichuan's CA issued gets nothing from Chongqing's review queue, and the
+    refusal is audited."""
+    from protos.tongjian.v1 import review_pb2
+
+    impostor = issue(tmp_path / "ca-51", Role.REVIEWER, "someone-in-sichuan", tmp_path / "impostor")
+    credentials = _credentials(network.sichuan, impostor, network.chongqing.ca_pem)
+    async with grpc.aio.secure_channel(f"localhost:{network.chongqing.hub.hub.port}", credentials) as channel:
+        list_queue = channel.unary_unary(
+            "/tongjian.v1.Review/ListQueue",
+            request_serializer=review_pb2.ListQueueRequest.SerializeToString,
+            response_deserializer=review_pb2.ListQueueReply.FromString,
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await list_queue(review_pb2.ListQueueRequest())
+    assert raised.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert "must be issued by this hub's own CA" in (raised.value.details() or "")
+    assert "Province 51 CA" in (raised.value.details() or "")
+    audit = network.chongqing.hub.hub.store.audit_events(kind="access_refused")
+    assert any("someone-in-sichuan" in row.detail and "own CA" in row.detail for row in audit)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import urllib.request
 
 import grpc.aio
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -42,3 +44,46 @@ async def test_metrics_endpoint_counts_received_accepted_duplicate_and_rejected(
     assert 'tongjian_hub_records_rejected_total{reason="not_an_envelope"} 1.0' in body
     assert "tongjian_hub_commit_batch_size_count" in body
     assert "tongjian_hub_ingest_latency_seconds_bucket" in body
+
+
+async def test_a_stop_step_that_hangs_is_named_and_still_awaited(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hung hub stop must say which step hangs (one did in CI, under load, unnamed) without cutting
+    the step off: a committer stopped mid-commit would lose what it was writing."""
+    from hub import server as hub_server
+
+    monkeypatch.setattr(hub_server, "STOP_STEP_WARN_S", 0.05)
+    finished: list[str] = []
+
+    async def slow_close() -> None:
+        await asyncio.sleep(0.3)
+        finished.append("committer")
+
+    with caplog.at_level(logging.ERROR, logger="hub.server"):
+        await hub_server._stop_step("the group committer (last commits)", slow_close)
+    assert finished == ["committer"]
+    assert "the group committer (last commits) has not finished after" in caplog.text
+
+
+async def test_a_cancelled_stop_cancels_its_step() -> None:
+    from hub import server as hub_server
+
+    started = asyncio.Event()
+    cancelled: list[bool] = []
+
+    async def never_ends() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    stopping = asyncio.create_task(hub_server._stop_step("the forwarder", never_ends))
+    await started.wait()
+    stopping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopping
+    await asyncio.sleep(0)
+    assert cancelled == [True]

@@ -52,13 +52,18 @@ def test_requeue_all_takes_every_dead_letter(
 def test_outbox_command_lists_dead_letters_with_reasons_and_pending(
     tmp_path: Path, signer: RecordSigner, make_record: RecordFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "outbox.sqlite3"
+    # A long path (a station's data directory, or pytest-xdist's) must not wrap the summary line
+    # mid-phrase: it did, and "1 dead letters" was cut in two.
+    directory = tmp_path / ("station-data-" + "x" * 90)
+    directory.mkdir()
+    path = directory / "outbox.sqlite3"
     with OutboxStore(path, 100) as outbox:
         park(outbox, signer, make_record(1), "unknown key id '50-0001/abc': not registered at this hub")
         outbox.put(signer.seal(make_record(2)), str(make_record(2).record_id))
     assert main(["agent", "outbox", "--outbox", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "1 pending" in out and "1 dead letters" in out
+    summary = f"outbox {path}: 1 pending, oldest "
+    assert any(line.startswith(summary) and line.endswith("s; 1 dead letters") for line in out.splitlines())
     assert str(make_record(1).record_id) in out  # the whole id, to pass to requeue
     assert "not registered at this hub" in out
 

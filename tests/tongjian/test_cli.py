@@ -22,6 +22,20 @@ def test_help_lists_every_command_group() -> None:
     assert _SIM_COMMANDS
 
 
+def test_the_station_agent_does_not_load_the_hub_or_the_simulators() -> None:
+    """The agent runs for months on a station PC: parsing `tongjian agent ...` must not import every
+    other command group's libraries (SQLAlchemy, the bench simulators: 13 MB of its idle RSS)."""
+    probe = (
+        "import sys; from tongjian.cli import main\n"
+        "try:\n    main(['agent', 'run', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'simulators', 'hub', 'alembic'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

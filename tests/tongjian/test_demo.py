@@ -67,6 +67,11 @@ async def test_every_demo_record_arrives_once_as_signed_with_agreeing_verdicts(t
     assert labels.after_revocation is not None and [
         p.fault.value for p in labels.after_revocation.problems
     ] == ["revoked"]
+    # Archive transfer: the first travelling Chongqing car moves to Sichuan under a new 川 plate.
+    transfer = result.transfer
+    assert transfer is not None and transfer.ok, transfer
+    assert transfer.vin == result.journeys[0].inspected.vehicle.vin and transfer.new_plate.startswith("川A")
+    assert transfer.files > 0 and transfer.released
     assert result.ok
     assert result.report_png is not None and result.report_png.stat().st_size > 10_000
 
@@ -82,6 +87,7 @@ def test_the_demo_command_exits_zero_and_prints_the_table(
     assert "渝 hub stored it: countersignature checked against the national trust list" in out
     assert "all records arrived verified" in out
     assert "verified offline: VALID" in out and "after revocation: revoked" in out
+    assert "archive transfer (异地转籍) of 渝" in out and "渝 hub told: releases the car" in out
     assert (tmp_path / "demo" / "hub-51.sqlite3").exists() and (tmp_path / "demo" / "hub-50.sqlite3").exists()
 
 

@@ -217,7 +217,8 @@ def _outbox(args: argparse.Namespace) -> int:
         console = table_console()
         console.print(
             f"outbox {args.outbox}: {outbox.depth()} pending, oldest {outbox.oldest_age_s():.1f} s; "
-            f"{len(outbox.rejected())} dead letters"
+            f"{len(outbox.rejected())} dead letters",
+            soft_wrap=True,  # one line however long the path: scripts and people grep it
         )
         rejected = outbox.rejected()
         if rejected:

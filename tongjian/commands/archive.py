@@ -4,6 +4,23 @@
 ``check DIR``        verifies a bag with no database: every hash, missing and extra files, the hub
                      signature (key from the national trust list in the bag, or given), every station
                      signature inside; prints one line per bad item and exits 1 if there is any.
+
+For registry clerks at the destination province, over gRPC to their own hub's
+``tongjian.v1.ArchiveTransfer`` service (``hub.archive_transfer_client``) with their
+registry-clerk certificate, so the hub knows who decided:
+
+``request VIN --from P``         ask province P for the vehicle's archive; follows the bag with a
+                                 progress bar until it is received and verified (``--no-wait``: not)
+``status TRANSFER [--follow]``   where a transfer is (``--json`` for scripts)
+``check-identity TRANSFER --vin V --engine-number E --colour C --photo FILE...``
+                                 what the clerk saw of the car; exits 1 naming each mismatch
+``accept TRANSFER``              register the car here under a new plate (the source releases it)
+``refuse TRANSFER --reason R``   the car goes back to its province
+
+Connection: ``--hub HOST:PORT --ca CA.pem --cert NAME.cert.pem --key NAME.key.pem`` (or
+``$TONGJIAN_CLERK_HUB``, ``_CA``, ``_CERT``, ``_KEY``); ``--insecure`` for a plaintext demo hub.
+Exit status: 0 done; 1 the transfer was refused or expired, or the identity did not match; 2 the
+hub refused the call or could not be reached (one line on stderr naming why).
 """
 
 from __future__ import annotations
@@ -15,12 +32,16 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from tongjian.cli import CommandError
+from tongjian.commands.archive_transfer import register_transfer_actions
 from tongjian.commands.hub import DATABASE_URL_VARIABLE, database_error, default_database_url, open_store
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    archive = commands.add_parser("archive", help="a vehicle's archive for transfer: export and check")
+    archive = commands.add_parser(
+        "archive", help="a vehicle's archive: export and check a bag; transfer it between provinces"
+    )
     actions = archive.add_subparsers(dest="action", required=True, metavar="ACTION")
+    register_transfer_actions(actions)
 
     export = actions.add_parser("export", help="write a vehicle's whole file as a signed BagIt bag")
     export.add_argument("vin", metavar="VIN")

@@ -101,6 +101,8 @@ def _demo(args: argparse.Namespace) -> int:
             _print_journeys(console, result.journeys)
         if result.labels is not None:
             _print_labels(console, result.labels, keep)
+        if result.transfer is not None:
+            _print_transfer(console, result.transfer)
         for item in result.aborted:
             console.print(f"[red]lane {item.lane}: {item.vehicle.plate} aborted: {item.error}[/red]")
         if result.report_png is not None:
@@ -231,3 +233,17 @@ def _print_labels(console: Any, labels: Any, keep: bool) -> None:
             "VALID" if check.valid else "; ".join(f"{p.fault.value}: {p.detail}" for p in check.problems)
         )
         console.print(f"  {name}: {verdict}")
+
+
+def _print_transfer(console: Any, transfer: Any) -> None:
+    console.print(
+        f"archive transfer (异地转籍) of {transfer.old_plate} ({transfer.vin}), Chongqing -> Sichuan, "
+        f"transfer {transfer.transfer_id or '-'}:"
+    )
+    for moment, text in transfer.steps:
+        console.print(f"  {_clock(moment)}  {text}")
+    if transfer.problem is not None:
+        console.print(f"  [red]{transfer.problem}[/red]")
+    elif transfer.steps:
+        seconds = (transfer.steps[-1][0] - transfer.steps[0][0]).total_seconds()
+        console.print(f"  {transfer.old_plate} -> {transfer.new_plate} in {seconds:.1f} s")

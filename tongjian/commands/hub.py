@@ -156,6 +156,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--directory-ttl", type=float, default=900.0, help="seconds a signed station directory is valid (900)"
     )
     federation.add_argument(
+        "--archive-dir",
+        type=Path,
+        help="archive transfers between provinces (tongjian archive request ...): archives in transit kept here",
+    )
+    federation.add_argument(
+        "--transfer-days",
+        type=float,
+        default=30.0,
+        help="days an archive transfer may take before it expires and the car goes back (30)",
+    )
+    federation.add_argument(
         "--forward-lease",
         type=float,
         default=60.0,
@@ -362,6 +373,7 @@ def _serve(args: argparse.Namespace) -> int:
         audit_checkpoint_interval_s=args.audit_checkpoint_interval,
         witness_interval_s=args.witness_interval,
         federation=_federation(args),
+        archive_transfer=_archive_transfer(args),
         review=_review_config(args),
         review_screen_interval_s=args.review_interval or None,
         check_mode=CheckMode(args.check_mode),
@@ -439,6 +451,25 @@ def _federation(args: argparse.Namespace) -> Any:
             ack_timeout_s=min(30.0, args.forward_lease / 2),
         ),
     )
+
+
+def _archive_transfer(args: argparse.Namespace) -> Any:
+    """Archive transfer settings (``--archive-dir``, with federation); None without it."""
+    from datetime import timedelta
+
+    from hub.transfer_driver import TransferSettings
+
+    if args.archive_dir is None:
+        return None
+    if args.hub_key is None:
+        raise CommandError("--archive-dir needs federation (--hub-key and --national-key)")
+    if not 0.01 <= args.transfer_days <= 365:
+        raise CommandError(f"--transfer-days {args.transfer_days:g}: must be 0.01..365")
+    try:
+        args.archive_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CommandError(f"--archive-dir {args.archive_dir}: {error.strerror or error}") from error
+    return TransferSettings(archive_dir=args.archive_dir, ttl=timedelta(days=args.transfer_days))
 
 
 def _refuse_a_busy_port(address: str) -> None:

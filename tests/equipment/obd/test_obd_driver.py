@@ -7,8 +7,10 @@ step), so most tests fix the protocol as a lane file may ("6"); one runs the aut
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -134,6 +136,50 @@ async def test_an_adapter_pulled_mid_check_is_disconnected_not_a_silent_vehicle(
             with pytest.raises(DeviceDisconnected, match="0101"):
                 await session.status()
     finally:
+        simulator.stop()
+
+
+class _PlugBackWhenPythonObdNotices(logging.Handler):
+    """Plugs the adapter back the moment python-OBD has closed the failed port (it logs after closing)."""
+
+    def __init__(self, simulator: ObdSimulator) -> None:
+        super().__init__(logging.CRITICAL)
+        self.simulator = simulator
+        self.replugged_to: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.replugged_to is None and record.getMessage().startswith("Device disconnected"):
+            self.simulator.replug()
+            self.replugged_to = self.simulator.path
+
+
+async def test_an_adapter_pulled_and_back_during_initialisation_is_disconnected(tmp_path: Path) -> None:
+    """Pulled during python-OBD's pause after ATZ, back the moment python-OBD closed the old port: the
+    new pty gets the freed device number, so the link points where it did. The failed init is still a
+    bench gone away (the lane retries), not an adapter that does not answer (the lane aborts the visit)
+    - a diesel's visit was aborted so in CI under load."""
+    from equipment.errors import DeviceDisconnected
+
+    simulator = ObdSimulator(ObdScenario.mil_off(VIN))
+    adapter = ObdAdapter(ObdConfig(simulator.start(tmp_path / "obd"), protocol="6", answer_timeout_s=0.5))
+    first_device = simulator.path
+    plug_back = _PlugBackWhenPythonObdNotices(simulator)
+    python_obd_log = logging.getLogger("obd.elm327")
+    python_obd_log.addHandler(plug_back)
+
+    async def pull() -> None:
+        await asyncio.sleep(0.4)  # inside python-OBD's 1 s pause after ATZ
+        simulator.unplug()
+
+    try:
+        pulling = asyncio.create_task(pull())
+        with pytest.raises(DeviceDisconnected, match="during initialisation"):
+            async with adapter.connect():
+                pass
+        await pulling
+        assert plug_back.replugged_to == first_device, "the race this test is about did not happen"
+    finally:
+        python_obd_log.removeHandler(plug_back)
         simulator.stop()
 
 

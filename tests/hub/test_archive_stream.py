@@ -1,0 +1,130 @@
+"""The bag on the wire: safe file lists (property-tested parser), chunks from any position, and a
+staging directory that resumes from the last confirmed position and refuses bytes out of place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hub.archive_exchange import parse_transfer_id
+from hub.archive_stream import (
+    ArchiveStreamError,
+    BadBagPath,
+    BagFile,
+    ChunkOutOfPlace,
+    Position,
+    StagingBag,
+    bag_files,
+    parse_bag_path,
+    parse_file_list,
+    read_chunks,
+)
+
+_PART = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\:\0"), min_size=1, max_size=12
+)
+
+
+@settings(deadline=None)
+@given(st.lists(_PART, min_size=1, max_size=6))
+def test_a_path_of_ordinary_parts_parses_as_itself(parts: list[str]) -> None:
+    path = "/".join(parts)
+    if any(part in (".", "..") for part in parts) or any(not c.isprintable() for c in path):
+        with pytest.raises(BadBagPath):
+            parse_bag_path(path)
+    else:
+        assert parse_bag_path(path) == path
+
+
+@settings(deadline=None)
+@given(st.text(max_size=40))
+def test_any_text_parses_or_is_refused_naming_it_and_never_leaves_the_bag(text: str) -> None:
+    try:
+        parsed = parse_bag_path(text)
+    except BadBagPath as error:
+        assert repr(text) in str(error)
+        return
+    resolved = (Path("/bag") / parsed).resolve()
+    assert resolved.is_relative_to(Path("/bag")) and resolved != Path("/bag")
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("", "empty"),
+        ("/etc/passwd", "absolute"),
+        ("data/../../x", "'..' part"),
+        ("data//x", "empty"),
+        ("data\\x", "contains"),
+        ("a" * 600, "at most"),
+    ],
+)
+def test_unsafe_paths_are_refused_saying_why(path: str, words: str) -> None:
+    with pytest.raises(BadBagPath, match=words):
+        parse_bag_path(path)
+
+
+def test_a_file_list_with_duplicates_or_a_file_used_as_directory_is_refused() -> None:
+    with pytest.raises(BadBagPath, match="twice"):
+        parse_file_list([("data/a", 1), ("data/a", 2)])
+    with pytest.raises(BadBagPath, match="both a file and a directory"):
+        parse_file_list([("data/a", 1), ("data/a/b", 2)])
+    with pytest.raises(BadBagPath, match="size"):
+        parse_file_list([("data/a", -1)])
+    assert parse_file_list([("bagit.txt", 3)]) == [BagFile("bagit.txt", 3)]
+
+
+@settings(deadline=None)
+@given(st.text(max_size=40))
+def test_transfer_ids_are_canonical_uuids(text: str) -> None:
+    try:
+        assert parse_transfer_id(text) == text
+    except ValueError as error:
+        assert repr(text) in str(error)
+
+
+def _bag(tmp_path: Path) -> tuple[Path, list[BagFile]]:
+    bag = tmp_path / "bag"
+    (bag / "data").mkdir(parents=True)
+    (bag / "bagit.txt").write_bytes(b"BagIt-Version: 1.0\n")
+    (bag / "data" / "empty").write_bytes(b"")
+    (bag / "data" / "photo.jpg").write_bytes(os.urandom(10_000))
+    return bag, bag_files(bag)
+
+
+def test_chunks_from_any_position_rebuild_the_bag_through_a_resumed_staging(tmp_path: Path) -> None:
+    bag, files = _bag(tmp_path)
+    assert [f.path for f in files] == ["bagit.txt", "data/empty", "data/photo.jpg"]
+    staging = StagingBag(tmp_path / "staging", files, Position(0, 0))
+    chunks = read_chunks(bag, files, Position(0, 0), chunk_bytes=1000)
+    for index, offset, data in chunks:
+        staging.write(index, offset, data)
+        if staging.position == Position(2, 4000):
+            break
+    confirmed = staging.sync()
+    # More arrives but is never confirmed: a restart cuts it away and resumes at the confirmed point.
+    staging.write(*next(chunks))
+    staging.close()
+    resumed = StagingBag(tmp_path / "staging", files, confirmed)
+    assert (tmp_path / "staging" / "data/photo.jpg").stat().st_size == 4000
+    for index, offset, data in read_chunks(bag, files, confirmed, chunk_bytes=1000):
+        resumed.write(index, offset, data)
+    resumed.sync()
+    assert resumed.complete and resumed.bytes_before(resumed.position) == sum(f.size for f in files)
+    for file in files:
+        assert (tmp_path / "staging" / file.path).read_bytes() == (bag / file.path).read_bytes()
+
+
+def test_bytes_out_of_place_are_refused(tmp_path: Path) -> None:
+    bag, files = _bag(tmp_path)
+    staging = StagingBag(tmp_path / "staging", files, Position(0, 0))
+    with pytest.raises(ChunkOutOfPlace, match="expected file 0 offset 0"):
+        staging.write(0, 5, b"x")
+    with pytest.raises(ChunkOutOfPlace, match="bytes sent"):
+        staging.write(0, 0, b"x" * 100)
+    with pytest.raises(ArchiveStreamError, match="past its"):
+        list(read_chunks(bag, files, Position(0, 999)))
