@@ -65,6 +65,7 @@ from hub.review_queue import RejectionHook, ReviewConfig, ReviewQueue, screen_pe
 from hub.review_service import SERVICE_NAME as REVIEW_SERVICE
 from hub.review_service import register_review_service
 from hub.store import HubStore
+from hub.transfer_desk import TransferDesk
 from hub.transfer_driver import TransferDriver, TransferSettings
 from hub.trust_list import ProvinceHubEntry, hub_signer
 from hub.vehicle_standing import StandingBook
@@ -253,7 +254,7 @@ class HubServer:
         self.label_issuer: LabelIssuer | None = None
         self._forwarder: Forwarder | None = None
         self._console: AsgiServer | None = None
-        self._transfers: TransferDriver | None = None
+        self.transfer_desk: TransferDesk | None = None  # archive transfers: the clerks' desk
 
     @property
     def port(self) -> int:
@@ -402,7 +403,7 @@ class HubServer:
                 stack.push_async_callback(_stop_step, "the forwarder", forwarder.close)
                 self._forwarder = forwarder
                 if config.archive_transfer is not None:
-                    self._transfers, names = start_archive_transfer(
+                    self.transfer_desk, names = start_archive_transfer(
                         server,
                         stack,
                         self.store,
@@ -492,6 +493,7 @@ class HubServer:
             staff=StaffDirectory(self.store.database),
             sessions=SessionBook(self.store.database, config.console_session_ttl, config.clock),
             national_key=config.federation.national_key if config.federation is not None else None,
+            transfers=self.transfer_desk,
             clock=config.clock,
             secure_cookies=config.console_tls is not None,
         )
@@ -574,9 +576,9 @@ class HubServer:
     @property
     def transfers(self) -> TransferDriver:
         """The archive transfer driver (``HubConfig.archive_transfer`` with federation)."""
-        if self._transfers is None:
+        if self.transfer_desk is None:
             raise RuntimeError("the hub is not started with federation and archive_transfer")
-        return self._transfers
+        return self.transfer_desk.driver
 
     @property
     def forwarder(self) -> Forwarder:

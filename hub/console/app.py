@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from hub.console import csrf, dashboard_pages, registry_pages, review_pages, station_pages
+from hub.console import csrf, dashboard_pages, registry_pages, review_pages, station_pages, transfer_pages
 from hub.console.csrf import CsrfRefused
 from hub.console.sign_in_guard import SignInDelayed, SignInGuard
 from hub.console.web import (
@@ -115,6 +115,7 @@ def console_app(services: ConsoleServices, clock: Callable[[], float] = time.mon
         *review_pages.routes(),
         *registry_pages.routes(),
         *station_pages.routes(),
+        *transfer_pages.routes(),
         Mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static"),
     ]
     app = Starlette(

@@ -37,6 +37,7 @@ class Permission(StrEnum):
     REVOKE_LABEL = "revoke_label"
     STATIONS = "stations"  # stations and their keys
     REVOKE_KEY = "revoke_key"
+    TRANSFERS = "transfers"  # archive transfers in and out: request, identity check, accept, refuse
 
 
 _ALL = frozenset(StaffRole)
@@ -53,6 +54,8 @@ PERMISSIONS: Mapping[Permission, frozenset[StaffRole]] = {
     ),
     Permission.STATIONS: frozenset({StaffRole.ADMIN}),
     Permission.REVOKE_KEY: frozenset({StaffRole.ADMIN}),
+    # The register moves a vehicle: its clerks (the same role the gRPC ArchiveTransfer service takes).
+    Permission.TRANSFERS: frozenset({StaffRole.REGISTRY_CLERK}),
 }
 
 _ACTORS = {StaffRole.REVIEWER: ReviewActor.REVIEWER, StaffRole.SENIOR_REVIEWER: ReviewActor.SENIOR_REVIEWER}

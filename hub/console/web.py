@@ -28,6 +28,7 @@ from hub.errors import HubError
 from hub.label_book import LabelRegistry
 from hub.review_queue import ReviewQueue
 from hub.store import HubStore
+from hub.transfer_desk import TransferDesk
 
 SESSION_COOKIE = "tj_console"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -45,6 +46,7 @@ class ConsoleServices:
     staff: StaffDirectory
     sessions: SessionBook
     national_key: Ed25519PublicKey | None = None
+    transfers: TransferDesk | None = None  # archive transfers, on a federated hub that takes part
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     secure_cookies: bool = False  # True when served over HTTPS (the cookie is then Secure)
 
