@@ -64,6 +64,9 @@
     │   │                          not errors: ``check_bag`` returns them as ``ItemProblem``)
     │   └── MalformedSignatureFile the bag's hub signature tag file does not parse: line and why
     │
+    ├── DeskRefused                a clerk's transfer request refused: invalid, not found or not now
+    │                              (DeskRefusal; hub.transfer_desk, for gRPC and the console alike)
+    │
     │   the staff console (hub.console)
     ├── StaffDirectoryError        a person id, name or role that cannot be used (staff_directory)
     ├── NotSignedIn                no live console session: the page redirects to sign-in (web)
