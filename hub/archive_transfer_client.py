@@ -13,12 +13,13 @@ from collections.abc import AsyncIterator, Sequence
 import grpc
 import grpc.aio
 
+from hub.errors import HubError
 from protos.tongjian.v1 import archive_pb2, archive_pb2_grpc
 
 TransferStatus = archive_pb2.TransferStatus
 
 
-class TransferCallError(Exception):
+class TransferCallError(HubError):
     """The hub refused or could not answer a call; ``code`` says which kind of failure."""
 
     def __init__(self, method: str, code: grpc.StatusCode, message: str) -> None:

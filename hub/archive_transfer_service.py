@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any, NoReturn
 
@@ -24,26 +22,20 @@ import grpc.aio
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from hub.archive_exchange import SERVICE_NAME as EXCHANGE_SERVICE
-from hub.archive_exchange import ArchiveExchangeService, parse_transfer_id
-from hub.archive_stream import ArchiveStreamError, parse_bag_path
+from hub.archive_exchange import ArchiveExchangeService
 from hub.countersign import HubIdentity
 from hub.forwarder import ChannelFactory
-from hub.identity_check import BadObservation, compare_identity, observation
 from hub.store import HubStore
-from hub.transfer_book import End, TransferBook, TransferError, TransferView, UnknownTransfer
-from hub.transfer_driver import SourceRefused, SourceUnreachable, TransferDriver, TransferSettings
-from hub.transfer_states import TransferRole, TransferState, TransferStateError
+from hub.transfer_book import TransferBook, TransferView
+from hub.transfer_desk import DeskRefusal, DeskRefused, IdentityPhoto, TransferDesk
+from hub.transfer_driver import TransferDriver, TransferSettings
+from hub.transfer_states import TransferState
 from hub.trust_list import TrustList
-from inspection.identifiers import InvalidIdentifier, validate_vin
 from pki.grpc_credentials import peer_common_name
 from protos.tongjian.v1 import archive_pb2
 
 SERVICE_NAME = archive_pb2.DESCRIPTOR.services_by_name["ArchiveTransfer"].full_name
-MAX_PHOTOS = 16
-MAX_PHOTO_BYTES = 2 * 1024 * 1024
-MAX_REASON_CHARS = 1000
 FOLLOW_POLL_S = 0.2
-_PROVINCE = re.compile(r"^[1-9][0-9]$")
 # Follow ends when the transfer waits for the clerk or is over.
 _FOLLOW_ENDS = frozenset(
     {
@@ -98,10 +90,10 @@ def _stamp(moment: Any) -> Timestamp:
 
 
 class ArchiveTransferService:
-    def __init__(self, book: TransferBook, driver: TransferDriver, own_province: str) -> None:
-        self._book = book
-        self._driver = driver
-        self._province = own_province
+    """The gRPC edge of ``hub.transfer_desk.TransferDesk``: the clerk is the certificate's person."""
+
+    def __init__(self, desk: TransferDesk) -> None:
+        self._desk = desk
 
     def rpc_handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         unary = grpc.unary_unary_rpc_method_handler
@@ -122,77 +114,31 @@ class ArchiveTransferService:
             },
         )
 
-    # ------------------------------------------------------------ helpers
-
-    async def _view(self, transfer_id: str, context: grpc.aio.ServicerContext[Any, Any]) -> TransferView:
-        try:
-            return await asyncio.to_thread(self._book.get, parse_transfer_id(transfer_id))
-        except ValueError as error:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        except UnknownTransfer as error:
-            await _abort(context, grpc.StatusCode.NOT_FOUND, str(error))
-
-    async def _destination(
-        self, transfer_id: str, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> TransferView:
-        view = await self._view(transfer_id, context)
-        if view.end is not End.DESTINATION:
-            await _abort(
-                context,
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"transfer {transfer_id}: this hub is its source; the clerks of province {view.to_province} decide",
-            )
-        return view
-
-    # ------------------------------------------------------------ Request, Status, Follow
-
     async def request(
         self, request: archive_pb2.TransferRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> archive_pb2.TransferStatus:
-        try:
-            vin = validate_vin(request.vin)
-        except InvalidIdentifier as error:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        source = request.from_province
-        if not _PROVINCE.match(source):
-            await _abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"from_province {source!r}: a GB/T 2260 code, e.g. 50",
-            )
-        if source == self._province:
-            await _abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"from_province {source} is this hub's own province: a transfer comes from another one",
-            )
         clerk = peer_common_name(context) or "clerk (no certificate)"
         try:
-            view = await asyncio.to_thread(self._book.open_request, vin, source, clerk)
-        except TransferError as error:
-            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(error))
-        try:
-            view = await self._driver.offer(view)
-        except SourceRefused as refused:
-            code = (
-                grpc.StatusCode.NOT_FOUND
-                if refused.code is grpc.StatusCode.NOT_FOUND
-                else grpc.StatusCode.FAILED_PRECONDITION
-            )
-            await _abort(context, code, f"transfer {view.transfer_id} refused: {refused}")
-        except SourceUnreachable:
-            pass  # stays REQUESTED; the driver offers it again
+            view = await self._desk.request(request.vin, request.from_province, clerk)
+        except DeskRefused as refused:
+            await _abort(context, _CODES[refused.kind], str(refused))
         return status_message(view)
 
     async def status(
         self, request: archive_pb2.TransferQuery, context: grpc.aio.ServicerContext[Any, Any]
     ) -> archive_pb2.TransferStatus:
-        return status_message(await self._view(request.transfer_id, context))
+        try:
+            return status_message(await self._desk.view(request.transfer_id))
+        except DeskRefused as refused:
+            await _abort(context, _CODES[refused.kind], str(refused))
 
     async def follow(
         self, request: archive_pb2.TransferQuery, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[archive_pb2.TransferStatus]:
-        view = await self._view(request.transfer_id, context)
+        try:
+            view = await self._desk.view(request.transfer_id)
+        except DeskRefused as refused:
+            await _abort(context, _CODES[refused.kind], str(refused))
         last: tuple[object, ...] | None = None
         while True:
             key = (view.state, view.confirmed_bytes, view.total_bytes, view.reason)
@@ -202,111 +148,44 @@ class ArchiveTransferService:
             if view.state in _FOLLOW_ENDS:
                 return
             await asyncio.sleep(FOLLOW_POLL_S)
-            view = await asyncio.to_thread(self._book.get, view.transfer_id)
-
-    # ------------------------------------------------------------ the clerk decides
+            view = await asyncio.to_thread(self._desk.book.get, view.transfer_id)
 
     async def check_identity(
         self, request: archive_pb2.IdentityObservation, context: grpc.aio.ServicerContext[Any, Any]
     ) -> archive_pb2.TransferStatus:
-        view = await self._destination(request.transfer_id, context)
-        try:
-            seen = observation(request.vin, request.engine_number, request.colour)
-        except BadObservation as error:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        if not request.photos:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "photos: at least one photo of the car")
-        if len(request.photos) > MAX_PHOTOS:
-            await _abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"photos: {len(request.photos)}, at most {MAX_PHOTOS}",
-            )
-        for index, photo in enumerate(request.photos):
-            problem = None
-            if len(photo.content) > MAX_PHOTO_BYTES:
-                problem = f"{len(photo.content)} bytes, at most {MAX_PHOTO_BYTES}"
-            elif not photo.content:
-                problem = "empty"
-            elif "/" in photo.name:
-                problem = "a name, not a path"
-            else:
-                try:
-                    parse_bag_path(photo.name)
-                except ArchiveStreamError as error:
-                    problem = str(error)
-            if problem is not None:
-                await _abort(
-                    context,
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"photo {index + 1} ({photo.name!r}): {problem}",
-                )
-        if view.state is not TransferState.RECEIVED or view.archive_vehicle is None:
-            await _abort(
-                context,
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"transfer {view.transfer_id} is {view.state.value}: the identity is checked once the archive is received",
-            )
-        result = compare_identity(seen, view.archive_vehicle)
         clerk = peer_common_name(context) or "clerk (no certificate)"
-        photos = await asyncio.to_thread(self._save_photos, view.transfer_id, list(request.photos))
+        photos = [IdentityPhoto(photo.name, photo.content) for photo in request.photos]
         try:
-            view = await asyncio.to_thread(
-                self._book.record_identity, view.transfer_id, clerk, seen, result, photos
+            view = await self._desk.check_identity(
+                request.transfer_id, clerk, request.vin, request.engine_number, request.colour, photos
             )
-        except (TransferError, TransferStateError) as error:
-            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(error))
+        except DeskRefused as refused:
+            await _abort(context, _CODES[refused.kind], str(refused))
         return status_message(view)
-
-    def _save_photos(self, transfer_id: str, photos: list[archive_pb2.IdentityPhoto]) -> list[dict[str, Any]]:
-        directory = self._driver.settings.incoming / transfer_id / "identity"
-        directory.mkdir(parents=True, exist_ok=True)
-        start = len(list(directory.iterdir()))
-        saved: list[dict[str, Any]] = []
-        for number, photo in enumerate(photos, start=start + 1):
-            digest = hashlib.sha256(photo.content).hexdigest()
-            path = directory / f"{number:03d}-{photo.name}"
-            path.write_bytes(photo.content)
-            saved.append(
-                {"name": photo.name, "file": str(path), "sha256": digest, "bytes": len(photo.content)}
-            )
-        return saved
 
     async def accept(
         self, request: archive_pb2.TransferQuery, context: grpc.aio.ServicerContext[Any, Any]
     ) -> archive_pb2.TransferStatus:
-        view = await self._destination(request.transfer_id, context)
         clerk = peer_common_name(context) or "clerk (no certificate)"
         try:
-            view = await asyncio.to_thread(self._book.accept, view.transfer_id, clerk)
-        except (TransferError, TransferStateError) as error:
-            await _abort(
-                context, grpc.StatusCode.FAILED_PRECONDITION, f"transfer {view.transfer_id}: {error}"
-            )
-        self._driver.wake()  # tell the source
-        return status_message(view)
+            return status_message(await self._desk.accept(request.transfer_id, clerk))
+        except DeskRefused as refused:
+            await _abort(context, _CODES[refused.kind], str(refused))
 
     async def refuse(
         self, request: archive_pb2.RefuseRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> archive_pb2.TransferStatus:
-        view = await self._destination(request.transfer_id, context)
-        reason = request.reason.strip()
-        if not reason or len(reason) > MAX_REASON_CHARS:
-            await _abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"reason: 1..{MAX_REASON_CHARS} characters, say why",
-            )
         try:
-            view = await asyncio.to_thread(
-                self._book.refuse, view.transfer_id, TransferRole.REGISTRY_CLERK, reason
-            )
-        except (TransferError, TransferStateError) as error:
-            await _abort(
-                context, grpc.StatusCode.FAILED_PRECONDITION, f"transfer {view.transfer_id}: {error}"
-            )
-        self._driver.wake()
-        return status_message(view)
+            return status_message(await self._desk.refuse(request.transfer_id, request.reason))
+        except DeskRefused as refused:
+            await _abort(context, _CODES[refused.kind], str(refused))
+
+
+_CODES = {
+    DeskRefusal.INVALID: grpc.StatusCode.INVALID_ARGUMENT,
+    DeskRefusal.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    DeskRefusal.PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
+}
 
 
 async def _abort(
@@ -326,9 +205,9 @@ def start_archive_transfer(
     channels: ChannelFactory,
     settings: TransferSettings,
     require_certificate: bool,
-) -> tuple[TransferDriver, list[str]]:
+) -> tuple[TransferDesk, list[str]]:
     """Serve ``ArchiveExchange`` and ``ArchiveTransfer`` on ``server`` and start the driver
-    (stopped by ``stack``); the service names, for reflection."""
+    (stopped by ``stack``); the clerks' desk (its driver inside) and the service names, for reflection."""
     book = TransferBook(store.database, store.vehicles, identity.province, settings.clock, settings.ttl)
     driver = TransferDriver(book, trust, channels, national_key, settings)
     exchange = ArchiveExchangeService(
@@ -341,8 +220,9 @@ def start_archive_transfer(
         settings.clock,
         settings.chunk_bytes,
     )
-    clerks = ArchiveTransferService(book, driver, identity.province)
+    desk = TransferDesk(book, driver, identity.province)
+    clerks = ArchiveTransferService(desk)
     server.add_generic_rpc_handlers((exchange.rpc_handler(), clerks.rpc_handler()))
     driver.start()
     stack.push_async_callback(driver.close)
-    return driver, [EXCHANGE_SERVICE, SERVICE_NAME]
+    return desk, [EXCHANGE_SERVICE, SERVICE_NAME]

@@ -60,9 +60,34 @@
     │   ├── IllegalTransition      no such event in that state (the message lists the allowed ones)
     │   ├── RoleNotAllowed         that role may not cause that event in that state
     │   └── ReasonRequired         a refusal or expiry without a reason
-    └── ArchiveBagError            a bag that cannot be written, or read at all (item problems are
-        │                          not errors: ``check_bag`` returns them as ``ItemProblem``)
-        └── MalformedSignatureFile the bag's hub signature tag file does not parse: line and why
+    ├── ArchiveBagError            a bag that cannot be written, or read at all (item problems are
+    │   │                          not errors: ``check_bag`` returns them as ``ItemProblem``)
+    │   └── MalformedSignatureFile the bag's hub signature tag file does not parse: line and why
+    │
+    ├── TransferError              a transfer operation this hub will not do (hub.transfer_book)
+    │   ├── UnknownTransfer        no transfer of that id here
+    │   ├── WrongEnd               this hub is the other end of the transfer
+    │   ├── TransferAlreadyOpen    a second transfer of a vehicle that has one under way
+    │   ├── VehicleNotTransferable not active at the source, or already registered at the destination
+    │   └── LeaseLost              another hub replica has taken over fetching the bag
+    ├── ArchiveStreamError         a bag's file list or bytes as offered are not acceptable (hub.archive_stream)
+    │   ├── BadBagPath             a path in the bag's file list that is not a bag path
+    │   └── ChunkOutOfPlace        a chunk that is not where the destination expects the next bytes
+    ├── BadObservation             an identity observation that cannot be recorded (hub.identity_check)
+    ├── NoPlatePrefix              no plate prefix for a province (hub.new_plate)
+    ├── SourceRefused              the source hub said no to an offer (hub.transfer_driver)
+    ├── SourceUnreachable          the source hub could not be asked now; asked again later
+    ├── TransferCallError          a clerk's ArchiveTransfer call the hub refused or did not answer
+    │                              (hub.archive_transfer_client; its gRPC code and message)
+    ├── DeskRefused                a clerk's transfer request refused: invalid, not found or not now
+    │                              (DeskRefusal; hub.transfer_desk, for gRPC and the console alike)
+    │
+    │   the staff console (hub.console)
+    ├── StaffDirectoryError        a person id, name or role that cannot be used (staff_directory)
+    ├── NotSignedIn                no live console session: the page redirects to sign-in (web)
+    ├── Forbidden                  the role does not hold the page's permission: 403, audited (web)
+    ├── CsrfRefused                a form without its session's CSRF token: 403, nothing done (csrf)
+    └── SignInDelayed              a sign-in refused unchecked after repeated failures (sign_in_guard)
 
 ``RecordRejected``, ``MalformedStoredVerdict``, ``ForwardRefused``, ``PeerProtocolError``,
 ``ExemptionExchangeError``, the audit tree's errors and the review errors (``hub.review_states``,

@@ -536,3 +536,33 @@ class ArchiveTransfer(Base):
     # Destination: which hub replica fetches the bag, until when (hub.transfer_book.claim_fetch).
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class ConsoleStaff(Base):
+    """A person who signs in to the staff console (``hub.console``): their role and an Argon2id
+    hash of the password the hub issued them (the hash string carries its own parameters)."""
+
+    __tablename__ = "console_staff"
+
+    person_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(Text())
+    # Random per issue: a re-issued or revoked password ends the sessions opened with the old one.
+    stamp: Mapped[str] = mapped_column(String(32))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ConsoleSession(Base):
+    """A signed-in console session, kept in the database so every hub replica knows it. The
+    cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "console_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    stamp: Mapped[str] = mapped_column(String(32))  # the credential's stamp at sign-in
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

@@ -23,8 +23,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
@@ -48,7 +49,7 @@ from hub.forwarder import ChannelFactory, Forwarder, ForwarderSettings
 from hub.group_commit import GroupCommitter
 from hub.ingest_service import SERVICE_NAME, StationIngestService
 from hub.key_directory import KeyDirectory
-from hub.label_book import LabelBook
+from hub.label_book import LabelBook, LabelRegistry
 from hub.label_federation import LabelRegistrations
 from hub.label_issuer import LabelIssuer
 from hub.label_service import SERVICE_NAME as LABELS_SERVICE_NAME
@@ -64,6 +65,7 @@ from hub.review_queue import RejectionHook, ReviewConfig, ReviewQueue, screen_pe
 from hub.review_service import SERVICE_NAME as REVIEW_SERVICE
 from hub.review_service import register_review_service
 from hub.store import HubStore
+from hub.transfer_desk import TransferDesk
 from hub.transfer_driver import TransferDriver, TransferSettings
 from hub.trust_list import ProvinceHubEntry, hub_signer
 from hub.vehicle_standing import StandingBook
@@ -73,6 +75,9 @@ from inspection import InspectionRecord, Verdict
 from inspection.record_limits import MAX_COUNT, Part
 from pki.grpc_credentials import channel_credentials, server_credentials
 from protos.server_port import SERVER_OPTIONS, listen
+
+if TYPE_CHECKING:
+    from hub.console.console_server import AsgiServer
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +160,13 @@ class HubConfig:
     check_mode: CheckMode = CheckMode.THREADS
     check_workers: int | None = None  # None: the number of CPUs, at least 2
     check_batch_max: int = 32
+    # The staff console (hub.console) on "host:port" (port 0 = any), in this process over the same
+    # review queue, labels and store as the gRPC services; None: no console.
+    console_listen: str | None = None
+    console_session_ttl: timedelta = timedelta(hours=8)
+    # HTTPS for the console (PEM files); None: plain HTTP, for a console behind a TLS-terminating
+    # proxy or on a closed network (its cookies are then not marked Secure).
+    console_tls: tuple[Path, Path] | None = None
 
 
 def freeze_startup_heap() -> None:
@@ -241,7 +253,8 @@ class HubServer:
         self.labels: LabelBook | None = None
         self.label_issuer: LabelIssuer | None = None
         self._forwarder: Forwarder | None = None
-        self._transfers: TransferDriver | None = None
+        self._console: AsgiServer | None = None
+        self.transfer_desk: TransferDesk | None = None  # archive transfers: the clerks' desk
 
     @property
     def port(self) -> int:
@@ -259,6 +272,11 @@ class HubServer:
     @property
     def metrics_port(self) -> int | None:
         return self._metrics_port
+
+    @property
+    def console_port(self) -> int | None:
+        """The staff console's bound port (None without ``console_listen``)."""
+        return self._console.port if self._console is not None else None
 
     async def __aenter__(self) -> HubServer:
         await self.start()
@@ -386,7 +404,7 @@ class HubServer:
                 stack.push_async_callback(_stop_step, "the forwarder", forwarder.close)
                 self._forwarder = forwarder
                 if config.archive_transfer is not None:
-                    self._transfers, names = start_archive_transfer(
+                    self.transfer_desk, names = start_archive_transfer(
                         server,
                         stack,
                         self.store,
@@ -452,8 +470,39 @@ class HubServer:
                 self._metrics_port = self.metrics.serve(host, port)
             stack.callback(self.metrics.close)
             self._start_checkpointer(stack)
+            if config.console_listen is not None:
+                await self._start_console(config.console_listen, stack)
             self._running = _Running(stack.pop_all(), health, service)
         log.info("hub for province %s serving on port %d", config.province, self._port)
+
+    async def _start_console(self, listen_on: str, stack: contextlib.AsyncExitStack) -> None:
+        # Imported here: a hub without a console does not load Starlette, Jinja2 and uvicorn.
+        from hub.console.app import console_app
+        from hub.console.console_server import AsgiServer
+        from hub.console.sessions import SessionBook
+        from hub.console.staff_directory import StaffDirectory
+        from hub.console.web import ConsoleServices
+
+        config = self.config
+        services = ConsoleServices(
+            store=self.store,
+            review=self.review,
+            labels=self.labels
+            if self.labels is not None
+            else LabelRegistry(self.store.database, config.clock),
+            province=config.province,
+            staff=StaffDirectory(self.store.database),
+            sessions=SessionBook(self.store.database, config.console_session_ttl, config.clock),
+            national_key=config.federation.national_key if config.federation is not None else None,
+            transfers=self.transfer_desk,
+            clock=config.clock,
+            secure_cookies=config.console_tls is not None,
+        )
+        host, port = split_host_port(listen_on, "console_listen")
+        console = AsgiServer(console_app(services), host, port, tls=config.console_tls)
+        await console.start()
+        stack.push_async_callback(console.stop)
+        self._console = console
 
     def _start_checkpointer(self, stack: contextlib.AsyncExitStack) -> None:
         key = self.audit_checkpoint_key
@@ -528,9 +577,9 @@ class HubServer:
     @property
     def transfers(self) -> TransferDriver:
         """The archive transfer driver (``HubConfig.archive_transfer`` with federation)."""
-        if self._transfers is None:
+        if self.transfer_desk is None:
             raise RuntimeError("the hub is not started with federation and archive_transfer")
-        return self._transfers
+        return self.transfer_desk.driver
 
     @property
     def forwarder(self) -> Forwarder:

@@ -40,6 +40,10 @@ StationAgentError
 │   └── NotAJpeg                not a JPEG
 ├── TooManyAttempts             sign-in throttled after repeated failures (sign_in_throttle)
 ├── InsecureNotAllowed          a plaintext PDA service where TLS is required (pda_service)
+├── PdaRefused                  a sign-in, session or lane scope the PDA service refuses; its kind
+│                               (RefusalKind) names which, gRPC code or HTTP status by the edge (pda_service)
+├── PdaCsrfRefused              a PDA page form without its session's CSRF token: 403, nothing done (pda_web)
+├── HttpServerError             the PDA page's HTTP server could not listen or start: address, why (asgi_server)
 ├── LaneConfigError             a lane file is wrong: file, key and reason (lane_config; also a ValueError)
 └── ReportError                 the inspection report could not be written (inspection_report)
 """

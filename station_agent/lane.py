@@ -149,6 +149,8 @@ class VisitView:
     checked_items: tuple[str, ...]
     photo_count: int
     record: InspectionRecord | None  # set once COMPLETE
+    checks: tuple[VisualCheck, ...] = ()  # every entry, corrections included, in the order taken
+    history: tuple[StateChange, ...] = ()  # every state entered, in order
 
 
 @dataclass(slots=True)
@@ -188,6 +190,8 @@ class _Visit:
             checked_items=tuple(dict.fromkeys(c.item_code for c in self.checks)),
             photo_count=len(self.photos),
             record=self.record,
+            checks=tuple(self.checks),
+            history=tuple(self.history),
         )
 
 

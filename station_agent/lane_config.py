@@ -59,6 +59,7 @@ One TOML file per lane, e.g.::
     directory = "inspectors.sqlite3"
     photo_dir = "photos"
     max_photo_bytes = 8000000
+    web_listen = "0.0.0.0:8071"     # optional: the PDA page for a handheld's browser (HTTPS, same cert)
 
 Every mistake is refused at load, never at 3 a.m. in the middle of a brake test: a missing key, a
 value of the wrong type or range, an unknown key (a typo would otherwise be silently ignored), an
@@ -513,11 +514,22 @@ class PdaConfig:
     photo_dir: _FilePath = Path("photos")
     max_photo_bytes: Annotated[int, Strict(), Field(ge=1024, le=100_000_000)] = 8_000_000
     session_ttl_s: Annotated[float, Strict(), Field(ge=1.0)] = 12 * 3600.0
+    # The PDA page (station_agent.pda_web) on "host:port", HTTPS with cert and key; None: no page.
+    web_listen: _Text | None = None
 
     @field_validator("cert", "key", "directory", "photo_dir")
     @classmethod
     def _relative_to_lane_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
         return _resolve(path, info)
+
+    @field_validator("web_listen")
+    @classmethod
+    def _host_and_port(cls, address: str | None) -> str | None:
+        if address is not None:
+            host, sep, port = address.rpartition(":")
+            if not sep or not host or not port.isdigit() or int(port) > 65535:
+                raise _rule(f"{address!r} is not HOST:PORT")
+        return address
 
     @model_validator(mode="after")
     def _tls_or_insecure(self) -> PdaConfig:

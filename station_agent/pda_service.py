@@ -35,6 +35,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, NoReturn
 
 import grpc
@@ -68,7 +69,7 @@ from station_agent.lane import (
     UnknownRecord,
     VisitView,
 )
-from station_agent.photo_store import JPEG_CONTENT_TYPE, NotAJpeg, PhotoStore, PhotoTooLarge
+from station_agent.photo_store import JPEG_CONTENT_TYPE, NotAJpeg, PhotoStore, PhotoTooLarge, StoredPhoto
 from station_agent.sign_in_throttle import SignInThrottle, TooManyAttempts
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,39 @@ _LANE_STATE = {state: getattr(lane_pb2, f"LANE_STATE_{state.name}") for state in
 
 class InsecureNotAllowed(StationAgentError, ValueError):
     """The PDA service was to listen without TLS credentials, and plaintext was not asked for."""
+
+
+class RefusalKind(StrEnum):
+    """Why the PDA service refused a caller, whatever the transport (gRPC here, HTTP in ``pda_web``)."""
+
+    LOCKED_OUT = "locked_out"  # PERMISSION_DENIED
+    THROTTLED = "throttled"  # RESOURCE_EXHAUSTED
+    WRONG_CREDENTIAL = "wrong_credential"  # UNAUTHENTICATED
+    OTHER_STATION = "other_station"  # PERMISSION_DENIED
+    NO_SESSION = "no_session"  # UNAUTHENTICATED: unknown, expired, revoked or re-issued
+    OUT_OF_SCOPE = "out_of_scope"  # PERMISSION_DENIED: a lane the credential does not name
+    NO_SUCH_LANE = "no_such_lane"  # NOT_FOUND
+    DIRECTORY = "directory"  # UNAVAILABLE: the inspector directory cannot be read
+
+
+class PdaRefused(StationAgentError):
+    """A sign-in, session or scope the PDA service refuses; ``kind`` says which, the message why."""
+
+    def __init__(self, kind: RefusalKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+_REFUSAL_CODES = {
+    RefusalKind.LOCKED_OUT: grpc.StatusCode.PERMISSION_DENIED,
+    RefusalKind.THROTTLED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    RefusalKind.WRONG_CREDENTIAL: grpc.StatusCode.UNAUTHENTICATED,
+    RefusalKind.OTHER_STATION: grpc.StatusCode.PERMISSION_DENIED,
+    RefusalKind.NO_SESSION: grpc.StatusCode.UNAUTHENTICATED,
+    RefusalKind.OUT_OF_SCOPE: grpc.StatusCode.PERMISSION_DENIED,
+    RefusalKind.NO_SUCH_LANE: grpc.StatusCode.NOT_FOUND,
+    RefusalKind.DIRECTORY: grpc.StatusCode.UNAVAILABLE,
+}
 
 
 @dataclass(slots=True)
@@ -134,18 +168,27 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
 
     # --- sessions -------------------------------------------------------------------------------
 
-    async def SignIn(
-        self, request: lane_pb2.SignInRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> lane_pb2.SignInResponse:
-        inspector_id, peer = request.inspector_id, _peer_host(context.peer())
+    # --- sessions (transport-free: the gRPC methods below and the PDA page share them) -----------
+
+    @property
+    def lanes(self) -> dict[int, Lane]:
+        return dict(self._lanes)
+
+    @property
+    def photos(self) -> PhotoStore:
+        return self._photos
+
+    async def sign_in(self, inspector_id: str, credential_text: str, peer: str) -> tuple[str, Session]:
+        """A new session token for a valid credential of this station; ``PdaRefused`` otherwise.
+        ``peer`` is the caller's address without its port (the throttle's second key)."""
         try:
             lockout = await asyncio.to_thread(self._directory.lockout, inspector_id)
         except InspectorDirectoryError as error:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, f"inspector directory: {error}")
+            raise PdaRefused(RefusalKind.DIRECTORY, f"inspector directory: {error}") from error
         if lockout is not None:
             self.sign_in_refusals.labels("locked_out").inc()
-            await context.abort(
-                grpc.StatusCode.PERMISSION_DENIED,
+            raise PdaRefused(
+                RefusalKind.LOCKED_OUT,
                 f"inspector {inspector_id!r} is locked out after {lockout.failures} failed sign-ins;"
                 f" an administrator can lift it: tongjian pda unlock --inspector {inspector_id}"
                 " --directory FILE",
@@ -154,14 +197,12 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
             self.throttle.admit(inspector_id, peer)
         except TooManyAttempts as error:
             self.sign_in_refusals.labels("throttled").inc()
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+            raise PdaRefused(RefusalKind.THROTTLED, str(error)) from error
         try:
             # scrypt is deliberately slow: keep it off the event loop.
-            credential = await asyncio.to_thread(
-                self._directory.authenticate, inspector_id, request.credential
-            )
+            credential = await asyncio.to_thread(self._directory.authenticate, inspector_id, credential_text)
         except InspectorDirectoryError as error:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, f"inspector directory: {error}")
+            raise PdaRefused(RefusalKind.DIRECTORY, f"inspector directory: {error}") from error
         if credential is None:
             self.sign_in_refusals.labels("wrong_credential").inc()
             if self.throttle.locked_out(inspector_id):
@@ -180,12 +221,12 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
                         peer,
                     )
             # One message for unknown inspector and wrong credential: do not say which ids exist.
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "wrong inspector id or credential")
+            raise PdaRefused(RefusalKind.WRONG_CREDENTIAL, "wrong inspector id or credential")
         self.throttle.succeeded(inspector_id, peer)
         if credential.station_id != self.station_id:
             self.sign_in_refusals.labels("other_station").inc()
-            await context.abort(
-                grpc.StatusCode.PERMISSION_DENIED,
+            raise PdaRefused(
+                RefusalKind.OTHER_STATION,
                 f"the credential is for station {credential.station_id or '(none)'}, this is station"
                 f" {self.station_id}: issue one with --station {self.station_id} --lanes ...",
             )
@@ -193,38 +234,38 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         token = secrets.token_hex(32)
         expires_at = datetime.now(UTC) + timedelta(seconds=self._ttl)
         now = time.monotonic()
-        self._sessions[token] = Session(
-            inspector_id, credential.lanes, now + self._ttl, expires_at, credential.stamp, now
-        )
+        session = Session(inspector_id, credential.lanes, now + self._ttl, expires_at, credential.stamp, now)
+        self._sessions[token] = session
         self._drop_expired()
-        stamp = Timestamp()
-        stamp.FromDatetime(expires_at)
-        return lane_pb2.SignInResponse(session_token=token, expires_at=stamp)
+        return token, session
 
     def _drop_expired(self) -> None:
         now = time.monotonic()
         for token in [t for t, s in self._sessions.items() if s.expires_monotonic <= now]:
             del self._sessions[token]
 
-    async def _session(self, token: str, context: grpc.aio.ServicerContext[Any, Any]) -> Session:
+    async def session(self, token: str) -> Session:
+        """The live session of ``token``; ``PdaRefused`` (NO_SESSION) if unknown, expired, or its
+        credential was revoked or re-issued since."""
         # A plain dict lookup: timing can at best hint at a prefix of a 256-bit random token.
         session = self._sessions.get(token) if token else None
         now = time.monotonic()
         if session is None or session.expires_monotonic <= now:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "unknown or expired session: sign in again")
+            raise PdaRefused(RefusalKind.NO_SESSION, "unknown or expired session: sign in again")
         if now - session.checked_monotonic >= self._recheck_s:
             # Revoking (or re-issuing) a credential must end its sessions too, not only new sign-ins.
             try:
                 stamp = await asyncio.to_thread(self._directory.credential_stamp, session.inspector_id)
             except InspectorDirectoryError as error:
-                await context.abort(grpc.StatusCode.UNAVAILABLE, f"inspector directory: {error}")
+                raise PdaRefused(RefusalKind.DIRECTORY, f"inspector directory: {error}") from error
             if stamp != session.credential_stamp:
                 self._sessions.pop(token, None)
-                await context.abort(
-                    grpc.StatusCode.UNAUTHENTICATED, "credential revoked or re-issued: sign in again"
-                )
+                raise PdaRefused(RefusalKind.NO_SESSION, "credential revoked or re-issued: sign in again")
             session.checked_monotonic = now
         return session
+
+    def sign_out(self, token: str) -> None:
+        self._sessions.pop(token, None)
 
     # --- lanes and records ----------------------------------------------------------------------
 
@@ -237,24 +278,80 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
             return lane
         raise UnknownRecord(record_id)
 
-    async def _lane(self, number: int, session: Session, context: grpc.aio.ServicerContext[Any, Any]) -> Lane:
+    def lane(self, number: int, session: Session) -> Lane:
+        """Lane ``number``, if the session may act on it (``PdaRefused`` otherwise)."""
         lane = self._lanes.get(number)
         if lane is None:
             known = ", ".join(str(n) for n in sorted(self._lanes))
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no lane {number} here (lanes: {known})")
-        await _in_scope(session, number, context)
+            raise PdaRefused(RefusalKind.NO_SUCH_LANE, f"no lane {number} here (lanes: {known})")
+        _check_scope(session, number)
         return lane
+
+    def record_lane(self, record_id: str, session: Session) -> Lane:
+        """The lane holding ``record_id`` (``UnknownRecord`` if none), if the session may act on it."""
+        lane = self._lane_of(record_id)
+        _check_scope(session, lane.number, f"record {record_id} is in lane {lane.number}: ")
+        return lane
+
+    async def add_photo(self, session: Session, record_id: str, item_code: str, data: bytes) -> StoredPhoto:
+        """Store a complete photo and reference it from the visit: the lane's checks run before and
+        again after the bytes are written (``LaneError``, ``PhotoError`` or ``PdaRefused``)."""
+        lane = self.record_lane(record_id, session)
+        async with self._photo_slot:
+            # Again, now that the photo is here: the visit may have filled up or ended meanwhile,
+            # and a photo the record cannot take is not written at all.
+            lane.check_can_add_photo(record_id, item_code)
+            stored = await asyncio.to_thread(self._photos.put, data)
+            # The visit may have been completed while the bytes were being written. Then the
+            # stored file is unreferenced, but complete and content-addressed (possibly shared).
+            lane.add_photo(
+                record_id,
+                PhotoRef(
+                    sha256=stored.sha256,
+                    content_type=JPEG_CONTENT_TYPE,
+                    size_bytes=stored.size_bytes,
+                    item_code=item_code,
+                ),
+            )
+        return stored
+
+    # --- the gRPC methods -----------------------------------------------------------------------
+
+    async def SignIn(
+        self, request: lane_pb2.SignInRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> lane_pb2.SignInResponse:
+        try:
+            token, session = await self.sign_in(
+                request.inspector_id, request.credential, _peer_host(context.peer())
+            )
+        except PdaRefused as refusal:
+            await _abort_refused(refusal, context)
+        stamp = Timestamp()
+        stamp.FromDatetime(session.expires_at)
+        return lane_pb2.SignInResponse(session_token=token, expires_at=stamp)
+
+    async def _session(self, token: str, context: grpc.aio.ServicerContext[Any, Any]) -> Session:
+        try:
+            return await self.session(token)
+        except PdaRefused as refusal:
+            await _abort_refused(refusal, context)
+
+    async def _lane(self, number: int, session: Session, context: grpc.aio.ServicerContext[Any, Any]) -> Lane:
+        try:
+            return self.lane(number, session)
+        except PdaRefused as refusal:
+            await _abort_refused(refusal, context)
 
     async def _record_lane(
         self, record_id: str, session: Session, context: grpc.aio.ServicerContext[Any, Any]
     ) -> Lane:
         """The lane holding ``record_id``, if the session may act on it."""
         try:
-            lane = self._lane_of(record_id)
+            return self.record_lane(record_id, session)
         except LaneError as error:
             await _abort_for(error, context)
-        await _in_scope(session, lane.number, context, f"record {record_id} is in lane {lane.number}: ")
-        return lane
+        except PdaRefused as refusal:
+            await _abort_refused(refusal, context)
 
     async def CheckIn(
         self, request: lane_pb2.CheckInRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -344,32 +441,16 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
                     f"photo larger than the limit of {self._photos.max_bytes} bytes",
                 )
-        async with self._photo_slot:
-            try:
-                # Again, now that the photo is here: the visit may have filled up or ended meanwhile,
-                # and a photo the record cannot take is not written at all.
-                lane.check_can_add_photo(header.record_id, header.item_code)
-                stored = await asyncio.to_thread(self._photos.put, bytes(data))
-            except LaneError as error:
-                await _abort_for(error, context)
-            except PhotoTooLarge as error:
-                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
-            except NotAJpeg as error:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-            try:
-                # The visit may have been completed while the bytes were being written. Then the
-                # stored file is unreferenced, but complete and content-addressed (possibly shared).
-                lane.add_photo(
-                    header.record_id,
-                    PhotoRef(
-                        sha256=stored.sha256,
-                        content_type=JPEG_CONTENT_TYPE,
-                        size_bytes=stored.size_bytes,
-                        item_code=header.item_code,
-                    ),
-                )
-            except LaneError as error:
-                await _abort_for(error, context)
+        try:
+            stored = await self.add_photo(session, header.record_id, header.item_code, bytes(data))
+        except LaneError as error:
+            await _abort_for(error, context)
+        except PhotoTooLarge as error:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+        except NotAJpeg as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except PdaRefused as refusal:
+            await _abort_refused(refusal, context)
         return lane_pb2.UploadPhotoResponse(sha256=stored.sha256, size_bytes=stored.size_bytes)
 
     async def Complete(
@@ -434,15 +515,17 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         return lane_pb2.GetLaneStatusResponse(station_id=lane.station_id, lane=lane.number, benches=benches)
 
 
-async def _in_scope(
-    session: Session, lane: int, context: grpc.aio.ServicerContext[Any, Any], what: str = ""
-) -> None:
+def _check_scope(session: Session, lane: int, what: str = "") -> None:
     if lane not in session.lanes:
         allowed = ", ".join(str(n) for n in sorted(session.lanes)) or "none"
-        await context.abort(
-            grpc.StatusCode.PERMISSION_DENIED,
+        raise PdaRefused(
+            RefusalKind.OUT_OF_SCOPE,
             f"{what}inspector {session.inspector_id}'s credential covers lanes {allowed}, not lane {lane}",
         )
+
+
+async def _abort_refused(refusal: PdaRefused, context: grpc.aio.ServicerContext[Any, Any]) -> NoReturn:
+    await context.abort(_REFUSAL_CODES[refusal.kind], str(refusal))
 
 
 def _peer_host(peer: str) -> str:

@@ -103,6 +103,8 @@ class Station:
         self.metrics = AgentMetrics()
         self.lanes: list[Lane] = []
         self.pda_port: int | None = None
+        self.pda_web_port: int | None = None  # the PDA page's, with [pda] web_listen
+        self.pda_web_scheme = "https"
         self.inspectors: InspectorDirectory | None = None
         self.photos: PhotoStore | None = None
         self._stack = AsyncExitStack()
@@ -189,6 +191,22 @@ class Station:
             )
             self._stack.push_async_callback(server.stop, 5.0)
             log.info("PDA lane service on %s (port %d)", pda.listen, self.pda_port)
+            if pda.web_listen is not None:
+                from station_agent.asgi_server import AsgiServer
+                from station_agent.pda_web import pda_app
+
+                host, _, port = pda.web_listen.rpartition(":")
+                page = AsgiServer(
+                    pda_app(service, secure_cookies=pda.cert is not None),
+                    host.strip("[]"),
+                    int(port),
+                    cert=pda.cert,
+                    key=pda.key,
+                )
+                await page.start()
+                self._stack.push_async_callback(page.stop)
+                self.pda_web_port = page.port
+                self.pda_web_scheme = page.scheme
 
     def lane(self, number: int) -> Lane:
         for lane in self.lanes:

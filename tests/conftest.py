@@ -170,3 +170,7 @@ def station_key(tmp_path: Path) -> StationKey:
 @pytest.fixture
 def signer(station_key: StationKey) -> RecordSigner:
     return RecordSigner.from_pem_file(station_key.station_id, station_key.private_path)
+
+
+# The browser tests' fixtures (Debian's Chromium, a loop thread for servers, screenshots).
+from tests.browser_rig import chromium, chromium_endpoint, loop_thread, screens  # noqa: E402, F401

@@ -76,6 +76,7 @@ class ProvinceHub:
     # Every record sampled for review and screened at once: tests that reject one need it queued.
     review: ReviewConfig = field(default_factory=lambda: ReviewConfig(sample_rate=1.0, settle=timedelta(0)))
     archive_transfer: TransferSettings | None = None  # archive transfers, archives kept here
+    console_listen: str | None = None  # the staff console (hub.console), e.g. "127.0.0.1:0"
     server: HubServer | None = None
 
     def config(self) -> HubConfig:
@@ -88,6 +89,7 @@ class ProvinceHub:
             audit_checkpoint_interval_s=self.audit_interval_s,
             witness_interval_s=self.witness_interval_s,
             archive_transfer=self.archive_transfer,
+            console_listen=self.console_listen,
             federation=FederationConfig(
                 hub_key=self.hub_key,
                 national_key=self.national_public,  # type: ignore[arg-type]

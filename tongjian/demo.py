@@ -24,7 +24,7 @@ import io
 import logging
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -125,6 +125,8 @@ class SimulatedLane:
             pda = (
                 f'[pda]\nlisten = "{pda_listen}"\n{tls}directory = "inspectors.sqlite3"\n'
                 f'photo_dir = "photos"\nmax_photo_bytes = 2000000\n'
+                # The PDA page for a handheld's browser, on a port of its own.
+                f'web_listen = "127.0.0.1:0"\n'
             )
         text = (
             f'station_id = "{self.station_id}"\nlane = {self.number}\nlimit_set = "b"\n\n'
@@ -360,6 +362,10 @@ class DemoResult:
     report_png: Path | None = None
     journeys: list[Journey] = field(default_factory=list)
     labels: LabelDemo | None = None
+    # The staff console of the Sichuan hub and a ready sign-in (person id, password) per role.
+    console_url: str | None = None
+    sign_ins: dict[str, tuple[str, str]] = field(default_factory=dict)
+    pda_page_url: str | None = None
     transfer: TransferDemo | None = None
 
     @property
@@ -389,7 +395,10 @@ async def run_demo(
     seed: int = 7,
     progress: Callable[[str], None] = lambda text: None,
     render_report: bool = True,
+    stay: Callable[[], Awaitable[None]] | None = None,
 ) -> DemoResult:
+    """Run it; with ``stay`` the hubs, the console, the station and its PDA page keep serving, after
+    the vehicles are inspected and delivered, until ``stay`` returns (``tongjian demo --stay``)."""
     from pki.authority import Role, init_ca, issue
 
     started = time.monotonic()
@@ -402,7 +411,7 @@ async def run_demo(
     signing_key, public_key, _key_id = write_key_pair(STATION_ID, workdir / "keys")
     national = Ed25519PrivateKey.generate()
     hubs = [
-        _demo_hub(PROVINCE, "Sichuan", workdir, pki_dir, ca.cert_path, national),
+        _demo_hub(PROVINCE, "Sichuan", workdir, pki_dir, ca.cert_path, national, console=True),
         _demo_hub(REGISTRATION_PROVINCE, "Chongqing", workdir, pki_dir, ca.cert_path, national),
     ]
     progress(
@@ -431,6 +440,12 @@ async def run_demo(
             f"national trust list v1 installed at both; station {STATION_ID} enrolled in Sichuan; vehicle "
             "registers imported"
         )
+        console_url = f"http://127.0.0.1:{sichuan.console_port}/"
+        sign_ins = _console_staff(sichuan)
+        progress(
+            f"console: 川 hub staff console on {console_url}; sign in as "
+            + "; ".join(f"{role} {person} / {password}" for role, (person, password) in sign_ins.items())
+        )
 
         def settings_for(lane_paths: Sequence[Path]) -> StationSettings:
             return StationSettings(
@@ -455,6 +470,11 @@ async def run_demo(
             assert station.inspectors is not None and station.pda_port is not None
             credential = station.inspectors.issue(
                 INSPECTOR, name="Li Wei", station_id=STATION_ID, lanes=[1, 2]
+            )
+            pda_page_url = f"{station.pda_web_scheme}://127.0.0.1:{station.pda_web_port}/"
+            progress(
+                f"PDA page: {pda_page_url} (TLS from the demo CA: {ca.cert_path}); sign in as inspector "
+                f"{INSPECTOR} / {credential}"
             )
             pda = Pda(f"127.0.0.1:{station.pda_port}", credential, ca=ca.cert_path)
             await pda.sign_in()
@@ -482,6 +502,13 @@ async def run_demo(
             progress(
                 f"uplink: outbox {'drained' if drained else 'NOT drained'}; the Sichuan hub acknowledged every record"
             )
+            # Into the review queue now (the demo hub screens on demand), for the console's reviewers.
+            await asyncio.to_thread(sichuan.review.screen_all)
+            if stay is not None:
+                progress(
+                    f"serving: console {console_url}, PDA page {pda_page_url}; Ctrl-C to finish the demo"
+                )
+                await stay()
 
         checks = [
             check_record(sichuan.store, item, public_key.read_bytes()) for item in inspected if item.record
@@ -531,6 +558,9 @@ async def run_demo(
         workdir,
         journeys=journeys,
         labels=labels,
+        console_url=console_url,
+        sign_ins=sign_ins,
+        pda_page_url=pda_page_url,
         transfer=transfer,
     )
     if render_report and checks:
@@ -538,8 +568,30 @@ async def run_demo(
     return result
 
 
+def _console_staff(hub: HubServer) -> dict[str, tuple[str, str]]:
+    """One person of each console role on ``hub``: role -> (person id, password)."""
+    from hub.console.roles import StaffRole
+    from hub.console.staff_directory import StaffDirectory
+
+    staff = StaffDirectory(hub.store.database)
+    people = {
+        StaffRole.REVIEWER: "wang.fang",
+        StaffRole.SENIOR_REVIEWER: "zhao.lei",
+        StaffRole.REGISTRY_CLERK: "liu.yang",
+        StaffRole.ADMIN: "chen.jie",
+    }
+    return {role.value: (person, staff.issue(person, role)) for role, person in people.items()}
+
+
 def _demo_hub(
-    province: str, name: str, workdir: Path, pki_dir: Path, ca_cert: Path, national: Ed25519PrivateKey
+    province: str,
+    name: str,
+    workdir: Path,
+    pki_dir: Path,
+    ca_cert: Path,
+    national: Ed25519PrivateKey,
+    *,
+    console: bool = False,
 ) -> _DemoHub:
     from pki.authority import Role, issue
 
@@ -549,6 +601,7 @@ def _demo_hub(
     config = HubConfig(
         database_url=f"sqlite:///{workdir / f'hub-{province}.sqlite3'}",
         province=province,
+        console_listen="127.0.0.1:0" if console else None,
         tls=HubTls(
             cert_pem=hub_files.cert_path.read_bytes(),
             key_pem=hub_files.key_path.read_bytes(),

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,8 @@ async def test_serve_accepts_records_from_a_real_process(
     assert main(["hub", "migrate", "--database-url", url]) == 0
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "tongjian", "hub", "serve", "--insecure", "--listen", "127.0.0.1:0", "--database-url", url],
+        [sys.executable, "-m", "tongjian", "hub", "serve", "--insecure", "--listen", "127.0.0.1:0", "--database-url", url,
+         "--console-listen", "127.0.0.1:0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parents[2],
     )  # fmt: skip
     try:
@@ -111,6 +113,11 @@ async def test_serve_accepts_records_from_a_real_process(
         assert match, (
             f"unexpected first line {line!r}; stderr: {process.stderr.read() if process.stderr else ''}"
         )
+        # The staff console is served by the same process (hub.console).
+        console = re.search(r"console on (http://\S+/)", line)
+        assert console, line
+        with urllib.request.urlopen(console.group(1) + "sign-in", timeout=10) as page:
+            assert page.status == 200 and "Sign in" in page.read().decode()
         store = HubStore(url)
         try:
             store.register_station("50-0001")

@@ -69,8 +69,9 @@ def chongqing_records(make_record: Callable[..., InspectionRecord], count: int) 
 
 
 async def start_rig(
-    databases: Any, tmp_path: Path, make_record: Any, submit: Any, records: int
+    databases: Any, tmp_path: Path, make_record: Any, submit: Any, records: int, *, console: bool = False
 ) -> TransferRig:
+    """The rig; with ``console`` the Sichuan hub serves its staff console too."""
     national = National()
     chongqing = ProvinceHub(
         "50",
@@ -79,7 +80,11 @@ async def start_rig(
         archive_transfer=transfer_settings(tmp_path / "a50"),
     )
     sichuan = ProvinceHub(
-        "51", databases.new("sichuan"), national.public, archive_transfer=transfer_settings(tmp_path / "a51")
+        "51",
+        databases.new("sichuan"),
+        national.public,
+        archive_transfer=transfer_settings(tmp_path / "a51"),
+        console_listen="127.0.0.1:0" if console else None,
     )
     await chongqing.start()
     await sichuan.start()

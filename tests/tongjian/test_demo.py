@@ -16,6 +16,10 @@ pytestmark = pytest.mark.slow
 async def test_every_demo_record_arrives_once_as_signed_with_agreeing_verdicts(tmp_path: Path) -> None:
     result = await run_demo(tmp_path, vehicles=4, seed=3)
     assert not result.aborted
+    # The console and the PDA page were served, with a sign-in for each console role.
+    assert result.console_url is not None and result.console_url.startswith("http://127.0.0.1:")
+    assert set(result.sign_ins) == {"reviewer", "senior-reviewer", "registry-clerk", "admin"}
+    assert result.pda_page_url is not None and result.pda_page_url.startswith("https://127.0.0.1:")
     assert len(result.checks) == 4
     fuels = {str(check.inspected.vehicle.fuel) for check in result.checks}
     assert {"petrol", "diesel"} <= fuels

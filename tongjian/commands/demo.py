@@ -29,6 +29,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--workdir", type=Path, help="keep everything here (default: a temp dir, removed after)"
     )
     demo.add_argument("--verbose", action="store_true", help="log every lane transition and uplink event")
+    demo.add_argument(
+        "--stay",
+        action="store_true",
+        help="after the vehicles are delivered, keep the hubs' staff console and the PDA page serving "
+        "until Ctrl-C",
+    )
     demo.set_defaults(handler=_demo)
 
 
@@ -51,7 +57,15 @@ def _demo(args: argparse.Namespace) -> int:
                 console.log(text)
                 status.update(text)
 
-            result = asyncio.run(run_demo(workdir, vehicles=args.vehicles, seed=args.seed, progress=progress))
+            result = asyncio.run(
+                run_demo(
+                    workdir,
+                    vehicles=args.vehicles,
+                    seed=args.seed,
+                    progress=progress,
+                    stay=_until_interrupted if args.stay else None,
+                )
+            )
         table = Table(title=f"What the Sichuan (川) hub stored ({len(result.checks)} records)")
         for column in (
             "lane",
@@ -96,12 +110,39 @@ def _demo(args: argparse.Namespace) -> int:
             console.print(
                 f"inspection report of the first record: {shown or '(rerun with --workdir to keep it)'}"
             )
+        _print_console(console, result)
         verdict = "[green]all records arrived verified[/green]" if result.ok else "[red]FAILED[/red]"
         console.print(f"{verdict} in {result.elapsed_s:.1f} s")
         return 0 if result.ok else 1
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _until_interrupted() -> None:
+    """Wait for Ctrl-C (SIGINT) or SIGTERM."""
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def _print_console(console: Any, result: Any) -> None:
+    if result.console_url is None:
+        return
+    console.print(f"Staff console of the 川 hub: {result.console_url}")
+    for role, (person, password) in result.sign_ins.items():
+        console.print(f"  {role:<16} {person:<10} {password}")
+    if result.pda_page_url is not None:
+        console.print(f"PDA page of station 51-0001: {result.pda_page_url}")
+    console.print("  (served while the demo ran; `./dev demo --stay` keeps them serving until Ctrl-C)")
 
 
 def _print_journeys(console: Any, journeys: list[Any]) -> None:

@@ -101,6 +101,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--client-ca", type=Path, help="CA that signs station client certificates (PEM)")
     serve.add_argument("--insecure", action="store_true", help="serve plaintext without TLS (tests, demos)")
     serve.add_argument("--metrics-listen", help="HOST:PORT for Prometheus /metrics")
+    serve.add_argument(
+        "--console-listen",
+        help="HOST:PORT for the staff web console (people: `tongjian hub console-staff issue`)",
+    )
+    serve.add_argument(
+        "--console-tls-cert", type=Path, help="serve the console over HTTPS: certificate (PEM)"
+    )
+    serve.add_argument("--console-tls-key", type=Path, help="the console certificate's private key (PEM)")
     serve.add_argument("--province", default="50", help="GB/T 2260 code of the hub's province")
     serve.add_argument("--station-rate", type=float, help="records per second allowed per station")
     serve.add_argument(
@@ -272,6 +280,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     from tongjian.commands import hub_forwards
 
     hub_forwards.register(actions, with_database, FORMATS)
+
+    from tongjian.commands import hub_console
+
+    hub_console.register(actions, with_database)
     _register_federation(actions, with_database)
 
 
@@ -352,6 +364,8 @@ def _serve(args: argparse.Namespace) -> int:
         label_key=label_key,
         station_rate_per_s=args.station_rate,
         metrics_listen=args.metrics_listen,
+        console_listen=args.console_listen,
+        console_tls=_console_tls(args),
         tls=tls,
         insecure_ok=tls is None,
         migrate_schema=False,  # only `tongjian hub migrate` changes the schema
@@ -374,7 +388,13 @@ def _serve(args: argparse.Namespace) -> int:
         async with HubServer(config) as hub:
             freeze_startup_heap()
             metrics = f", metrics on port {hub.metrics_port}" if hub.metrics_port is not None else ""
-            print(f"hub serving on port {hub.port}{metrics}", flush=True)
+            console = (
+                f", console on {'https' if config.console_tls else 'http'}://"
+                f"{args.console_listen.rpartition(':')[0]}:{hub.console_port}/"
+                if hub.console_port is not None
+                else ""
+            )
+            print(f"hub serving on port {hub.port}{metrics}{console}", flush=True)
             await stop.wait()
             await hub.stop(grace=5.0)
 
@@ -548,6 +568,17 @@ def _audit_key(path: Path | None) -> Any:
         return load_private_key(_read(path, "--audit-key"))
     except InvalidKey as error:
         raise CommandError(f"--audit-key {path}: {error}") from error
+
+
+def _console_tls(args: argparse.Namespace) -> tuple[Path, Path] | None:
+    if (args.console_tls_cert is None) != (args.console_tls_key is None):
+        raise CommandError("--console-tls-cert and --console-tls-key go together")
+    if args.console_tls_cert is None:
+        return None
+    for path in (args.console_tls_cert, args.console_tls_key):
+        if not path.is_file():
+            raise CommandError(f"{path}: no such file")
+    return (args.console_tls_cert, args.console_tls_key)
 
 
 def _open(args: argparse.Namespace) -> HubStore:

@@ -6,9 +6,12 @@ the coverage test, so a new setting cannot be added without saying where it goes
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import socket
+import ssl
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -143,7 +146,7 @@ RTU: list[tuple[str, object, Get]] = [
 SCHEDULE = ["limit_sets"]
 PDA = [
     "pda.listen", "pda.cert", "pda.key", "pda.directory", "pda.photo_dir", "pda.max_photo_bytes",
-    "pda.session_ttl_s",
+    "pda.session_ttl_s", "pda.web_listen",
     "pda.insecure",  # the other way to serve, refused without cert and key (tests/.../test_pda_tls_and_scope.py)
 ]  # fmt: skip
 
@@ -212,6 +215,7 @@ async def test_every_lane_file_setting_reaches_the_object_it_configures(
 
 async def test_pda_settings_reach_the_pda_service(tmp_path: Path, station_key: Any) -> None:
     port = _closed_port()
+    web_port = _closed_port()
     rows = [*COMMON, *TCP]
     rows = [(k, _closed_port() if k == "rbt.port" else v, g) for k, v, g in rows]
     init_ca(tmp_path / "ca")
@@ -219,6 +223,7 @@ async def test_pda_settings_reach_the_pda_service(tmp_path: Path, station_key: A
     text = _toml(rows) + (
         f'[pda]\nlisten = "127.0.0.1:{port}"\ndirectory = "people.sqlite3"\nphoto_dir = "pictures"\n'
         "max_photo_bytes = 123456\nsession_ttl_s = 4321.0\n"
+        f'web_listen = "127.0.0.1:{web_port}"\n'
         'cert = "pda-tls/lanes-50-0001.cert.pem"\nkey = "pda-tls/lanes-50-0001.key.pem"\n'
     )
     path = tmp_path / "lane.toml"
@@ -243,6 +248,16 @@ async def test_pda_settings_reach_the_pda_service(tmp_path: Path, station_key: A
                 lane_pb2.SignInRequest(inspector_id="50-0001-07", credential=credential)
             )
         assert abs(reply.expires_at.seconds - time.time() - 4321) < 60
+        # The PDA page, over HTTPS with the same lane-service certificate.
+        assert (station.pda_web_scheme, station.pda_web_port) == ("https", web_port)
+        context = ssl.create_default_context(cafile=str(tmp_path / "ca" / "ca.cert.pem"))
+        context.check_hostname = False  # the certificate names the lane service, not 127.0.0.1
+
+        def fetch() -> str:
+            with urllib.request.urlopen(f"https://127.0.0.1:{web_port}/sign-in", context=context) as page:
+                return str(page.read().decode())
+
+        assert "Inspector sign-in" in await asyncio.to_thread(fetch)
 
 
 def test_the_table_covers_every_setting_the_parser_reads() -> None:
