@@ -8,9 +8,10 @@ chunk."""
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,16 @@ import grpc
 import grpc.aio
 import pytest
 
-from hub.archive_bag import export_bag
+from hub.archive_bag import LABELS_FILE, export_bag
 from hub.archive_transfer_client import TransferCallError
 from hub.countersign import HubIdentity
 from hub.transfer_book import End, TransferBook
 from hub.transfer_driver import verify_transfer_bag
 from hub.transfer_states import TransferState
 from hub.vehicle_register import VehicleStatus
+from hub.vehicle_standing import Standing, StandingBook
 from inspection.identifiers import province_code_of_plate, validate_plate
-from protos.tongjian.v1 import archive_pb2, archive_pb2_grpc
+from protos.tongjian.v1 import archive_pb2, archive_pb2_grpc, labels_pb2, labels_pb2_grpc
 from tests.fault_proxy import FaultProxy, Mode
 from tests.federation_rig import ProvinceHub
 from tests.hub.transfer_rig import TransferRig, start_rig, transfer_settings, wait_until
@@ -440,3 +442,34 @@ async def test_two_replicas_of_the_destination_fetch_a_bag_once(
         assert view.problems == () and view.archive_vehicle is not None
     finally:
         await second.stop()
+
+
+async def test_a_car_with_an_exemption_label_issued_in_another_province_moves(
+    transfer_rig: TransferRig,
+) -> None:
+    """The owner got an exemption label in Sichuan (51) for the Chongqing car: Chongqing records
+    it, signed with Sichuan's key, so the bag Chongqing sends holds a label of another issuer. It
+    verifies with Sichuan's key from the trust list and the transfer goes through."""
+    chongqing = transfer_rig.chongqing
+    StandingBook(chongqing.hub.store.database).set(
+        transfer_rig.vin, Standing(date(2026, 12, 31), True, 0, 0, False)
+    )
+    async with grpc.aio.insecure_channel(transfer_rig.sichuan.endpoint) as channel:
+        exemption = await labels_pb2_grpc.LabelsStub(channel).ApplyExemption(
+            labels_pb2.ExemptionApplication(
+                vin=transfer_rig.vin, plate=transfer_rig.plate, application_date="2024-04-01"
+            ),
+            timeout=10,
+        )
+    assert exemption.granted and exemption.issuer_province == "51", exemption
+    assert chongqing.hub.labels is not None
+    assert [label.token for label in chongqing.hub.labels.by_vin(transfer_rig.vin)] == [exemption.token]
+
+    channel, clerk = transfer_rig.client(transfer_rig.sichuan)
+    async with channel:
+        status = await clerk.request(transfer_rig.vin, "50")
+        seen = [update async for update in clerk.follow(status.transfer_id)]
+    assert seen[-1].state == "received", seen[-1]
+    bag = transfer_rig.sichuan.archive_transfer.incoming / status.transfer_id / "bag"  # type: ignore[union-attr]
+    labels = [json.loads(line)["token"] for line in (bag / LABELS_FILE).read_text().splitlines()]
+    assert labels == [exemption.token]
