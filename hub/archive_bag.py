@@ -4,7 +4,8 @@ What the bag holds (paths relative to the bag)::
 
     bagit.txt, bag-info.txt, manifest-sha256.txt, tagmanifest-sha256.txt   (RFC 8493)
     tongjian-hub-signature.txt            the source hub's signature over tagmanifest-sha256.txt
-    data/vehicle.json                     the register row: vehicle facts, owner reference, status
+    data/vehicle.json                     the register row: vehicle facts, owner reference, engine
+                                          number and colour (null if not recorded), status
     data/station-directory.signeddocument this hub's signed station directory (every key it enrolled)
     data/trust-list.signeddocument        the national trust list the hub held (if any)
     data/peer-directories/<P>.signeddocument  province P's directory, for records P forwarded here
@@ -317,7 +318,9 @@ def _write(
             VEHICLE_FILE,
             _json(
                 {
-                    **vehicle_columns(registered.vehicle, registered.owner_ref),
+                    **vehicle_columns(
+                        registered.vehicle, registered.owner_ref, registered.engine_number, registered.colour
+                    ),
                     "status": registered.status.value,
                     "updated_at": registered.updated_at.isoformat(),
                     "registration_province": identity.province,

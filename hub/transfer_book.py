@@ -52,6 +52,7 @@ from hub.transfer_states import (
 )
 from hub.vehicle_register import VehicleRegister, VehicleStatus
 from inspection import Fuel
+from inspection.register_identity import parse_colour, parse_engine_number
 
 DEFAULT_TTL = timedelta(days=30)
 # The source waits this much longer than the destination before it expires a transfer itself:
@@ -469,10 +470,13 @@ class TransferBook:
                 "seats": int(vehicle["seats"]),
                 "registration_date": date.fromisoformat(str(vehicle["registration_date"])),
                 "facts": dict(vehicle.get("facts") or {}),
+                # The source register's identity fields, read as the register reads them.
+                "engine_number": _optional(vehicle.get("engine_number"), parse_engine_number),
+                "colour": _optional(vehicle.get("colour"), lambda text: parse_colour(text).value),
                 "status": VehicleStatus.ACTIVE.value,
                 "updated_at": now,
             }
-        except (KeyError, ValueError, TypeError) as error:
+        except (KeyError, ValueError, TypeError) as error:  # ValueError: also InvalidRegisterField
             raise TransferError(
                 f"transfer {row.transfer_id}: the archive's register data does not make a register row: {error!r}"
             ) from error
@@ -637,3 +641,12 @@ class TransferBook:
 
 def _audit(session: Session, kind: str, detail: str) -> None:
     append_audit(session.connection(), [AuditEntry(kind, detail)])
+
+
+def _optional(value: object, parse: Callable[[str], str]) -> str | None:
+    """A register identity field of the archive's vehicle.json: null (not recorded) or its text."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not text")
+    return parse(value)

@@ -19,7 +19,7 @@ import grpc
 import grpc.aio
 import pytest
 
-from hub.archive_bag import LABELS_FILE, export_bag
+from hub.archive_bag import LABELS_FILE, VEHICLE_FILE, export_bag
 from hub.archive_transfer_client import TransferCallError
 from hub.countersign import HubIdentity
 from hub.transfer_book import End, TransferBook
@@ -28,6 +28,8 @@ from hub.transfer_states import TransferState
 from hub.vehicle_register import VehicleStatus
 from hub.vehicle_standing import Standing, StandingBook
 from inspection.identifiers import province_code_of_plate, validate_plate
+from inspection.register_identity import BodyColour
+from inspection.vehicle_register_csv import RegisterRow
 from protos.tongjian.v1 import archive_pb2, archive_pb2_grpc, labels_pb2, labels_pb2_grpc
 from tests.fault_proxy import FaultProxy, Mode
 from tests.federation_rig import ProvinceHub
@@ -473,3 +475,40 @@ async def test_a_car_with_an_exemption_label_issued_in_another_province_moves(
     bag = transfer_rig.sichuan.archive_transfer.incoming / status.transfer_id / "bag"  # type: ignore[union-attr]
     labels = [json.loads(line)["token"] for line in (bag / LABELS_FILE).read_text().splitlines()]
     assert labels == [exemption.token]
+
+
+async def test_the_engine_number_and_colour_the_source_registered_are_compared(
+    transfer_rig: TransferRig,
+) -> None:
+    """Chongqing's register records the car's engine number and colour; they travel in the archive,
+    the clerk's different readings are named (field, observed, archived), and the car enters
+    Sichuan's register with them."""
+    source = transfer_rig.chongqing.hub.store.vehicles
+    registered = source.get(transfer_rig.vin)
+    assert registered is not None
+    row = RegisterRow(2, registered.vehicle, registered.owner_ref, "EA211-1234567", BodyColour.BLUE)
+    assert source.import_rows([row], "50").updated == 1
+    channel, clerk = transfer_rig.client(transfer_rig.sichuan)
+    async with channel:
+        status = await clerk.request(transfer_rig.vin, "50")
+        seen = [update async for update in clerk.follow(status.transfer_id)]
+        assert seen[-1].state == "received", seen[-1]
+        bag = transfer_rig.sichuan.archive_transfer.incoming / status.transfer_id / "bag"  # type: ignore[union-attr]
+        archived = json.loads((bag / VEHICLE_FILE).read_text())
+        assert (archived["engine_number"], archived["colour"]) == ("EA211-1234567", "blue")
+
+        wrong = await clerk.check_identity(
+            status.transfer_id, transfer_rig.vin, "EA211-1234568", "白", [PHOTO]
+        )
+        assert wrong.state == "received"
+        assert [(m.field, m.observed, m.archived) for m in wrong.mismatches] == [
+            ("engine_number", "EA211-1234568", "EA211-1234567"),
+            ("colour", "白", "blue"),
+        ]
+        right = await clerk.check_identity(
+            status.transfer_id, transfer_rig.vin, "ea211 1234567", "蓝色", [PHOTO]
+        )
+        assert right.state == "identity_checked" and not right.mismatches
+        assert (await clerk.accept(status.transfer_id)).state == "accepted"
+    moved = transfer_rig.sichuan.hub.store.vehicles.get(transfer_rig.vin)
+    assert moved is not None and (moved.engine_number, moved.colour) == ("EA211-1234567", BodyColour.BLUE)

@@ -809,7 +809,13 @@ def _vehicles_import(args: argparse.Namespace) -> int:
 def _vehicle_json(registered: Any) -> dict[str, Any]:
     from inspection.vehicle_register_csv import COLUMNS, format_row
 
-    cells = dict(zip(COLUMNS, format_row(registered.vehicle, registered.owner_ref), strict=True))
+    cells = dict(
+        zip(
+            COLUMNS,
+            format_row(registered.vehicle, registered.owner_ref, registered.engine_number, registered.colour),
+            strict=True,
+        )
+    )
     return {**cells, "status": registered.status.value, "updated_at": _when(registered.updated_at)}
 
 
