@@ -30,6 +30,7 @@ import os
 import shutil
 import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -52,7 +53,7 @@ from hub.archive_stream import (
 )
 from hub.errors import HubError, UnknownProvince
 from hub.forwarder import ChannelFactory
-from hub.transfer_book import DEFAULT_TTL, End, TransferBook, TransferError, TransferView
+from hub.transfer_book import DEFAULT_TTL, End, TransferBook, TransferError, TransferView, lease_owner
 from hub.transfer_states import TransferRole, TransferState, TransferStateError
 from hub.trust_list import TrustList
 from protos.tongjian.v1 import archive_pb2, archive_pb2_grpc
@@ -93,7 +94,11 @@ class TransferSettings:
     # Replicas sharing one database fetch a bag one at a time: a lease per transfer, renewed with
     # every confirmation; a replica that died loses it after this long.
     fetch_lease_s: float = 60.0
-    replica: str = field(default_factory=lambda: f"{socket.gethostname()}/{os.getpid()}")
+    # Which replica this hub is. A stable id (``hub serve --replica-id``, e.g. the service
+    # instance's name; unique among the live replicas) lets a restarted process take its own
+    # lease back at once; the default, host and pid, is new with every process, so a restarted
+    # one waits for the old lease to lapse.
+    replica: str = field(default_factory=lambda: f"{socket.gethostname()[:32]}/{os.getpid()}")
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @property
@@ -135,6 +140,8 @@ class TransferDriver:
         self._task: asyncio.Task[None] | None = None
         self._receiving: dict[str, asyncio.Task[None]] = {}
         self._closing = False
+        # The lease owner: the replica, and this run of it (``TransferBook.claim_fetch``).
+        self._lease_owner = lease_owner(settings.replica, uuid.uuid4().hex[:12])
 
     # ------------------------------------------------------------ lifecycle
 
@@ -173,7 +180,7 @@ class TransferDriver:
             task = self._receiving.get(view.transfer_id)
             if task is None or task.done():
                 claimed = await _to_thread_to_the_end(
-                    book.claim_fetch, view.transfer_id, self.settings.replica, self._lease
+                    book.claim_fetch, view.transfer_id, self._lease_owner, self._lease
                 )
                 if not claimed:
                     continue  # another replica fetches it
@@ -391,7 +398,7 @@ class TransferDriver:
     def _make_confirmed(self, transfer_id: str, checkpoint: Checkpoint) -> None:
         checkpoint.make_durable()
         self._book.confirm(
-            transfer_id, checkpoint.position, checkpoint.bytes_before, self.settings.replica, self._lease
+            transfer_id, checkpoint.position, checkpoint.bytes_before, self._lease_owner, self._lease
         )
 
     def _confirm(self, view: TransferView, staging: StagingBag) -> None:

@@ -280,8 +280,14 @@ async def test_a_cut_link_and_restarts_of_both_hubs_resume_from_the_last_confirm
     # so the source can send only a flow-control window ahead of what the destination confirmed.
     for hub in (transfer_rig.chongqing, transfer_rig.sichuan):
         assert hub.archive_transfer is not None
+        # A stable replica id and a lease far longer than the test: the restarted Sichuan process
+        # (a new run of the same replica) must take its lease back at once, not wait it out.
         hub.archive_transfer = transfer_settings(
-            hub.archive_transfer.archive_dir, chunk_bytes=1024, confirm_bytes=1024
+            hub.archive_transfer.archive_dir,
+            chunk_bytes=1024,
+            confirm_bytes=1024,
+            replica=f"{hub.province}-replica-1",
+            fetch_lease_s=3600.0,
         )
         await hub.stop()
         await hub.start()
