@@ -340,6 +340,7 @@ def start_archive_transfer(
         require_certificate,
         settings.clock,
         settings.chunk_bytes,
+        settings.message_bytes,
     )
     clerks = ArchiveTransferService(book, driver, identity.province)
     server.add_generic_rpc_handlers((exchange.rpc_handler(), clerks.rpc_handler()))

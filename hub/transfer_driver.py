@@ -21,8 +21,6 @@ kept as evidence), ``identity/`` (the clerk's photos).
 from __future__ import annotations
 
 import asyncio
-import collections
-import concurrent.futures
 import contextlib
 import json
 import logging
@@ -46,6 +44,7 @@ from hub.archive_bag import INFO_DESTINATION, INFO_TRANSFER_ID, INFO_VIN, VEHICL
 from hub.archive_stream import (
     CHUNK_BYTES,
     CONFIRM_BYTES,
+    MESSAGE_BYTES,
     ArchiveStreamError,
     Checkpoint,
     StagingBag,
@@ -53,6 +52,7 @@ from hub.archive_stream import (
 )
 from hub.errors import HubError, UnknownProvince
 from hub.forwarder import ChannelFactory
+from hub.staging_writer import StagingWriter
 from hub.transfer_book import DEFAULT_TTL, End, TransferBook, TransferError, TransferView, lease_owner
 from hub.transfer_states import TransferRole, TransferState, TransferStateError
 from hub.trust_list import TrustList
@@ -76,7 +76,7 @@ _REFUSING_CODES = frozenset(
     }
 )
 MAX_PROBLEMS_IN_REASON = 3
-WRITE_AHEAD = 32  # chunks received but not yet written: 32 x 48 KiB at most
+WRITE_AHEAD_BYTES = 16 * 1024 * 1024  # received but not yet written (the writer is behind the disk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +87,8 @@ class TransferSettings:
     ttl: timedelta = DEFAULT_TTL  # a transfer not accepted by then expires
     poll_s: float = 5.0  # rounds of the driver when nothing wakes it
     retry_s: float = 1.0  # after a failed fetch or offer
-    chunk_bytes: int = CHUNK_BYTES
+    chunk_bytes: int = CHUNK_BYTES  # a piece of a file, as this hub sends it (the source's choice)
+    message_bytes: int = MESSAGE_BYTES  # pieces to a message, as this hub sends them
     confirm_bytes: int = CONFIRM_BYTES
     offer_timeout_s: float = 300.0  # the source exports the bag before it answers
     fetch_idle_timeout_s: float = 60.0  # a fetch that receives nothing this long is cut and resumed
@@ -317,16 +318,15 @@ class TransferDriver:
         return await self._verify_and_import(view, bag_dir)
 
     async def _fetch(self, view: TransferView, staging: StagingBag) -> TransferView | None:
-        """Write the bag's chunks from the staging position on.
+        """Write the bag's pieces from the staging position on.
 
-        Three things overlap: the event loop receives chunks; one writer thread writes them in
-        order (at most ``WRITE_AHEAD`` chunks queued: memory stays bounded); a confirmation
-        (sync to disk, then the position committed) runs in a third thread, one at a time, from
-        a checkpoint the writer takes in its order after the chunks before it."""
+        Three things overlap: the event loop receives messages; one writer thread writes their
+        pieces in order (``StagingWriter``: at most ``WRITE_AHEAD_BYTES`` queued, so memory stays
+        bounded); a confirmation (sync to disk, then the position committed) runs in a third
+        thread, one at a time, from a checkpoint the writer takes in its order after the pieces
+        before it."""
         channel, stub = await self._stub(view.from_province)
-        loop = asyncio.get_running_loop()
-        writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="archive-writer")
-        queued: collections.deque[asyncio.Future[None]] = collections.deque()
+        writer = StagingWriter(staging, WRITE_AHEAD_BYTES)
         confirming: asyncio.Task[None] | None = None
         submitted = 0
         try:
@@ -340,26 +340,21 @@ class TransferDriver:
                 idle = _IdleWatch(call, self.settings.fetch_idle_timeout_s)
                 started, first = time.monotonic(), position
                 try:
-                    async for chunk in call:
+                    async for message in call:
                         idle.touch()
-                        queued.append(
-                            loop.run_in_executor(
-                                writer, staging.write, chunk.file_index, chunk.offset, chunk.data
-                            )
-                        )
-                        submitted += len(chunk.data)
-                        if len(queued) >= WRITE_AHEAD:
-                            await queued.popleft()
+                        for piece in message.pieces:
+                            writer.put(piece.file_index, piece.offset, piece.data)
+                            submitted += len(piece.data)
+                        await writer.room()
                         if submitted >= self.settings.confirm_bytes:
                             submitted = 0
-                            checkpoint = loop.run_in_executor(writer, staging.checkpoint)
+                            checkpoint = writer.checkpoint()
                             if confirming is not None:
                                 await confirming
                             confirming = asyncio.create_task(
                                 self._confirm_checkpoint(view.transfer_id, checkpoint)
                             )
-                    while queued:
-                        await queued.popleft()
+                    await writer.drain()
                 except ArchiveStreamError as error:
                     call.cancel()
                     return await self._refuse(view, f"the source sent a bad chunk: {error}", [])
@@ -372,12 +367,10 @@ class TransferDriver:
                 finally:
                     idle.stop()
         finally:
-            for future in queued:  # after a failure: let the queued writes finish, then stop
-                with contextlib.suppress(Exception):
-                    await future
-            writer.shutdown(wait=True)
+            await writer.close()  # after a failure: the queued writes finish, then it stops
             if confirming is not None:
-                await confirming
+                with contextlib.suppress(ArchiveStreamError):  # a failed checkpoint: already raised
+                    await confirming
         log.info(
             "transfer %s: fetched %d bytes in %.3f s",
             view.transfer_id,

@@ -285,6 +285,7 @@ async def test_a_cut_link_and_restarts_of_both_hubs_resume_from_the_last_confirm
         hub.archive_transfer = transfer_settings(
             hub.archive_transfer.archive_dir,
             chunk_bytes=1024,
+            message_bytes=1024,  # a piece a message: many messages to cut the link between
             confirm_bytes=1024,
             replica=f"{hub.province}-replica-1",
             fetch_lease_s=3600.0,
@@ -381,8 +382,12 @@ class _RogueSource:
         return archive_pb2.TransferOfferReply(files=[archive_pb2.BagFile(path=path, size=10)], total_bytes=10)
 
     async def fetch(self, request: Any, context: Any) -> Any:
-        yield archive_pb2.BagChunk(file_index=0, offset=0, data=b"01234")
-        yield archive_pb2.BagChunk(file_index=0, offset=7, data=b"789")  # a gap: bytes 5-6 skipped
+        piece = archive_pb2.BagPiece
+        yield archive_pb2.BagChunk(
+            pieces=[piece(file_index=0, offset=0, data=b"012"), piece(file_index=0, offset=3, data=b"34")]
+        )
+        # A gap inside a message: bytes 5-6 skipped.
+        yield archive_pb2.BagChunk(pieces=[piece(file_index=0, offset=7, data=b"789")])
 
 
 @pytest.mark.parametrize(

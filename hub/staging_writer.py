@@ -1,0 +1,122 @@
+"""The destination's write-behind for a bag being fetched: one thread writes the received pieces
+into the ``StagingBag`` in order, while the event loop goes on receiving.
+
+Why not ``loop.run_in_executor`` per piece: each piece then costs a future on both sides and a
+wake-up of the event loop (a write to its self-pipe) when it is written, hundreds of times for a
+bag of photos. Here the loop only appends to a queue; it is woken when it has to wait (more than
+``limit_bytes`` queued: memory stays bounded however fast the source sends) and for checkpoints
+(one per confirmation interval). A piece the staging bag refuses (``ChunkOutOfPlace``) stops the
+writer; the error is raised to the loop at its next ``room`` or ``drain``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+
+from hub.archive_stream import Checkpoint, StagingBag
+
+_STOP = object()
+_Piece = tuple[int, int, bytes]
+
+
+class StagingWriter:
+    """Owns ``staging`` while open: nothing else may write to it until ``close`` returned."""
+
+    def __init__(self, staging: StagingBag, limit_bytes: int) -> None:
+        self._staging = staging
+        self._limit = limit_bytes
+        self._loop = asyncio.get_running_loop()
+        self._queue: queue.SimpleQueue[_Piece | asyncio.Future[Checkpoint] | object] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._queued = 0  # bytes put and not yet written
+        self._full = False  # the loop waits for room (set under the lock)
+        self._room = asyncio.Event()
+        self._room.set()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="archive-writer", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------ the event loop's side
+
+    def put(self, file_index: int, offset: int, data: bytes) -> None:
+        with self._lock:
+            self._queued += len(data)
+            if self._queued >= self._limit and not self._full:
+                self._full = True
+                self._room.clear()
+        self._queue.put((file_index, offset, data))
+
+    async def room(self) -> None:
+        """Wait until less than the limit is queued; the writer's error, if it stopped on one."""
+        await self._room.wait()
+        self._raise()
+
+    def checkpoint(self) -> asyncio.Future[Checkpoint]:
+        """The staging bag's checkpoint after every piece put so far, taken by the writer."""
+        future: asyncio.Future[Checkpoint] = self._loop.create_future()
+        self._queue.put(future)
+        return future
+
+    async def drain(self) -> None:
+        """Wait until every piece put is written; the writer's error, if it stopped on one."""
+        await self.checkpoint()
+        self._raise()
+
+    async def close(self) -> None:
+        """Stop the writer after what is queued (or at once, after an error) and wait for it."""
+        self._queue.put(_STOP)
+        await asyncio.to_thread(self._thread.join)
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    # ------------------------------------------------------------ the writer thread
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            if isinstance(item, asyncio.Future):
+                self._settle(item)
+                continue
+            assert isinstance(item, tuple)
+            file_index, offset, data = item
+            if self._error is None:
+                try:
+                    self._staging.write(file_index, offset, data)
+                except Exception as error:  # noqa: BLE001 - handed to the loop and raised there, never lost
+                    self._error = error
+            with self._lock:
+                self._queued -= len(data)
+                wake = self._full and (self._queued < self._limit // 2 or self._error is not None)
+                if wake:
+                    self._full = False
+            if wake:
+                self._loop.call_soon_threadsafe(self._room.set)
+
+    def _settle(self, future: asyncio.Future[Checkpoint]) -> None:
+        if self._error is not None:
+            error = self._error
+            self._loop.call_soon_threadsafe(_fail, future, error)
+            return
+        try:
+            checkpoint = self._staging.checkpoint()
+        except Exception as error:  # noqa: BLE001 - handed to the loop likewise
+            self._error = error
+            self._loop.call_soon_threadsafe(_fail, future, error)
+            return
+        self._loop.call_soon_threadsafe(_succeed, future, checkpoint)
+
+
+def _succeed(future: asyncio.Future[Checkpoint], checkpoint: Checkpoint) -> None:
+    if not future.done():
+        future.set_result(checkpoint)
+
+
+def _fail(future: asyncio.Future[Checkpoint], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
