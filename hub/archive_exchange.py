@@ -35,6 +35,7 @@ from hub.archive_stream import (
     ArchiveStreamError,
     Position,
     bag_files,
+    encode_bag_chunk,
     messages,
     read_chunks,
 )
@@ -114,7 +115,7 @@ class ArchiveExchangeService:
                 "Fetch": grpc.unary_stream_rpc_method_handler(
                     self.fetch,
                     request_deserializer=archive_pb2.FetchRequest.FromString,
-                    response_serializer=archive_pb2.BagChunk.SerializeToString,
+                    response_serializer=_serialized,  # BagChunk, encoded by encode_bag_chunk
                 ),
                 "Conclude": grpc.unary_unary_rpc_method_handler(
                     self.conclude,
@@ -232,7 +233,8 @@ class ArchiveExchangeService:
 
     async def fetch(
         self, request: archive_pb2.FetchRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[archive_pb2.BagChunk]:
+    ) -> AsyncIterator[bytes]:
+        """The bag from the caller's position, as serialised ``tongjian.v1.BagChunk`` messages."""
         view = await self._sending(request.transfer_id, context)
         assert view.bag_path is not None
         log.info(
@@ -249,13 +251,8 @@ class ArchiveExchangeService:
                 self._chunk_bytes,
             )
             # Read as sent: gRPC's flow control paces the reads, one message in memory at a time.
-            piece = archive_pb2.BagPiece
             for group in messages(chunks, self._message_bytes):
-                yield archive_pb2.BagChunk(
-                    pieces=[
-                        piece(file_index=index, offset=offset, data=data) for index, offset, data in group
-                    ]
-                )
+                yield encode_bag_chunk(group)
         except (ArchiveStreamError, OSError) as error:
             await _abort(
                 context, grpc.StatusCode.FAILED_PRECONDITION, f"transfer {view.transfer_id}: {error}"
@@ -314,3 +311,7 @@ async def _abort(
 ) -> NoReturn:
     await context.abort(code, message)
     raise AssertionError("unreachable: abort raises")  # pragma: no cover
+
+
+def _serialized(message: bytes) -> bytes:
+    return message

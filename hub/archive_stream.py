@@ -190,6 +190,43 @@ def messages(
         yield group
 
 
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+# Protobuf tags of tongjian.v1.BagChunk.pieces (field 4) and BagPiece's fields 1-3 (wire types:
+# 0 varint, 2 length-delimited).
+_PIECES_TAG = b"\x22"
+_FILE_INDEX_TAG, _OFFSET_TAG, _DATA_TAG = b"\x08", b"\x10", b"\x1a"
+
+
+def encode_bag_chunk(pieces: Sequence[tuple[int, int, bytes]]) -> bytes:
+    """The wire bytes of a ``tongjian.v1.BagChunk`` of ``pieces``, written directly.
+
+    Why not ``BagChunk(pieces=[...]).SerializeToString()``: that copies every piece's bytes into
+    the message and again into its serialisation, about a tenth of the source's time for a bag of
+    photos; here each piece's bytes are copied once, by the join. A receiver parses the result
+    with the generated ``BagChunk`` like any other (the property test in test_archive_stream)."""
+    parts: list[bytes] = []
+    for file_index, offset, data in pieces:
+        head = (
+            _FILE_INDEX_TAG
+            + _varint(file_index)
+            + _OFFSET_TAG
+            + _varint(offset)
+            + _DATA_TAG
+            + _varint(len(data))
+        )
+        parts.append(_PIECES_TAG + _varint(len(head) + len(data)) + head)
+        parts.append(data)
+    return b"".join(parts)
+
+
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     position: Position
