@@ -272,7 +272,9 @@ class StagingBag:
 
     def _rewind(self, confirmed: Position) -> None:
         """Cut the staging directory back to ``confirmed``: what came after was never made durable."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.root.exists() and confirmed.offset == 0:
+            self.root.mkdir(parents=True)  # a first fetch: nothing to cut, no file to look at
+            return
         for index, file in enumerate(self.files):
             path = self.root / file.path
             if index > confirmed.file_index and path.exists():

@@ -324,7 +324,8 @@ class TransferDriver:
         pieces in order (``StagingWriter``: at most ``WRITE_AHEAD_BYTES`` queued, so memory stays
         bounded); a confirmation (sync to disk, then the position committed) runs in a third
         thread, one at a time, from a checkpoint the writer takes in its order after the pieces
-        before it."""
+        before it. A confirmation is due every ``confirm_bytes``, or as soon as the one before
+        has finished when the disk is slower than that."""
         channel, stub = await self._stub(view.from_province)
         writer = StagingWriter(staging, WRITE_AHEAD_BYTES)
         confirming: asyncio.Task[None] | None = None
@@ -346,13 +347,16 @@ class TransferDriver:
                             writer.put(piece.file_index, piece.offset, piece.data)
                             submitted += len(piece.data)
                         await writer.room()
-                        if submitted >= self.settings.confirm_bytes:
-                            submitted = 0
-                            checkpoint = writer.checkpoint()
+                        # One confirmation at a time, and receiving never waits for one: while
+                        # the disk is still syncing the last, the next one is only taken later.
+                        if submitted >= self.settings.confirm_bytes and (
+                            confirming is None or confirming.done()
+                        ):
                             if confirming is not None:
-                                await confirming
+                                await confirming  # done: raises what failed in it
+                            submitted = 0
                             confirming = asyncio.create_task(
-                                self._confirm_checkpoint(view.transfer_id, checkpoint)
+                                self._confirm_checkpoint(view.transfer_id, writer.checkpoint())
                             )
                     await writer.drain()
                 except ArchiveStreamError as error:
