@@ -48,6 +48,12 @@ class StagingWriter:
                 self._room.clear()
         self._queue.put((file_index, offset, data))
 
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes put and not yet written (less than the limit whenever ``room`` has returned)."""
+        with self._lock:
+            return self._queued
+
     async def room(self) -> None:
         """Wait until less than the limit is queued; the writer's error, if it stopped on one."""
         await self._room.wait()

@@ -168,6 +168,7 @@ async def test_the_writer_thread_writes_in_order_checkpoints_between_and_hands_e
     for number, piece in enumerate(pieces):
         writer.put(*piece)
         await writer.room()
+        assert writer.queued_bytes < 2500  # memory stays bounded by the limit, however fast pieces come
         if number == 4:
             checkpoint = await writer.checkpoint()
             assert checkpoint.position == Position(2, 3000)  # bagit.txt, empty, 3 x 1000 bytes
