@@ -448,7 +448,15 @@ def _archive_transfer(args: argparse.Namespace) -> Any:
 
     from hub.transfer_driver import TransferSettings
 
+    if args.replica_id is not None and not _REPLICA_ID.fullmatch(args.replica_id):
+        raise CommandError(
+            f"--replica-id {args.replica_id!r}: 1..48 letters, digits and . _ : / - (no spaces)"
+        )
     if args.archive_dir is None:
+        if args.replica_id is not None:
+            raise CommandError(
+                "--replica-id names a replica taking part in archive transfers: give --archive-dir"
+            )
         return None
     if args.hub_key is None:
         raise CommandError("--archive-dir needs federation (--hub-key and --national-key)")
@@ -460,10 +468,6 @@ def _archive_transfer(args: argparse.Namespace) -> Any:
         raise CommandError(f"--archive-dir {args.archive_dir}: {error.strerror or error}") from error
     settings = TransferSettings(archive_dir=args.archive_dir, ttl=timedelta(days=args.transfer_days))
     if args.replica_id is not None:
-        if not _REPLICA_ID.fullmatch(args.replica_id):
-            raise CommandError(
-                f"--replica-id {args.replica_id!r}: 1..48 letters, digits and . _ : / - (no spaces)"
-            )
         settings = dataclasses.replace(settings, replica=args.replica_id)
     return settings
 
