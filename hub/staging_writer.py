@@ -35,6 +35,7 @@ class StagingWriter:
         self._room = asyncio.Event()
         self._room.set()
         self._error: BaseException | None = None
+        self._discard = False  # closing: queued pieces are dropped
         self._thread = threading.Thread(target=self._run, name="archive-writer", daemon=True)
         self._thread.start()
 
@@ -71,9 +72,17 @@ class StagingWriter:
         self._raise()
 
     async def close(self) -> None:
-        """Stop the writer after what is queued (or at once, after an error) and wait for it."""
+        """Stop the writer and wait for it, even when cancelled: the caller closes the staging bag
+        next, and no write may land after that. Pieces still queued are dropped: after a
+        ``drain`` there are none, and after a failure they were never confirmed (a resumed fetch
+        cuts the staging bag back to its confirmed position anyway)."""
+        self._discard = True
         self._queue.put(_STOP)
-        await asyncio.to_thread(self._thread.join)
+        try:
+            await asyncio.to_thread(self._thread.join)
+        except asyncio.CancelledError:
+            self._thread.join()  # short: the rest of the queue is dropped, not written
+            raise
 
     def _raise(self) -> None:
         if self._error is not None:
@@ -91,7 +100,7 @@ class StagingWriter:
                 continue
             assert isinstance(item, tuple)
             file_index, offset, data = item
-            if self._error is None:
+            if self._error is None and not self._discard:
                 try:
                     self._staging.write(file_index, offset, data)
                 except Exception as error:  # noqa: BLE001 - handed to the loop and raised there, never lost
