@@ -76,7 +76,7 @@ _REFUSING_CODES = frozenset(
     }
 )
 MAX_PROBLEMS_IN_REASON = 3
-WRITE_AHEAD_BYTES = 16 * 1024 * 1024  # received but not yet written (the writer is behind the disk)
+WRITE_AHEAD_BYTES = 8 * 1024 * 1024  # received but not yet written (the writer is behind the disk)
 
 
 @dataclass(frozen=True, slots=True)
