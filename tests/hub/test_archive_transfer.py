@@ -285,7 +285,7 @@ async def test_a_cut_link_and_restarts_of_both_hubs_resume_from_the_last_confirm
         hub.archive_transfer = transfer_settings(
             hub.archive_transfer.archive_dir,
             chunk_bytes=1024,
-            message_bytes=1024,  # a piece a message: many messages to cut the link between
+            message_bytes=3000,  # three pieces a message: cut and confirmed inside messages
             confirm_bytes=1024,
             replica=f"{hub.province}-replica-1",
             fetch_lease_s=3600.0,
