@@ -14,11 +14,22 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+from dataclasses import dataclass
+from typing import Any
 
 from hub.archive_stream import Checkpoint, StagingBag
 
 _STOP = object()
 _Piece = tuple[int, int, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class _Mark:
+    """A place in the queue the loop waits for: settled when every piece before it is written,
+    with the staging bag's checkpoint there if ``checkpoint``."""
+
+    future: asyncio.Future[Any]
+    checkpoint: bool
 
 
 class StagingWriter:
@@ -28,7 +39,7 @@ class StagingWriter:
         self._staging = staging
         self._limit = limit_bytes
         self._loop = asyncio.get_running_loop()
-        self._queue: queue.SimpleQueue[_Piece | asyncio.Future[Checkpoint] | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Piece | _Mark | object] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._queued = 0  # bytes put and not yet written
         self._full = False  # the loop waits for room (set under the lock)
@@ -61,14 +72,18 @@ class StagingWriter:
         self._raise()
 
     def checkpoint(self) -> asyncio.Future[Checkpoint]:
-        """The staging bag's checkpoint after every piece put so far, taken by the writer."""
+        """The staging bag's checkpoint after every piece put so far, taken by the writer (the
+        files it names are then the caller's to make durable before it confirms the position)."""
         future: asyncio.Future[Checkpoint] = self._loop.create_future()
-        self._queue.put(future)
+        self._queue.put(_Mark(future, checkpoint=True))
         return future
 
     async def drain(self) -> None:
-        """Wait until every piece put is written; the writer's error, if it stopped on one."""
-        await self.checkpoint()
+        """Wait until every piece put is written; the writer's error, if it stopped on one. Takes
+        no checkpoint: the files written since the last one stay the next checkpoint's to sync."""
+        future: asyncio.Future[Checkpoint | None] = self._loop.create_future()
+        self._queue.put(_Mark(future, checkpoint=False))
+        await future
         self._raise()
 
     async def close(self) -> None:
@@ -95,7 +110,7 @@ class StagingWriter:
             item = self._queue.get()
             if item is _STOP:
                 return
-            if isinstance(item, asyncio.Future):
+            if isinstance(item, _Mark):
                 self._settle(item)
                 continue
             assert isinstance(item, tuple)
@@ -113,10 +128,13 @@ class StagingWriter:
             if wake:
                 self._loop.call_soon_threadsafe(self._room.set)
 
-    def _settle(self, future: asyncio.Future[Checkpoint]) -> None:
+    def _settle(self, mark: _Mark) -> None:
+        future = mark.future
         if self._error is not None:
-            error = self._error
-            self._loop.call_soon_threadsafe(_fail, future, error)
+            self._loop.call_soon_threadsafe(_fail, future, self._error)
+            return
+        if not mark.checkpoint:
+            self._loop.call_soon_threadsafe(_succeed, future, None)
             return
         try:
             checkpoint = self._staging.checkpoint()
@@ -127,11 +145,11 @@ class StagingWriter:
         self._loop.call_soon_threadsafe(_succeed, future, checkpoint)
 
 
-def _succeed(future: asyncio.Future[Checkpoint], checkpoint: Checkpoint) -> None:
+def _succeed(future: asyncio.Future[Any], result: Checkpoint | None) -> None:
     if not future.done():
-        future.set_result(checkpoint)
+        future.set_result(result)
 
 
-def _fail(future: asyncio.Future[Checkpoint], error: BaseException) -> None:
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
     if not future.done():
         future.set_exception(error)
