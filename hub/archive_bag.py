@@ -4,7 +4,8 @@ What the bag holds (paths relative to the bag)::
 
     bagit.txt, bag-info.txt, manifest-sha256.txt, tagmanifest-sha256.txt   (RFC 8493)
     tongjian-hub-signature.txt            the source hub's signature over tagmanifest-sha256.txt
-    data/vehicle.json                     the register row: vehicle facts, owner reference, status
+    data/vehicle.json                     the register row: vehicle facts, owner reference, engine
+                                          number and colour (null if not recorded), status
     data/station-directory.signeddocument this hub's signed station directory (every key it enrolled)
     data/trust-list.signeddocument        the national trust list the hub held (if any)
     data/peer-directories/<P>.signeddocument  province P's directory, for records P forwarded here
@@ -13,8 +14,9 @@ What the bag holds (paths relative to the bag)::
                                           byte for byte from the stored payload, key id and signature
     data/records/forwarded/<n>.signeddocument  a record forwarded from another province: the
                                           inspecting hub's countersigned ForwardBody, as stored
-    data/labels.jsonl                     the e-labels issued for the vehicle (signed tokens; the
-                                          check verifies each against the source hub's key)
+    data/labels.jsonl                     the e-labels recorded for the vehicle (signed tokens; the
+                                          check verifies each against its issuer's key: the source
+                                          hub's, or another province's from the trust list)
 
 Chain of trust, checked by ``check_bag`` without any database: the national key (or the source
 hub's public key, given directly) -> the trust list -> the source hub's key -> its signature over
@@ -51,14 +53,18 @@ from pathlib import Path
 from typing import IO, Any
 
 import bagit
+import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cwt import COSEMessage
 from google.protobuf.message import DecodeError
 from sqlalchemy import select
 
 from elabel.claims import claims_from_cwt
-from elabel.envelope import verify_envelope as verify_cose
+from elabel.errors import LabelFault, LabelInvalid
 from elabel.label_text import cose_of_text
+from elabel.trust_cache import HubKey, TrustCache
+from elabel.verifier import signed_claims
 from hub.countersign import HubIdentity
 from hub.envelope_check import EnvelopeLimits, KnownKey, RecordRejected, verify_envelope
 from hub.errors import (
@@ -121,7 +127,7 @@ class ProblemKind(StrEnum):
     BAD_DIRECTORY = "bad_directory"
     BAD_STATION_SIGNATURE = "bad_station_signature"
     BAD_COUNTERSIGNATURE = "bad_countersignature"
-    BAD_LABEL = "bad_label"  # an e-label not signed by the source hub, or of another vehicle
+    BAD_LABEL = "bad_label"  # an e-label not signed by its issuer's key, or of another vehicle
     UNCHECKED = "unchecked"  # no key at hand to check it with
 
 
@@ -312,7 +318,9 @@ def _write(
             VEHICLE_FILE,
             _json(
                 {
-                    **vehicle_columns(registered.vehicle, registered.owner_ref),
+                    **vehicle_columns(
+                        registered.vehicle, registered.owner_ref, registered.engine_number, registered.colour
+                    ),
                     "status": registered.status.value,
                     "updated_at": registered.updated_at.isoformat(),
                     "registration_province": identity.province,
@@ -568,7 +576,7 @@ def check_bag(
     keys = _station_keys(check, hub_public_key, province, now)
     _check_records(check, vin, province, keys, trust, limits, now)
     _check_vehicle(check, vin)
-    _check_labels(check, vin, hub_public_key)
+    _check_labels(check, vin, province, hub_public_key, trust)
     return check.problems
 
 
@@ -637,27 +645,66 @@ def _check_vehicle(check: _Check, vin: str) -> None:
         check.add(VEHICLE_FILE, ProblemKind.ALTERED, f"register data of VIN {found!r}, the bag is of {vin}")
 
 
-def _check_labels(check: _Check, vin: str, hub_key: Ed25519PublicKey) -> None:
-    """Each e-label's COSE signature is the source hub's (a federated hub signs labels with its
-    hub key) and its subject is this vehicle."""
+def _check_labels(
+    check: _Check, vin: str, province: str, hub_key: Ed25519PublicKey, trust: TrustList | None
+) -> None:
+    """Each e-label verifies against its issuer's key and its subject is this vehicle.
+
+    The source hub's labels table also holds exemption labels other provinces issued for its cars
+    (hub.exemption_exchange records them at the registration hub), so a label is checked the way a
+    roadside verifier checks it: the key its header names, looked up among the source hub's key and
+    every hub key of the bag's trust list, and the issuer claim must be that key's province. A
+    label of another province when there is no trust list at hand is unchecked, not bad."""
     raw = check.read(LABELS_FILE)
     if raw is None:
         return
+    peers = sorted(trust.provinces.items()) if trust is not None else []
+    cache = TrustCache(
+        (
+            HubKey(province, raw_public_key(hub_key)),
+            *(HubKey(entry.province, raw_public_key(entry.hub_public_key)) for _, entry in peers),
+        )
+    )
     for number, line in enumerate(raw.splitlines(), start=1):
         item = f"{LABELS_FILE}:{number}"
         try:
             token = json.loads(line)["token"]
-            claims = claims_from_cwt(verify_cose(cose_of_text(token), raw_public_key(hub_key)))
-        except (
-            ValueError,
-            KeyError,
-            TypeError,
-            AttributeError,
-        ) as error:  # ClaimsError, EnvelopeDamaged, SignatureMismatch are ValueErrors
+            if not isinstance(token, str):
+                raise TypeError(f"token is a {type(token).__name__}, not text")
+            claims, _ = signed_claims(token, cache)
+        except LabelInvalid as error:
+            if error.fault is not LabelFault.UNKNOWN_ISSUER:
+                check.add(item, ProblemKind.BAD_LABEL, str(error))
+                continue
+            issuer = _claimed_issuer(token)
+            if trust is None and issuer != province:
+                check.add(
+                    item,
+                    ProblemKind.UNCHECKED,
+                    f"issued by province {issuer}: its key is in the national trust list (give the national key)",
+                )
+            else:
+                check.add(
+                    item,
+                    ProblemKind.BAD_LABEL,
+                    f"claims issuer province {issuer}, signed with key {error.detail}"
+                    f" (neither the source hub {province}'s key nor a key the trust list names)",
+                )
+            continue
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
             check.add(item, ProblemKind.BAD_LABEL, f"{type(error).__name__}: {error}")
             continue
         if claims.vin != vin:
             check.add(item, ProblemKind.BAD_LABEL, f"a label of VIN {claims.vin}, the bag is of {vin}")
+
+
+def _claimed_issuer(token: str) -> str:
+    """The issuer province a label claims, read without verifying it (only to name it)."""
+    try:
+        payload = COSEMessage.loads(cose_of_text(token)).payload
+        return claims_from_cwt(cbor2.loads(payload)).issuer_province
+    except (ValueError, TypeError, KeyError, IndexError, EOFError, cbor2.CBORError):
+        return "(unreadable)"
 
 
 def _check_hub_signature(check: _Check, hub_key: Ed25519PublicKey, province: str) -> None:

@@ -6,8 +6,9 @@ with the hub key and labelled with the transfer id and destination (``hub.archiv
 marks the vehicle ``transferring`` (compare-and-set, ``hub.transfer_book``): a vehicle already
 transferring is refused, FAILED_PRECONDITION naming its status. An offer asked again (the
 destination lost the reply) is answered from the row. ``Fetch`` streams the bag from the
-caller's confirmed position, file by file in ``CHUNK_BYTES`` chunks read as they are sent, so a
-bag of any size costs one chunk of memory per stream. ``Conclude`` takes the destination's end.
+caller's confirmed position, file by file in pieces of ``CHUNK_BYTES`` read as they are sent,
+several small files to a message (``MESSAGE_BYTES``), so a bag of any size costs one message of
+memory per stream. ``Conclude`` takes the destination's end.
 
 With TLS the caller's ``peer-hub`` certificate must be the one the trust list names for the
 transfer's destination province: a transfer is only ever given to the province it is for.
@@ -28,7 +29,16 @@ import grpc
 import grpc.aio
 
 from hub.archive_bag import export_bag
-from hub.archive_stream import CHUNK_BYTES, ArchiveStreamError, Position, bag_files, read_chunks
+from hub.archive_stream import (
+    CHUNK_BYTES,
+    MESSAGE_BYTES,
+    ArchiveStreamError,
+    Position,
+    bag_files,
+    encode_bag_chunk,
+    messages,
+    read_chunks,
+)
 from hub.countersign import HubIdentity
 from hub.errors import HubError, UnknownProvince, UnknownVehicle
 from hub.store import HubStore
@@ -80,6 +90,7 @@ class ArchiveExchangeService:
         require_certificate: bool,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         chunk_bytes: int = CHUNK_BYTES,
+        message_bytes: int = MESSAGE_BYTES,
     ) -> None:
         self._store = store
         self._book = book
@@ -89,6 +100,7 @@ class ArchiveExchangeService:
         self._require_certificate = require_certificate
         self._clock = clock
         self._chunk_bytes = chunk_bytes
+        self._message_bytes = message_bytes
         self._preparing: dict[str, asyncio.Lock] = {}
 
     def rpc_handler(self) -> grpc.GenericRpcHandler[Any, Any]:
@@ -103,7 +115,7 @@ class ArchiveExchangeService:
                 "Fetch": grpc.unary_stream_rpc_method_handler(
                     self.fetch,
                     request_deserializer=archive_pb2.FetchRequest.FromString,
-                    response_serializer=archive_pb2.BagChunk.SerializeToString,
+                    response_serializer=_serialized,  # BagChunk, encoded by encode_bag_chunk
                 ),
                 "Conclude": grpc.unary_unary_rpc_method_handler(
                     self.conclude,
@@ -221,7 +233,8 @@ class ArchiveExchangeService:
 
     async def fetch(
         self, request: archive_pb2.FetchRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[archive_pb2.BagChunk]:
+    ) -> AsyncIterator[bytes]:
+        """The bag from the caller's position, as serialised ``tongjian.v1.BagChunk`` messages."""
         view = await self._sending(request.transfer_id, context)
         assert view.bag_path is not None
         log.info(
@@ -237,9 +250,9 @@ class ArchiveExchangeService:
                 Position(request.file_index, request.offset),
                 self._chunk_bytes,
             )
-            # Read as sent: gRPC's flow control paces the reads, one chunk in memory at a time.
-            for index, offset, data in chunks:
-                yield archive_pb2.BagChunk(file_index=index, offset=offset, data=data)
+            # Read as sent: gRPC's flow control paces the reads, one message in memory at a time.
+            for group in messages(chunks, self._message_bytes):
+                yield encode_bag_chunk(group)
         except (ArchiveStreamError, OSError) as error:
             await _abort(
                 context, grpc.StatusCode.FAILED_PRECONDITION, f"transfer {view.transfer_id}: {error}"
@@ -298,3 +311,7 @@ async def _abort(
 ) -> NoReturn:
     await context.abort(code, message)
     raise AssertionError("unreachable: abort raises")  # pragma: no cover
+
+
+def _serialized(message: bytes) -> bytes:
+    return message

@@ -219,6 +219,7 @@ def start_archive_transfer(
         require_certificate,
         settings.clock,
         settings.chunk_bytes,
+        settings.message_bytes,
     )
     desk = TransferDesk(book, driver, identity.province)
     clerks = ArchiveTransferService(desk)

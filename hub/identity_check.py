@@ -2,11 +2,13 @@
 archive that came with it; no I/O.
 
 The clerk records the VIN, engine number and colour they read off the car (and photos, kept by
-the caller). Each is compared with the archive's ``data/vehicle.json``, after the normalisation a
-clerk's typing needs (case, spaces, the dots and dashes of stamped numbers). A field the archive
-does not hold cannot be compared: it is reported as ``unverified`` (recorded, not a mismatch),
-because a source register that never held the engine number cannot prove or disprove one.
-A VIN always can: the archive is of one VIN.
+the caller). Each is compared with the archive's ``data/vehicle.json`` (the source register's
+row, engine number and colour included: ``inspection.register_identity``), after the
+normalisation a clerk's typing needs: case, spaces, the dots and dashes of stamped numbers, and a
+colour by its class whether typed in English, Chinese or as the register's letter (an observed
+colour that is none of them is refused, naming the colours). A field the archive does not hold
+(a source register that never recorded it) cannot be compared: it is reported as ``unverified``
+(recorded, not a mismatch). A VIN always can: the archive is of one VIN.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.errors import HubError
+from inspection.register_identity import InvalidRegisterField, parse_colour, same_engine_number
 
 # The fields compared, with where the archive holds them: top level or in the register's facts.
 COMPARED = ("vin", "engine_number", "colour")
@@ -68,6 +71,10 @@ def observation(vin: str, engine_number: str, colour: str) -> Observation:
             raise BadObservation(f"{name}: empty (the clerk must record what the car shows)")
         if len(value) > MAX_FIELD_CHARS:
             raise BadObservation(f"{name}: {len(value)} characters, at most {MAX_FIELD_CHARS}")
+    try:
+        parse_colour(colour)
+    except InvalidRegisterField as error:
+        raise BadObservation(f"colour: {error.reason}") from error
     return Observation(vin.strip(), engine_number.strip(), colour.strip())
 
 
@@ -91,10 +98,21 @@ def compare_identity(seen: Observation, vehicle: Mapping[str, Any]) -> IdentityR
             else:
                 unverified.append(field)
             continue
-        if normalise(observed) != normalise(archived):
+        if not _same(field, observed, archived):
             mismatches.append(
                 Mismatch(
                     field, observed, archived, f"the car shows {observed!r}, the archive says {archived!r}"
                 )
             )
     return IdentityResult(tuple(mismatches), tuple(unverified))
+
+
+def _same(field: str, observed: str, archived: str) -> bool:
+    if field == "colour":
+        try:
+            return parse_colour(observed) is parse_colour(archived)
+        except InvalidRegisterField:  # an archive colour no register writes: it cannot match
+            return False
+    if field == "engine_number":
+        return same_engine_number(observed, archived)
+    return normalise(observed) == normalise(archived)

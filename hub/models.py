@@ -155,6 +155,9 @@ class Vehicle(Base):
     status: Mapped[str] = mapped_column(String(24))  # active / transferring / transferred_out
     facts: Mapped[dict[str, Any]] = mapped_column(JSON())  # every other vehicle field (vehicle_fields)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The register's identity fields (inspection.register_identity); NULL: not recorded.
+    engine_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    colour: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class DirectorySequence(Base):

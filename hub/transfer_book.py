@@ -52,6 +52,7 @@ from hub.transfer_states import (
 )
 from hub.vehicle_register import VehicleRegister, VehicleStatus
 from inspection import Fuel
+from inspection.register_identity import parse_colour, parse_engine_number
 
 DEFAULT_TTL = timedelta(days=30)
 # The source waits this much longer than the destination before it expires a transfer itself:
@@ -95,6 +96,23 @@ class TransferAlreadyOpen(TransferError):
         super().__init__(f"vehicle {vin} is already being transferred (transfer {other}, {state})")
         self.vin = vin
         self.other = other
+
+
+LEASE_OWNER_MAX = 64  # archive_transfers.lease_owner
+_RUN_SEPARATOR = "#"
+
+
+def lease_owner(replica: str, run: str) -> str:
+    """The lease owner of one run (process) of ``replica``; ``HubError`` if it would not fit."""
+    owner = f"{replica}{_RUN_SEPARATOR}{run}"
+    if len(owner) > LEASE_OWNER_MAX or not replica:
+        raise HubError(f"replica id {replica!r}: 1..{LEASE_OWNER_MAX - len(run) - 1} characters")
+    return owner
+
+
+def replica_of(owner: str) -> str:
+    """The replica of a lease owner (a lease written before runs were recorded is its own replica)."""
+    return owner.rpartition(_RUN_SEPARATOR)[0] or owner
 
 
 class LeaseLost(TransferError):
@@ -319,16 +337,22 @@ class TransferBook:
             return _view(row)
 
     def claim_fetch(self, transfer_id: str, owner: str, lease: timedelta) -> bool:
-        """Whether ``owner`` (one hub replica) may fetch the bag now: the lease is free, lapsed or
-        its own; taken (or renewed) until ``lease`` from now. Replicas sharing the database then
-        never write one staging directory at once."""
+        """Whether ``owner`` (one run of a hub replica, ``lease_owner``) may fetch the bag now: the
+        lease is free, lapsed, its own, or an earlier run's of the same replica (that process was
+        restarted: it fetches nothing any more, and its successor resumes from the confirmed
+        position at once); taken (or renewed) until ``lease`` from now. Replicas sharing the
+        database then never write one staging directory at once; an earlier run still alive (two
+        processes given one replica id) loses the lease at its next confirmation (``LeaseLost``)."""
         now = self._clock()
         with self._database.write() as session:
             row = self._locked(session, transfer_id, End.DESTINATION)
             if row.state != TransferState.SENDING.value:
                 return False
             held = (
-                row.lease_owner not in (None, owner) and row.lease_until is not None and row.lease_until > now
+                row.lease_owner is not None
+                and replica_of(row.lease_owner) != replica_of(owner)
+                and row.lease_until is not None
+                and row.lease_until > now
             )
             if held:
                 return False
@@ -469,10 +493,13 @@ class TransferBook:
                 "seats": int(vehicle["seats"]),
                 "registration_date": date.fromisoformat(str(vehicle["registration_date"])),
                 "facts": dict(vehicle.get("facts") or {}),
+                # The source register's identity fields, read as the register reads them.
+                "engine_number": _optional(vehicle.get("engine_number"), parse_engine_number),
+                "colour": _optional(vehicle.get("colour"), lambda text: parse_colour(text).value),
                 "status": VehicleStatus.ACTIVE.value,
                 "updated_at": now,
             }
-        except (KeyError, ValueError, TypeError) as error:
+        except (KeyError, ValueError, TypeError) as error:  # ValueError: also InvalidRegisterField
             raise TransferError(
                 f"transfer {row.transfer_id}: the archive's register data does not make a register row: {error!r}"
             ) from error
@@ -637,3 +664,12 @@ class TransferBook:
 
 def _audit(session: Session, kind: str, detail: str) -> None:
     append_audit(session.connection(), [AuditEntry(kind, detail)])
+
+
+def _optional(value: object, parse: Callable[[str], str]) -> str | None:
+    """A register identity field of the archive's vehicle.json: null (not recorded) or its text."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not text")
+    return parse(value)

@@ -21,8 +21,6 @@ kept as evidence), ``identity/`` (the clerk's photos).
 from __future__ import annotations
 
 import asyncio
-import collections
-import concurrent.futures
 import contextlib
 import json
 import logging
@@ -30,6 +28,7 @@ import os
 import shutil
 import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -45,6 +44,7 @@ from hub.archive_bag import INFO_DESTINATION, INFO_TRANSFER_ID, INFO_VIN, VEHICL
 from hub.archive_stream import (
     CHUNK_BYTES,
     CONFIRM_BYTES,
+    MESSAGE_BYTES,
     ArchiveStreamError,
     Checkpoint,
     StagingBag,
@@ -52,7 +52,8 @@ from hub.archive_stream import (
 )
 from hub.errors import HubError, UnknownProvince
 from hub.forwarder import ChannelFactory
-from hub.transfer_book import DEFAULT_TTL, End, TransferBook, TransferError, TransferView
+from hub.staging_writer import StagingWriter
+from hub.transfer_book import DEFAULT_TTL, End, TransferBook, TransferError, TransferView, lease_owner
 from hub.transfer_states import TransferRole, TransferState, TransferStateError
 from hub.trust_list import TrustList
 from protos.tongjian.v1 import archive_pb2, archive_pb2_grpc
@@ -75,7 +76,7 @@ _REFUSING_CODES = frozenset(
     }
 )
 MAX_PROBLEMS_IN_REASON = 3
-WRITE_AHEAD = 32  # chunks received but not yet written: 32 x 48 KiB at most
+WRITE_AHEAD_BYTES = 8 * 1024 * 1024  # received but not yet written (the writer is behind the disk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +87,19 @@ class TransferSettings:
     ttl: timedelta = DEFAULT_TTL  # a transfer not accepted by then expires
     poll_s: float = 5.0  # rounds of the driver when nothing wakes it
     retry_s: float = 1.0  # after a failed fetch or offer
-    chunk_bytes: int = CHUNK_BYTES
+    chunk_bytes: int = CHUNK_BYTES  # a piece of a file, as this hub sends it (the source's choice)
+    message_bytes: int = MESSAGE_BYTES  # pieces to a message, as this hub sends them
     confirm_bytes: int = CONFIRM_BYTES
     offer_timeout_s: float = 300.0  # the source exports the bag before it answers
     fetch_idle_timeout_s: float = 60.0  # a fetch that receives nothing this long is cut and resumed
     # Replicas sharing one database fetch a bag one at a time: a lease per transfer, renewed with
     # every confirmation; a replica that died loses it after this long.
     fetch_lease_s: float = 60.0
-    replica: str = field(default_factory=lambda: f"{socket.gethostname()}/{os.getpid()}")
+    # Which replica this hub is. A stable id (``hub serve --replica-id``, e.g. the service
+    # instance's name; unique among the live replicas) lets a restarted process take its own
+    # lease back at once; the default, host and pid, is new with every process, so a restarted
+    # one waits for the old lease to lapse.
+    replica: str = field(default_factory=lambda: f"{socket.gethostname()[:32]}/{os.getpid()}")
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @property
@@ -135,6 +141,8 @@ class TransferDriver:
         self._task: asyncio.Task[None] | None = None
         self._receiving: dict[str, asyncio.Task[None]] = {}
         self._closing = False
+        # The lease owner: the replica, and this run of it (``TransferBook.claim_fetch``).
+        self._lease_owner = lease_owner(settings.replica, uuid.uuid4().hex[:12])
 
     # ------------------------------------------------------------ lifecycle
 
@@ -175,7 +183,7 @@ class TransferDriver:
             task = self._receiving.get(view.transfer_id)
             if task is None or task.done():
                 claimed = await _to_thread_to_the_end(
-                    book.claim_fetch, view.transfer_id, self.settings.replica, self._lease
+                    book.claim_fetch, view.transfer_id, self._lease_owner, self._lease
                 )
                 if not claimed:
                     continue  # another replica fetches it
@@ -312,16 +320,16 @@ class TransferDriver:
         return await self._verify_and_import(view, bag_dir)
 
     async def _fetch(self, view: TransferView, staging: StagingBag) -> TransferView | None:
-        """Write the bag's chunks from the staging position on.
+        """Write the bag's pieces from the staging position on.
 
-        Three things overlap: the event loop receives chunks; one writer thread writes them in
-        order (at most ``WRITE_AHEAD`` chunks queued: memory stays bounded); a confirmation
-        (sync to disk, then the position committed) runs in a third thread, one at a time, from
-        a checkpoint the writer takes in its order after the chunks before it."""
+        Three things overlap: the event loop receives messages; one writer thread writes their
+        pieces in order (``StagingWriter``: at most ``WRITE_AHEAD_BYTES`` queued, so memory stays
+        bounded); a confirmation (sync to disk, then the position committed) runs in a third
+        thread, one at a time, from a checkpoint the writer takes in its order after the pieces
+        before it. A confirmation is due every ``confirm_bytes``, or as soon as the one before
+        has finished when the disk is slower than that."""
         channel, stub = await self._stub(view.from_province)
-        loop = asyncio.get_running_loop()
-        writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="archive-writer")
-        queued: collections.deque[asyncio.Future[None]] = collections.deque()
+        writer = StagingWriter(staging, WRITE_AHEAD_BYTES)
         confirming: asyncio.Task[None] | None = None
         submitted = 0
         try:
@@ -335,26 +343,24 @@ class TransferDriver:
                 idle = _IdleWatch(call, self.settings.fetch_idle_timeout_s)
                 started, first = time.monotonic(), position
                 try:
-                    async for chunk in call:
+                    async for message in call:
                         idle.touch()
-                        queued.append(
-                            loop.run_in_executor(
-                                writer, staging.write, chunk.file_index, chunk.offset, chunk.data
-                            )
-                        )
-                        submitted += len(chunk.data)
-                        if len(queued) >= WRITE_AHEAD:
-                            await queued.popleft()
-                        if submitted >= self.settings.confirm_bytes:
-                            submitted = 0
-                            checkpoint = loop.run_in_executor(writer, staging.checkpoint)
+                        for piece in message.pieces:
+                            writer.put(piece.file_index, piece.offset, piece.data)
+                            submitted += len(piece.data)
+                        await writer.room()
+                        # One confirmation at a time, and receiving never waits for one: while
+                        # the disk is still syncing the last, the next one is only taken later.
+                        if submitted >= self.settings.confirm_bytes and (
+                            confirming is None or confirming.done()
+                        ):
                             if confirming is not None:
-                                await confirming
+                                await confirming  # done: raises what failed in it
+                            submitted = 0
                             confirming = asyncio.create_task(
-                                self._confirm_checkpoint(view.transfer_id, checkpoint)
+                                self._confirm_checkpoint(view.transfer_id, writer.checkpoint())
                             )
-                    while queued:
-                        await queued.popleft()
+                    await writer.drain()
                 except ArchiveStreamError as error:
                     call.cancel()
                     return await self._refuse(view, f"the source sent a bad chunk: {error}", [])
@@ -367,12 +373,10 @@ class TransferDriver:
                 finally:
                     idle.stop()
         finally:
-            for future in queued:  # after a failure: let the queued writes finish, then stop
-                with contextlib.suppress(Exception):
-                    await future
-            writer.shutdown(wait=True)
+            await writer.close()  # after a failure: the queued writes finish, then it stops
             if confirming is not None:
-                await confirming
+                with contextlib.suppress(ArchiveStreamError):  # a failed checkpoint: already raised
+                    await confirming
         log.info(
             "transfer %s: fetched %d bytes in %.3f s",
             view.transfer_id,
@@ -393,7 +397,7 @@ class TransferDriver:
     def _make_confirmed(self, transfer_id: str, checkpoint: Checkpoint) -> None:
         checkpoint.make_durable()
         self._book.confirm(
-            transfer_id, checkpoint.position, checkpoint.bytes_before, self.settings.replica, self._lease
+            transfer_id, checkpoint.position, checkpoint.bytes_before, self._lease_owner, self._lease
         )
 
     def _confirm(self, view: TransferView, staging: StagingBag) -> None:

@@ -1,8 +1,10 @@
 """The province's vehicle register: the vehicles registered here, imported from the register CSV.
 
 One row per VIN in the ``vehicles`` table (``hub.models.Vehicle``): the columns a query needs
-(plate, class, use, fuel, seats, registration date, status) and ``facts``, every other field of
-``inspection.Vehicle`` as the text ``inspection.vehicle_fields`` formats (flags as booleans).
+(plate, class, use, fuel, seats, registration date, status), ``facts``, every other field of
+``inspection.Vehicle`` as the text ``inspection.vehicle_fields`` formats (flags as booleans), and
+the register's own identity fields, engine number and body colour (``inspection.register_identity``,
+NULL when the register CSV did not record them).
 
 Import streams: rows are taken in batches (``BATCH_ROWS`` per transaction), so a file of
 millions of vehicles needs neither the memory nor one endless transaction, and a bad row is
@@ -32,6 +34,7 @@ from hub.db import Database
 from hub.errors import HubStoreError, UnknownVehicle, VehicleStatusConflict
 from hub.models import Vehicle as VehicleRow
 from inspection import Vehicle
+from inspection.register_identity import BodyColour, parse_colour
 from inspection.vehicle_fields import VEHICLE_FIELDS, vehicle_from_values
 from inspection.vehicle_register_csv import RegisterRow, RegisterRowError
 
@@ -41,7 +44,18 @@ BAD_LINES_KEPT = 100  # the report names this many bad rows; the count covers th
 # The vehicle fields that have a column of their own; every other field goes into ``facts``.
 _COLUMN_FIELDS = ("vin", "plate", "vehicle_class", "use", "fuel", "seats", "registration_date")
 _FACT_FIELDS = tuple(spec for spec in VEHICLE_FIELDS if spec.attribute not in _COLUMN_FIELDS)
-_COMPARED = ("plate", "owner_ref", "vehicle_class", "use", "fuel", "seats", "registration_date", "facts")
+_COMPARED = (
+    "plate",
+    "owner_ref",
+    "vehicle_class",
+    "use",
+    "fuel",
+    "seats",
+    "registration_date",
+    "facts",
+    "engine_number",
+    "colour",
+)
 _UPDATED = (*_COMPARED, "updated_at")  # never status: import does not move a vehicle between provinces
 
 
@@ -57,6 +71,8 @@ class RegisteredVehicle:
     owner_ref: str
     status: VehicleStatus
     updated_at: datetime
+    engine_number: str | None = None  # None: the register does not record it
+    colour: BodyColour | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +102,9 @@ class ImportReport:
             self.bad_rows.append(BadRow(line, reason))
 
 
-def vehicle_columns(vehicle: Vehicle, owner_ref: str) -> dict[str, Any]:
+def vehicle_columns(
+    vehicle: Vehicle, owner_ref: str, engine_number: str | None = None, colour: BodyColour | None = None
+) -> dict[str, Any]:
     """The register row's columns for ``vehicle`` (status and updated_at aside)."""
     facts: dict[str, Any] = {}
     for spec in _FACT_FIELDS:  # in declaration order, so equal facts serialise to equal JSON
@@ -105,6 +123,8 @@ def vehicle_columns(vehicle: Vehicle, owner_ref: str) -> dict[str, Any]:
         "seats": vehicle.seats,
         "registration_date": vehicle.registration_date,
         "facts": facts,
+        "engine_number": engine_number,
+        "colour": None if colour is None else colour.value,
     }
 
 
@@ -125,9 +145,10 @@ def _registered(row: VehicleRow) -> RegisteredVehicle:
                 values[spec.attribute] = bool(fact) if spec.is_flag else spec.parse(str(fact))
         vehicle = vehicle_from_values(values)
         status = VehicleStatus(row.status)
-    except ValueError as error:  # FieldValueError, or a status no hub writes
+        colour = None if row.colour is None else parse_colour(row.colour)
+    except ValueError as error:  # FieldValueError, InvalidRegisterField, or a status no hub writes
         raise HubStoreError(f"vehicle {row.vin}: the register row does not read back: {error}") from error
-    return RegisteredVehicle(vehicle, row.owner_ref, status, row.updated_at)
+    return RegisteredVehicle(vehicle, row.owner_ref, status, row.updated_at, row.engine_number, colour)
 
 
 def _upsert(dialect: str, table: Table) -> Any:
@@ -176,7 +197,10 @@ class VehicleRegister:
     def _import_batch(self, batch: Sequence[RegisterRow], report: ImportReport) -> None:
         table = self._table
         now = datetime.now(UTC)
-        wanted = {row.vehicle.vin: vehicle_columns(row.vehicle, row.owner_ref) for row in batch}
+        wanted = {
+            row.vehicle.vin: vehicle_columns(row.vehicle, row.owner_ref, row.engine_number, row.colour)
+            for row in batch
+        }
         with self._database.writer.begin() as connection:
             existing = {
                 stored.vin: stored

@@ -7,6 +7,8 @@
     │                                   counts and ranges: path, reason (inspection.record_limits)
     ├── FieldValueError                 (also ValueError) a vehicle field's text is not a value of it:
     │                                   option, reason                  (inspection.vehicle_fields)
+    ├── InvalidRegisterField            (also ValueError) an engine number or body colour is not one:
+    │                                   field, value, reason            (inspection.register_identity)
     ├── RegisterCsvError                (also ValueError) a vehicle register CSV as written: line,
     │   │                               column, reason                  (inspection.vehicle_register_csv)
     │   ├── RegisterHeaderError         the header is not a register's: nothing is read (raised)

@@ -3,15 +3,18 @@
     vin,plate,owner_ref,registration_province,vehicle_class,fuel,registration_date,seats,use,...
     LSVAU2180N2183294,渝A12345,OWN-3f2a9c0e51d4b7a6,50,M1,petrol,2019-03-04,5,non_operating,...
 
-The columns are ``vin``, ``plate``, ``owner_ref`` and then every other field of ``Vehicle``, named
-by its attribute; their text is what ``inspection.vehicle_fields`` parses and formats, so a new
+The columns are ``vin``, ``plate``, ``owner_ref``, then every other field of ``Vehicle``, named
+by its attribute, then ``engine_number`` and ``colour`` (``inspection.register_identity``: the
+register's, not the inspected vehicle's); their text is what ``inspection.vehicle_fields`` parses and formats, so a new
 vehicle field is a new column with no change here. Two choices the option syntax does not make:
 a flag is ``true`` or ``false``, and an empty cell is ``None`` for the fields whose default is
 ``None`` (and is refused elsewhere: every other column is written, never left to a default, so
 that a row says the whole vehicle).
 
 The header may name the columns in any order; a missing, unknown or repeated column refuses the
-whole file (``RegisterHeaderError``, raised). A bad row does not stop the reader: it yields a
+whole file, except ``engine_number`` and ``colour``: registers were written without them before
+the register held them, so a header without them reads every row with neither (an empty cell is
+"not recorded" too) (``RegisterHeaderError``, raised). A bad row does not stop the reader: it yields a
 ``RegisterRowError`` naming the line and column, and goes on with the next row.
 
 Pure: the reader and writer take a text stream and do no other I/O (open files with
@@ -27,6 +30,7 @@ from typing import TextIO
 
 from inspection.errors import InspectionError
 from inspection.identifiers import PROVINCES, InvalidIdentifier, validate_plate, validate_vin
+from inspection.register_identity import BodyColour, InvalidRegisterField, parse_colour, parse_engine_number
 from inspection.vehicle import Vehicle
 from inspection.vehicle_fields import (
     VEHICLE_FIELDS,
@@ -39,10 +43,14 @@ from inspection.vehicle_fields import (
 OWNER_REF = "owner_ref"
 OWNER_REF_MAX = 64  # the register's column (hub.models.Vehicle.owner_ref)
 _FIELDS_BY_COLUMN: dict[str, VehicleField] = {spec.attribute: spec for spec in VEHICLE_FIELDS}
+ENGINE_NUMBER = "engine_number"
+COLOUR = "colour"
 _LEADING = ("vin", "plate", OWNER_REF)
+OPTIONAL_COLUMNS = (ENGINE_NUMBER, COLOUR)  # the register's own identity fields, later additions
 COLUMNS: tuple[str, ...] = (
     *_LEADING,
     *(spec.attribute for spec in VEHICLE_FIELDS if spec.attribute not in _LEADING),
+    *OPTIONAL_COLUMNS,
 )
 _FLAG_TEXTS = {"true": True, "false": False}
 _PROVINCE_CODES = frozenset(PROVINCES.values())
@@ -74,14 +82,24 @@ class RegisterRow:
     line: int
     vehicle: Vehicle
     owner_ref: str
+    engine_number: str | None = None  # None: not recorded
+    colour: BodyColour | None = None
 
 
-def format_row(vehicle: Vehicle, owner_ref: str) -> list[str]:
+def format_row(
+    vehicle: Vehicle, owner_ref: str, engine_number: str | None = None, colour: BodyColour | None = None
+) -> list[str]:
     """The cells of ``vehicle`` in ``COLUMNS`` order."""
     cells: list[str] = []
     for column in COLUMNS:
         if column == OWNER_REF:
             cells.append(owner_ref)
+            continue
+        if column == ENGINE_NUMBER:
+            cells.append(engine_number or "")
+            continue
+        if column == COLOUR:
+            cells.append("" if colour is None else colour.value)
             continue
         spec = _FIELDS_BY_COLUMN[column]
         value = getattr(vehicle, spec.attribute)
@@ -92,13 +110,17 @@ def format_row(vehicle: Vehicle, owner_ref: str) -> list[str]:
     return cells
 
 
-def write_register(stream: TextIO, vehicles: Iterable[tuple[Vehicle, str]]) -> int:
-    """Write the header and one row per ``(vehicle, owner_ref)``; returns the number of rows."""
+def write_register(stream: TextIO, vehicles: Iterable[RegisterRow | tuple[Vehicle, str]]) -> int:
+    """Write the header and one row per ``RegisterRow`` (its line aside) or ``(vehicle, owner_ref)``
+    (no engine number or colour recorded); returns the number of rows."""
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(COLUMNS)
     count = 0
-    for vehicle, owner_ref in vehicles:
-        writer.writerow(format_row(vehicle, owner_ref))
+    for entry in vehicles:
+        if isinstance(entry, RegisterRow):
+            writer.writerow(format_row(entry.vehicle, entry.owner_ref, entry.engine_number, entry.colour))
+        else:
+            writer.writerow(format_row(*entry))
         count += 1
     return count
 
@@ -142,7 +164,7 @@ def _header_positions(header: list[str], line: int) -> dict[str, int]:
         if name in positions:
             raise RegisterHeaderError(line, name, "column named twice")
         positions[name] = index
-    missing = [name for name in COLUMNS if name not in positions]
+    missing = [name for name in COLUMNS if name not in positions and name not in OPTIONAL_COLUMNS]
     if missing:
         raise RegisterHeaderError(
             line, missing[0], f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
@@ -157,6 +179,7 @@ def _row(cells: list[str], positions: dict[str, int], line: int) -> RegisterRow:
             line, None, f"{len(cells)} cells, {more} than the header's {len(positions)} columns"
         )
     texts = {column: cells[index] for column, index in positions.items()}
+    engine_number, colour = _identity(texts, line)
     owner_ref = texts[OWNER_REF].strip()
     if not owner_ref:
         raise RegisterRowError(line, OWNER_REF, "empty: every registered vehicle has an owner reference")
@@ -187,7 +210,18 @@ def _row(cells: list[str], positions: dict[str, int], line: int) -> RegisterRow:
         vehicle = vehicle_from_values(values)
     except FieldValueError as error:  # pragma: no cover - every column was parsed above
         raise RegisterRowError(line, error.option, error.reason) from None
-    return RegisterRow(line, vehicle, owner_ref)
+    return RegisterRow(line, vehicle, owner_ref, engine_number, colour)
+
+
+def _identity(texts: dict[str, str], line: int) -> tuple[str | None, BodyColour | None]:
+    engine_text = texts.get(ENGINE_NUMBER, "")
+    colour_text = texts.get(COLOUR, "")
+    try:
+        engine_number = parse_engine_number(engine_text) if engine_text.strip() else None
+        colour = parse_colour(colour_text) if colour_text.strip() else None
+    except InvalidRegisterField as error:
+        raise RegisterRowError(line, error.field, error.reason) from None
+    return engine_number, colour
 
 
 def _value(spec: VehicleField, text: str, line: int) -> object:

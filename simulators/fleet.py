@@ -3,6 +3,8 @@
 Seeded: the same seed gives the same fleet. VINs carry a real Chinese manufacturer prefix (WMI) and a
 correct check digit; plates use the prefix of the registration province, and new-energy vehicles get
 the six-character new-energy plates (D = pure electric, F = hybrid, in the first serial position).
+The register's engine number and body colour (``register_identity``) come from a hash of seed and
+index, not from the fleet's random stream, so adding them left every earlier fleet as it was.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from inspection import (
     vin_check_digit,
 )
 from inspection.identifiers import VIN_ALPHABET
+from inspection.register_identity import BodyColour, parse_engine_number
 
 # Real world manufacturer identifiers of Chinese plants (ISO 3780 WMI).
 _WMIS = ("LSV", "LFV", "LGB", "LVS", "LBV", "LSG", "LGW", "LB3", "LNB", "LC0", "LVH", "LDC", "LZW", "LHG")
@@ -155,3 +158,27 @@ def owner_reference(seed: int, index: int) -> str:
     Derived by hashing, so it says nothing about anyone and is the same on every run."""
     digest = hashlib.sha256(f"tongjian-fleet-owner/{seed}/{index}".encode()).hexdigest()
     return f"OWN-{digest[:16]}"
+
+
+# Engine (and, for electric cars, motor) type codes as stamped before the serial, by fuel.
+_ENGINE_FAMILIES: dict[Fuel, tuple[str, ...]] = {
+    Fuel.PETROL: ("EA211", "EA888", "G4FC", "JL4G18", "4G15", "L4H", "LJO", "SQRE4G16"),
+    Fuel.DIESEL: ("WP10", "YC6L", "4D20", "D4CB", "CA4DD", "YN4100"),
+    Fuel.ELECTRIC: ("TZ220XS", "YS210", "TZ180XSF", "BYD1814"),
+    Fuel.HYBRID_PETROL: ("BYD472QA", "G4NG", "JLH4G15"),
+}
+# Colour classes as registered, weighted as a Chinese car park is painted (silver is grey).
+_COLOURS: tuple[tuple[BodyColour, float], ...] = (
+    (BodyColour.WHITE, 0.36), (BodyColour.BLACK, 0.20), (BodyColour.GREY, 0.20),
+    (BodyColour.BLUE, 0.07), (BodyColour.RED, 0.07), (BodyColour.BROWN, 0.03),
+    (BodyColour.GREEN, 0.02), (BodyColour.YELLOW, 0.02), (BodyColour.OTHER, 0.03),
+)  # fmt: skip
+
+
+def register_identity(seed: int, index: int, vehicle: Vehicle) -> tuple[str, BodyColour]:
+    """The engine number and body colour the register records for vehicle ``index`` of fleet
+    ``seed``: a type code of the vehicle's fuel and a seven-digit serial, and a weighted colour."""
+    rng = random.Random(hashlib.sha256(f"tongjian-fleet-identity/{seed}/{index}".encode()).digest())
+    families = _ENGINE_FAMILIES.get(vehicle.fuel, _ENGINE_FAMILIES[Fuel.PETROL])
+    engine_number = parse_engine_number(f"{rng.choice(families)}{rng.randrange(10**7):07d}")
+    return engine_number, _weighted(rng, _COLOURS)

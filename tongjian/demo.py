@@ -49,7 +49,7 @@ from protos.tongjian.v1 import federation_pb2, inspection_pb2, lane_pb2, lane_pb
 from simulators.brake_scenario import BrakeScenario, scenario_for_vehicle
 from simulators.dyn_sim import DynSimulator
 from simulators.ega_sim import EgaScenario, GasAnalyserSimulator
-from simulators.fleet import generate_fleet, owner_reference
+from simulators.fleet import generate_fleet, owner_reference, register_identity
 from simulators.hlt_sim import HeadlightScenario, HeadlightTesterSimulator
 from simulators.obd_sim import ObdScenario, ObdSimulator
 from simulators.opm_sim import OpacityMeterSimulator, OpmScenario
@@ -433,7 +433,10 @@ async def run_demo(
         sichuan.store.register_station(STATION_ID, province=PROVINCE)
         sichuan.store.add_station_key(STATION_ID, public_key.read_bytes())
         for server, province in ((sichuan, PROVINCE), (chongqing, REGISTRATION_PROVINCE)):
-            rows = [RegisterRow(line, v, owner_reference(seed, line)) for line, v in enumerate(chosen, 2)]
+            rows = [
+                RegisterRow(line, v, owner_reference(seed, line), *register_identity(seed, line, v))
+                for line, v in enumerate(chosen, 2)
+            ]
             server.store.vehicles.import_rows(rows, province)
         progress(
             f"hubs: 川 Sichuan on 127.0.0.1:{sichuan.port}, 渝 Chongqing on 127.0.0.1:{chongqing.port} (mTLS); "

@@ -74,14 +74,21 @@ async def run_transfer_demo(
                 "川 hub fetched the bag chunk by chunk over the hubs' mTLS link and verified every item: "
                 "hashes, 渝's signature, every station signature and countersignature; imported"
             )
+            # The car in front of the clerk is the registered one: its stamp and paint are what
+            # Chongqing's register recorded, read the way a clerk types them.
+            registered = await asyncio.to_thread(chongqing.store.vehicles.get, car.vin)
+            engine = (registered.engine_number if registered else None) or "DEMO-ENGINE-0001"
+            colour = registered.colour if registered else None
+            seen_colour = colour.chinese if colour is not None else "白"
             checked = await clerk.check_identity(
-                status.transfer_id, car.vin, "DEMO-ENGINE-0001", "white", [("front.jpg", photo)]
+                status.transfer_id, car.vin, engine.lower(), seen_colour, [("front.jpg", photo)]
             )
             if checked.state != "identity_checked":
                 result.problem = "identity: " + "; ".join(m.detail for m in checked.mismatches)
                 return result
             result.step(
-                "川 clerk checks the car: VIN matches the archive; engine number, colour and a photo recorded"
+                f"川 clerk checks the car: VIN, engine number {engine} and colour {seen_colour} match "
+                "the archive; a photo recorded"
             )
             accepted = await clerk.accept(status.transfer_id)
             result.new_plate = accepted.new_plate

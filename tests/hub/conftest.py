@@ -143,6 +143,7 @@ class Exported:
     chongqing: ProvinceHub
     bag: Path
     vin: str
+    sichuan: ProvinceHub
 
 
 async def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
@@ -215,7 +216,7 @@ async def exported(
         assert (summary.local_records, summary.forwarded_records) == (LOCAL_RECORDS, FORWARDED_RECORDS)
         assert summary.labels == 1
         assert not bag.with_name("bag.partial").exists()
-        yield Exported(national, chongqing, bag, vehicle.vin)
+        yield Exported(national, chongqing, bag, vehicle.vin, sichuan)
     finally:
         await sichuan.stop()
         await chongqing.stop()

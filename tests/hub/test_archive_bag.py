@@ -9,7 +9,7 @@ import dataclasses
 import json
 import shutil
 import tracemalloc
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +216,54 @@ async def test_inside_a_bag_the_hub_itself_re_signed_every_station_and_label_sig
         (f"{LABELS_FILE}:1", ProblemKind.BAD_LABEL),
     ]
     assert CHONGQING_STATION in problems[0].detail
+
+
+async def test_a_label_is_checked_with_its_issuers_key_and_an_unknown_issuer_is_named(
+    exported: Exported, tmp_path: Path
+) -> None:
+    """The source's labels table holds exemption labels other provinces issued for its cars: a
+    Sichuan label verifies with Sichuan's key from the trust list; a label of a province the trust
+    list does not name is bad, and the message names that province."""
+    (stored,) = LabelRegistry(exported.chongqing.hub.store.database).by_vin(exported.vin)
+    registry = LabelRegistry(exported.chongqing.hub.store.database)
+    for province, key, due in (
+        ("51", exported.sichuan.hub_key, date(2024, 5, 1)),
+        ("52", Ed25519PrivateKey.generate(), date(2022, 5, 1)),
+    ):
+        claims = dataclasses.replace(
+            stored.claims, issuer_province=province, serial=f"{province}-E-{exported.vin}-{due:%Y%m%d}"
+        )
+        label_key = HubLabelKey(province, key)
+        registry.record_exemption(claims, sign_label(claims, label_key), label_key.kid, due)
+    bag = tmp_path / "labels-of-three-provinces"
+    export_bag(
+        exported.chongqing.hub.store,
+        exported.vin,
+        bag,
+        HubIdentity("50", exported.chongqing.hub_key),
+        datetime.now(UTC),
+    )
+    lines = [json.loads(line)["token"] for line in (bag / LABELS_FILE).read_text().splitlines()]
+    number = {
+        province: lines.index(
+            next(
+                label.token
+                for label in registry.by_vin(exported.vin)
+                if label.claims.issuer_province == province
+            )
+        )
+        + 1
+        for province in ("50", "51", "52")
+    }
+    problems = check_bag(bag, national_key=exported.national.public)  # type: ignore[arg-type]
+    assert [(p.item, p.kind) for p in problems] == [(f"{LABELS_FILE}:{number['52']}", ProblemKind.BAD_LABEL)]
+    assert "province 52" in problems[0].detail and "trust list" in problems[0].detail
+    # With only the source hub's key, Sichuan's label cannot be checked: named, not passed or failed.
+    only_hub = check_bag(bag, hub_public_key=exported.chongqing.hub_key.public_key())
+    assert {(p.item, p.kind) for p in only_hub if p.item.startswith(LABELS_FILE)} == {
+        (f"{LABELS_FILE}:{number['51']}", ProblemKind.UNCHECKED),
+        (f"{LABELS_FILE}:{number['52']}", ProblemKind.UNCHECKED),
+    }
 
 
 async def test_exporting_refuses_an_unknown_vehicle_and_an_existing_directory(

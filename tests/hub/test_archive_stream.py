@@ -1,5 +1,6 @@
-"""The bag on the wire: safe file lists (property-tested parser), chunks from any position, and a
-staging directory that resumes from the last confirmed position and refuses bytes out of place."""
+"""The bag on the wire: safe file lists (property-tested parser), chunks from any position grouped
+into messages the generated protobuf parses, and a staging directory, written behind the event
+loop by one thread, that resumes from the last confirmed position and refuses bytes out of place."""
 
 from __future__ import annotations
 
@@ -19,10 +20,14 @@ from hub.archive_stream import (
     Position,
     StagingBag,
     bag_files,
+    encode_bag_chunk,
+    messages,
     parse_bag_path,
     parse_file_list,
     read_chunks,
 )
+from hub.staging_writer import StagingWriter
+from protos.tongjian.v1 import archive_pb2
 
 _PART = st.text(
     st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\:\0"), min_size=1, max_size=12
@@ -128,3 +133,54 @@ def test_bytes_out_of_place_are_refused(tmp_path: Path) -> None:
         staging.write(0, 0, b"x" * 100)
     with pytest.raises(ArchiveStreamError, match="past its"):
         list(read_chunks(bag, files, Position(0, 999)))
+
+
+_PIECES = st.lists(
+    st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**64 - 1), st.binary(max_size=300)), max_size=8
+)
+
+
+@given(_PIECES)
+def test_an_encoded_bag_chunk_parses_as_its_pieces(pieces: list[tuple[int, int, bytes]]) -> None:
+    parsed = archive_pb2.BagChunk.FromString(encode_bag_chunk(pieces))
+    assert [(p.file_index, p.offset, p.data) for p in parsed.pieces] == pieces
+
+
+@given(_PIECES, st.integers(1, 600), st.integers(1, 4))
+def test_messages_keep_every_piece_in_order_within_their_bounds(
+    pieces: list[tuple[int, int, bytes]], message_bytes: int, message_pieces: int
+) -> None:
+    groups = list(messages(pieces, message_bytes, message_pieces))
+    assert [piece for group in groups for piece in group] == pieces
+    for group in groups:
+        assert 0 < len(group) <= message_pieces
+        assert len(group) == 1 or sum(len(data) for _, _, data in group) <= message_bytes
+
+
+@pytest.mark.asyncio
+async def test_the_writer_thread_writes_in_order_checkpoints_between_and_hands_errors_back(
+    tmp_path: Path,
+) -> None:
+    bag, files = _bag(tmp_path)
+    staging = StagingBag(tmp_path / "staging", files, Position(0, 0))
+    writer = StagingWriter(staging, limit_bytes=2500)  # less than the photo: the loop must wait
+    pieces = list(read_chunks(bag, files, Position(0, 0), chunk_bytes=1000))
+    for number, piece in enumerate(pieces):
+        writer.put(*piece)
+        await writer.room()
+        assert writer.queued_bytes < 2500  # memory stays bounded by the limit, however fast pieces come
+        if number == 4:
+            checkpoint = await writer.checkpoint()
+            assert checkpoint.position == Position(2, 3000)  # bagit.txt, empty, 3 x 1000 bytes
+            assert checkpoint.bytes_before == files[0].size + 3000
+    await writer.drain()
+    assert staging.complete
+    # Draining takes no checkpoint: the photo, written since the one above, is still the next
+    # checkpoint's to make durable before the end is confirmed.
+    assert staging.checkpoint().paths == (tmp_path / "staging" / "data/photo.jpg",)
+    for file in files:
+        assert (tmp_path / "staging" / file.path).read_bytes() == (bag / file.path).read_bytes()
+    writer.put(2, 0, b"again")  # out of place: the staging bag refuses it, the loop hears of it
+    with pytest.raises(ChunkOutOfPlace, match="chunk at file 2 offset 0, expected file 3"):
+        await writer.drain()
+    await writer.close()

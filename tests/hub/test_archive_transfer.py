@@ -8,9 +8,10 @@ chunk."""
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,18 @@ import grpc
 import grpc.aio
 import pytest
 
-from hub.archive_bag import export_bag
+from hub.archive_bag import LABELS_FILE, VEHICLE_FILE, export_bag
 from hub.archive_transfer_client import TransferCallError
 from hub.countersign import HubIdentity
 from hub.transfer_book import End, TransferBook
 from hub.transfer_driver import verify_transfer_bag
 from hub.transfer_states import TransferState
 from hub.vehicle_register import VehicleStatus
+from hub.vehicle_standing import Standing, StandingBook
 from inspection.identifiers import province_code_of_plate, validate_plate
-from protos.tongjian.v1 import archive_pb2, archive_pb2_grpc
+from inspection.register_identity import BodyColour
+from inspection.vehicle_register_csv import RegisterRow
+from protos.tongjian.v1 import archive_pb2, archive_pb2_grpc, labels_pb2, labels_pb2_grpc
 from tests.fault_proxy import FaultProxy, Mode
 from tests.federation_rig import ProvinceHub
 from tests.hub.transfer_rig import TransferRig, start_rig, transfer_settings, wait_until
@@ -276,8 +280,15 @@ async def test_a_cut_link_and_restarts_of_both_hubs_resume_from_the_last_confirm
     # so the source can send only a flow-control window ahead of what the destination confirmed.
     for hub in (transfer_rig.chongqing, transfer_rig.sichuan):
         assert hub.archive_transfer is not None
+        # A stable replica id and a lease far longer than the test: the restarted Sichuan process
+        # (a new run of the same replica) must take its lease back at once, not wait it out.
         hub.archive_transfer = transfer_settings(
-            hub.archive_transfer.archive_dir, chunk_bytes=1024, confirm_bytes=1024
+            hub.archive_transfer.archive_dir,
+            chunk_bytes=1024,
+            message_bytes=3000,  # three pieces a message: cut and confirmed inside messages
+            confirm_bytes=1024,
+            replica=f"{hub.province}-replica-1",
+            fetch_lease_s=3600.0,
         )
         await hub.stop()
         await hub.start()
@@ -371,8 +382,12 @@ class _RogueSource:
         return archive_pb2.TransferOfferReply(files=[archive_pb2.BagFile(path=path, size=10)], total_bytes=10)
 
     async def fetch(self, request: Any, context: Any) -> Any:
-        yield archive_pb2.BagChunk(file_index=0, offset=0, data=b"01234")
-        yield archive_pb2.BagChunk(file_index=0, offset=7, data=b"789")  # a gap: bytes 5-6 skipped
+        piece = archive_pb2.BagPiece
+        yield archive_pb2.BagChunk(
+            pieces=[piece(file_index=0, offset=0, data=b"012"), piece(file_index=0, offset=3, data=b"34")]
+        )
+        # A gap inside a message: bytes 5-6 skipped.
+        yield archive_pb2.BagChunk(pieces=[piece(file_index=0, offset=7, data=b"789")])
 
 
 @pytest.mark.parametrize(
@@ -440,3 +455,71 @@ async def test_two_replicas_of_the_destination_fetch_a_bag_once(
         assert view.problems == () and view.archive_vehicle is not None
     finally:
         await second.stop()
+
+
+async def test_a_car_with_an_exemption_label_issued_in_another_province_moves(
+    transfer_rig: TransferRig,
+) -> None:
+    """The owner got an exemption label in Sichuan (51) for the Chongqing car: Chongqing records
+    it, signed with Sichuan's key, so the bag Chongqing sends holds a label of another issuer. It
+    verifies with Sichuan's key from the trust list and the transfer goes through."""
+    chongqing = transfer_rig.chongqing
+    StandingBook(chongqing.hub.store.database).set(
+        transfer_rig.vin, Standing(date(2026, 12, 31), True, 0, 0, False)
+    )
+    async with grpc.aio.insecure_channel(transfer_rig.sichuan.endpoint) as channel:
+        exemption = await labels_pb2_grpc.LabelsStub(channel).ApplyExemption(
+            labels_pb2.ExemptionApplication(
+                vin=transfer_rig.vin, plate=transfer_rig.plate, application_date="2024-04-01"
+            ),
+            timeout=10,
+        )
+    assert exemption.granted and exemption.issuer_province == "51", exemption
+    assert chongqing.hub.labels is not None
+    assert [label.token for label in chongqing.hub.labels.by_vin(transfer_rig.vin)] == [exemption.token]
+
+    channel, clerk = transfer_rig.client(transfer_rig.sichuan)
+    async with channel:
+        status = await clerk.request(transfer_rig.vin, "50")
+        seen = [update async for update in clerk.follow(status.transfer_id)]
+    assert seen[-1].state == "received", seen[-1]
+    bag = transfer_rig.sichuan.archive_transfer.incoming / status.transfer_id / "bag"  # type: ignore[union-attr]
+    labels = [json.loads(line)["token"] for line in (bag / LABELS_FILE).read_text().splitlines()]
+    assert labels == [exemption.token]
+
+
+async def test_the_engine_number_and_colour_the_source_registered_are_compared(
+    transfer_rig: TransferRig,
+) -> None:
+    """Chongqing's register records the car's engine number and colour; they travel in the archive,
+    the clerk's different readings are named (field, observed, archived), and the car enters
+    Sichuan's register with them."""
+    source = transfer_rig.chongqing.hub.store.vehicles
+    registered = source.get(transfer_rig.vin)
+    assert registered is not None
+    row = RegisterRow(2, registered.vehicle, registered.owner_ref, "EA211-1234567", BodyColour.BLUE)
+    assert source.import_rows([row], "50").updated == 1
+    channel, clerk = transfer_rig.client(transfer_rig.sichuan)
+    async with channel:
+        status = await clerk.request(transfer_rig.vin, "50")
+        seen = [update async for update in clerk.follow(status.transfer_id)]
+        assert seen[-1].state == "received", seen[-1]
+        bag = transfer_rig.sichuan.archive_transfer.incoming / status.transfer_id / "bag"  # type: ignore[union-attr]
+        archived = json.loads((bag / VEHICLE_FILE).read_text())
+        assert (archived["engine_number"], archived["colour"]) == ("EA211-1234567", "blue")
+
+        wrong = await clerk.check_identity(
+            status.transfer_id, transfer_rig.vin, "EA211-1234568", "白", [PHOTO]
+        )
+        assert wrong.state == "received"
+        assert [(m.field, m.observed, m.archived) for m in wrong.mismatches] == [
+            ("engine_number", "EA211-1234568", "EA211-1234567"),
+            ("colour", "白", "blue"),
+        ]
+        right = await clerk.check_identity(
+            status.transfer_id, transfer_rig.vin, "ea211 1234567", "蓝色", [PHOTO]
+        )
+        assert right.state == "identity_checked" and not right.mismatches
+        assert (await clerk.accept(status.transfer_id)).state == "accepted"
+    moved = transfer_rig.sichuan.hub.store.vehicles.get(transfer_rig.vin)
+    assert moved is not None and (moved.engine_number, moved.colour) == ("EA211-1234567", BodyColour.BLUE)

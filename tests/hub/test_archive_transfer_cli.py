@@ -85,3 +85,7 @@ def test_hub_serve_takes_archive_transfers_only_with_federation(
     argv = ["hub", "serve", "--insecure", "--database-url", f"sqlite:///{tmp_path / 'hub.sqlite3'}"]
     assert main([*argv, "--archive-dir", str(tmp_path / "archives")]) == 2
     assert "--archive-dir needs federation (--hub-key and --national-key)" in capsys.readouterr().err
+    assert main([*argv, "--archive-dir", str(tmp_path / "archives"), "--replica-id", "hub a"]) == 2
+    assert "--replica-id 'hub a': 1..48 letters" in capsys.readouterr().err
+    assert main([*argv, "--replica-id", "hub-a"]) == 2
+    assert "--replica-id names a replica taking part in archive transfers" in capsys.readouterr().err

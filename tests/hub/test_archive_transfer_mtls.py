@@ -78,7 +78,7 @@ async def test_only_the_destination_gets_the_archive_and_only_clerks_ask(
             first = archive_pb2_grpc.ArchiveExchangeStub(channel).Fetch(
                 archive_pb2.FetchRequest(transfer_id=offer.transfer_id)
             )
-            assert (await first.read()).file_index == 0
+            assert (await first.read()).pieces[0].file_index == 0
             first.cancel()
         async with grpc.aio.secure_channel(source, _as(guangdong_peer, chongqing_ca)) as channel:
             fetch = archive_pb2_grpc.ArchiveExchangeStub(channel).Fetch(

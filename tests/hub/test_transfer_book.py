@@ -12,8 +12,16 @@ from typing import Any
 import pytest
 
 from hub.archive_stream import BagFile, Position
+from hub.errors import HubError
 from hub.store import HubStore
-from hub.transfer_book import End, LeaseLost, TransferAlreadyOpen, TransferBook, VehicleNotTransferable
+from hub.transfer_book import (
+    End,
+    LeaseLost,
+    TransferAlreadyOpen,
+    TransferBook,
+    VehicleNotTransferable,
+    lease_owner,
+)
 from hub.transfer_states import IllegalTransition, TransferRole, TransferState
 from hub.vehicle_register import VehicleStatus
 from inspection.vehicle_register_csv import RegisterRow
@@ -123,3 +131,24 @@ def test_one_replica_at_a_time_fetches_a_bag(store: HubStore, make_record: Any) 
     with pytest.raises(LeaseLost, match="replica b fetches it now, not a"):
         book.confirm(view.transfer_id, Position(1, 5), 15, "a", lease)
     assert book.get(view.transfer_id).confirmed == Position(1, 0)
+
+
+def test_a_restarted_replica_takes_its_own_lease_back_at_once(store: HubStore, make_record: Any) -> None:
+    """A lease is held by one run (process) of a replica: the next run of the same replica takes it
+    without waiting for it to lapse, another replica still waits, and the earlier run, were it
+    somehow alive, loses it at its next confirmation."""
+    book = TransferBook(store.database, store.vehicles, "51", Clock())
+    view = book.open_request(make_record(4).vehicle.vin, "50", "clerk")
+    book.record_offer(view.transfer_id, FILES, 100, "渝A00004")
+    lease = timedelta(seconds=60)
+    first_run, restarted = lease_owner("sichuan-1", "run-1"), lease_owner("sichuan-1", "run-2")
+    assert book.claim_fetch(view.transfer_id, first_run, lease)
+    book.confirm(view.transfer_id, Position(1, 0), 10, first_run, lease)
+    assert not book.claim_fetch(view.transfer_id, lease_owner("sichuan-2", "run-1"), lease)
+    assert book.claim_fetch(view.transfer_id, restarted, lease)  # no lapse waited for
+    with pytest.raises(LeaseLost, match="sichuan-1#run-2 fetches it now, not sichuan-1#run-1"):
+        book.confirm(view.transfer_id, Position(1, 5), 15, first_run, lease)
+    book.confirm(view.transfer_id, Position(1, 5), 15, restarted, lease)
+    assert book.get(view.transfer_id).confirmed == Position(1, 5)
+    with pytest.raises(HubError, match="replica id"):
+        lease_owner("x" * 60, "run-1")

@@ -11,20 +11,30 @@ from hub.new_plate import NoPlatePrefix, candidate_plates
 from inspection import Fuel
 from inspection.identifiers import province_code_of_plate, validate_plate
 
-ARCHIVE = {"vin": "LFV2A21K4NA000000", "facts": {"colour": "Pearl White"}}
+ARCHIVE = {"vin": "LFV2A21K4NA000000", "engine_number": "EA888-123456", "colour": "white"}
+# An archive from a register that did not record them (rows imported before the columns existed).
+UNRECORDED = {"vin": "LFV2A21K4NA000000", "engine_number": None, "colour": None}
 
 
 def test_the_clerks_typing_is_forgiven_but_a_different_car_is_named() -> None:
-    same = compare_identity(observation(" lfv2a21k4na000000 ", "EA888 123", "pearl-white"), ARCHIVE)
-    assert same.matches and same.unverified == ("engine_number",)
-    other = compare_identity(observation("LFV2A21K4NA000001", "EA888", "red"), ARCHIVE)
-    assert [(m.field, m.archived) for m in other.mismatches] == [
-        ("vin", "LFV2A21K4NA000000"),
-        ("colour", "Pearl White"),
+    same = compare_identity(observation(" lfv2a21k4na000000 ", "ea888 123.456", "白色"), ARCHIVE)
+    assert same.matches and same.unverified == ()
+    other = compare_identity(observation("LFV2A21K4NA000001", "EA888-654321", "J"), ARCHIVE)
+    assert [(m.field, m.observed, m.archived) for m in other.mismatches] == [
+        ("vin", "LFV2A21K4NA000001", "LFV2A21K4NA000000"),
+        ("engine_number", "EA888-654321", "EA888-123456"),
+        ("colour", "J", "white"),
     ]
-    assert "the car shows 'red'" in str(other.mismatches[1])
+    assert "the car shows 'J'" in str(other.mismatches[2])
     with pytest.raises(BadObservation, match="engine_number: empty"):
         observation("LFV2A21K4NA000000", " ", "red")
+    with pytest.raises(BadObservation, match="colour: not a register colour"):
+        observation("LFV2A21K4NA000000", "EA888", "pearl white")
+
+
+def test_a_field_the_source_register_did_not_record_is_unverified_not_a_mismatch() -> None:
+    seen = compare_identity(observation("LFV2A21K4NA000000", "EA888-1", "red"), UNRECORDED)
+    assert seen.matches and seen.unverified == ("engine_number", "colour")
 
 
 @settings(deadline=None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from hub.envelope_check import EnvelopeLimits, verify_envelope
 from hub.records import record_row
 from hub.store import HubStore
+from inspection.register_identity import BodyColour, parse_colour, parse_engine_number
 from inspection.vehicle_register_csv import COLUMNS
 from tongjian.cli import main
 
@@ -42,6 +44,11 @@ def test_a_fleet_written_by_sim_fleet_imports_and_shows(
         rows = list(csv.DictReader(stream))
     first = rows[0]
     assert first["plate"].startswith("渝") and first["registration_province"] == "50"
+    # Every generated car has an engine number and a colour class, plausibly spread.
+    assert all(parse_engine_number(row["engine_number"]) == row["engine_number"] for row in rows)
+    assert len({row["engine_number"] for row in rows}) == len(rows)
+    colours = Counter(parse_colour(row["colour"]) for row in rows)
+    assert colours.most_common(1)[0][0] is BodyColour.WHITE and len(colours) >= 6
     assert main(["hub", "vehicles", "show", first["vin"], "--json", "--database-url", url]) == 0
     (shown,) = json.loads(capsys.readouterr().out)["vehicles"]
     assert {column: shown[column] for column in COLUMNS} == first
@@ -77,7 +84,7 @@ def test_bad_rows_are_named_and_make_the_exit_status_one(
     ("arguments", "message"),
     [
         (["import", "{missing}", "--province", "50"], "No such file"),
-        (["import", "{header}", "--province", "50"], "line 1, column colour: unknown column"),
+        (["import", "{header}", "--province", "50"], "line 1, column paint: unknown column"),
         (["import", "{header}", "--province", "99"], "--province '99': not a GB/T 2260 province code"),
         (["show", "渝A00000"], "no vehicle with VIN or plate '渝A00000'"),
         (["history", "NOT-A-VIN"], "invalid vin 'NOT-A-VIN'"),
@@ -88,7 +95,7 @@ def test_operator_mistakes_are_one_line(
 ) -> None:
     url = _migrated(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
     header = tmp_path / "header.csv"
-    header.write_text(",".join([*COLUMNS, "colour"]) + "\n", encoding="utf-8")
+    header.write_text(",".join([*COLUMNS, "paint"]) + "\n", encoding="utf-8")
     files = {"missing": str(tmp_path / "missing.csv"), "header": str(header)}
     argv = ["hub", "vehicles", *(a.format(**files) for a in arguments), "--database-url", url]
     capsys.readouterr()

@@ -25,13 +25,15 @@ TRANSFER_RIG_RECORDS = 4
 
 
 def transfer_settings(directory: Path, **changes: Any) -> TransferSettings:
-    """Small chunks and frequent confirmations, so a bag of a few records takes many of each."""
+    """Small pieces, messages of a few pieces and frequent confirmations, so a bag of a few
+    records takes many of each (and a confirmation falls inside a message)."""
     settings = TransferSettings(
         archive_dir=directory,
         ttl=timedelta(days=30),
         poll_s=0.2,
         retry_s=0.1,
         chunk_bytes=1024,
+        message_bytes=3000,
         confirm_bytes=2048,
         fetch_idle_timeout_s=5.0,
     )

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from inspection import PROVINCES, Fuel, LampSystem, Vehicle, VehicleClass, VehicleUse, vin_check_digit
 from inspection.identifiers import VIN_ALPHABET
+from inspection.register_identity import BodyColour
 from inspection.vehicle_register_csv import (
     COLUMNS,
     RegisterCsvError,
@@ -77,16 +78,47 @@ def _csv(text: str) -> list[RegisterRow | RegisterRowError]:
     return list(read_register(io.StringIO(text, newline="")))
 
 
+_ENGINE_NUMBERS = st.none() | st.lists(
+    st.text("ABCDEFGHJKLMNPRSTUVWXYZ0123456789", min_size=1, max_size=6), min_size=1, max_size=3
+).map("-".join)
+
+
 @settings(max_examples=150)
-@given(st.lists(st.tuples(vehicles(), _OWNER_REFS), max_size=8))
-def test_generated_vehicles_read_back_exactly_as_written(rows: list[tuple[Vehicle, str]]) -> None:
+@given(
+    st.lists(
+        st.tuples(vehicles(), _OWNER_REFS, _ENGINE_NUMBERS, st.none() | st.sampled_from(BodyColour)),
+        max_size=8,
+    )
+)
+def test_generated_vehicles_read_back_exactly_as_written(
+    rows: list[tuple[Vehicle, str, str | None, BodyColour | None]],
+) -> None:
     stream = io.StringIO(newline="")
-    assert write_register(stream, rows) == len(rows)
+    written = [RegisterRow(0, *row) for row in rows]
+    assert write_register(stream, written) == len(rows)
     stream.seek(0)
     read = list(read_register(stream))
     assert all(isinstance(row, RegisterRow) for row in read), read
-    assert [(row.vehicle, row.owner_ref) for row in read if isinstance(row, RegisterRow)] == rows
+    assert [
+        (row.vehicle, row.owner_ref, row.engine_number, row.colour)
+        for row in read
+        if isinstance(row, RegisterRow)
+    ] == rows
     assert [row.line for row in read] == list(range(2, len(rows) + 2))
+
+
+def test_a_register_written_before_engine_number_and_colour_reads_without_them() -> None:
+    older = [c for c in COLUMNS if c not in ("engine_number", "colour")]
+    cells = dict(zip(COLUMNS, format_row(CAR, "OWN-1", "WP10-2345678", BodyColour.BLUE), strict=True))
+    stream = io.StringIO(newline="")
+    csv.writer(stream, lineterminator="\n").writerows([older, [cells[c] for c in older]])
+    (row,) = _csv(stream.getvalue())
+    assert isinstance(row, RegisterRow) and (row.vehicle, row.engine_number, row.colour) == (CAR, None, None)
+    (full,) = _csv(_row_text(engine_number=" wp10-2345678 ", colour="蓝"))
+    assert isinstance(full, RegisterRow) and (full.engine_number, full.colour) == (
+        "WP10-2345678",
+        BodyColour.BLUE,
+    )
 
 
 @settings(max_examples=300)
@@ -147,6 +179,8 @@ def _row_text(**changes: str) -> str:
         ({"owner_ref": ""}, "owner_ref", "empty"),
         ({"owner_ref": "x" * 65}, "owner_ref", "65 characters"),
         ({"parking_brake_axles": "2,x"}, "parking_brake_axles", "not a whole number"),
+        ({"engine_number": "WP10 2345"}, "engine_number", "not letters and digits"),
+        ({"colour": "pearl"}, "colour", "not a register colour"),
     ],
 )
 def test_a_bad_cell_is_named_by_line_and_column(changes: dict[str, str], column: str, reason: str) -> None:
@@ -182,7 +216,7 @@ def test_a_row_with_more_or_fewer_cells_is_an_error_and_reading_goes_on() -> Non
     ("header", "column", "reason"),
     [
         (",".join(c for c in COLUMNS if c != "owner_ref"), "owner_ref", "missing column owner_ref"),
-        (",".join([*COLUMNS, "colour"]), "colour", "unknown column"),
+        (",".join([*COLUMNS, "paint"]), "paint", "unknown column"),
         (",".join([*COLUMNS, "vin"]), "vin", "named twice"),
     ],
 )

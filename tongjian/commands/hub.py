@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -29,6 +31,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tongjian.cli import CommandError
 from tongjian.console import table_console
+
+_REPLICA_ID = re.compile(r"[A-Za-z0-9._:/-]{1,48}")
 
 if TYPE_CHECKING:
     from hub.envelope_check import KnownKey
@@ -159,6 +163,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--archive-dir",
         type=Path,
         help="archive transfers between provinces (tongjian archive request ...): archives in transit kept here",
+    )
+    federation.add_argument(
+        "--replica-id",
+        help="this hub replica's stable name among replicas sharing the database (e.g. the service "
+        "instance): restarted, it resumes its archive fetches at once (default: host/pid)",
     )
     federation.add_argument(
         "--transfer-days",
@@ -459,7 +468,15 @@ def _archive_transfer(args: argparse.Namespace) -> Any:
 
     from hub.transfer_driver import TransferSettings
 
+    if args.replica_id is not None and not _REPLICA_ID.fullmatch(args.replica_id):
+        raise CommandError(
+            f"--replica-id {args.replica_id!r}: 1..48 letters, digits and . _ : / - (no spaces)"
+        )
     if args.archive_dir is None:
+        if args.replica_id is not None:
+            raise CommandError(
+                "--replica-id names a replica taking part in archive transfers: give --archive-dir"
+            )
         return None
     if args.hub_key is None:
         raise CommandError("--archive-dir needs federation (--hub-key and --national-key)")
@@ -469,7 +486,10 @@ def _archive_transfer(args: argparse.Namespace) -> Any:
         args.archive_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise CommandError(f"--archive-dir {args.archive_dir}: {error.strerror or error}") from error
-    return TransferSettings(archive_dir=args.archive_dir, ttl=timedelta(days=args.transfer_days))
+    settings = TransferSettings(archive_dir=args.archive_dir, ttl=timedelta(days=args.transfer_days))
+    if args.replica_id is not None:
+        settings = dataclasses.replace(settings, replica=args.replica_id)
+    return settings
 
 
 def _refuse_a_busy_port(address: str) -> None:
@@ -840,7 +860,13 @@ def _vehicles_import(args: argparse.Namespace) -> int:
 def _vehicle_json(registered: Any) -> dict[str, Any]:
     from inspection.vehicle_register_csv import COLUMNS, format_row
 
-    cells = dict(zip(COLUMNS, format_row(registered.vehicle, registered.owner_ref), strict=True))
+    cells = dict(
+        zip(
+            COLUMNS,
+            format_row(registered.vehicle, registered.owner_ref, registered.engine_number, registered.colour),
+            strict=True,
+        )
+    )
     return {**cells, "status": registered.status.value, "updated_at": _when(registered.updated_at)}
 
 

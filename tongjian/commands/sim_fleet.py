@@ -6,7 +6,8 @@ written as a vehicle register CSV (``inspection.vehicle_register_csv``) for ``to
     tongjian sim fleet --count 20000 --province 50 --csv register-50.csv
 
 The same seed always gives the same fleet (valid VIN check digits, real province prefixes), and
-the same pseudonymous owner reference per vehicle (``simulators.fleet.owner_reference``).
+the same pseudonymous owner reference, engine number and body colour per vehicle
+(``simulators.fleet.owner_reference``, ``register_identity``).
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from inspection import Vehicle
 from inspection.identifiers import PROVINCES
 from inspection.vehicle_fields import vehicle_to_arguments
-from inspection.vehicle_register_csv import write_register
-from simulators.fleet import generate_fleet, owner_reference
+from inspection.vehicle_register_csv import RegisterRow, write_register
+from simulators.fleet import generate_fleet, owner_reference, register_identity
 from tongjian.cli import CommandError
 
 MAX_COUNT = 100_000
@@ -51,7 +51,16 @@ def _fleet(args: argparse.Namespace) -> int:
     fleet = generate_fleet(count, seed=args.seed, province=args.province)
     first = 0 if args.index is None else args.index
     if args.csv is not None:
-        _write_csv(args.csv, [(fleet[i], owner_reference(args.seed, i)) for i in range(first, count)])
+        rows = [
+            RegisterRow(
+                i + 2 - first,
+                fleet[i],
+                owner_reference(args.seed, i),
+                *register_identity(args.seed, i, fleet[i]),
+            )
+            for i in range(first, count)
+        ]
+        _write_csv(args.csv, rows)
         return 0
     for vehicle in fleet if args.index is None else fleet[args.index :]:
         # Plain spaces, no shell quoting: no value has whitespace, and `$(...)` would keep quotes.
@@ -59,7 +68,7 @@ def _fleet(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_csv(target: str, rows: list[tuple[Vehicle, str]]) -> None:
+def _write_csv(target: str, rows: list[RegisterRow]) -> None:
     if target == "-":
         write_register(sys.stdout, rows)
         return

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n protos/tongjian/v1/archive.proto\x12\x0btongjian.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"s\n\rTransferOffer\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x0b\n\x03vin\x18\x02 \x01(\t\x12\x15\n\rfrom_province\x18\x03 \x01(\t\x12\x13\n\x0bto_province\x18\x04 \x01(\t\x12\x14\n\x0crequested_by\x18\x05 \x01(\t\"%\n\x07\x42\x61gFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\"]\n\x12TransferOfferReply\x12#\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x14.tongjian.v1.BagFile\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x04\x12\r\n\x05plate\x18\x03 \x01(\t\"G\n\x0c\x46\x65tchRequest\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x12\n\nfile_index\x18\x02 \x01(\r\x12\x0e\n\x06offset\x18\x03 \x01(\x04\"<\n\x08\x42\x61gChunk\x12\x12\n\nfile_index\x18\x01 \x01(\r\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"~\n\x0f\x43oncludeRequest\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x33\n\nconclusion\x18\x02 \x01(\x0e\x32\x1f.tongjian.v1.TransferConclusion\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\tnew_plate\x18\x04 \x01(\t\"\x1e\n\rConcludeReply\x12\r\n\x05state\x18\x01 \x01(\t\"5\n\x0fTransferRequest\x12\x0b\n\x03vin\x18\x01 \x01(\t\x12\x15\n\rfrom_province\x18\x02 \x01(\t\"$\n\rTransferQuery\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\"\x8a\x01\n\x13IdentityObservation\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x0b\n\x03vin\x18\x02 \x01(\t\x12\x15\n\rengine_number\x18\x03 \x01(\t\x12\x0e\n\x06\x63olour\x18\x04 \x01(\t\x12*\n\x06photos\x18\x05 \x03(\x0b\x32\x1a.tongjian.v1.IdentityPhoto\".\n\rIdentityPhoto\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\"4\n\rRefuseRequest\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"U\n\x10IdentityMismatch\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x10\n\x08observed\x18\x02 \x01(\t\x12\x10\n\x08\x61rchived\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\x8f\x04\n\x0eTransferStatus\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x0b\n\x03vin\x18\x02 \x01(\t\x12\x15\n\rfrom_province\x18\x03 \x01(\t\x12\x13\n\x0bto_province\x18\x04 \x01(\t\x12\x0c\n\x04role\x18\x05 \x01(\t\x12\r\n\x05state\x18\x06 \x01(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x13\n\x0btotal_bytes\x18\x08 \x01(\x04\x12\x17\n\x0f\x63onfirmed_bytes\x18\t \x01(\x04\x12\x13\n\x0btotal_files\x18\n \x01(\r\x12\x17\n\x0f\x63onfirmed_files\x18\x0b \x01(\r\x12\x11\n\told_plate\x18\x0c \x01(\t\x12\x11\n\tnew_plate\x18\r \x01(\t\x12\x31\n\nmismatches\x18\x0e \x03(\x0b\x32\x1d.tongjian.v1.IdentityMismatch\x12\x10\n\x08problems\x18\x0f \x03(\t\x12\x30\n\x0crequested_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0crequested_by\x18\x13 \x01(\t\x12\x13\n\x0bsource_told\x18\x14 \x01(\x08*\x9d\x01\n\x12TransferConclusion\x12#\n\x1fTRANSFER_CONCLUSION_UNSPECIFIED\x10\x00\x12 \n\x1cTRANSFER_CONCLUSION_ACCEPTED\x10\x01\x12\x1f\n\x1bTRANSFER_CONCLUSION_REFUSED\x10\x02\x12\x1f\n\x1bTRANSFER_CONCLUSION_EXPIRED\x10\x03\x32\xda\x01\n\x0f\x41rchiveExchange\x12\x44\n\x05Offer\x12\x1a.tongjian.v1.TransferOffer\x1a\x1f.tongjian.v1.TransferOfferReply\x12;\n\x05\x46\x65tch\x12\x19.tongjian.v1.FetchRequest\x1a\x15.tongjian.v1.BagChunk0\x01\x12\x44\n\x08\x43onclude\x12\x1c.tongjian.v1.ConcludeRequest\x1a\x1a.tongjian.v1.ConcludeReply2\xb5\x03\n\x0f\x41rchiveTransfer\x12\x44\n\x07Request\x12\x1c.tongjian.v1.TransferRequest\x1a\x1b.tongjian.v1.TransferStatus\x12\x41\n\x06Status\x12\x1a.tongjian.v1.TransferQuery\x1a\x1b.tongjian.v1.TransferStatus\x12\x43\n\x06\x46ollow\x12\x1a.tongjian.v1.TransferQuery\x1a\x1b.tongjian.v1.TransferStatus0\x01\x12N\n\rCheckIdentity\x12 .tongjian.v1.IdentityObservation\x1a\x1b.tongjian.v1.TransferStatus\x12\x41\n\x06\x41\x63\x63\x65pt\x12\x1a.tongjian.v1.TransferQuery\x1a\x1b.tongjian.v1.TransferStatus\x12\x41\n\x06Refuse\x12\x1a.tongjian.v1.RefuseRequest\x1a\x1b.tongjian.v1.TransferStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n protos/tongjian/v1/archive.proto\x12\x0btongjian.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"s\n\rTransferOffer\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x0b\n\x03vin\x18\x02 \x01(\t\x12\x15\n\rfrom_province\x18\x03 \x01(\t\x12\x13\n\x0bto_province\x18\x04 \x01(\t\x12\x14\n\x0crequested_by\x18\x05 \x01(\t\"%\n\x07\x42\x61gFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\"]\n\x12TransferOfferReply\x12#\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x14.tongjian.v1.BagFile\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x04\x12\r\n\x05plate\x18\x03 \x01(\t\"G\n\x0c\x46\x65tchRequest\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x12\n\nfile_index\x18\x02 \x01(\r\x12\x0e\n\x06offset\x18\x03 \x01(\x04\"<\n\x08\x42\x61gPiece\x12\x12\n\nfile_index\x18\x01 \x01(\r\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"7\n\x08\x42\x61gChunk\x12%\n\x06pieces\x18\x04 \x03(\x0b\x32\x15.tongjian.v1.BagPieceJ\x04\x08\x01\x10\x04\"~\n\x0f\x43oncludeRequest\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x33\n\nconclusion\x18\x02 \x01(\x0e\x32\x1f.tongjian.v1.TransferConclusion\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\tnew_plate\x18\x04 \x01(\t\"\x1e\n\rConcludeReply\x12\r\n\x05state\x18\x01 \x01(\t\"5\n\x0fTransferRequest\x12\x0b\n\x03vin\x18\x01 \x01(\t\x12\x15\n\rfrom_province\x18\x02 \x01(\t\"$\n\rTransferQuery\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\"\x8a\x01\n\x13IdentityObservation\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x0b\n\x03vin\x18\x02 \x01(\t\x12\x15\n\rengine_number\x18\x03 \x01(\t\x12\x0e\n\x06\x63olour\x18\x04 \x01(\t\x12*\n\x06photos\x18\x05 \x03(\x0b\x32\x1a.tongjian.v1.IdentityPhoto\".\n\rIdentityPhoto\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\"4\n\rRefuseRequest\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"U\n\x10IdentityMismatch\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x10\n\x08observed\x18\x02 \x01(\t\x12\x10\n\x08\x61rchived\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\x8f\x04\n\x0eTransferStatus\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x0b\n\x03vin\x18\x02 \x01(\t\x12\x15\n\rfrom_province\x18\x03 \x01(\t\x12\x13\n\x0bto_province\x18\x04 \x01(\t\x12\x0c\n\x04role\x18\x05 \x01(\t\x12\r\n\x05state\x18\x06 \x01(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x13\n\x0btotal_bytes\x18\x08 \x01(\x04\x12\x17\n\x0f\x63onfirmed_bytes\x18\t \x01(\x04\x12\x13\n\x0btotal_files\x18\n \x01(\r\x12\x17\n\x0f\x63onfirmed_files\x18\x0b \x01(\r\x12\x11\n\told_plate\x18\x0c \x01(\t\x12\x11\n\tnew_plate\x18\r \x01(\t\x12\x31\n\nmismatches\x18\x0e \x03(\x0b\x32\x1d.tongjian.v1.IdentityMismatch\x12\x10\n\x08problems\x18\x0f \x03(\t\x12\x30\n\x0crequested_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0crequested_by\x18\x13 \x01(\t\x12\x13\n\x0bsource_told\x18\x14 \x01(\x08*\x9d\x01\n\x12TransferConclusion\x12#\n\x1fTRANSFER_CONCLUSION_UNSPECIFIED\x10\x00\x12 \n\x1cTRANSFER_CONCLUSION_ACCEPTED\x10\x01\x12\x1f\n\x1bTRANSFER_CONCLUSION_REFUSED\x10\x02\x12\x1f\n\x1bTRANSFER_CONCLUSION_EXPIRED\x10\x03\x32\xda\x01\n\x0f\x41rchiveExchange\x12\x44\n\x05Offer\x12\x1a.tongjian.v1.TransferOffer\x1a\x1f.tongjian.v1.TransferOfferReply\x12;\n\x05\x46\x65tch\x12\x19.tongjian.v1.FetchRequest\x1a\x15.tongjian.v1.BagChunk0\x01\x12\x44\n\x08\x43onclude\x12\x1c.tongjian.v1.ConcludeRequest\x1a\x1a.tongjian.v1.ConcludeReply2\xb5\x03\n\x0f\x41rchiveTransfer\x12\x44\n\x07Request\x12\x1c.tongjian.v1.TransferRequest\x1a\x1b.tongjian.v1.TransferStatus\x12\x41\n\x06Status\x12\x1a.tongjian.v1.TransferQuery\x1a\x1b.tongjian.v1.TransferStatus\x12\x43\n\x06\x46ollow\x12\x1a.tongjian.v1.TransferQuery\x1a\x1b.tongjian.v1.TransferStatus0\x01\x12N\n\rCheckIdentity\x12 .tongjian.v1.IdentityObservation\x1a\x1b.tongjian.v1.TransferStatus\x12\x41\n\x06\x41\x63\x63\x65pt\x12\x1a.tongjian.v1.TransferQuery\x1a\x1b.tongjian.v1.TransferStatus\x12\x41\n\x06Refuse\x12\x1a.tongjian.v1.RefuseRequest\x1a\x1b.tongjian.v1.TransferStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.tongjian.v1.archive_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRANSFERCONCLUSION']._serialized_start=1582
-  _globals['_TRANSFERCONCLUSION']._serialized_end=1739
+  _globals['_TRANSFERCONCLUSION']._serialized_start=1639
+  _globals['_TRANSFERCONCLUSION']._serialized_end=1796
   _globals['_TRANSFEROFFER']._serialized_start=82
   _globals['_TRANSFEROFFER']._serialized_end=197
   _globals['_BAGFILE']._serialized_start=199
@@ -42,28 +42,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRANSFEROFFERREPLY']._serialized_end=331
   _globals['_FETCHREQUEST']._serialized_start=333
   _globals['_FETCHREQUEST']._serialized_end=404
-  _globals['_BAGCHUNK']._serialized_start=406
-  _globals['_BAGCHUNK']._serialized_end=466
-  _globals['_CONCLUDEREQUEST']._serialized_start=468
-  _globals['_CONCLUDEREQUEST']._serialized_end=594
-  _globals['_CONCLUDEREPLY']._serialized_start=596
-  _globals['_CONCLUDEREPLY']._serialized_end=626
-  _globals['_TRANSFERREQUEST']._serialized_start=628
-  _globals['_TRANSFERREQUEST']._serialized_end=681
-  _globals['_TRANSFERQUERY']._serialized_start=683
-  _globals['_TRANSFERQUERY']._serialized_end=719
-  _globals['_IDENTITYOBSERVATION']._serialized_start=722
-  _globals['_IDENTITYOBSERVATION']._serialized_end=860
-  _globals['_IDENTITYPHOTO']._serialized_start=862
-  _globals['_IDENTITYPHOTO']._serialized_end=908
-  _globals['_REFUSEREQUEST']._serialized_start=910
-  _globals['_REFUSEREQUEST']._serialized_end=962
-  _globals['_IDENTITYMISMATCH']._serialized_start=964
-  _globals['_IDENTITYMISMATCH']._serialized_end=1049
-  _globals['_TRANSFERSTATUS']._serialized_start=1052
-  _globals['_TRANSFERSTATUS']._serialized_end=1579
-  _globals['_ARCHIVEEXCHANGE']._serialized_start=1742
-  _globals['_ARCHIVEEXCHANGE']._serialized_end=1960
-  _globals['_ARCHIVETRANSFER']._serialized_start=1963
-  _globals['_ARCHIVETRANSFER']._serialized_end=2400
+  _globals['_BAGPIECE']._serialized_start=406
+  _globals['_BAGPIECE']._serialized_end=466
+  _globals['_BAGCHUNK']._serialized_start=468
+  _globals['_BAGCHUNK']._serialized_end=523
+  _globals['_CONCLUDEREQUEST']._serialized_start=525
+  _globals['_CONCLUDEREQUEST']._serialized_end=651
+  _globals['_CONCLUDEREPLY']._serialized_start=653
+  _globals['_CONCLUDEREPLY']._serialized_end=683
+  _globals['_TRANSFERREQUEST']._serialized_start=685
+  _globals['_TRANSFERREQUEST']._serialized_end=738
+  _globals['_TRANSFERQUERY']._serialized_start=740
+  _globals['_TRANSFERQUERY']._serialized_end=776
+  _globals['_IDENTITYOBSERVATION']._serialized_start=779
+  _globals['_IDENTITYOBSERVATION']._serialized_end=917
+  _globals['_IDENTITYPHOTO']._serialized_start=919
+  _globals['_IDENTITYPHOTO']._serialized_end=965
+  _globals['_REFUSEREQUEST']._serialized_start=967
+  _globals['_REFUSEREQUEST']._serialized_end=1019
+  _globals['_IDENTITYMISMATCH']._serialized_start=1021
+  _globals['_IDENTITYMISMATCH']._serialized_end=1106
+  _globals['_TRANSFERSTATUS']._serialized_start=1109
+  _globals['_TRANSFERSTATUS']._serialized_end=1636
+  _globals['_ARCHIVEEXCHANGE']._serialized_start=1799
+  _globals['_ARCHIVEEXCHANGE']._serialized_end=2017
+  _globals['_ARCHIVETRANSFER']._serialized_start=2020
+  _globals['_ARCHIVETRANSFER']._serialized_end=2457
 # @@protoc_insertion_point(module_scope)

@@ -63,7 +63,7 @@ class FetchRequest(_message.Message):
     offset: int
     def __init__(self, transfer_id: _Optional[str] = ..., file_index: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
 
-class BagChunk(_message.Message):
+class BagPiece(_message.Message):
     __slots__ = ("file_index", "offset", "data")
     FILE_INDEX_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,12 @@ class BagChunk(_message.Message):
     offset: int
     data: bytes
     def __init__(self, file_index: _Optional[int] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class BagChunk(_message.Message):
+    __slots__ = ("pieces",)
+    PIECES_FIELD_NUMBER: _ClassVar[int]
+    pieces: _containers.RepeatedCompositeFieldContainer[BagPiece]
+    def __init__(self, pieces: _Optional[_Iterable[_Union[BagPiece, _Mapping]]] = ...) -> None: ...
 
 class ConcludeRequest(_message.Message):
     __slots__ = ("transfer_id", "conclusion", "reason", "new_plate")
