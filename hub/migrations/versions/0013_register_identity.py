@@ -2,7 +2,7 @@
 by the registry clerk's identity check of an archive transfer; NULL for rows imported before.
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-30
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
