@@ -42,7 +42,9 @@ class LabelIssuer:
         while True:
             done = await asyncio.to_thread(self._book.issue_pending, self._batch)
             stored += done.issued
-            if done.scanned < self._batch:
+            # A full batch that stored nothing is another replica's work, or records that do not
+            # decode (logged): the next tick looks again rather than this loop spinning on them.
+            if done.scanned < self._batch or done.issued == 0:
                 self.issued += stored
                 return stored
 
