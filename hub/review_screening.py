@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -81,6 +82,10 @@ class ReviewConfig:
     escalate_after: timedelta = timedelta(hours=48)  # unclaimed that long: a senior reviewer's
     settle: timedelta = timedelta(seconds=60)
     batch: int = 50  # records per screening transaction (SQLite: it holds the write lock meanwhile)
+    # A transaction stops taking records after this long, whatever is left of its batch: on
+    # SQLite it holds the only write lock, and a batch of full-size records (3-5 ms each) held
+    # ingest's commits up for 150-250 ms; the SQLite busy handler then wakes waiters late.
+    max_hold: timedelta = timedelta(milliseconds=20)
     late_sample_days: int = 7  # how far back a station-day without a sample still gets one
 
     def __post_init__(self) -> None:
@@ -89,6 +94,8 @@ class ReviewConfig:
                 raise HubConfigError(f"review sample rate {name}: {rate} is not 0..1")
         if self.claim_lease <= timedelta(0) or self.escalate_after <= timedelta(0):
             raise HubConfigError("review claim_lease and escalate_after must be positive")
+        if self.max_hold <= timedelta(0):
+            raise HubConfigError(f"review max_hold must be positive, not {self.max_hold}")
         if self.settle < timedelta(0) or self.batch < 1 or self.late_sample_days < 1:
             raise HubConfigError(
                 "review settle must not be negative; batch and late_sample_days must be at least 1"
@@ -143,7 +150,10 @@ class Screener:
             audits: list[AuditEntry] = []
             settled = now - config.settle
             new_cursor, moving = cursor, True
+            deadline = time.monotonic() + config.max_hold.total_seconds()
             for row in rows:
+                if screened and time.monotonic() > deadline:
+                    break  # the rest in the next transaction; the cursor stops before them
                 row_view = stored_record_row(row._mapping)
                 seq = int(row._mapping["seq"])
                 province = provinces.get(row_view.station_id)

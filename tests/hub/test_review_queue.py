@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, func, select
 
 from hub.anomaly_rules import AnomalyConfig, Rule, StationHours
+from hub.errors import HubConfigError
 from hub.models import RecordRevocation, ReviewCursor
 from hub.review_queue import (
     ClaimExpired,
@@ -169,6 +170,20 @@ def test_the_cursor_waits_for_records_to_settle(store: HubStore) -> None:
     assert queue.screen().screened == 1
     with store.database.engine.connect() as connection:
         assert connection.execute(select(ReviewCursor.last_seq)).scalar_one() == 2
+
+
+def test_a_screening_transaction_ends_after_its_time_budget(store: HubStore) -> None:
+    # On SQLite a screening transaction holds the only write lock: a whole batch of full-size
+    # records held ingest's commits up for 150-250 ms. With a budget of (almost) nothing each
+    # transaction screens one record; the cursor stops before what it left, nothing is lost.
+    clock = Clock(DAY + timedelta(hours=1))
+    queue = _queue(store, clock, max_hold=timedelta(microseconds=1))
+    store_records(store, [record(i, start=DAY + timedelta(minutes=10 * i)) for i in range(4)], LONG_AGO)
+    assert [queue.screen().screened for _ in range(5)] == [1, 1, 1, 1, 0]
+    with store.database.engine.connect() as connection:
+        assert connection.execute(select(ReviewCursor.last_seq)).scalar_one() == 4
+    with pytest.raises(HubConfigError, match="max_hold"):
+        ReviewConfig(max_hold=timedelta(0))
 
 
 def _flagged(store: HubStore, queue: ReviewQueue, count: int) -> None:
