@@ -10,6 +10,9 @@ Dialect-specific SQL lives here, with the SQLite equivalent beside the PostgreSQ
 SQLite transactions: reads start a deferred ``BEGIN`` (WAL readers never wait), writes start
 ``BEGIN IMMEDIATE`` so that a writer takes the write lock before it reads what it will change
 (the chain head), and waits for it under the busy timeout instead of failing on lock upgrade.
+Writers of one process also queue on a lock of their own first (``Writer``): SQLite's busy handler
+polls with sleeps growing to 100 ms, so a commit that waited behind another writer's 20 ms
+transaction was woken tens of milliseconds late, which was most of the ingest Ack's p99.
 
 A unit of work is one transaction: ``Database.write()`` yields a ``Session`` whose connection
 every part of the work (rows, and the audit entries about them) uses, so they commit together.
@@ -17,7 +20,9 @@ every part of the work (rows, and the audit entries about them) uses, so they co
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
@@ -61,6 +66,23 @@ def alembic_config() -> Config:
     return config
 
 
+class Writer:
+    """Write transactions: ``begin()`` as ``Engine.begin()``, after this process's writers ahead.
+
+    ``queue`` is a lock on SQLite (one writer at a time anyway; see the module docstring) and
+    nothing on PostgreSQL, where writers run side by side. Re-entrant, so that a write nested in
+    another on one thread fails as before (SQLite's busy timeout) rather than hanging here."""
+
+    def __init__(self, engine: Engine, queue: contextlib.AbstractContextManager[Any]) -> None:
+        self.engine = engine
+        self.queue = queue
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.queue, self.engine.begin() as connection:
+            yield connection
+
+
 class Database:
     """One engine for reads and its write-flavoured twin (SQLite: ``BEGIN IMMEDIATE``)."""
 
@@ -88,7 +110,10 @@ class Database:
             raise InvalidDatabaseUrl(
                 f"database URL {shown!r}: {error} (the hub speaks sqlite:/// and postgresql+psycopg://)"
             ) from error
-        self.writer = self.engine.execution_options(**{_WRITE: True})
+        self.writer = Writer(
+            self.engine.execution_options(**{_WRITE: True}),
+            threading.RLock() if dialect == "sqlite" else contextlib.nullcontext(),
+        )
 
     @property
     def dialect(self) -> str:
@@ -100,7 +125,11 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction; commits when the block ends without an exception."""
-        with Session(self.writer, expire_on_commit=False) as session, session.begin():
+        with (
+            self.writer.queue,
+            Session(self.writer.engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
 
     def read(self) -> Session:
