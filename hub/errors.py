@@ -86,8 +86,7 @@
     ├── StaffDirectoryError        a person id, name or role that cannot be used (staff_directory)
     ├── NotSignedIn                no live console session: the page redirects to sign-in (web)
     ├── Forbidden                  the role does not hold the page's permission: 403, audited (web)
-    ├── CsrfRefused                a form without its session's CSRF token: 403, nothing done (csrf)
-    └── SignInDelayed              a sign-in refused unchecked after repeated failures (sign_in_guard)
+    └── CsrfRefused                a form without its session's CSRF token: 403, nothing done (csrf)
 
 ``RecordRejected``, ``MalformedStoredVerdict``, ``ForwardRefused``, ``PeerProtocolError``,
 ``ExemptionExchangeError``, the audit tree's errors and the review errors (``hub.review_states``,
@@ -96,7 +95,9 @@
 (``sqlalchemy.exc.SQLAlchemyError``) are not wrapped.
 
 Edges: the ingest service answers ``RecordRejected`` with Ack REJECTED and maps ``CommitFailed``,
-``HubShuttingDown`` and database errors to gRPC UNAVAILABLE; the CLI (``tongjian hub``,
+``HubShuttingDown`` and database errors to gRPC UNAVAILABLE; the console answers ``web_serving``'s
+``SignInDelayed`` with a 429 page, and the hub turns its ``HttpServerError`` (the console's address
+cannot be bound) into ``HubConfigError``; the CLI (``tongjian hub``,
 ``tongjian report``) prints any ``HubError`` as one line, exit status 2.
 """
 

@@ -77,7 +77,7 @@ from pki.grpc_credentials import channel_credentials, server_credentials
 from protos.server_port import SERVER_OPTIONS, listen
 
 if TYPE_CHECKING:
-    from hub.console.console_server import AsgiServer
+    from web_serving.asgi_server import AsgiServer
 
 log = logging.getLogger(__name__)
 
@@ -478,10 +478,10 @@ class HubServer:
     async def _start_console(self, listen_on: str, stack: contextlib.AsyncExitStack) -> None:
         # Imported here: a hub without a console does not load Starlette, Jinja2 and uvicorn.
         from hub.console.app import console_app
-        from hub.console.console_server import AsgiServer
         from hub.console.sessions import SessionBook
         from hub.console.staff_directory import StaffDirectory
         from hub.console.web import ConsoleServices
+        from web_serving.asgi_server import AsgiServer, HttpServerError
 
         config = self.config
         services = ConsoleServices(
@@ -499,8 +499,11 @@ class HubServer:
             secure_cookies=config.console_tls is not None,
         )
         host, port = split_host_port(listen_on, "console_listen")
-        console = AsgiServer(console_app(services), host, port, tls=config.console_tls)
-        await console.start()
+        console = AsgiServer(console_app(services), host, port, what="console", tls=config.console_tls)
+        try:
+            await console.start()
+        except HttpServerError as error:
+            raise HubConfigError(str(error)) from error
         stack.push_async_callback(console.stop)
         self._console = console
 

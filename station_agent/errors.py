@@ -3,7 +3,8 @@
 The lane's errors are defined here; the others live beside the code that raises them and take
 ``StationAgentError`` as their root. Where an error was a ``ValueError`` before, it still is (a
 second base), so callers that caught that keep working. Mapped at the edges: the PDA service turns
-``LaneError``, ``PhotoError`` and ``TooManyAttempts`` into gRPC status codes (``pda_service``), the
+``LaneError``, ``PhotoError`` and ``web_serving``'s ``SignInDelayed`` into gRPC status codes
+(``pda_service``), ``station`` turns ``web_serving``'s ``HttpServerError`` into its own below, the
 CLI turns any ``StationAgentError`` into one line on stderr (``tongjian.commands.agent``).
 
 StationAgentError
@@ -38,12 +39,11 @@ StationAgentError
 ├── PhotoError                  a photo upload refused (photo_store)
 │   ├── PhotoTooLarge           beyond the size limit
 │   └── NotAJpeg                not a JPEG
-├── TooManyAttempts             sign-in throttled after repeated failures (sign_in_throttle)
 ├── InsecureNotAllowed          a plaintext PDA service where TLS is required (pda_service)
 ├── PdaRefused                  a sign-in, session or lane scope the PDA service refuses; its kind
 │                               (RefusalKind) names which, gRPC code or HTTP status by the edge (pda_service)
 ├── PdaCsrfRefused              a PDA page form without its session's CSRF token: 403, nothing done (pda_web)
-├── HttpServerError             the PDA page's HTTP server could not listen or start: address, why (asgi_server)
+├── HttpServerError             the PDA page's HTTP server could not listen or start: address, why (station)
 ├── LaneConfigError             a lane file is wrong: file, key and reason (lane_config; also a ValueError)
 └── ReportError                 the inspection report could not be written (inspection_report)
 """
@@ -115,3 +115,8 @@ class BeyondLimits(InvalidRequest):
 
 class SubmitFailed(LaneError):
     pass
+
+
+class HttpServerError(StationAgentError):
+    """The PDA page's HTTP server could not listen or did not start: address and why
+    (``web_serving.asgi_server.HttpServerError``, translated by ``station``)."""

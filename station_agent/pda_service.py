@@ -3,9 +3,10 @@
 Inspectors sign in with the credential the station issued (``InspectorDirectory``) and get a
 session token that every other call carries. The credential names the station and the lanes its
 inspector may act on; the session keeps that scope. Sign-ins are throttled per inspector id and per
-peer address (``SignInThrottle``), and repeated failures lock an inspector id out until an
-administrator lifts it. The service is served over TLS (``start_pda_server``); plaintext only when
-asked for, with a loud warning. Status codes, as documented in ``lane.proto``:
+peer address (``web_serving.sign_in_throttle`` with ``PDA_SIGN_IN_POLICY``), and repeated failures
+lock an inspector id out until an administrator lifts it. The service is served over TLS
+(``start_pda_server``); plaintext only when asked for, with a loud warning. Status codes, as
+documented in ``lane.proto``:
 
     UNAUTHENTICATED      wrong inspector id or credential; unknown or expired session token
     PERMISSION_DENIED    a lane or record outside the credential's lanes, a credential for another
@@ -70,9 +71,13 @@ from station_agent.lane import (
     VisitView,
 )
 from station_agent.photo_store import JPEG_CONTENT_TYPE, NotAJpeg, PhotoStore, PhotoTooLarge, StoredPhoto
-from station_agent.sign_in_throttle import SignInThrottle, TooManyAttempts
+from web_serving.sign_in_throttle import SignInDelayed, SignInThrottle, ThrottlePolicy
 
 log = logging.getLogger(__name__)
+
+# Ten failures in a row lock an inspector id out: a station's credentials open its lanes, so a
+# long-running guess must end in an administrator's hands, not only in slower and slower refusals.
+PDA_SIGN_IN_POLICY = ThrottlePolicy(lockout_after=10)
 
 _LANE_STATE = {state: getattr(lane_pb2, f"LANE_STATE_{state.name}") for state in LaneState}
 
@@ -149,7 +154,7 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
         self._ttl = session_ttl_s
         self._recheck_s = session_recheck_s
         self._sessions: dict[str, Session] = {}
-        self.throttle = throttle or SignInThrottle()
+        self.throttle = throttle or SignInThrottle(PDA_SIGN_IN_POLICY)
         # One photo stored and referenced at a time: the count check and the reference it guards
         # must not be split by another upload's write, or two uploads could pass the last free slot.
         self._photo_slot = asyncio.Lock()
@@ -195,7 +200,7 @@ class PdaService(lane_pb2_grpc.LaneServiceServicer):
             )
         try:
             self.throttle.admit(inspector_id, peer)
-        except TooManyAttempts as error:
+        except SignInDelayed as error:
             self.sign_in_refusals.labels("throttled").inc()
             raise PdaRefused(RefusalKind.THROTTLED, str(error)) from error
         try:

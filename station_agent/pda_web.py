@@ -13,7 +13,7 @@ refuses is shown with the lane's own message.
 
 Every form carries a CSRF token: the session's own once signed in, a double-submit cookie on the
 sign-in form. Served over HTTPS with the lane service's certificate, or plain HTTP only when the
-lane file says ``insecure = true`` (``station_agent.asgi_server``).
+lane file says ``insecure = true`` (``web_serving.asgi_server``, started by ``station``).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ import grpc
 
 from pki.grpc_credentials import channel_credentials, server_tls_credentials
 from station_agent.agent import StationAgent
+from station_agent.errors import HttpServerError
 from station_agent.hub_check import EnrollmentProbe, check_enrollment_at_start
 from station_agent.hub_notices import HubNoticeStore, NoticePoller
 from station_agent.inspector_directory import InspectorDirectory
@@ -192,18 +193,21 @@ class Station:
             self._stack.push_async_callback(server.stop, 5.0)
             log.info("PDA lane service on %s (port %d)", pda.listen, self.pda_port)
             if pda.web_listen is not None:
-                from station_agent.asgi_server import AsgiServer
                 from station_agent.pda_web import pda_app
+                from web_serving import asgi_server
 
                 host, _, port = pda.web_listen.rpartition(":")
-                page = AsgiServer(
+                page = asgi_server.AsgiServer(
                     pda_app(service, secure_cookies=pda.cert is not None),
                     host.strip("[]"),
                     int(port),
-                    cert=pda.cert,
-                    key=pda.key,
+                    what="PDA page",
+                    tls=None if pda.cert is None or pda.key is None else (pda.cert, pda.key),
                 )
-                await page.start()
+                try:
+                    await page.start()
+                except asgi_server.HttpServerError as error:
+                    raise HttpServerError(str(error)) from error
                 self._stack.push_async_callback(page.stop)
                 self.pda_web_port = page.port
                 self.pda_web_scheme = page.scheme

@@ -31,6 +31,7 @@ def _modules(package: str) -> list[ModuleType]:
         ("elabel", "elabel.errors", "LabelError"),
         ("equipment", "equipment.errors", "EquipmentError"),
         ("protos", "protos.errors", "ProtosError"),
+        ("web_serving", "web_serving.errors", "WebServingError"),
     ],
 )
 def test_every_exception_of_a_package_is_under_its_root_and_in_its_tree(
@@ -52,7 +53,16 @@ def test_every_exception_of_a_package_is_under_its_root_and_in_its_tree(
     assert undrawn == [], f"exceptions of {package} missing from the tree in {root_module}"
 
 
-LIBRARY_PACKAGES = ("inspection", "elabel", "equipment", "protos", "hub", "station_agent", "pki")
+LIBRARY_PACKAGES = (
+    "inspection",
+    "elabel",
+    "equipment",
+    "protos",
+    "hub",
+    "station_agent",
+    "pki",
+    "web_serving",
+)
 NEVER_IMPORTED_BY_LIBRARIES = ("simulators", "tests")
 
 
@@ -84,7 +94,9 @@ def test_the_import_check_sees_imports_inside_functions() -> None:
 
 
 # Who may import whom (shared/style.md, README "Layering"): the domain imports nothing of ours;
-# equipment knows no lane, agent or hub; agent and hub meet only through protos (and pki).
+# equipment knows no lane, agent or hub; agent and hub meet only through protos (and pki); what
+# their web front ends share (the embedded ASGI server, the sign-in throttle) is web_serving, which
+# imports nothing of ours.
 OURS = {
     "inspection",
     "elabel",
@@ -96,6 +108,7 @@ OURS = {
     "simulators",
     "tests",
     "tongjian",
+    "web_serving",
 }
 MAY_IMPORT = {
     "inspection": {"inspection"},
@@ -104,8 +117,10 @@ MAY_IMPORT = {
     "equipment": {"equipment", "inspection"},
     "protos": {"protos", "inspection"},
     "pki": {"pki"},
-    "hub": {"hub", "inspection", "protos", "pki", "elabel"},
-    "station_agent": {"station_agent", "equipment", "inspection", "protos", "pki"},
+    # Serving the console and the PDA page: shared by hub and agent, so it may know neither.
+    "web_serving": {"web_serving"},
+    "hub": {"hub", "inspection", "protos", "pki", "elabel", "web_serving"},
+    "station_agent": {"station_agent", "equipment", "inspection", "protos", "pki", "web_serving"},
 }
 
 
@@ -121,3 +136,18 @@ def test_no_import_runs_upward_or_across(package: str) -> None:
             if top in OURS and top not in MAY_IMPORT[package]:
                 offending.append(f"{path.relative_to(REPO)} imports {name}")
     assert offending == []
+
+
+def test_web_serving_imports_neither_hub_nor_station_agent() -> None:
+    # The reason the package exists: both sides use it, so it must not lean on either (a cycle,
+    # and the hub and the agent would meet outside protos after all).
+    offending = []
+    for path in sorted((REPO / "web_serving").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        offending += [
+            f"{path.relative_to(REPO)} imports {name}"
+            for name in sorted(_imported_modules(tree))
+            if name.split(".")[0] in {"hub", "station_agent"}
+        ]
+    assert offending == []
+    assert len(list((REPO / "web_serving").rglob("*.py"))) >= 3  # it looked at the package's modules

@@ -13,5 +13,6 @@ the rules live there, not here.
 - ``curve_chart``: brake-force curves drawn as a PNG (matplotlib);
 - ``dashboard``: per-station pass rates, anomaly counts, ingest over time (queries);
 - ``app`` and the ``*_pages`` modules: the Starlette application and its pages;
-- ``console_server``: running it with uvicorn inside the hub's event loop.
+- served by ``web_serving.asgi_server`` inside the hub's event loop (``hub.server``), with the
+  sign-in throttle of ``web_serving.sign_in_throttle``.
 """

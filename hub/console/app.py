@@ -2,8 +2,9 @@
 modules, and what a refusal looks like (sign-in redirect, 403 page, 404 page).
 
 Sign-in takes a person id and the password the hub issued (``staff_directory``); failures are
-counted per person id and per client address with growing delays (``sign_in_guard``), so
-guessing costs time. The sign-in form itself is protected by a double-submit CSRF token.
+counted per person id and per client address with growing delays (``web_serving.sign_in_throttle``,
+the PDA's policy without its lockout), so guessing costs time. The sign-in form itself is protected
+by a double-submit CSRF token.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from starlette.staticfiles import StaticFiles
 
 from hub.console import csrf, dashboard_pages, registry_pages, review_pages, station_pages, transfer_pages
 from hub.console.csrf import CsrfRefused
-from hub.console.sign_in_guard import SignInDelayed, SignInGuard
 from hub.console.web import (
     SESSION_COOKIE,
     ConsoleServices,
@@ -32,6 +32,11 @@ from hub.console.web import (
 )
 from hub.errors import UnknownLabel
 from hub.review_queue import ReviewItemNotFound
+from web_serving.sign_in_throttle import SignInDelayed, SignInThrottle, ThrottlePolicy
+
+# No lockout: the console's people are few and known, and an administrator re-issues a password
+# rather than lifting a lock.
+CONSOLE_SIGN_IN_POLICY = ThrottlePolicy(lockout_after=None)
 
 
 def _sign_in_form(request: Request, error: str = "", status_code: int = 200) -> Response:
@@ -58,15 +63,15 @@ async def sign_in(request: Request) -> Response:
     person_id = str(form.get("person_id", "")).strip()
     password = str(form.get("password", ""))
     peer = request.client.host if request.client is not None else "unknown"
-    guard: SignInGuard = request.app.state.guard
+    throttle: SignInThrottle = request.app.state.throttle
     try:
-        guard.admit(person_id, peer)
+        throttle.admit(person_id, peer)
     except SignInDelayed as error:
-        return _sign_in_form(request, str(error), 429)
+        return _sign_in_form(request, f"{error} / 登录失败次数过多，请稍后再试", 429)
     member = await run(services.staff.authenticate, person_id, password)
     if member is None:
         return _sign_in_form(request, "wrong person id or password / 用户名或密码错误", 401)
-    guard.succeeded(person_id, peer)
+    throttle.succeeded(person_id, peer)
     token, _session = await run(services.sessions.open, member)
     response = RedirectResponse("/review" if member.role.value.endswith("reviewer") else "/", status_code=303)
     response.set_cookie(
@@ -129,5 +134,5 @@ def console_app(services: ConsoleServices, clock: Callable[[], float] = time.mon
         },
     )
     app.state.services = services
-    app.state.guard = SignInGuard(clock=clock)
+    app.state.throttle = SignInThrottle(CONSOLE_SIGN_IN_POLICY, clock)
     return app

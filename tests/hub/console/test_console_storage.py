@@ -8,13 +8,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from hub.console.dashboard import read_dashboard
 from hub.console.roles import PERMISSIONS, Permission, StaffRole, allowed
 from hub.console.sessions import SessionBook
-from hub.console.sign_in_guard import GuardPolicy, SignInDelayed, SignInGuard
 from hub.console.staff_directory import StaffDirectory, StaffDirectoryError
 from hub.models import ConsoleStaff
 from hub.store import HubStore
@@ -99,28 +96,3 @@ def test_every_permission_has_roles_and_only_reviewers_review() -> None:
         StaffRole.SENIOR_REVIEWER,
     }
     assert {r for r in StaffRole if allowed(r, Permission.STATIONS)} == {StaffRole.ADMIN}
-
-
-@settings(max_examples=50, deadline=None)
-@given(st.lists(st.booleans(), min_size=1, max_size=40))
-def test_the_sign_in_guard_delays_only_after_the_free_failures_of_person_or_address(
-    outcomes: list[bool],
-) -> None:
-    """A model of the counts: every admitted attempt counts for the person and the address; a
-    success clears the person's count and takes one back from the address's."""
-    moments = [0.0]
-    guard = SignInGuard(GuardPolicy(free_failures=2, address_free_failures=5), clock=lambda: moments[0])
-    person = address = 0
-    for succeeded in outcomes:
-        try:
-            guard.admit("p", "addr")
-        except SignInDelayed as refusal:
-            assert person > 2 or address > 5
-            assert refusal.retry_after_s > 0
-            moments[0] += refusal.retry_after_s
-            guard.admit("p", "addr")  # once the delay has passed, it is admitted
-        person += 1
-        address += 1
-        if succeeded:
-            guard.succeeded("p", "addr")
-            person, address = 0, max(0, address - 1)

@@ -26,6 +26,7 @@ from inspection import InspectionRecord
 from pki.authority import Role, init_ca, issue
 from pki.grpc_credentials import server_only_channel_credentials
 from protos.tongjian.v1 import lane_pb2, lane_pb2_grpc
+from station_agent.errors import HttpServerError
 from station_agent.lane import Lane
 from station_agent.lane_config import (
     AsmTimings,
@@ -213,6 +214,19 @@ async def test_every_lane_file_setting_reaches_the_object_it_configures(
             assert get(lane, lane.equipment) == value, f"{key} = {value!r} did not reach its object"
 
 
+def _station_with_lane_file(tmp_path: Path, station_key: Any, text: str) -> StationSettings:
+    path = tmp_path / "lane.toml"
+    path.write_text(text, encoding="utf-8")
+    return StationSettings(
+        station_id="50-0001",
+        signing_key=station_key.private_path,
+        outbox_path=tmp_path / "outbox.sqlite3",
+        hub_target="127.0.0.1:9",
+        insecure=True,
+        lanes=(load_lane_config(path),),
+    )
+
+
 async def test_pda_settings_reach_the_pda_service(tmp_path: Path, station_key: Any) -> None:
     port = _closed_port()
     web_port = _closed_port()
@@ -226,17 +240,7 @@ async def test_pda_settings_reach_the_pda_service(tmp_path: Path, station_key: A
         f'web_listen = "127.0.0.1:{web_port}"\n'
         'cert = "pda-tls/lanes-50-0001.cert.pem"\nkey = "pda-tls/lanes-50-0001.key.pem"\n'
     )
-    path = tmp_path / "lane.toml"
-    path.write_text(text, encoding="utf-8")
-    settings = StationSettings(
-        station_id="50-0001",
-        signing_key=station_key.private_path,
-        outbox_path=tmp_path / "outbox.sqlite3",
-        hub_target="127.0.0.1:9",
-        insecure=True,
-        lanes=(load_lane_config(path),),
-    )
-    async with Station(settings) as station:
+    async with Station(_station_with_lane_file(tmp_path, station_key, text)) as station:
         assert station.pda_port == port
         assert station.inspectors is not None and station.inspectors.path == tmp_path / "people.sqlite3"
         assert station.photos is not None
@@ -258,6 +262,24 @@ async def test_pda_settings_reach_the_pda_service(tmp_path: Path, station_key: A
                 return str(page.read().decode())
 
         assert "Inspector sign-in" in await asyncio.to_thread(fetch)
+
+
+async def test_a_pda_page_port_in_use_stops_the_station_by_name(tmp_path: Path, station_key: Any) -> None:
+    rows = [*COMMON, *TCP]
+    rows = [(k, _closed_port() if k == "rbt.port" else v, g) for k, v, g in rows]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        web_port = taken.getsockname()[1]
+        text = _toml(rows) + (
+            f'[pda]\nlisten = "127.0.0.1:0"\ninsecure = true\nweb_listen = "127.0.0.1:{web_port}"\n'
+        )
+        settings = _station_with_lane_file(tmp_path, station_key, text)
+        # The station's own error (the CLI prints any StationAgentError as one line), not uvicorn's
+        # or web_serving's.
+        with pytest.raises(HttpServerError, match=f"PDA page: cannot listen on 127.0.0.1:{web_port}: "):
+            async with Station(settings):
+                pass
 
 
 def test_the_table_covers_every_setting_the_parser_reads() -> None:

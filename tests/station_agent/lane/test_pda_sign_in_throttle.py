@@ -1,5 +1,6 @@
 """Sign-ins are throttled per inspector id and per peer: growing delays, then a lockout an
-administrator lifts; counted in a metric. Before this, about 22 wrong guesses a second went through."""
+administrator lifts; counted in a metric. Before this, about 22 wrong guesses a second went through.
+The throttle itself (web_serving.sign_in_throttle) is tested in tests/web_serving/."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ from prometheus_client import CollectorRegistry
 
 from protos.tongjian.v1 import lane_pb2, lane_pb2_grpc
 from station_agent.inspector_directory import InspectorDirectory
-from station_agent.pda_service import PdaService, start_pda_server
+from station_agent.pda_service import PDA_SIGN_IN_POLICY, PdaService, start_pda_server
 from station_agent.photo_store import PhotoStore
-from station_agent.sign_in_throttle import KeyKind, SignInThrottle, ThrottlePolicy, TooManyAttempts
 from tests.station_agent.lane.lane_rig import RunningLane
 from tests.station_agent.lane.pda_rig import STATION, Pda, lane_service_tls, refused, run_cli
 from tongjian.cli import CommandError
+from web_serving.sign_in_throttle import KeyKind, SignInThrottle
 
 
 class FakeClock:
@@ -28,45 +29,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-# --- the throttle itself -------------------------------------------------------------------------
-
-
-def test_delays_grow_after_the_free_failures_and_are_capped() -> None:
-    policy = ThrottlePolicy(free_failures=3, first_delay_s=1.0, max_delay_s=8.0, peer_free_failures=100)
-    assert [policy.delay_after(n) for n in range(1, 9)] == [0, 0, 0, 1, 2, 4, 8, 8]
-    assert policy.delay_after(10_000) == 8.0
-    clock = FakeClock()
-    throttle = SignInThrottle(policy, clock)
-    for _ in range(4):
-        throttle.admit("insp-07", "ipv4:10.0.0.5")  # three free, the fourth admitted but now 1 s away
-    with pytest.raises(TooManyAttempts) as caught:
-        throttle.admit("insp-07", "ipv4:10.0.0.5")
-    assert caught.value.kind is KeyKind.INSPECTOR and caught.value.retry_after_s == 1.0
-    assert throttle.failures("insp-07") == 4  # a refused attempt does not count
-    clock.now += 1.0
-    throttle.admit("insp-07", "ipv4:10.0.0.5")
-    with pytest.raises(TooManyAttempts, match="retry in 2 s"):
-        throttle.admit("insp-07", "ipv4:10.0.0.6")  # another address does not help
-    throttle.admit("insp-08", "ipv4:10.0.0.5")  # another inspector from the address: it has its own count
-
-
-def test_success_clears_the_inspector_but_not_the_peer_and_old_failures_are_forgotten() -> None:
-    clock = FakeClock()
-    throttle = SignInThrottle(ThrottlePolicy(free_failures=1, peer_free_failures=2, forget_after_s=60), clock)
-    throttle.admit("a", "peer")
-    throttle.admit("b", "peer")
-    throttle.succeeded("b", "peer")  # b was right: b starts afresh; the peer keeps a's failure
-    assert throttle.failures("b") == 0
-    throttle.admit("c", "peer")
-    throttle.admit("d", "peer")  # the peer's third failure: it must now wait
-    with pytest.raises(TooManyAttempts) as caught:
-        throttle.admit("e", "peer")
-    assert caught.value.kind is KeyKind.PEER
-    clock.now += 61
-    throttle.admit("e", "peer")  # a minute without failures: forgotten
-    assert throttle.failures("a") == 0
 
 
 # --- the service ---------------------------------------------------------------------------------
@@ -99,7 +61,7 @@ async def guarded(running_lane: RunningLane, tmp_path: Path) -> AsyncIterator[Gu
         running_lane.lane,
         directory,
         PhotoStore(tmp_path / "photos"),
-        throttle=SignInThrottle(ThrottlePolicy(), clock),
+        throttle=SignInThrottle(PDA_SIGN_IN_POLICY, clock),
         registry=registry,
     )
     tls = lane_service_tls(tmp_path / "pki")
@@ -128,6 +90,7 @@ async def test_a_burst_of_wrong_guesses_reaches_the_credential_check_only_a_few_
 
 async def test_growing_delays_then_a_lockout_an_administrator_lifts(guarded: Guarded, tmp_path: Path) -> None:
     policy = guarded.service.throttle.policy
+    assert policy.lockout_after is not None  # the PDA's policy locks out; the console's does not
     delays = []
     for attempt in range(1, policy.lockout_after + 1):
         error = await refused(guarded.sign_in("insp-07", "wrong"))
@@ -169,11 +132,11 @@ async def test_growing_delays_then_a_lockout_an_administrator_lifts(guarded: Gua
 
 async def test_guessing_across_inspector_ids_is_throttled_by_address(guarded: Guarded) -> None:
     policy = guarded.service.throttle.policy
-    for i in range(policy.peer_free_failures + 1):
+    for i in range(policy.address_free_failures + 1):
         error = await refused(guarded.sign_in(f"nobody-{i}", "wrong"))
         assert error.code() is grpc.StatusCode.UNAUTHENTICATED
     error = await refused(guarded.sign_in("insp-07", guarded.credential))
     assert error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert "from this peer" in (error.details() or "")
-    guarded.clock.now += policy.delay_after(policy.peer_free_failures + 1, KeyKind.PEER)
+    assert "from this address" in (error.details() or "")
+    guarded.clock.now += policy.delay_after(policy.address_free_failures + 1, KeyKind.ADDRESS)
     await guarded.stub.SignIn(lane_pb2.SignInRequest(inspector_id="insp-07", credential=guarded.credential))

@@ -13,7 +13,6 @@ import pytest
 
 from inspection import Fuel, Vehicle
 from inspection.vehicle_fields import VEHICLE_FIELDS, vehicle_from_texts
-from station_agent.asgi_server import AsgiServer
 from station_agent.inspector_directory import InspectorDirectory
 from station_agent.lane import LaneState
 from station_agent.pda_service import PdaService
@@ -21,6 +20,7 @@ from station_agent.pda_web import FIELD_TITLES, pda_app
 from station_agent.photo_store import PhotoStore
 from tests.browser_rig import PHONE, LoopThread, Screens
 from tests.station_agent.lane.lane_rig import RunningLane, jpeg, start_lane, vehicle_with
+from web_serving.asgi_server import AsgiServer
 
 INSPECTOR = "insp-07"
 STATION = "50-0001"
@@ -43,7 +43,7 @@ def pda_page(tmp_path: Path, loop_thread: LoopThread) -> Iterator[PdaPage]:
 
     async def serve() -> AsgiServer:
         service = PdaService(running.lane, directory, PhotoStore(tmp_path / "photos", max_bytes=100_000))
-        server = AsgiServer(pda_app(service, secure_cookies=False), "127.0.0.1", 0)
+        server = AsgiServer(pda_app(service, secure_cookies=False), "127.0.0.1", 0, what="PDA page")
         await server.start()
         return server
 
