@@ -110,15 +110,20 @@ class PeerTrustAnchors:
             raise RuntimeError("PeerTrustAnchors.load has not been called")
         return self._anchors
 
-    def load(self) -> grpc.ServerCertificateConfiguration:
-        """Read the list in force (at start, before serving); the TLS server's first configuration.
+    def load(self) -> None:
+        """Read the list in force, at start, before anything may ask (the forwarder may offer a
+        list before the server listens).
 
         Raises ``PkiError`` if the hub's own client CA is unusable, ``SQLAlchemyError`` if the
         database cannot be read: a hub that cannot know whom to trust does not start."""
         with self._lock:
             self._anchors = self._build(self._trust_lists.installed_version(), 1)
-            self._served_generation = self._anchors.generation
-        return self._anchors.configuration
+
+    def initial_tls_configuration(self) -> grpc.ServerCertificateConfiguration:
+        """The configuration the TLS server starts with: the anchors held now."""
+        anchors = self.anchors
+        self._served_generation = anchors.generation
+        return anchors.configuration
 
     def refresh(self) -> bool:
         """Rebuild the anchors if another list version was installed or the list expired; True if

@@ -468,7 +468,9 @@ class HubServer:
             if config.tls is not None:
                 if anchors is not None:
                     # The peers' CAs follow the trust list in force (hub.peer_trust_anchors).
-                    credentials = reloading_server_credentials(anchors.load(), anchors.tls_configuration)
+                    credentials = reloading_server_credentials(
+                        anchors.initial_tls_configuration(), anchors.tls_configuration
+                    )
                     watcher = asyncio.create_task(anchors.watch(), name="trust-list-watcher")
                     stack.push_async_callback(_cancel, watcher)
                 else:
@@ -588,11 +590,11 @@ class HubServer:
 
     def _peer_trust_anchors(self) -> PeerTrustAnchors | None:
         """With TLS and federation: the TLS server's and the role gate's view of which peer CAs
-        the trust list in force names (loaded when the server listens, then kept current)."""
+        the trust list in force names, loaded now and kept current while the hub runs."""
         config = self.config
         if config.tls is None or config.federation is None:
             return None
-        return PeerTrustAnchors(
+        anchors = PeerTrustAnchors(
             server_identity(config.tls.cert_pem, config.tls.key_pem),
             config.tls.client_ca_pem,
             self.store.trust_lists,
@@ -600,6 +602,8 @@ class HubServer:
             config.clock,
             config.federation.trust_list_refresh_s,
         )
+        anchors.load()
+        return anchors
 
     def _offer_trust_list(
         self, document: federation_pb2.SignedDocument, anchors: PeerTrustAnchors | None

@@ -105,6 +105,7 @@ def rig(database_url: str, tmp_path: Path) -> Iterator[Rig]:
 async def test_an_expired_list_leaves_no_peer_trusted(rig: Rig) -> None:
     rig.install({"50": rig.ca_50, "51": rig.ca_51}, lifetime=timedelta(hours=1))
     rig.anchors.load()
+    rig.anchors.initial_tls_configuration()
     assert await rig.anchors.check_peer_hub("hub-51.peer", rig.peer_51) is None
     assert rig.anchors.tls_configuration() is None  # gRPC already has the first one
 
