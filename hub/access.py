@@ -16,7 +16,12 @@ Only served with TLS: a plaintext hub (tests, demos; ``--insecure``) knows no ro
 Which CA vouches for a role matters: with federation the hub's TLS server also trusts every peer
 province's CA (to admit their ``peer-hub`` certificates), so a peer CA could issue a certificate
 saying ``reviewer`` or ``station``. Given ``home_cas`` (the hub's own client CA bundle), the gate
-takes every role but ``peer-hub`` only from a certificate one of those CAs issued.
+takes every role but ``peer-hub`` only from a certificate one of those CAs issued. Given
+``peer_hubs`` (``hub.peer_trust_anchors.PeerTrustAnchors.check_peer_hub``), a ``peer-hub``
+certificate must be one the trust list in force vouches for at the time of the call: its common
+name a province hub's peer name, issued by the CA the list names for that province. So a province
+removed from the list, or whose CA the list replaced, is refused (and audited) on its next call,
+even on a connection its old certificate opened before the change.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -82,6 +88,8 @@ RPC_ROLES: Mapping[str, frozenset[Role]] = {
 }
 
 AuditSink = Callable[[Sequence[AuditEntry]], None]
+# (common name, certificate) of a peer-hub caller -> why it is refused, or None to admit it.
+PeerHubCheck = Callable[[str | None, x509.Certificate | None], Awaitable[str | None]]
 
 
 def refusal_entry(method: str, person: str | None, role: str | None, why: str) -> AuditEntry:
@@ -130,10 +138,12 @@ class RoleGate(_ServerInterceptor):
         table: Mapping[str, frozenset[Role]],
         audit: AuditSink | None = None,
         home_cas: Sequence[x509.Certificate] = (),
+        peer_hubs: PeerHubCheck | None = None,
     ) -> None:
         self._table = dict(table)
         self._audit = audit
         self._home_cas = tuple(home_cas)
+        self._peer_hubs = peer_hubs
 
     async def intercept_service(
         self,
@@ -144,16 +154,25 @@ class RoleGate(_ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or service_of(method) in OPEN_SERVICES:
             return handler
-        return _guarded(handler, method, self._table.get(method, frozenset()), self._audit, self._home_cas)
+        return _guarded(
+            handler,
+            method,
+            _Admission(self._table.get(method, frozenset()), self._audit, self._home_cas, self._peer_hubs),
+        )
 
 
-async def _admit(
-    context: grpc.aio.ServicerContext[Any, Any],
-    method: str,
-    allowed: frozenset[Role],
-    audit: AuditSink | None,
-    home_cas: tuple[x509.Certificate, ...],
-) -> None:
+@dataclass(frozen=True, slots=True)
+class _Admission:
+    """What a call to one method must satisfy."""
+
+    allowed: frozenset[Role]
+    audit: AuditSink | None
+    home_cas: tuple[x509.Certificate, ...]
+    peer_hubs: PeerHubCheck | None
+
+
+async def _admit(context: grpc.aio.ServicerContext[Any, Any], method: str, admission: _Admission) -> None:
+    allowed, audit, home_cas = admission.allowed, admission.audit, admission.home_cas
     person = peer_common_name(context)
     try:
         role = peer_role(context)
@@ -177,14 +196,16 @@ async def _admit(
             )
             await audit_refusal(audit, refusal_entry(method, person, role.value, why))
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, why)
+    if admission.peer_hubs is not None and role is Role.PEER_HUB:
+        refused = await admission.peer_hubs(person, peer_certificate(context))
+        if refused is not None:
+            why = f"{method}: {refused}"
+            await audit_refusal(audit, refusal_entry(method, person, role.value, why))
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, why)
 
 
 def _guarded(
-    handler: grpc.RpcMethodHandler[Any, Any],
-    method: str,
-    allowed: frozenset[Role],
-    audit: AuditSink | None,
-    home_cas: tuple[x509.Certificate, ...] = (),
+    handler: grpc.RpcMethodHandler[Any, Any], method: str, admission: _Admission
 ) -> grpc.RpcMethodHandler[Any, Any]:
     if handler.request_streaming and handler.response_streaming:
         inner, make = handler.stream_stream, grpc.stream_stream_rpc_method_handler
@@ -203,7 +224,7 @@ def _guarded(
     if inspect.isasyncgenfunction(behaviour_of_handler):
 
         async def streaming(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-            await _admit(context, method, allowed, audit, home_cas)
+            await _admit(context, method, admission)
             async for response in behaviour_of_handler(request, context):
                 yield response
 
@@ -211,7 +232,7 @@ def _guarded(
     else:
 
         async def single(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            await _admit(context, method, allowed, audit, home_cas)
+            await _admit(context, method, admission)
             return await behaviour_of_handler(request, context)
 
         behaviour = single

@@ -8,6 +8,8 @@ to the committer, and closes the database.
 
 Transport security: with ``tls`` the hub requires a client certificate signed by
 ``client_ca_pem`` (mTLS) and holds every record's station id to the certificate's common name.
+With federation it also admits the peer provinces' ``peer-hub`` certificates, by the CAs the
+trust list in force names; a newer list applies without a restart (``hub.peer_trust_anchors``).
 Without it the hub serves plaintext and says so loudly in the log; the CLI refuses to do that
 unless told ``--insecure``.
 """
@@ -58,6 +60,7 @@ from hub.metrics import HubMetrics
 from hub.notice_service import register_notice_service
 from hub.peer_exchange import SERVICE_NAME as PEER_EXCHANGE
 from hub.peer_exchange import PeerExchangeService, PeerExchangeSettings
+from hub.peer_trust_anchors import PeerTrustAnchors
 from hub.rate_limit import StationRateLimiter
 from hub.record_checker import CheckMode, RecordChecker
 from hub.rejection_effects import forward_rejection, notify_station, revoke_label
@@ -73,8 +76,14 @@ from hub.verdict import VerdictJudge
 from hub.witnesser import Witnesser
 from inspection import InspectionRecord, Verdict
 from inspection.record_limits import MAX_COUNT, Part
-from pki.grpc_credentials import channel_credentials, server_credentials
+from pki.grpc_credentials import (
+    channel_credentials,
+    reloading_server_credentials,
+    server_credentials,
+    server_identity,
+)
 from protos.server_port import SERVER_OPTIONS, listen
+from protos.tongjian.v1 import federation_pb2
 
 if TYPE_CHECKING:
     from web_serving.asgi_server import AsgiServer
@@ -104,6 +113,10 @@ class FederationConfig:
     peer_key_pem: bytes | None = None
     directory_ttl: timedelta = timedelta(minutes=15)  # the revocation bound at peers
     forwarder: ForwarderSettings = field(default_factory=ForwarderSettings)
+    # With TLS: how often the hub looks for a trust list installed by another process (the CLI,
+    # another replica), so that new TLS handshakes trust the peer CAs it names
+    # (hub.peer_trust_anchors; calls with a peer-hub certificate see a new list at once).
+    trust_list_refresh_s: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +226,10 @@ class HubServer:
         if config.review_screen_interval_s is not None and config.review_screen_interval_s <= 0:
             raise HubConfigError(
                 f"review_screen_interval_s {config.review_screen_interval_s} must be positive"
+            )
+        if config.federation is not None and not 0.05 <= config.federation.trust_list_refresh_s <= 3600:
+            raise HubConfigError(
+                f"trust_list_refresh_s {config.federation.trust_list_refresh_s:g} must be 0.05..3600 seconds"
             )
         if config.federation is not None and config.label_key is not None:
             # Peers and verifiers know a federated hub's key from the trust list: labels signed
@@ -353,12 +370,14 @@ class HubServer:
             # Unwound after the gRPC server stops and before the checker and the writer close.
             stack.push_async_callback(_stop_step, "the ingest streams' hand-over", service.hand_over_all)
             self.metrics.inflight_bytes.set_function(lambda: service.budget.used_bytes)
+            anchors = self._peer_trust_anchors()
             interceptors = (
                 [
                     RoleGate(
                         RPC_ROLES,
                         audit=self.store.append_audit,
                         home_cas=x509.load_pem_x509_certificates(config.tls.client_ca_pem),
+                        peer_hubs=anchors.check_peer_hub if anchors is not None else None,
                     )
                 ]
                 if config.tls is not None
@@ -394,9 +413,7 @@ class HubServer:
                     self.metrics,
                     federation.forwarder,
                     config.clock,
-                    offer_trust_list=lambda document: self.store.trust_lists.offer(
-                        document, federation.national_key, config.clock()
-                    ),
+                    offer_trust_list=lambda document: self._offer_trust_list(document, anchors),
                 )
                 committer.on_forwarding = forwarder.wake
                 forwarder.start()
@@ -449,9 +466,17 @@ class HubServer:
                 server,
             )
             if config.tls is not None:
-                credentials = server_credentials(
-                    config.tls.cert_pem, config.tls.key_pem, self._client_cas(config)
-                )
+                if anchors is not None:
+                    # The peers' CAs follow the trust list in force (hub.peer_trust_anchors).
+                    credentials = reloading_server_credentials(
+                        anchors.initial_tls_configuration(), anchors.tls_configuration
+                    )
+                    watcher = asyncio.create_task(anchors.watch(), name="trust-list-watcher")
+                    stack.push_async_callback(_cancel, watcher)
+                else:
+                    credentials = server_credentials(
+                        config.tls.cert_pem, config.tls.key_pem, config.tls.client_ca_pem
+                    )
                 self._port = listen(server, config.listen, credentials)
             else:
                 log.warning(
@@ -566,16 +591,35 @@ class HubServer:
             raise RuntimeError("the hub is not started with an audit signing key")
         return self._checkpointer
 
-    def _client_cas(self, config: HubConfig) -> bytes:
-        """Our own CA, and with federation the CAs of the peers the trust list names (read once, at
-        start: a trust list that adds a province's CA takes effect on the next start)."""
-        assert config.tls is not None
-        bundle = config.tls.client_ca_pem
-        if config.federation is not None:
-            trust = self.store.trust_lists.current(config.federation.national_key, config.clock())
-            if trust is not None:
-                bundle = bundle.rstrip(b"\n") + b"\n" + trust.peer_ca_bundle()
-        return bundle
+    def _peer_trust_anchors(self) -> PeerTrustAnchors | None:
+        """With TLS and federation: the TLS server's and the role gate's view of which peer CAs
+        the trust list in force names, loaded now and kept current while the hub runs."""
+        config = self.config
+        if config.tls is None or config.federation is None:
+            return None
+        anchors = PeerTrustAnchors(
+            server_identity(config.tls.cert_pem, config.tls.key_pem),
+            config.tls.client_ca_pem,
+            self.store.trust_lists,
+            config.federation.national_key,
+            config.clock,
+            config.federation.trust_list_refresh_s,
+        )
+        anchors.load()
+        return anchors
+
+    def _offer_trust_list(
+        self, document: federation_pb2.SignedDocument, anchors: PeerTrustAnchors | None
+    ) -> bool:
+        """A newer list from a peer (the forwarder, in a worker thread): installed, and at once in
+        force for new TLS handshakes too."""
+        assert self.config.federation is not None
+        installed = self.store.trust_lists.offer(
+            document, self.config.federation.national_key, self.config.clock()
+        )
+        if installed and anchors is not None:
+            anchors.refresh()
+        return installed
 
     @property
     def transfers(self) -> TransferDriver:

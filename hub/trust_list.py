@@ -16,7 +16,9 @@ hubs would refuse.
 force. Versions only go up: installing one not newer than the installed one is refused
 (``TrustListRollback``), so a replayed old list - say, one still naming a since-removed province
 or a compromised hub key - cannot displace a newer one. ``offer`` is for lists fetched from
-peers: a not-newer one is simply not taken.
+peers: a not-newer one is simply not taken. A running hub notices a newly installed list by its
+version (``installed_version``): ``hub.peer_trust_anchors`` for the peer CAs its TLS server and
+role gate trust.
 
 A province hub's key id is ``hub-<province>/<fingerprint>`` (``hub_signer``); the national key's
 is ``national/<fingerprint>`` (``NATIONAL_SIGNER``).

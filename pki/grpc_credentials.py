@@ -10,8 +10,9 @@ Each PEM argument is a ``Path`` to read or the PEM ``bytes`` themselves.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
 
 import grpc
 from cryptography import x509
@@ -37,7 +38,10 @@ __all__ = [
     "peer_certificate",
     "peer_common_name",
     "peer_role",
+    "reloading_server_credentials",
+    "server_certificate_configuration",
     "server_credentials",
+    "server_identity",
     "server_only_channel_credentials",
     "server_tls_credentials",
 ]
@@ -54,6 +58,48 @@ def server_credentials(
     cert, key = _identity(cert_pem, key_pem)
     client_ca = _trust_anchors(client_ca_pem, "client_ca_pem")
     return grpc.ssl_server_credentials([(key, cert)], root_certificates=client_ca, require_client_auth=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerIdentity:
+    """A server's certificate chain and private key, checked to belong together and to be valid."""
+
+    cert_pem: bytes
+    key_pem: bytes
+
+
+def server_identity(cert_pem: PemSource, key_pem: PemSource) -> ServerIdentity:
+    """The server's certificate and key, checked once (a server whose client CAs change while it
+    runs builds many configurations from one identity)."""
+    cert, key = _identity(cert_pem, key_pem)
+    return ServerIdentity(cert, key)
+
+
+def server_certificate_configuration(
+    identity: ServerIdentity, client_ca_pem: PemSource
+) -> grpc.ServerCertificateConfiguration:
+    """One configuration of a TLS server whose client CAs may change: ``identity``, and client
+    certificates signed by ``client_ca_pem`` (checked as ``server_credentials`` checks it)."""
+    client_ca = _trust_anchors(client_ca_pem, "client_ca_pem")
+    return grpc.ssl_server_certificate_configuration(
+        [(identity.key_pem, identity.cert_pem)], root_certificates=client_ca
+    )
+
+
+def reloading_server_credentials(
+    initial: grpc.ServerCertificateConfiguration,
+    fetch: Callable[[], grpc.ServerCertificateConfiguration | None],
+) -> grpc.ServerCredentials:
+    """TLS server credentials that demand a client certificate and may change while serving.
+
+    gRPC calls ``fetch`` on one of its own threads before every new connection's handshake: it
+    returns a configuration to use from then on, or None to keep the one in force. It must be
+    quick and must not block (no database, no event loop); if it raises, gRPC logs the error and
+    keeps the configuration in force. Connections already open keep what they were admitted with.
+    """
+    # grpc-stubs type the fetcher as never returning None; gRPC's own docs say None = unchanged.
+    fetcher = cast(Callable[[], grpc.ServerCertificateConfiguration], fetch)
+    return grpc.dynamic_ssl_server_credentials(initial, fetcher, require_client_authentication=True)
 
 
 def server_tls_credentials(cert_pem: PemSource, key_pem: PemSource) -> grpc.ServerCredentials:

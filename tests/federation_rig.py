@@ -77,6 +77,7 @@ class ProvinceHub:
     review: ReviewConfig = field(default_factory=lambda: ReviewConfig(sample_rate=1.0, settle=timedelta(0)))
     archive_transfer: TransferSettings | None = None  # archive transfers, archives kept here
     console_listen: str | None = None  # the staff console (hub.console), e.g. "127.0.0.1:0"
+    trust_list_refresh_s: float = 5.0  # with TLS: how often it looks for a newly installed list
     server: HubServer | None = None
 
     def config(self) -> HubConfig:
@@ -97,6 +98,7 @@ class ProvinceHub:
                 peer_key_pem=self.peer_identity[1] if self.peer_identity else None,
                 directory_ttl=self.directory_ttl,
                 forwarder=self.settings,
+                trust_list_refresh_s=self.trust_list_refresh_s,
             ),
         )
 
