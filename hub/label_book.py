@@ -12,6 +12,7 @@ writers), and must not be stepped over; a record seen twice is only signed twice
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -30,7 +31,7 @@ from inspection.exemption_rules import inspection_label_valid_until
 from inspection.inspection_schedule import ScheduledVehicle
 from inspection.vehicle import Vehicle, VehicleClass
 from inspection.verdict import Outcome
-from protos.record_mapping import MalformedRecord, record_from_bytes
+from protos.record_mapping import MalformedRecord, record_head_from_bytes
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class IssuePass:
     scanned: int  # passed records after the cursor without a label, looked at
     issued: int  # labels this pass stored (another replica may have stored the rest)
     cursor: int  # the cursor after the pass
+    more: bool = False  # records left wanting a label (the batch was full, or the time was up)
 
 
 def scheduled_vehicle(vehicle: Vehicle) -> ScheduledVehicle:
@@ -189,7 +191,7 @@ class LabelBook(LabelRegistry):
 
     def _inspection_claims(self, seq: int, payload: bytes, now: datetime) -> LabelClaims | None:
         try:
-            record = record_from_bytes(payload)
+            record = record_head_from_bytes(payload)  # the measurements are not needed here
         except MalformedRecord as exc:  # stored records were checked at ingest: log, never stop
             log.error("record seq %d does not decode; no label issued: %s", seq, exc)
             return None
@@ -207,7 +209,7 @@ class LabelBook(LabelRegistry):
             issued_at=now.replace(microsecond=0),
         )
 
-    def issue_pending(self, limit: int = 200) -> IssuePass:
+    def issue_pending(self, limit: int = 200, budget_s: float | None = None) -> IssuePass:
         """One pass: label up to ``limit`` passed records after the cursor that have none yet,
         then move the cursor over the records that have settled.
 
@@ -216,6 +218,10 @@ class LabelBook(LabelRegistry):
         by ``settle``, and a pass that re-read every record of that window found a full batch
         each time at more than ``limit / settle`` records/s, so ``LabelIssuer.catch_up`` re-read
         the same 200 payloads without end (12 % of a busy hub's CPU, measured).
+
+        ``budget_s``: stop signing after this long (a label costs about 1 ms of Python: a second's
+        worth of labels signed in one go held the GIL from the hub's event loop and the Acks of
+        that moment waited 200 ms); what is left is ``more`` for the next pass.
         """
         now = self._clock()
         with self._database.read() as session:
@@ -241,12 +247,19 @@ class LabelBook(LabelRegistry):
             )
             newest = session.scalar(select(func.max(Record.seq))) or 0
         labels: list[dict[str, object]] = []
+        deadline = None if budget_s is None else time.monotonic() + budget_s
+        handled = 0
         for seq, payload in wanting:
+            if handled and deadline is not None and time.monotonic() > deadline:
+                break
+            handled += 1
             claims = self._inspection_claims(seq, bytes(payload), now)
             if claims is not None:
                 labels.append(_row(claims, sign_label(claims, self.key), self.key.kid, seq))
         settled_to = newest if first_young is None else first_young - 1
-        if len(wanting) == limit:  # records past the batch may still want labels
+        if handled < len(wanting):  # the cursor stays before what is left
+            settled_to = min(settled_to, wanting[handled].seq - 1)
+        elif len(wanting) == limit:  # records past the batch may still want labels
             settled_to = min(settled_to, wanting[-1].seq)
         issued = 0
         with self._database.writer.begin() as connection:
@@ -262,7 +275,8 @@ class LabelBook(LabelRegistry):
                     .where(LabelIssuerCursor.id == 1, LabelIssuerCursor.seq < settled_to)
                     .values(seq=settled_to)
                 )
-        return IssuePass(len(wanting), issued, max(cursor, settled_to))
+        more = handled < len(wanting) or len(wanting) == limit
+        return IssuePass(handled, issued, max(cursor, settled_to), more)
 
     # ------------------------------------------------------------ exemption labels
 

@@ -19,10 +19,13 @@ log = logging.getLogger(__name__)
 
 
 class LabelIssuer:
-    def __init__(self, book: LabelBook, interval: float = 1.0, batch: int = 200) -> None:
+    def __init__(
+        self, book: LabelBook, interval: float = 1.0, batch: int = 200, pass_budget_s: float = 0.02
+    ) -> None:
         self._book = book
         self._interval = interval
         self._batch = batch
+        self._pass_budget_s = pass_budget_s
         self._task: asyncio.Task[None] | None = None
         self.issued = 0
 
@@ -39,14 +42,19 @@ class LabelIssuer:
     async def catch_up(self) -> int:
         """Issue until a pass finds a short batch (the backlog is done); the labels stored."""
         stored = 0
+        loop = asyncio.get_running_loop()
         while True:
-            done = await asyncio.to_thread(self._book.issue_pending, self._batch)
+            started = loop.time()
+            done = await asyncio.to_thread(self._book.issue_pending, self._batch, self._pass_budget_s)
             stored += done.issued
-            # A full batch that stored nothing is another replica's work, or records that do not
+            # A pass that stored nothing is another replica's work, or records that do not
             # decode (logged): the next tick looks again rather than this loop spinning on them.
-            if done.scanned < self._batch or done.issued == 0:
+            if not done.more or done.issued == 0:
                 self.issued += stored
                 return stored
+            # Signing is Python holding the GIL: a pause as long as the pass leaves the event
+            # loop and the check workers at least half of it while a backlog is labelled.
+            await asyncio.sleep(loop.time() - started)
 
     async def _run(self) -> None:
         while True:

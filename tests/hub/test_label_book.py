@@ -134,6 +134,29 @@ async def test_more_young_records_than_a_batch_are_all_labelled_and_catching_up_
         await hub.stop()
 
 
+async def test_a_pass_stops_signing_when_its_time_is_up_and_the_cursor_waits_for_the_rest(
+    hub_config: Any, enrol: Any, submit: Any, station_key: Any, make_record: Any, hub_key: HubLabelKey
+) -> None:
+    # A label is about 1 ms of Python holding the GIL: a pass signing a second's worth at once
+    # stalled the hub's Acks. With (almost) no time a pass signs one; the cursor, though every
+    # record has settled, stops before the ones left.
+    records = [make_record(i) for i in range(3)]
+    hub = await stored_hub(hub_config, enrol, submit, station_key, records)
+    try:
+        book = LabelBook(hub.store.database, hub_key, clock=later())
+        passes = [book.issue_pending(budget_s=1e-9) for _ in range(4)]
+        assert [(p.scanned, p.issued, p.more) for p in passes] == [
+            (1, 1, True),
+            (1, 1, True),
+            (1, 1, False),
+            (0, 0, False),
+        ]
+        assert passes[0].cursor == 1 and passes[1].cursor == 2 and passes[2].cursor == passes[3].cursor == 3
+        assert all(len(book.by_vin(r.vehicle.vin)) == 1 for r in records)
+    finally:
+        await hub.stop()
+
+
 async def test_two_replicas_issuing_at_once_store_one_label_per_record(
     hub_config: Any, enrol: Any, submit: Any, station_key: Any, make_record: Any, hub_key: HubLabelKey
 ) -> None:

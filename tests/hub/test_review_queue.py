@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, func, select
 
-from hub.anomaly_rules import AnomalyConfig, Rule, StationHours
+from hub.anomaly_rules import AnomalyConfig, Rule, StationHours, record_fingerprints
 from hub.errors import HubConfigError
 from hub.models import RecordRevocation, ReviewCursor
 from hub.review_queue import (
@@ -26,6 +26,7 @@ from hub.review_queue import (
     ReviewQueue,
     Revocation,
 )
+from hub.review_screening import OWNERS_LOOKED_UP, curve_owners_query, photo_owners_query
 from hub.review_states import IllegalReviewTransition, ReviewActor, ReviewState
 from hub.store import HubStore
 from inspection import Outcome, Verdict, VerdictItem
@@ -102,6 +103,33 @@ def test_records_compared_with_others_by_index(store: HubStore) -> None:
     rules = _rules(queue)
     assert rules[str(copy.record_id)] == {Rule.SHARED_PHOTO, Rule.COPIED_CURVE}
     assert rules[str(twice.record_id)] == {Rule.OVERLAPPING_VISIT}
+
+
+def test_a_shape_many_records_share_looks_up_a_few_owners_not_all(store: HubStore) -> None:
+    # One photo and one curve shape on 9 vehicles: each look-up used to return every earlier
+    # record (3,500 rows a record after 3,500 records); the rules name three and "others".
+    clock = Clock(DAY + timedelta(hours=3))
+    queue = _queue(store, clock)
+    photo = PhotoRef("ef" * 32, "image/jpeg", 1000, "front")
+    curve = BrakeCurve(100, ramp(80, 3000), ramp(80, 2900))
+    shared = [
+        record(20 + i, photos=(photo,), curve=curve, start=DAY + timedelta(minutes=10 * i)) for i in range(9)
+    ]
+    store_records(store, shared, LONG_AGO)
+    queue.screen_all()
+    last = shared[-1]
+    fingerprint = record_fingerprints(last, AnomalyConfig())[0][1]
+    with store.database.engine.connect() as connection:
+        curve_owners = connection.execute(curve_owners_query([fingerprint], last.vehicle.vin)).all()
+        photo_owners = connection.execute(photo_owners_query([photo.sha256], last.vehicle.vin)).all()
+    assert len(curve_owners) == len(photo_owners) == OWNERS_LOOKED_UP == 4
+    reasons = {
+        r.rule: r.reason
+        for item in queue.items("50", limit=100)
+        for r in item.reasons
+        if item.record_id == str(last.record_id)
+    }
+    assert "and others" in reasons[Rule.COPIED_CURVE] and "and others" in reasons[Rule.SHARED_PHOTO]
 
 
 def test_the_lane_counter_is_followed_across_records(store: HubStore) -> None:

@@ -38,6 +38,7 @@ from protos.record_mapping import (
     MAX_VISUAL_CHECKS,
     MalformedRecord,
     record_from_bytes,
+    record_head_from_bytes,
     record_to_bytes,
     record_to_proto,
 )
@@ -181,3 +182,37 @@ def test_out_of_range_timestamp_is_malformed() -> None:
     with pytest.raises(MalformedRecord) as caught:
         record_from_bytes(message.SerializeToString())
     assert caught.value.path == "finished_at"
+
+
+@settings(max_examples=200)
+@given(st.integers(min_value=0, max_value=1_000_000), st.integers(min_value=0, max_value=4000))
+def test_the_head_is_the_whole_records_head_and_fails_as_it_does(seed: int, position: int) -> None:
+    # The label issuer reads only the head: whatever it accepts, the whole parse must agree on.
+    record = full_record(seed % 50)
+    head = record_head_from_bytes(record_to_bytes(record))
+    assert (head.record_id, head.station_id, head.vehicle, head.started_at, head.finished_at) == (
+        record.record_id,
+        record.station_id,
+        record.vehicle,
+        record.started_at,
+        record.finished_at,
+    )
+    payload = bytearray(record_to_bytes(record))
+    payload[position % len(payload)] ^= 0xFF
+    try:
+        head = record_head_from_bytes(bytes(payload))
+    except MalformedRecord as head_error:
+        with pytest.raises(MalformedRecord):
+            record_from_bytes(bytes(payload))
+        assert head_error.path.split(".")[0] in {
+            "record",
+            "record_id",
+            "station_id",
+            "vehicle",
+            "started_at",
+            "finished_at",
+        }
+        return
+    with contextlib.suppress(MalformedRecord):  # a broken measurement is not the head's business
+        whole = record_from_bytes(bytes(payload))
+        assert (whole.vehicle, whole.finished_at) == (head.vehicle, head.finished_at)
