@@ -86,7 +86,7 @@ class ReviewConfig:
     # A transaction stops taking records after this long, whatever is left of its batch: on
     # SQLite it holds the only write lock, and a batch of full-size records (3-5 ms each) held
     # ingest's commits up for 150-250 ms; the SQLite busy handler then wakes waiters late.
-    max_hold: timedelta = timedelta(milliseconds=20)
+    max_hold: timedelta = timedelta(milliseconds=10)
     late_sample_days: int = 7  # how far back a station-day without a sample still gets one
 
     def __post_init__(self) -> None:
