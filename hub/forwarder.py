@@ -21,7 +21,6 @@ import functools
 import logging
 import os
 import socket
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import grpc
 import grpc.aio
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
 
+from hub.cached_reading import CachedReading
 from hub.countersign import HubIdentity
 from hub.errors import HubError
 from hub.forward_outbox import REVIEW, OutboxItem
@@ -71,22 +71,6 @@ class ForwarderSettings:
     backoff_max_s: float = 10.0
     ack_timeout_s: float = 30.0  # a peer that does not answer a window in this long is given up on
     directory_ttl: timedelta = timedelta(minutes=15)
-
-
-class _CachedValue:
-    """A value read at most every ``ttl_s`` (the directory sequence: one query per round is waste)."""
-
-    def __init__(self, read: Callable[[], int], ttl_s: float = 1.0) -> None:
-        self._read = read
-        self._ttl_s = ttl_s
-        self._value = 0
-        self._read_at = float("-inf")
-
-    def __call__(self) -> int:
-        now = time.monotonic()
-        if now - self._read_at >= self._ttl_s:
-            self._value, self._read_at = self._read(), now
-        return self._value
 
 
 class PeerProtocolError(HubError):
@@ -135,7 +119,7 @@ class Forwarder:
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:64]
         self._wake = asyncio.Event()  # the main loop's
         self._link_wakes: set[asyncio.Event] = set()  # each open session's
-        self._directory_sequence = _CachedValue(lambda: self._store.directory.sequence())
+        self._directory_sequence = CachedReading(self._store.directory.sequence, ttl_s=1.0, initial=0)
         self._links: dict[str, asyncio.Task[None]] = {}
         self._task: asyncio.Task[None] | None = None
         self._closing = False

@@ -41,6 +41,7 @@ from elabel.keys import HubLabelKey
 from hub.access import RPC_ROLES, RoleGate
 from hub.archive_transfer_service import start_archive_transfer
 from hub.audit_checkpoint import CheckpointKey
+from hub.cached_reading import CachedReading
 from hub.checkpointer import Checkpointer
 from hub.countersign import Countersigner, HubIdentity
 from hub.enrollment_service import register_enrollment_service
@@ -361,7 +362,9 @@ class HubServer:
                 max_inflight_bytes=config.max_inflight_bytes,
                 clock=config.clock,
                 countersigner=(
-                    Countersigner(identity, CachedSequence(self.store.directory.sequence))
+                    Countersigner(
+                        identity, CachedReading(self.store.directory.sequence, ttl_s=2.0, initial=0)
+                    )
                     if identity is not None
                     else None
                 ),
@@ -714,23 +717,6 @@ def _peer_channels(federation: FederationConfig) -> ChannelFactory:
         return grpc.aio.secure_channel(entry.endpoint, credentials, options=options)
 
     return open_channel
-
-
-class CachedSequence:
-    """The station directory's sequence number, read at most every ``ttl_s`` (it is informational
-    in a forwarded body; the directory itself is sent fresh on every link)."""
-
-    def __init__(self, read: Callable[[], int], ttl_s: float = 2.0) -> None:
-        self._read = read
-        self._ttl_s = ttl_s
-        self._value = 0
-        self._read_at = -ttl_s
-
-    def __call__(self) -> int:
-        now = time.monotonic()
-        if now - self._read_at >= self._ttl_s:
-            self._value, self._read_at = self._read(), now
-        return self._value
 
 
 def _server_options(config: HubConfig) -> list[tuple[str, Any]]:
