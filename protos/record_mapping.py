@@ -11,7 +11,7 @@ import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import TypeVar
 
@@ -478,10 +478,17 @@ def _visual_check_from_proto(message: pb.VisualCheck, path: str) -> VisualCheck:
     )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _datetime_from(timestamp: timestamp_pb2.Timestamp, path: str) -> datetime:
+    # What Timestamp.ToDatetime(tzinfo=UTC) gives, at half its cost (a record has two dozen).
+    nanos = timestamp.nanos
+    if not 0 <= nanos < 1_000_000_000:
+        raise MalformedRecord(path, f"not a valid timestamp (nanos {nanos} outside 0..999999999)")
     try:
-        return timestamp.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError) as error:
+        return _EPOCH + timedelta(seconds=timestamp.seconds, microseconds=nanos // 1000)
+    except OverflowError as error:
         raise MalformedRecord(path, f"not a valid timestamp ({error})") from error
 
 

@@ -216,3 +216,27 @@ def test_the_head_is_the_whole_records_head_and_fails_as_it_does(seed: int, posi
     with contextlib.suppress(MalformedRecord):  # a broken measurement is not the head's business
         whole = record_from_bytes(bytes(payload))
         assert (whole.vehicle, whole.finished_at) == (head.vehicle, head.finished_at)
+
+
+@settings(max_examples=300)
+@given(
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.one_of(
+        st.integers(min_value=0, max_value=999_999_999), st.integers(min_value=-(2**31), max_value=2**31 - 1)
+    ),
+)
+def test_timestamps_read_as_protobuf_reads_them(seconds: int, nanos: int) -> None:
+    # The mapping's own conversion (twice as fast) against Timestamp.ToDatetime: the same
+    # datetime, or a MalformedRecord where protobuf refuses or cannot represent it.
+    from google.protobuf import timestamp_pb2
+
+    from protos.record_mapping import _datetime_from
+
+    timestamp = timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
+    try:
+        expected = timestamp.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        with pytest.raises(MalformedRecord):
+            _datetime_from(timestamp, "finished_at")
+        return
+    assert _datetime_from(timestamp, "finished_at") == expected
