@@ -140,6 +140,10 @@ class TransferDriver:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._receiving: dict[str, asyncio.Task[None]] = {}
+        # One offer at a time per transfer: the clerk's request offers at once and the round
+        # offers every REQUESTED transfer, and two offers racing for one transfer left one of
+        # them recording an offer on a transfer the other had already refused.
+        self._offering: dict[str, asyncio.Future[TransferView]] = {}
         self._closing = False
         # The lease owner: the replica, and this run of it (``TransferBook.claim_fetch``).
         self._lease_owner = lease_owner(settings.replica, uuid.uuid4().hex[:12])
@@ -154,7 +158,11 @@ class TransferDriver:
 
     async def close(self) -> None:
         self._closing = True
-        tasks = [task for task in (self._task, *self._receiving.values()) if task is not None]
+        tasks = [
+            task
+            for task in (self._task, *self._receiving.values(), *self._offering.values())
+            if task is not None
+        ]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -208,7 +216,27 @@ class TransferDriver:
 
     async def offer(self, view: TransferView) -> TransferView:
         """Ask the source for the bag; SENDING on its offer, REFUSED if it says no (``SourceRefused``
-        raised after), REQUESTED still if it cannot be reached (``SourceUnreachable``)."""
+        raised after), REQUESTED still if it cannot be reached (``SourceUnreachable``). An offer
+        of the same transfer already under way is awaited rather than made again."""
+        running = self._offering.get(view.transfer_id)
+        if running is None:
+            running = asyncio.ensure_future(self._offer_once(view.transfer_id))
+            self._offering[view.transfer_id] = running
+
+            def forget(done: asyncio.Future[TransferView], transfer_id: str = view.transfer_id) -> None:
+                if self._offering.get(transfer_id) is done:
+                    del self._offering[transfer_id]
+                if not done.cancelled():
+                    done.exception()  # its awaiters see it; unawaited, it is not an error to log
+
+            running.add_done_callback(forget)
+        return await asyncio.shield(running)
+
+    async def _offer_once(self, transfer_id: str) -> TransferView:
+        # Read again: the view a round listed may have moved on since (offered, refused).
+        view = await asyncio.to_thread(self._book.get, transfer_id)
+        if view.state is not TransferState.REQUESTED:
+            return view
         try:
             channel, stub = await self._stub(view.from_province)
         except SourceRefused as refused:

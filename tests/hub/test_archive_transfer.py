@@ -8,6 +8,7 @@ chunk."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -23,7 +24,7 @@ from hub.archive_bag import LABELS_FILE, VEHICLE_FILE, export_bag
 from hub.archive_transfer_client import TransferCallError
 from hub.countersign import HubIdentity
 from hub.transfer_book import End, TransferBook
-from hub.transfer_driver import verify_transfer_bag
+from hub.transfer_driver import SourceRefused, verify_transfer_bag
 from hub.transfer_states import TransferState
 from hub.vehicle_register import VehicleStatus
 from hub.vehicle_standing import Standing, StandingBook
@@ -355,6 +356,7 @@ class _RogueSource:
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
+        self.offers = 0
         self.server = grpc.aio.server()
         self.server.add_generic_rpc_handlers(
             (
@@ -378,6 +380,8 @@ class _RogueSource:
         self.port = self.server.add_insecure_port("127.0.0.1:0")
 
     async def offer(self, request: Any, context: Any) -> archive_pb2.TransferOfferReply:
+        self.offers += 1
+        await asyncio.sleep(0.05)  # long enough for a second offer of the same transfer to come
         path = "data/../../outside" if self.mode == "path" else "data/vehicle.json"
         return archive_pb2.TransferOfferReply(files=[archive_pb2.BagFile(path=path, size=10)], total_bytes=10)
 
@@ -420,6 +424,31 @@ async def test_a_source_that_breaks_the_protocol_is_refused(
         view = _book(transfer_rig.sichuan).get(status.transfer_id)
         assert words in (view.reason or "") and view.archive_vehicle is None
         assert not (transfer_rig.sichuan.archive_transfer.incoming / status.transfer_id / "bag").exists()  # type: ignore[union-attr]
+    finally:
+        await rogue.server.stop(0)
+
+
+async def test_the_clerks_offer_and_the_drivers_round_make_one_offer(transfer_rig: TransferRig) -> None:
+    # The clerk's request offers at once, and the driver's round offers every REQUESTED transfer.
+    # Racing, both asked the source, and the second recorded an offer on a transfer the first had
+    # already refused (a clerk saw an error about an illegal transition instead of the refusal).
+    rogue = _RogueSource("path")
+    await rogue.server.start()
+    try:
+        transfer_rig.national.publish(
+            [transfer_rig.chongqing, transfer_rig.sichuan], endpoints={"50": f"127.0.0.1:{rogue.port}"}
+        )
+        hub = transfer_rig.sichuan.hub
+        view = _book(transfer_rig.sichuan).open_request(transfer_rig.vin, "50", "clerk-1")
+        outcomes = await asyncio.gather(
+            hub.transfers.offer(view), hub.transfers.offer(view), return_exceptions=True
+        )
+        assert rogue.offers == 1
+        assert all(isinstance(outcome, SourceRefused) for outcome in outcomes), outcomes
+        assert "bag file path 'data/../../outside'" in str(outcomes[0])
+        assert _state(transfer_rig.sichuan, view.transfer_id) is TransferState.REFUSED
+        again = await hub.transfers.offer(view)  # a round's stale view: looked up, not offered again
+        assert again.state is TransferState.REFUSED and rogue.offers == 1
     finally:
         await rogue.server.stop(0)
 
