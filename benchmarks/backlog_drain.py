@@ -183,9 +183,12 @@ async def main(count: int, window: int) -> int:
             f"bare stream:    {base_s:6.2f} s  {count / base_s:8,.0f} records/s  (accepted {base_accepted})"
         )
         print(f"ratio uplink / bare stream: {elapsed / base_s:.2f}")
-        ok = stored == count and uplink.rejected == 0 and elapsed < 30.0
+        stored_once = stored == count and uplink.rejected == 0
+        ok = stored_once and elapsed < 30.0
         print("goal (< 30 s, everything stored once):", "met" if ok else "NOT met")
-        return 0 if ok else 1
+        # A slow drain is a figure (benchmarks/run: a goal missed is not a failure); a record lost,
+        # doubled or refused is a fault, and fails the run.
+        return 0 if stored_once else 1
 
 
 if __name__ == "__main__":
