@@ -358,12 +358,16 @@ def verdict_to_proto(verdict: Verdict) -> pb.Verdict:
 
 def record_from_bytes(payload: bytes) -> InspectionRecord:
     """Parse and validate a signed payload; raises ``MalformedRecord`` with the offending field."""
+    return record_from_proto(_parsed(payload))
+
+
+def _parsed(payload: bytes) -> pb.InspectionRecord:
     message = pb.InspectionRecord()
     try:
         message.ParseFromString(payload)
     except DecodeError as error:
         raise MalformedRecord("record", f"not a valid InspectionRecord protobuf ({error})") from error
-    return record_from_proto(message)
+    return message
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,12 +384,7 @@ class RecordHead:
 
 def record_head_from_bytes(payload: bytes) -> RecordHead:
     """The head of a signed payload, checked as ``record_from_bytes`` checks those fields."""
-    message = pb.InspectionRecord()
-    try:
-        message.ParseFromString(payload)
-    except DecodeError as error:
-        raise MalformedRecord("record", f"not a valid InspectionRecord protobuf ({error})") from error
-    return _head_from_proto(message)
+    return _head_from_proto(_parsed(payload))
 
 
 def _head_from_proto(message: pb.InspectionRecord) -> RecordHead:

@@ -9,6 +9,7 @@ hubs' own databases, Ed25519 keys made for the test.
 from __future__ import annotations
 
 import dataclasses
+import socket
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
@@ -187,6 +188,13 @@ def with_registration(record: InspectionRecord, province: str, plate_prefix: str
         record.vehicle, registration_province=province, plate=plate_prefix + record.vehicle.plate[1:]
     )
     return dataclasses.replace(record, vehicle=vehicle)
+
+
+def free_port() -> int:
+    """A port free now, for a hub whose address must be in a trust list before it starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def hub_key_id(hub: ProvinceHub) -> str:

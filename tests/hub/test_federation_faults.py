@@ -30,7 +30,7 @@ from inspection.vehicle_register_csv import RegisterRow
 from pki.authority import init_ca
 from protos.signed_document import sign_document
 from protos.tongjian.v1 import ingest_pb2
-from tests.federation_rig import Station
+from tests.federation_rig import Station, free_port
 from tongjian.cli import main
 from tongjian.commands.keys import write_key_pair
 
@@ -98,21 +98,13 @@ class HubProcess:
             self.process.wait(timeout=30)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def hubs(databases: Any, tmp_path: Path) -> Iterator[tuple[HubProcess, HubProcess, Station]]:
     national = Ed25519PrivateKey.generate()
     national_pub = _pem_public(national, tmp_path / "national.pub.pem")
     keys = {province: Ed25519PrivateKey.generate() for province in ("50", "51")}
     urls = {province: databases.new(f"hub{province}") for province in ("50", "51")}
-    ports = {province: _free_port() for province in ("50", "51")}
+    ports = {province: free_port() for province in ("50", "51")}
     ca_pem = init_ca(tmp_path / "ca").cert_path.read_bytes()
     now = datetime.now(UTC)
     entries = [

@@ -5,7 +5,6 @@ name, and the role in the certificate decides which RPCs it may call."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,15 +19,9 @@ from hub.server import HubTls
 from pki.authority import IssuedFiles, Role, init_ca, issue
 from pki.grpc_credentials import channel_credentials
 from protos.tongjian.v1 import federation_pb2, ingest_pb2
-from tests.federation_rig import National, ProvinceHub, Station
+from tests.federation_rig import National, ProvinceHub, Station, free_port
 
 STATION = "51-0001"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -53,7 +46,7 @@ def _province(code: str, url: str, national: National, directory: Path) -> Provi
         code,
         url,
         national.public,
-        listen=f"127.0.0.1:{_free_port()}",
+        listen=f"127.0.0.1:{free_port()}",
         tls=HubTls(hub_files.cert_path.read_bytes(), hub_files.key_path.read_bytes(), ca_pem),
         peer_identity=(peer.cert_path.read_bytes(), peer.key_path.read_bytes()),
     )

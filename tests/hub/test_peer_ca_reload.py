@@ -11,7 +11,6 @@ call of a connection opened before. Real hubs, real TLS, certificates from ``pki
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -28,18 +27,12 @@ from hub.server import HubTls
 from pki.authority import IssuedFiles, Role, init_ca, issue
 from pki.grpc_credentials import channel_credentials
 from protos.tongjian.v1 import federation_pb2, ingest_pb2
-from tests.federation_rig import National, ProvinceHub, Station
+from tests.federation_rig import National, ProvinceHub, Station, free_port
 
 STATION = "51-0001"
 FETCH_TRUST_LIST = "/tongjian.v1.PeerExchange/FetchTrustList"
 FAST = 0.2  # a hub's trust_list_refresh_s when a test waits for its watcher
 NEVER = 3600.0  # ... when the test must pass without the watcher
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -61,7 +54,7 @@ def _province(code: str, url: str, national: National, directory: Path, refresh_
         code,
         url,
         national.public,
-        listen=f"127.0.0.1:{_free_port()}",  # a hub never started still has an endpoint to list
+        listen=f"127.0.0.1:{free_port()}",  # a hub never started still has an endpoint to list
         tls=HubTls(hub_files.cert_path.read_bytes(), hub_files.key_path.read_bytes(), ca_pem),
         peer_identity=(peer.cert_path.read_bytes(), peer.key_path.read_bytes()),
         trust_list_refresh_s=refresh_s,
