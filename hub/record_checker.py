@@ -31,6 +31,8 @@ import functools
 import multiprocessing
 import os
 import pickle
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -142,10 +144,23 @@ def _known_key(portable: _PortableKey) -> KnownKey:
     )
 
 
-def _prepare_worker() -> None:
+def _prepare_worker(hub: int) -> None:
     """A process worker's start. Naming this function imports this module in the worker, and
     with it everything checking a record needs (envelope check, mapping, rules), before the first
-    batch rather than while it waits."""
+    batch rather than while it waits.
+
+    It also watches the hub: a worker whose hub was killed (SIGKILL, OOM) waited on its queue for
+    ever - a spawned worker holds both ends of the pipe, so it never reads an end - and each
+    killed hub left its workers behind. Seen: 24 of them on a test machine."""
+    # The hub's pid comes from the hub: a worker still starting when the hub died would read its
+    # new parent here, and watch that.
+    threading.Thread(target=_exit_when_orphaned, args=(hub,), name="watch-hub", daemon=True).start()
+
+
+def _exit_when_orphaned(hub: int, every_s: float = 1.0) -> None:
+    while os.getppid() == hub:
+        time.sleep(every_s)
+    os._exit(0)  # nothing to finish: the hub that would take the results is gone
 
 
 def _worker_ready() -> int:
@@ -210,7 +225,7 @@ class RecordChecker:
             # spawn, not fork: the hub's process has gRPC's and the database driver's threads.
             context = multiprocessing.get_context("spawn")
             self._executor = concurrent.futures.ProcessPoolExecutor(
-                count, mp_context=context, initializer=_prepare_worker
+                count, mp_context=context, initializer=_prepare_worker, initargs=(os.getpid(),)
             )
         self._gathering: list[_Waiting] = []
         self._keys: Mapping[str, KnownKey] = {}

@@ -436,7 +436,12 @@ async def test_a_post_review_rejection_reaches_the_registration_hub_and_the_stat
     # Only the forwarded record's rejection travels; both reach the station as notices.
     items = sichuan.outbox.items()
     assert sorted(item.kind for item in items) == ["record", "review"]
-    assert all(item.state.startswith("delivered") for item in items)
+    # Chongqing commits before it answers, and Sichuan marks the item delivered on the answer:
+    # seeing the revocation there does not mean the mark is made here yet.
+    await _wait_for(
+        lambda: all(item.state.startswith("delivered") for item in sichuan.outbox.items()),
+        what="both items marked delivered at Sichuan",
+    )
     notices = StationNoticeBook(sichuan.database).after(SICHUAN_STATION, 0)
     assert [n.record_id for n in notices] == [str(remote.record_id), str(local.record_id)]
     assert len(chongqing.audit_events(kind="forwarded_result_revoked")) == 1

@@ -7,8 +7,10 @@ import asyncio
 import multiprocessing
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -165,6 +167,34 @@ async def test_hub_serve_with_a_process_pool_accepts_records(
         process.terminate()
         assert process.wait(timeout=20) == 0
     assert process.stdout.read() == ""  # nothing else printed: no worker ran the command line again
+
+
+@pytest.mark.slow
+def test_the_workers_of_a_killed_hub_exit(tmp_path: Path) -> None:
+    # A hub killed outright (SIGKILL, the OOM killer) cannot close its pool: its workers waited on
+    # their queue for ever, two more processes behind every killed hub.
+    url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    assert main(["hub", "migrate", "--database-url", url]) == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tongjian", "hub", "serve", "--insecure", "--listen", "127.0.0.1:0",
+         "--database-url", url, "--check-mode", "processes", "--check-workers", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None and "port" in process.stdout.readline()
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        workers = [int(pid) for pid in children if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
+        assert len(workers) == 2
+    finally:
+        process.kill()
+        process.wait(timeout=20)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.1)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)  # leave the machine as it was, then fail
+    assert alive == []
 
 
 async def test_start_brings_every_process_worker_up_before_the_first_batch() -> None:

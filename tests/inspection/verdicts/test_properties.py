@@ -297,3 +297,21 @@ def test_judging_is_deterministic_for_the_same_record() -> None:
         axles=(AxleBrake(1, 500.0, 500.0, test), AxleBrake(2, 400.0, 400.0, test)),
     )
     assert judge(record) == judge(record)
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.tuples(st.integers(0, 40_000), st.integers(0, 40_000)), min_size=1, max_size=400),
+    st.data(),
+)
+def test_the_largest_difference_is_the_largest_over_the_span(
+    samples: list[tuple[int, int]], data: st.DataObject
+) -> None:
+    # largest_difference_n maps over slices for speed; it must be the plain definition.
+    from inspection.verdicts.brake_rules import largest_difference_n
+
+    start = data.draw(st.integers(0, len(samples) - 1))
+    end = data.draw(st.integers(start, len(samples) - 1))
+    curve = BrakeCurve(100, tuple(left for left, _ in samples), tuple(right for _, right in samples))
+    span = range(start, end + 1)
+    assert largest_difference_n(curve, span) == max(abs(samples[i][0] - samples[i][1]) for i in span)
