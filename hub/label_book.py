@@ -224,10 +224,14 @@ class LabelBook(LabelRegistry):
         that moment waited 200 ms); what is left is ``more`` for the next pass.
         """
         now = self._clock()
+        labels: list[dict[str, object]] = []
+        deadline = None if budget_s is None else time.monotonic() + budget_s
+        handled = 0
         with self._database.read() as session:
             cursor = session.scalars(select(LabelIssuerCursor.seq).where(LabelIssuerCursor.id == 1)).one()
-            wanting = session.execute(
-                select(Record.seq, Record.payload)
+            # Numbers first, each payload when its turn comes: a pass may stop at its budget.
+            wanting = session.scalars(
+                select(Record.seq)
                 .outerjoin(Label, Label.record_seq == Record.seq)
                 # A result post-review already rejected earns no label.
                 .outerjoin(RecordRevocation, RecordRevocation.record_seq == Record.seq)
@@ -246,21 +250,19 @@ class LabelBook(LabelRegistry):
                 )
             )
             newest = session.scalar(select(func.max(Record.seq))) or 0
-        labels: list[dict[str, object]] = []
-        deadline = None if budget_s is None else time.monotonic() + budget_s
-        handled = 0
-        for seq, payload in wanting:
-            if handled and deadline is not None and time.monotonic() > deadline:
-                break
-            handled += 1
-            claims = self._inspection_claims(seq, bytes(payload), now)
-            if claims is not None:
-                labels.append(_row(claims, sign_label(claims, self.key), self.key.kid, seq))
+            for seq in wanting:
+                if handled and deadline is not None and time.monotonic() > deadline:
+                    break
+                handled += 1
+                payload = session.scalars(select(Record.payload).where(Record.seq == seq)).one()
+                claims = self._inspection_claims(seq, bytes(payload), now)
+                if claims is not None:
+                    labels.append(_row(claims, sign_label(claims, self.key), self.key.kid, seq))
         settled_to = newest if first_young is None else first_young - 1
         if handled < len(wanting):  # the cursor stays before what is left
-            settled_to = min(settled_to, wanting[handled].seq - 1)
+            settled_to = min(settled_to, wanting[handled] - 1)
         elif len(wanting) == limit:  # records past the batch may still want labels
-            settled_to = min(settled_to, wanting[-1].seq)
+            settled_to = min(settled_to, wanting[-1])
         issued = 0
         with self._database.writer.begin() as connection:
             if labels:
