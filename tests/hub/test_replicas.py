@@ -93,7 +93,11 @@ async def test_two_replicas_store_each_record_once_and_forward_each_item_once(
         await _wait_for(lambda: outbox.counts().delivered == len(foreign), "every outbox item delivered")
         assert received.count() == len(foreign)
         # Each item was leased (FOR UPDATE SKIP LOCKED) and sent by one replica only: the two
-        # replicas' delivery counts add up to the number of items, not more.
+        # replicas' delivery counts add up to the number of items, not more. A replica counts a
+        # delivery after the transaction that marks it returns: wait for the counts as well.
+        await _wait_for(
+            lambda: _forwarded(replicas[0]) + _forwarded(replicas[1]) >= len(foreign), "deliveries counted"
+        )
         assert _forwarded(replicas[0]) + _forwarded(replicas[1]) == len(foreign)
         assert _forwarded(replicas[0]) > 0 and _forwarded(replicas[1]) > 0  # both drained the outbox
     finally:
