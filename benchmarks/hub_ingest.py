@@ -11,6 +11,10 @@ four axles of 3 s curves at 100 Hz, lamps, an emission run, 20 visual checks, 3 
 3. the hub's p99 Ack latency at half its peak records/s (open loop, paced sends);
 4. with ``--replicas 2`` also two hub processes on one database, streams spread round-robin.
 
+Each run also reads the CPU time every server process (with its check workers) and this client
+used, per record: on a machine whose cores the client and the server share, no server can go
+faster than the cores divided by that cost, so the CPU lines say what bounds the ratio.
+
     .venv/bin/python benchmarks/hub_ingest.py                       # SQLite files in a temp dir
     .venv/bin/python benchmarks/hub_ingest.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
@@ -109,9 +113,40 @@ async def _serve_hub(url: str, mode: str, workers: int | None) -> None:
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
 
+@dataclass(frozen=True)
+class Server:
+    port: int
+    pid: int  # its check workers are its children: CPU is counted over the tree
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its live descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # ended while we looked
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / _TICKS
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += times.get(current, 0.0)
+        todo.extend(children.get(current, []))
+    return total
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def server_process(*args: str) -> Iterator[int]:
-    """This script with ``--serve ...`` in a child process; yields its port; stdin EOF stops it."""
+def server_process(*args: str) -> Iterator[Server]:
+    """This script with ``--serve ...`` in a child process; stdin EOF stops it."""
     command = [sys.executable, __file__, "--serve", *args]
     profile_dir = os.environ.get("TONGJIAN_BENCH_PROFILE")  # py-spy stacks of each server, for profiling
     if profile_dir and args[0] == "hub":
@@ -140,7 +175,7 @@ def server_process(*args: str) -> Iterator[int]:
             line = process.stdout.readline().decode()
         if not line.startswith("port "):
             raise SystemExit(f"server {args[0]} did not start: {line!r}")
-        yield int(line.split()[1])
+        yield Server(int(line.split()[1]), process.pid)
     finally:
         process.stdin.close()
         try:
@@ -160,6 +195,9 @@ class Run:
     seconds: float
     p50_ms: float
     p99_ms: float
+    # CPU per record: the servers (each process with its check workers) and this client
+    server_cpu_ms: float
+    client_cpu_ms: float
 
     @property
     def per_s(self) -> float:
@@ -173,7 +211,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 async def drive(
     name: str,
-    ports: Sequence[int],
+    servers: Sequence[Server],
     envelopes: Sequence[bytes],
     streams: int,
     window: int,
@@ -185,7 +223,7 @@ async def drive(
     latencies: list[float] = []
 
     async def stream(index: int, part: Sequence[bytes]) -> None:
-        port = ports[index % len(ports)]
+        port = servers[index % len(servers)].port
         async with grpc.aio.insecure_channel(
             f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 4 * 1024 * 1024)]
         ) as channel:
@@ -213,13 +251,26 @@ async def drive(
                 credit.release()
             await sender
 
+    server_cpu = sum(tree_cpu_s(server.pid) for server in servers)
+    client_cpu = time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(stream(i, envelopes[i::streams]) for i in range(streams)))
     elapsed = time.perf_counter() - started
+    client_cpu = time.process_time() - client_cpu
+    server_cpu = sum(tree_cpu_s(server.pid) for server in servers) - server_cpu
     if len(latencies) != len(envelopes):
         raise SystemExit(f"{name}: {len(latencies)} Acks for {len(envelopes)} records")
     ms = [x * 1000 for x in latencies]
-    return Run(name, len(envelopes), elapsed, percentile(ms, 0.5), percentile(ms, 0.99))
+    per_record_ms = 1000 / len(envelopes)
+    return Run(
+        name,
+        len(envelopes),
+        elapsed,
+        percentile(ms, 0.5),
+        percentile(ms, 0.99),
+        server_cpu * per_record_ms,
+        client_cpu * per_record_ms,
+    )
 
 
 @contextmanager
@@ -281,9 +332,28 @@ class IngestFigures:
             share = run.per_s / self.echo.per_s
             out.append(
                 f"{run.name:<40} {run.per_s:8.0f} records/s ({share:4.0%} of echo)  "
-                f"Ack p50 {run.p50_ms:6.1f} ms  p99 {run.p99_ms:6.1f} ms"
+                f"Ack p50 {run.p50_ms:6.1f} ms  p99 {run.p99_ms:6.1f} ms  "
+                f"CPU/record server {run.server_cpu_ms:5.2f} ms client {run.client_cpu_ms:5.2f} ms"
             )
         return out
+
+    def cpu_bound(self) -> list[str]:
+        """Why the ratio is what it is: on this machine's cores, shared by the client and the
+        server, no server can take more records/s than the cores divided by the CPU a record costs
+        both of them. The echo's bound is the transport's; the hub's, its own work."""
+        cores = os.cpu_count() or 1
+        best = max(self.hubs, key=lambda run: run.per_s)
+        echo_cost = self.echo.server_cpu_ms + self.echo.client_cpu_ms
+        hub_cost = best.server_cpu_ms + best.client_cpu_ms
+        half_echo = 0.5 * self.echo.per_s
+        return [
+            f"CPU per record: hub {best.server_cpu_ms:.2f} ms = {best.server_cpu_ms / self.echo.server_cpu_ms:.0f}x "
+            f"the echo server's {self.echo.server_cpu_ms:.3f} ms (client {self.echo.client_cpu_ms:.3f} ms)",
+            f"bound on {cores} cores: echo {cores * 1000 / echo_cost:,.0f} records/s, "
+            f"hub {cores * 1000 / hub_cost:,.0f} records/s",
+            f"for 50 % of the echo ({half_echo:,.0f} records/s) the hub could spend at most "
+            f"{cores * 1000 / half_echo - best.client_cpu_ms:.2f} ms of CPU a record",
+        ]
 
 
 async def measure(
@@ -305,32 +375,32 @@ async def measure(
     worker_args = [str(workers)] if workers else []
     with tempfile.TemporaryDirectory(prefix="tongjian-ingest-") as tmp:
         workdir = Path(tmp)
-        with server_process("echo") as port:
-            await drive("warm-up", [port], warm_up, streams, window)
-            echo = await drive("baseline: bare gRPC echo", [port], envelopes, streams, window)
+        with server_process("echo") as server:
+            await drive("warm-up", [server], warm_up, streams, window)
+            echo = await drive("baseline: bare gRPC echo", [server], envelopes, streams, window)
         hubs = []
         for mode in modes:
             with scratch_database(database_url, workdir) as url:
                 _prepare(url, public_raw)
-                with server_process("hub", url, mode, *worker_args) as port:
-                    await drive("warm-up", [port], warm_up, streams, window)
-                    hubs.append(await drive(f"hub, check {mode}", [port], envelopes, streams, window))
+                with server_process("hub", url, mode, *worker_args) as server:
+                    await drive("warm-up", [server], warm_up, streams, window)
+                    hubs.append(await drive(f"hub, check {mode}", [server], envelopes, streams, window))
         best = max(hubs, key=lambda run: run.per_s)
         best_mode = best.name.rsplit(" ", 1)[1]
         # The echo at the same pace: what the client, the transport and the machine's load add to
         # the hub's Ack latency at half peak (on a shared machine, most of a bad p99 can be theirs).
-        with server_process("echo") as port:
-            await drive("warm-up", [port], warm_up, streams, window)
+        with server_process("echo") as server:
+            await drive("warm-up", [server], warm_up, streams, window)
             paced_echo = await drive(
-                "baseline: echo at the same pace", [port], envelopes, streams, window, best.per_s / 2
+                "baseline: echo at the same pace", [server], envelopes, streams, window, best.per_s / 2
             )
         with scratch_database(database_url, workdir) as url:
             _prepare(url, public_raw)
-            with server_process("hub", url, best_mode, *worker_args) as port:
-                await drive("warm-up", [port], warm_up, streams, window)
+            with server_process("hub", url, best_mode, *worker_args) as server:
+                await drive("warm-up", [server], warm_up, streams, window)
                 half = await drive(
                     f"hub, check {best_mode}, at half peak",
-                    [port],
+                    [server],
                     envelopes,
                     streams,
                     window,
@@ -342,14 +412,14 @@ async def measure(
                 with scratch_database(database_url, workdir) as url:
                     _prepare(url, public_raw)
                     with contextlib.ExitStack() as stack:
-                        ports = [
+                        servers = [
                             stack.enter_context(server_process("hub", url, best_mode, *worker_args))
                             for _ in range(count)
                         ]
-                        await drive("warm-up", ports, warm_up, streams, window)
+                        await drive("warm-up", servers, warm_up, streams, window)
                         replica_runs.append(
                             await drive(
-                                f"{count} replica(s), one PostgreSQL", ports, envelopes, streams, window
+                                f"{count} replica(s), one PostgreSQL", servers, envelopes, streams, window
                             )
                         )
     return IngestFigures(
@@ -394,6 +464,8 @@ def main() -> None:
         )
     )  # fmt: skip
     for line in figures.lines():
+        print(line)
+    for line in figures.cpu_bound():
         print(line)
     print(f"hub (best, {figures.best_mode}) / echo: {figures.ratio:.2f}")
     said = {
