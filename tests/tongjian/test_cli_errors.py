@@ -167,3 +167,41 @@ def test_repeated_hub_addresses_are_the_uplinks_failover_order(tmp_path: Path, s
     args = build_parser().parse_args(argv)
     assert isinstance(args, argparse.Namespace)
     assert settings_from_args(args).hub_targets == ("127.0.0.1:1", "hub-2.example:50051")
+
+
+def _hub_serve_federated(tmp_path: Path, *more: str) -> list[str]:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    hub_key, national = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    (tmp_path / "hub.pem").write_bytes(
+        hub_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    (tmp_path / "national.pub.pem").write_bytes(
+        national.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return [
+        "hub", "serve", "--insecure", "--listen", "127.0.0.1:0",
+        "--database-url", f"sqlite:///{tmp_path / 'hub.sqlite3'}",
+        "--hub-key", str(tmp_path / "hub.pem"), "--national-key", str(tmp_path / "national.pub.pem"), *more,
+    ]  # fmt: skip
+
+
+def test_hub_serve_passes_its_trust_list_refresh_to_the_federation(tmp_path: Path) -> None:
+    from tongjian.commands.hub import _federation
+
+    args = build_parser().parse_args(_hub_serve_federated(tmp_path, "--trust-list-refresh", "0.5"))
+    assert _federation(args).trust_list_refresh_s == 0.5
+    default = build_parser().parse_args(_hub_serve_federated(tmp_path))
+    assert _federation(default).trust_list_refresh_s == 5.0
+
+
+@pytest.mark.parametrize("seconds", ["0", "-1", "7200"])
+def test_hub_serve_refuses_a_trust_list_refresh_out_of_range(
+    seconds: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_hub_serve_federated(tmp_path, "--trust-list-refresh", seconds)) == 2
+    assert f"--trust-list-refresh {float(seconds):g}: must be 0.05..3600 seconds" in one_error_line(capsys)

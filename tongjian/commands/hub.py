@@ -181,6 +181,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=60.0,
         help="seconds before an item a dead hub had sent is sent again by another (60)",
     )
+    federation.add_argument(
+        "--trust-list-refresh",
+        type=float,
+        default=5.0,
+        help="seconds between reading the trust list again: a peer hub's new or revoked certificate "
+        "applies to peer connections this soon, without a restart (5)",
+    )
     review = serve.add_argument_group("post-review", "screening records into the review queue")
     review.add_argument(
         "--review-interval", type=float, default=10.0, help="seconds between screening rounds (10; 0: off)"
@@ -441,6 +448,8 @@ def _federation(args: argparse.Namespace) -> Any:
         raise CommandError(f"--directory-ttl {args.directory_ttl:g}: must be 10..3600 seconds")
     if not 1.0 <= args.forward_lease <= 3600.0:
         raise CommandError(f"--forward-lease {args.forward_lease:g}: must be 1..3600 seconds")
+    if not 0.05 <= args.trust_list_refresh <= 3600.0:
+        raise CommandError(f"--trust-list-refresh {args.trust_list_refresh:g}: must be 0.05..3600 seconds")
     try:
         hub_key = load_private_key(_read(args.hub_key, "hub key"))
     except InvalidKey as error:
@@ -459,6 +468,7 @@ def _federation(args: argparse.Namespace) -> Any:
             lease=timedelta(seconds=args.forward_lease),
             ack_timeout_s=min(30.0, args.forward_lease / 2),
         ),
+        trust_list_refresh_s=args.trust_list_refresh,
     )
 
 
