@@ -144,15 +144,6 @@ class TrustList:
                 return entry.province
         return None
 
-    def peer_ca_bundle(self) -> bytes:
-        """Every province's peer CA, once each, in province order: the trust anchors of peer links."""
-        seen: list[bytes] = []
-        for province in sorted(self.provinces):
-            pem = self.provinces[province].peer_ca_pem.strip() + b"\n"
-            if pem not in seen:
-                seen.append(pem)
-        return b"".join(seen)
-
     def expired(self, now: datetime) -> bool:
         return now > self.not_after
 

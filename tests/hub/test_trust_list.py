@@ -95,7 +95,6 @@ def test_a_signed_list_reads_back_with_every_entry(pems: Pems) -> None:
     assert chongqing.hub_key_id == key_id_of("hub-50", HUB_50.public_key())
     assert trust_list.province_of_peer("peer-hub-51") == "51"
     assert trust_list.province_of_peer("peer-hub-99") is None
-    assert trust_list.peer_ca_bundle() == pems.ca_50.strip() + b"\n" + pems.ca_51.strip() + b"\n"
     assert trust_list.document is document
     with pytest.raises(UnknownProvince, match="'11' is not in trust list version 7"):
         trust_list.entry("11")
