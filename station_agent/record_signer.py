@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import stat
+import warnings
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.utils import CryptographyDeprecationWarning
 
 from inspection import InspectionRecord
 from protos.envelope import InvalidKey, key_id_of, seal
@@ -28,8 +30,10 @@ log = logging.getLogger(__name__)
 _KEY_KINDS: tuple[tuple[type, str], ...] = (
     (rsa.RSAPrivateKey, "an RSA"),
     (ec.EllipticCurvePrivateKey, "an EC (a TLS key?)"),
-    (dsa.DSAPrivateKey, "a DSA"),
 )
+# By class name: cryptography 51 deprecates DSA, and naming its class printed a warning on the
+# stderr of every agent command (whose errors are one line).
+_KEY_KINDS_BY_NAME = {"DSAPrivateKey": "a DSA"}
 
 
 class SigningKeyError(StationAgentError, InvalidKey):
@@ -59,11 +63,18 @@ def read_signing_key(path: Path) -> Ed25519PrivateKey:
             path, "is encrypted; the agent needs the unencrypted key `tongjian keys new` writes"
         )
     try:
-        key = serialization.load_pem_private_key(data, password=None)
+        with warnings.catch_warnings():
+            # A DSA key is refused below in one line; the library's deprecation notice is noise then.
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as error:
         raise SigningKeyError(path, "is not a PEM private key") from error
     if not isinstance(key, Ed25519PrivateKey):
-        kind = next((name for cls, name in _KEY_KINDS if isinstance(key, cls)), f"a {type(key).__name__}")
+        name = type(key).__name__
+        kind = next(
+            (kind for cls, kind in _KEY_KINDS if isinstance(key, cls)),
+            _KEY_KINDS_BY_NAME.get(name, f"a {name}"),
+        )
         raise SigningKeyError(
             path, f"is {kind} private key; record-signing keys are Ed25519 (tongjian keys new)"
         )

@@ -6,6 +6,7 @@ import argparse
 import logging
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -45,12 +46,27 @@ def rsa_key(path: Path) -> Path:
     return path
 
 
+def dsa_key(path: Path) -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # cryptography 51 deprecates DSA: an operator may still hold one
+        from cryptography.hazmat.primitives.asymmetric import dsa
+
+        key = dsa.generate_private_key(key_size=2048)
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return path
+
+
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
         ("certificate", "is a certificate, not a private key"),
         ("public key", "is a public key"),
         ("rsa", "is an RSA private key; record-signing keys are Ed25519"),
+        ("dsa", "is a DSA private key; record-signing keys are Ed25519"),
         ("tls key", "is an EC (a TLS key?) private key"),
         ("text", "is not a PEM private key"),
     ],
@@ -66,6 +82,8 @@ def test_a_signing_key_of_the_wrong_kind_is_named(
         path = station_key.public_path  # type: ignore[attr-defined]
     elif kind == "rsa":
         path = rsa_key(tmp_path / "rsa.pem")
+    elif kind == "dsa":
+        path = dsa_key(tmp_path / "dsa.pem")
     else:
         path = tmp_path / "key.txt"
         path.write_text("hello")
