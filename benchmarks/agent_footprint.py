@@ -8,8 +8,9 @@ simulators in this process, and is connected to a hub (also in this process). No
 inspected: the agent only keeps its bench links and hub stream alive. After ``--settle`` seconds
 we read its RSS and CPU time from /proc for ``--seconds``.
 
-Baseline, same run: a Python process that imports what the agent imports and then sleeps - what
-the interpreter and the libraries cost before the agent does anything. Goal (issue 19):
+Baseline, same run: a Python process that imports what the agent imports (its command, and the
+bench drivers it imports when it opens the lane) and then sleeps - what the interpreter and the
+libraries cost before the agent does anything. Goal (issue 19):
 < 80 MB RSS and < 2 % of one core while idle.
 """
 
@@ -34,8 +35,13 @@ from tongjian.commands.keys import write_key_pair  # noqa: E402
 from tongjian.demo import STATION_ID, SimulatedLane  # noqa: E402
 
 _TICKS = os.sysconf("SC_CLK_TCK")
+# What `tongjian agent run` imports: the command (its parser, settings, Station) and, when it opens
+# the lane (station_agent.lane_wiring.build_equipment, lane_config's link()/adapter()), the
+# measured lane's bench drivers and links. tests/tongjian/test_agent_imports.py lists what it must not.
 _IMPORTS_ONLY = (
-    "import time, tongjian.cli, tongjian.commands.agent, station_agent.agent, station_agent.lane_wiring;"
+    "import time, tongjian.cli, tongjian.commands.agent, station_agent.agent, station_agent.lane_wiring,"
+    " equipment.modbus_link, equipment.serial_link, equipment.rbt_driver, equipment.rbt_profile,"
+    " equipment.hlt_driver, equipment.ega_driver, equipment.opm_driver, equipment.obd_driver;"
     "print('ready', flush=True); time.sleep(3600)"
 )
 

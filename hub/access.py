@@ -1,6 +1,6 @@
 """Who may call what on the hub: one table from RPC to the certificate roles it accepts.
 
-The role is the verified client certificate's subject OU (``pki.authority.Role``, read by
+The role is the verified client certificate's subject OU (``pki.roles.Role``, read by
 ``pki.grpc_credentials.peer_role``); the common name then says which station or person it is.
 Deny by default: an RPC that is not in ``RPC_ROLES`` is refused to every role, and a certificate
 without exactly one known role is refused everything. Health checks and server reflection stay
@@ -39,7 +39,6 @@ from cryptography import x509
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.audit import AuditEntry
-from pki.authority import Role
 from pki.grpc_credentials import (
     CertificateRoleError,
     issued_by_any,
@@ -47,6 +46,7 @@ from pki.grpc_credentials import (
     peer_common_name,
     peer_role,
 )
+from pki.roles import Role
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from hub.review_queue import (
 )
 from hub.review_states import IllegalReviewTransition, ReviewActor, ReviewState
 from hub.store import HubStore
-from pki.authority import Role
 from pki.grpc_credentials import CertificateRoleError, peer_common_name, peer_role
+from pki.roles import Role
 from protos.record_mapping import record_to_proto, verdict_to_proto
 from protos.tongjian.v1 import review_pb2 as rpb
 from protos.tongjian.v1 import review_pb2_grpc

@@ -10,9 +10,17 @@ Production deployments are expected to use the province's own CA; nothing outsid
 on the dev CA, only on the certificate profile (CN = identity, OU = role).
 """
 
-from pki.authority import CaFiles, IssuedFiles, Role, init_ca, issue
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from pki.errors import PkiError
 from pki.grpc_credentials import channel_credentials, peer_common_name, server_credentials
+from pki.roles import Role
+
+if TYPE_CHECKING:
+    from pki.authority import CaFiles, IssuedFiles, init_ca, issue
 
 __all__ = [
     "CaFiles",
@@ -25,3 +33,11 @@ __all__ = [
     "peer_common_name",
     "server_credentials",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The CA's names, imported on first use: a station agent imports ``pki.grpc_credentials``
+    (and so this package) to read certificates, and has no use for the CA (issue 19)."""
+    if name in ("CaFiles", "IssuedFiles", "init_ca", "issue"):
+        return getattr(importlib.import_module("pki.authority"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ or person named by its certificate's subject common name, and the OU says which 
 * lane-service: serverAuth, for a station's PDA lane service; CN = its name, OU = lane-service;
   subjectAltName as for the hub (localhost and 127.0.0.1 unless given).
 
-The OU is the role (``certificate_role``); the EKU alone cannot tell a station from a person.
+The OU is the role (``pki.roles.certificate_role``); the EKU alone cannot tell a station from a person.
 
 Keys are ECDSA P-256: gRPC's BoringSSL accepts them for TLS 1.2 and 1.3 alike (Ed25519 TLS
 certificates are not accepted everywhere gRPC runs). Files are PEM; private keys are written 0600.
@@ -24,7 +24,6 @@ out)`` writes ``out/<name>.cert.pem``, ``out/<name>.key.pem`` and a copy of the 
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 import unicodedata
 from collections.abc import Iterable
@@ -37,7 +36,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from pki.errors import CertificateRoleError, InvalidCertificateRequest, PemFileError
+from pki.errors import InvalidCertificateRequest, PemFileError
 from pki.pem_files import (
     check_key_matches,
     check_valid_now,
@@ -48,6 +47,9 @@ from pki.pem_files import (
     write_certificate,
     write_private_key,
 )
+
+# Re-exported: a role is what issue() is asked for, so callers of the CA take it from here too.
+from pki.roles import Role as Role
 
 CA_CERT_FILE = "ca.cert.pem"
 CA_KEY_FILE = "ca.key.pem"
@@ -63,25 +65,6 @@ _BACKDATE = timedelta(minutes=5)
 _MAX_NAME_BYTES = 64
 
 
-class Role(enum.StrEnum):
-    """What a certificate's holder is, written into its subject OU (one OU, exactly one role).
-
-    The OU, not the extended key usage, is authoritative: EKU says only client or server, and a
-    station and a person are both clients. Servers read it with ``certificate_role`` and admit
-    each RPC by a table of roles (the hub's is ``hub.access.RPC_ROLES``).
-    """
-
-    HUB = "hub"
-    STATION = "station"
-    PERSON = "person"
-    REVIEWER = "reviewer"  # reviews records flagged at the hub
-    SENIOR_REVIEWER = "senior-reviewer"  # decides what a reviewer escalated
-    REGISTRY_CLERK = "registry-clerk"  # maintains the station directory
-    ADMIN = "admin"  # operates the hub
-    PEER_HUB = "peer-hub"  # another province's hub, client and server to this one
-    LANE_SERVICE = "lane-service"  # a station's PDA lane service (server only)
-
-
 _CLIENT = (ExtendedKeyUsageOID.CLIENT_AUTH,)
 _EXTENDED_KEY_USAGE: dict[Role, tuple[x509.ObjectIdentifier, ...]] = {
     Role.HUB: (ExtendedKeyUsageOID.SERVER_AUTH,),
@@ -95,26 +78,6 @@ _EXTENDED_KEY_USAGE: dict[Role, tuple[x509.ObjectIdentifier, ...]] = {
     Role.LANE_SERVICE: (ExtendedKeyUsageOID.SERVER_AUTH,),
 }
 _SERVER_ROLES = frozenset({Role.HUB, Role.PEER_HUB, Role.LANE_SERVICE})
-
-
-def certificate_role(certificate: x509.Certificate) -> Role:
-    """The role in ``certificate``'s subject OU; raises ``CertificateRoleError`` naming what is wrong."""
-    units = [
-        attribute.value
-        for attribute in certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
-    ]
-    if len(units) != 1:
-        raise CertificateRoleError(
-            f"certificate {certificate.subject.rfc4514_string()!r} has {len(units)} OUs; "
-            "exactly one naming its role is required"
-        )
-    unit = str(units[0])
-    try:
-        return Role(unit)
-    except ValueError:
-        raise CertificateRoleError(
-            f"certificate OU {unit!r} is not a role (one of {', '.join(r.value for r in Role)})"
-        ) from None
 
 
 _HUB_DEFAULT_DNS = ("localhost",)

@@ -18,7 +18,6 @@ import grpc
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
-from pki.authority import Role, certificate_role
 from pki.errors import CertificateRoleError, PemFileError, PkiError
 from pki.pem_files import (
     PemSource,
@@ -29,6 +28,7 @@ from pki.pem_files import (
     parse_private_key,
     read_pem,
 )
+from pki.roles import Role, certificate_role
 
 __all__ = [
     "CertificateRoleError",

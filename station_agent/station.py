@@ -33,7 +33,6 @@ from station_agent.lane_config import LaneConfig
 from station_agent.lane_wiring import open_lane
 from station_agent.metrics import AgentMetrics
 from station_agent.outbox import OutboxStore
-from station_agent.pda_service import PdaService, start_pda_server
 from station_agent.photo_store import PhotoStore
 from station_agent.record_signer import RecordSigner
 from station_agent.uplink import Uplink
@@ -173,6 +172,10 @@ class Station:
             self.lanes.append(lane)
         pda = next((c.pda for c in s.lanes if c.pda is not None), None)
         if pda is not None:
+            # Imported here: a station without handsets (no [pda]) does not carry the PDA service's
+            # gRPC contracts and sign-in machinery in memory (issue 19: the agent's footprint).
+            from station_agent.pda_service import PdaService, start_pda_server
+
             # One PDA service per station serves every lane; the first lane with a [pda] table sets it.
             self.inspectors = InspectorDirectory(pda.directory)
             photos = self.photos = PhotoStore(pda.photo_dir, max_bytes=pda.max_photo_bytes)

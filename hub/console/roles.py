@@ -1,6 +1,6 @@
 """Who may use which console page: one table from a permission to the staff roles holding it.
 
-The roles are the hub's certificate roles for people (``pki.authority.Role``), so a person has the
+The roles are the hub's certificate roles for people (``pki.roles.Role``), so a person has the
 same role in the console as in a client certificate. Deny by default: a permission not in
 ``PERMISSIONS`` is held by nobody. A refusal is a 403 page and an ``access_refused`` audit entry.
 """
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from hub.review_states import ReviewActor
-from pki.authority import Role
+from pki.roles import Role
 
 
 class StaffRole(StrEnum):

@@ -264,7 +264,7 @@ def test_pem_parsing_of_arbitrary_bytes_fails_only_with_pki_error_naming_the_sou
 def test_every_role_is_issued_and_read_back_from_the_subject_ou(tmp_path, role: Role) -> None:  # type: ignore[no-untyped-def]
     from cryptography import x509
 
-    from pki.authority import certificate_role
+    from pki.roles import certificate_role
 
     init_ca(tmp_path / "ca")
     files = issue(tmp_path / "ca", role, "50-0001", tmp_path / "out")
@@ -275,7 +275,8 @@ def test_every_role_is_issued_and_read_back_from_the_subject_ou(tmp_path, role: 
 def test_a_certificate_without_a_role_names_what_is_missing(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from cryptography import x509
 
-    from pki.authority import CertificateRoleError, certificate_role
+    from pki.errors import CertificateRoleError
+    from pki.roles import certificate_role
 
     files = init_ca(tmp_path / "ca")  # the CA's own subject has no OU
     certificate = x509.load_pem_x509_certificate(files.cert_path.read_bytes())
