@@ -28,6 +28,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ CHUNK_BYTES = 256 * 1024
 MESSAGE_BYTES = 960 * 1024
 MESSAGE_PIECES = 512
 CONFIRM_BYTES = 8 * 1024 * 1024
+OPEN_AHEAD = 32  # files the destination creates ahead of the one it writes (StagingBag)
 MAX_PATH_CHARS = 512
 MAX_FILES = 1_000_000
 MAX_BAG_BYTES = 64 * 1024**3
@@ -231,6 +233,10 @@ class BadBagChunk(ArchiveStreamError):
     """A message that is not a well-formed ``tongjian.v1.BagChunk``."""
 
 
+_MAX_FIELD_NUMBER = 2**29 - 1
+_MAX_DEPTH = 32  # groups in groups (protobuf's own limit is 100)
+
+
 def _read_varint(data: memoryview, at: int, end: int) -> tuple[int, int]:
     value = shift = 0
     while at < end and shift < 64:
@@ -243,8 +249,11 @@ def _read_varint(data: memoryview, at: int, end: int) -> tuple[int, int]:
     raise BadBagChunk(f"a varint at byte {at} runs past its field or 10 bytes")
 
 
-def _skip_field(data: memoryview, wire_type: int, at: int, end: int) -> int:
-    """Where a field of ``wire_type`` that this hub does not know ends (protobuf skips them)."""
+def _skip_field(data: memoryview, key: int, at: int, end: int, depth: int = 0) -> int:
+    """Where a field that this hub does not know ends (protobuf skips them)."""
+    wire_type = key & 7
+    if not 0 < key >> 3 <= _MAX_FIELD_NUMBER:
+        raise BadBagChunk(f"field number {key >> 3} at byte {at}")
     if wire_type == 0:
         return _read_varint(data, at, end)[1]
     if wire_type == 1:
@@ -254,6 +263,14 @@ def _skip_field(data: memoryview, wire_type: int, at: int, end: int) -> int:
         skipped = at + length
     elif wire_type == 5:
         skipped = at + 4
+    elif wire_type == 3:  # a group (proto2): fields up to its end-group tag
+        if depth >= _MAX_DEPTH:
+            raise BadBagChunk(f"groups nested more than {_MAX_DEPTH} deep at byte {at}")
+        while True:
+            inner, at = _read_varint(data, at, end)
+            if inner == (key & ~7) | 4:
+                return at
+            at = _skip_field(data, inner, at, end, depth + 1)
     else:
         raise BadBagChunk(f"wire type {wire_type} at byte {at}")
     if skipped > end:
@@ -276,7 +293,7 @@ def decode_bag_chunk(message: bytes) -> list[tuple[int, int, memoryview]]:
     while at < end:
         key, at = _read_varint(data, at, end)
         if key != 0x22:  # BagChunk.pieces (4, length-delimited)
-            at = _skip_field(data, key & 7, at, end)
+            at = _skip_field(data, key, at, end)
             continue
         length, at = _read_varint(data, at, end)
         piece_end = at + length
@@ -298,7 +315,7 @@ def decode_bag_chunk(message: bytes) -> list[tuple[int, int, memoryview]]:
                 piece = data[at : at + size]
                 at += size
             else:
-                at = _skip_field(data, key & 7, at, piece_end)
+                at = _skip_field(data, key, at, piece_end)
         pieces.append((file_index, offset, piece))
     return pieces
 
@@ -329,6 +346,52 @@ class Checkpoint:
                 os.close(descriptor)
 
 
+class _Opener:
+    """Creates the files the staging bag writes next, in order, in a thread of its own and up to
+    ``OPEN_AHEAD`` files ahead of the one being written.
+
+    Why: creating a file was the writer's largest cost, more than writing its bytes (a fetch of
+    522 photos: 0.11-0.26 s in ``os.open``, 0.07-0.13 s in ``os.write``, and only a third of it
+    on the CPU: the rest waits in ext4, on the journal a confirmation's sync commits and on its
+    inode allocation). The receiving loop then waited for room behind the writer a third of the
+    fetch. Files created ahead and never written are empty and past the confirmed position: a
+    resumed fetch removes them like any other unconfirmed file (``StagingBag._rewind``)."""
+
+    def __init__(self, root: Path, files: Sequence[BagFile]) -> None:
+        self._root = root
+        self._files = files
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="archive-opener")
+        self._pending: dict[int, Future[int]] = {}
+        self._next = 0  # the next file to ask the thread for
+        self._directories: set[Path] = set()  # made already: one mkdir per directory, not per file
+
+    def take(self, index: int) -> int:
+        """A descriptor of file ``index`` (created, opened for appending): the caller's to close.
+        Indices are taken in increasing order."""
+        self._next = max(self._next, index)
+        while self._next < min(index + OPEN_AHEAD, len(self._files)):
+            self._pending[self._next] = self._executor.submit(self._open, self._next)
+            self._next += 1
+        return self._pending.pop(index).result()
+
+    def _open(self, index: int) -> int:
+        path = self._root / self._files[index].path
+        if path.parent not in self._directories:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._directories.add(path.parent)
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+
+    def close(self) -> None:
+        """Stop the thread; close what it opened and nobody took."""
+        for future in self._pending.values():
+            future.cancel()
+        self._executor.shutdown(wait=True)
+        for future in self._pending.values():
+            if not future.cancelled() and future.exception() is None:
+                os.close(future.result())
+        self._pending.clear()
+
+
 class StagingBag:
     """The destination's partial copy of a bag, written chunk by chunk from a confirmed position."""
 
@@ -341,7 +404,7 @@ class StagingBag:
         # The file being written: a plain descriptor (os.write, no buffer to flush) and its path.
         self._descriptor: int | None = None
         self._path: Path | None = None
-        self._directories: set[Path] = set()  # made already: one mkdir per directory, not per file
+        self._opener: _Opener | None = None  # started with the first write
         self._rewind(confirmed)
 
     # ------------------------------------------------------------ resume
@@ -387,12 +450,10 @@ class StagingBag:
         if offset + len(data) > file.size:
             raise ChunkOutOfPlace(f"{file.path}: {offset + len(data)} bytes sent, {file.size} offered")
         if self._descriptor is None:
-            path = self.root / file.path
-            if path.parent not in self._directories:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._directories.add(path.parent)
-            self._descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
-            self._path = path
+            if self._opener is None:
+                self._opener = _Opener(self.root, self.files)
+            self._descriptor = self._opener.take(file_index)
+            self._path = self.root / file.path
         view = memoryview(data)
         while view:  # os.write may write less than asked (a signal, a full disk's last block)
             view = view[os.write(self._descriptor, view) :]
@@ -432,6 +493,9 @@ class StagingBag:
         if self._descriptor is not None:
             os.close(self._descriptor)
             self._descriptor, self._path = None, None
+        if self._opener is not None:
+            self._opener.close()
+            self._opener = None
 
     def discard(self) -> None:
         self.close()

@@ -121,7 +121,32 @@ def test_chunks_from_any_position_rebuild_the_bag_through_a_resumed_staging(tmp_
     for index, offset, data in read_chunks(bag, files, confirmed, chunk_bytes=1000):
         resumed.write(index, offset, data)
     resumed.sync()
+    resumed.close()
     assert resumed.complete and resumed.bytes_before(resumed.position) == sum(f.size for f in files)
+    for file in files:
+        assert (tmp_path / "staging" / file.path).read_bytes() == (bag / file.path).read_bytes()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc/self/fd")
+def test_files_created_ahead_are_closed_with_the_bag_and_removed_when_it_resumes(tmp_path: Path) -> None:
+    bag = tmp_path / "bag"
+    (bag / "data").mkdir(parents=True)
+    for number in range(10):
+        (bag / "data" / f"{number}.jpg").write_bytes(os.urandom(100))
+    files = bag_files(bag)
+    descriptors = len(os.listdir("/proc/self/fd"))
+    staging = StagingBag(tmp_path / "staging", files, Position(0, 0))
+    staging.write(0, 0, (bag / files[0].path).read_bytes())
+    staging.write(1, 0, (bag / files[1].path).read_bytes()[:50])
+    confirmed = staging.sync()
+    staging.close()
+    assert len(os.listdir("/proc/self/fd")) == descriptors
+    resumed = StagingBag(tmp_path / "staging", files, confirmed)
+    assert sorted(path.name for path in (tmp_path / "staging" / "data").iterdir()) == ["0.jpg", "1.jpg"]
+    for index, offset, data in read_chunks(bag, files, confirmed):
+        resumed.write(index, offset, data)
+    resumed.close()
+    assert len(os.listdir("/proc/self/fd")) == descriptors
     for file in files:
         assert (tmp_path / "staging" / file.path).read_bytes() == (bag / file.path).read_bytes()
 
@@ -178,7 +203,9 @@ def test_fields_a_later_source_adds_are_skipped_like_protobuf_does() -> None:
         (b"\x22\x05\x1a\x09abc", "runs past its piece"),  # data longer than its piece
         (b"\x22\x02\x08\xff", "varint"),  # a varint cut off
         (b"\x22" + b"\xff" * 11, "varint"),  # a varint of more than 10 bytes
-        (b"\x23\x00", "wire type 3"),  # a group: no field of ours is one
+        (b"\x23\x00", "field number 0"),  # a group never ended (field 0 is no field)
+        (b"\x24", "wire type 4"),  # a group ended that never began
+        (b"\x2b" * 100_000, "nested more than 32 deep"),  # not a recursion error
     ],
 )
 def test_a_message_that_is_not_a_bag_chunk_is_refused_saying_where(message: bytes, words: str) -> None:
