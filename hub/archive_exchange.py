@@ -6,9 +6,9 @@ with the hub key and labelled with the transfer id and destination (``hub.archiv
 marks the vehicle ``transferring`` (compare-and-set, ``hub.transfer_book``): a vehicle already
 transferring is refused, FAILED_PRECONDITION naming its status. An offer asked again (the
 destination lost the reply) is answered from the row. ``Fetch`` streams the bag from the
-caller's confirmed position, file by file in pieces of ``CHUNK_BYTES`` read as they are sent
-(the next message read in a thread while one is sent), several small files to a message
-(``MESSAGE_BYTES``), so a bag of any size costs two messages of memory per stream. ``Conclude`` takes the destination's end.
+caller's confirmed position, file by file in pieces of ``CHUNK_BYTES`` read as they are sent,
+several small files to a message (``MESSAGE_BYTES``), so a bag of any size costs one message of
+memory per stream. ``Conclude`` takes the destination's end.
 
 With TLS the caller's ``peer-hub`` certificate must be the one the trust list names for the
 transfer's destination province: a transfer is only ever given to the province it is for.
@@ -243,33 +243,20 @@ class ArchiveExchangeService:
             request.file_index,
             request.offset,
         )
-        chunks = read_chunks(
-            Path(view.bag_path),
-            view.files,
-            Position(request.file_index, request.offset),
-            self._chunk_bytes,
-        )
-        encoded = (encode_bag_chunk(group) for group in messages(chunks, self._message_bytes))
-        loop = asyncio.get_running_loop()
-        # The next message is read and encoded in a thread while gRPC sends this one: read on the
-        # event loop, the files' reads (and opens) and the sending took turns. gRPC's flow
-        # control still paces the reads: two messages in memory per stream, one sent, one read.
-        ahead: asyncio.Future[bytes | None] = loop.run_in_executor(None, next, encoded, None)
         try:
-            while (message := await ahead) is not None:
-                ahead = loop.run_in_executor(None, next, encoded, None)
-                yield message
+            chunks = read_chunks(
+                Path(view.bag_path),
+                view.files,
+                Position(request.file_index, request.offset),
+                self._chunk_bytes,
+            )
+            # Read as sent: gRPC's flow control paces the reads, one message in memory at a time.
+            for group in messages(chunks, self._message_bytes):
+                yield encode_bag_chunk(group)
         except (ArchiveStreamError, OSError) as error:
             await _abort(
                 context, grpc.StatusCode.FAILED_PRECONDITION, f"transfer {view.transfer_id}: {error}"
             )
-        finally:
-            # A stream cut while the next message is read: close the bag's file once the read is done
-            # (closing a generator another thread is running raises).
-            if ahead.done():
-                encoded.close()
-            else:
-                ahead.add_done_callback(lambda _: encoded.close())
 
     async def _sending(self, transfer_id: str, context: grpc.aio.ServicerContext[Any, Any]) -> TransferView:
         try:
