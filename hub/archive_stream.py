@@ -28,7 +28,6 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +42,6 @@ CHUNK_BYTES = 256 * 1024
 MESSAGE_BYTES = 960 * 1024
 MESSAGE_PIECES = 512
 CONFIRM_BYTES = 8 * 1024 * 1024
-OPEN_AHEAD = 32  # files the destination creates ahead of the one it writes (StagingBag)
 MAX_PATH_CHARS = 512
 MAX_FILES = 1_000_000
 MAX_BAG_BYTES = 64 * 1024**3
@@ -346,52 +344,6 @@ class Checkpoint:
                 os.close(descriptor)
 
 
-class _Opener:
-    """Creates the files the staging bag writes next, in order, in a thread of its own and up to
-    ``OPEN_AHEAD`` files ahead of the one being written.
-
-    Why: creating a file was the writer's largest cost, more than writing its bytes (a fetch of
-    522 photos: 0.11-0.26 s in ``os.open``, 0.07-0.13 s in ``os.write``, and only a third of it
-    on the CPU: the rest waits in ext4, on the journal a confirmation's sync commits and on its
-    inode allocation). The receiving loop then waited for room behind the writer a third of the
-    fetch. Files created ahead and never written are empty and past the confirmed position: a
-    resumed fetch removes them like any other unconfirmed file (``StagingBag._rewind``)."""
-
-    def __init__(self, root: Path, files: Sequence[BagFile]) -> None:
-        self._root = root
-        self._files = files
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="archive-opener")
-        self._pending: dict[int, Future[int]] = {}
-        self._next = 0  # the next file to ask the thread for
-        self._directories: set[Path] = set()  # made already: one mkdir per directory, not per file
-
-    def take(self, index: int) -> int:
-        """A descriptor of file ``index`` (created, opened for appending): the caller's to close.
-        Indices are taken in increasing order."""
-        self._next = max(self._next, index)
-        while self._next < min(index + OPEN_AHEAD, len(self._files)):
-            self._pending[self._next] = self._executor.submit(self._open, self._next)
-            self._next += 1
-        return self._pending.pop(index).result()
-
-    def _open(self, index: int) -> int:
-        path = self._root / self._files[index].path
-        if path.parent not in self._directories:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._directories.add(path.parent)
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
-
-    def close(self) -> None:
-        """Stop the thread; close what it opened and nobody took."""
-        for future in self._pending.values():
-            future.cancel()
-        self._executor.shutdown(wait=True)
-        for future in self._pending.values():
-            if not future.cancelled() and future.exception() is None:
-                os.close(future.result())
-        self._pending.clear()
-
-
 class StagingBag:
     """The destination's partial copy of a bag, written chunk by chunk from a confirmed position."""
 
@@ -404,7 +356,7 @@ class StagingBag:
         # The file being written: a plain descriptor (os.write, no buffer to flush) and its path.
         self._descriptor: int | None = None
         self._path: Path | None = None
-        self._opener: _Opener | None = None  # started with the first write
+        self._directories: set[Path] = set()  # made already: one mkdir per directory, not per file
         self._rewind(confirmed)
 
     # ------------------------------------------------------------ resume
@@ -450,10 +402,12 @@ class StagingBag:
         if offset + len(data) > file.size:
             raise ChunkOutOfPlace(f"{file.path}: {offset + len(data)} bytes sent, {file.size} offered")
         if self._descriptor is None:
-            if self._opener is None:
-                self._opener = _Opener(self.root, self.files)
-            self._descriptor = self._opener.take(file_index)
-            self._path = self.root / file.path
+            path = self.root / file.path
+            if path.parent not in self._directories:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._directories.add(path.parent)
+            self._descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            self._path = path
         view = memoryview(data)
         while view:  # os.write may write less than asked (a signal, a full disk's last block)
             view = view[os.write(self._descriptor, view) :]
@@ -493,9 +447,6 @@ class StagingBag:
         if self._descriptor is not None:
             os.close(self._descriptor)
             self._descriptor, self._path = None, None
-        if self._opener is not None:
-            self._opener.close()
-            self._opener = None
 
     def discard(self) -> None:
         self.close()
