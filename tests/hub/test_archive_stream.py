@@ -128,7 +128,9 @@ def test_chunks_from_any_position_rebuild_the_bag_through_a_resumed_staging(tmp_
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc/self/fd")
-def test_a_resumed_staging_bag_removes_unconfirmed_files_and_leaves_no_descriptor_open(tmp_path: Path) -> None:
+def test_a_resumed_staging_bag_removes_unconfirmed_files_and_leaves_no_descriptor_open(
+    tmp_path: Path,
+) -> None:
     bag = tmp_path / "bag"
     (bag / "data").mkdir(parents=True)
     for number in range(10):
