@@ -381,7 +381,11 @@ class TransferDriver:
                     async for message in call:
                         idle.touch()
                         for file_index, offset, data in decode_bag_chunk(message):
-                            writer.put(file_index, offset, data)
+                            # A copy of each piece, so the message is freed at once: held until its
+                            # last piece was written (views into it), the messages in the write-ahead
+                            # made the allocator hand out fresh pages, 25-28 thousand page faults
+                            # per 100 MB against 17-23 thousand with a copy.
+                            writer.put(file_index, offset, bytes(data))
                             submitted += len(data)
                         await writer.room()
                         # One confirmation at a time, and receiving never waits for one: while
