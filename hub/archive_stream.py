@@ -278,13 +278,14 @@ def _skip_field(data: memoryview, key: int, at: int, end: int, depth: int = 0) -
 
 def decode_bag_chunk(message: bytes) -> list[tuple[int, int, memoryview]]:
     """The pieces of a serialised ``tongjian.v1.BagChunk``: (file index, offset, data), the data
-    a view into ``message``, not a copy; ``BadBagChunk`` if it is not one.
+    a view into ``message``; ``BadBagChunk`` naming where if it is not one.
 
-    Why not ``BagChunk.FromString(message).pieces``: that copies each piece's bytes into the
-    parsed message, and again into a new ``bytes`` at every ``piece.data``; with the copy gRPC
-    already made, three copies (and three fresh allocations, page faults and all) of every
-    megabyte before it reaches the disk, the destination's largest cost after the disk's. The
-    property test in test_archive_stream checks it against the generated parser."""
+    Why not ``BagChunk.FromString`` as gRPC's deserializer: on a message it cannot parse, gRPC
+    logs and hands ``None`` on, and the receive task failed on it for ever (started again every
+    round) instead of refusing the transfer; and it builds a protobuf object per piece, where
+    here the caller decides what to copy. It reads what protobuf reads (unknown fields and groups
+    skipped) and refuses what protobuf refuses: the property tests in test_archive_stream
+    compare it with the generated parser."""
     data = memoryview(message)
     pieces: list[tuple[int, int, memoryview]] = []
     at, end = 0, len(data)

@@ -368,7 +368,7 @@ class TransferDriver:
                 fetch = channel.unary_stream(
                     _FETCH_METHOD,
                     request_serializer=archive_pb2.FetchRequest.SerializeToString,
-                    response_deserializer=_raw_bytes,  # decode_bag_chunk below: no copies
+                    response_deserializer=_raw_bytes,  # decoded below: a bad message refuses the transfer
                 )
                 call = fetch(
                     archive_pb2.FetchRequest(
