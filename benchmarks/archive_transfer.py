@@ -18,6 +18,13 @@ Processes, each measured on its own (RSS sampled every 10 ms from /proc/self/sta
 
 ``TONGJIAN_BENCH_DRIVER_LOG=1`` prints the destination driver's own timing of each fetch.
 
+Where it runs matters: both hubs' archive directories are under the system temp directory
+(``TMPDIR``). On ext4 a directory whose block group holds many recently deleted inodes (a /tmp
+shared with other test and benchmark runs) makes every file created there cost the kernel time:
+on the 2-core VM of December 2026, 522 empty files took 0.33 s of CPU in /tmp and 0.01 s in
+/var/tmp (``ext4_new_inode`` -> ``recently_deleted`` in ``perf``), which the fetch pays and raw
+streaming does not. Compare runs in the same place, ``TMPDIR=/var/tmp`` for the hubs' own costs.
+
     .venv/bin/python benchmarks/archive_transfer.py            # 100 MB, 500 photos
     .venv/bin/python benchmarks/archive_transfer.py --quick    # 8 MB: a smoke run in seconds
 

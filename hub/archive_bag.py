@@ -613,7 +613,9 @@ def _check_bag_files(bag: bagit.Bag, check: _Check) -> None:
     try:
         # Structure, bagit.txt, Payload-Oxum and completeness: the hashes were compared above.
         bag.validate(processes=1, completeness_only=True)
-    except bagit.BagError as error:  # BagValidationError, or the base for e.g. a bad Payload-Oxum
+    # BagValidationError, or the base for e.g. a bad Payload-Oxum; ValueError from bagit 1.8's
+    # own unpacking of a Payload-Oxum without a "." (one flipped byte of bag-info.txt).
+    except (bagit.BagError, ValueError) as error:
         if not check.problems:  # anything bagit finds that the checks above did not name
             check.add("", ProblemKind.MALFORMED, f"bagit: {error}")
 

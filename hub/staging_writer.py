@@ -20,7 +20,7 @@ from typing import Any
 from hub.archive_stream import Checkpoint, StagingBag
 
 _STOP = object()
-_Piece = tuple[int, int, bytes]
+_Piece = tuple[int, int, bytes | memoryview]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,7 @@ class StagingWriter:
 
     # ------------------------------------------------------------ the event loop's side
 
-    def put(self, file_index: int, offset: int, data: bytes) -> None:
+    def put(self, file_index: int, offset: int, data: bytes | memoryview) -> None:
         with self._lock:
             self._queued += len(data)
             if self._queued >= self._limit and not self._full:

@@ -48,6 +48,7 @@ from hub.archive_stream import (
     ArchiveStreamError,
     Checkpoint,
     StagingBag,
+    decode_bag_chunk,
     parse_file_list,
 )
 from hub.errors import HubError, UnknownProvince
@@ -76,6 +77,7 @@ _REFUSING_CODES = frozenset(
     }
 )
 MAX_PROBLEMS_IN_REASON = 3
+_FETCH_METHOD = f"/{archive_pb2.DESCRIPTOR.services_by_name['ArchiveExchange'].full_name}/Fetch"
 WRITE_AHEAD_BYTES = 8 * 1024 * 1024  # received but not yet written (the writer is behind the disk)
 
 
@@ -356,14 +358,19 @@ class TransferDriver:
         thread, one at a time, from a checkpoint the writer takes in its order after the pieces
         before it. A confirmation is due every ``confirm_bytes``, or as soon as the one before
         has finished when the disk is slower than that."""
-        channel, stub = await self._stub(view.from_province)
+        channel, _ = await self._stub(view.from_province)
         writer = StagingWriter(staging, WRITE_AHEAD_BYTES)
         confirming: asyncio.Task[None] | None = None
         submitted = 0
         try:
             async with channel:
                 position = staging.position
-                call = stub.Fetch(
+                fetch = channel.unary_stream(
+                    _FETCH_METHOD,
+                    request_serializer=archive_pb2.FetchRequest.SerializeToString,
+                    response_deserializer=_raw_bytes,  # decoded below: a bad message refuses the transfer
+                )
+                call = fetch(
                     archive_pb2.FetchRequest(
                         transfer_id=view.transfer_id, file_index=position.file_index, offset=position.offset
                     )
@@ -373,9 +380,13 @@ class TransferDriver:
                 try:
                     async for message in call:
                         idle.touch()
-                        for piece in message.pieces:
-                            writer.put(piece.file_index, piece.offset, piece.data)
-                            submitted += len(piece.data)
+                        for file_index, offset, data in decode_bag_chunk(message):
+                            # A copy of each piece, so the message is freed at once: held until its
+                            # last piece was written (views into it), the messages in the write-ahead
+                            # made the allocator hand out fresh pages, 25-28 thousand page faults
+                            # per 100 MB against 17-23 thousand with a copy.
+                            writer.put(file_index, offset, bytes(data))
+                            submitted += len(data)
                         await writer.room()
                         # One confirmation at a time, and receiving never waits for one: while
                         # the disk is still syncing the last, the next one is only taken later.
@@ -462,6 +473,10 @@ class TransferDriver:
         )
         self.wake()
         return refused
+
+
+def _raw_bytes(message: bytes) -> bytes:
+    return message
 
 
 async def _to_thread_to_the_end(func: Callable[..., T], /, *args: Any) -> T:

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import shutil
 import tracemalloc
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -152,16 +153,23 @@ async def test_every_kind_of_damage_is_named_by_its_item(exported: Exported, tmp
     assert _problems(forged, exported) == {(SIGNATURE_FILE, ProblemKind.BAD_HUB_SIGNATURE)}
 
 
-async def test_a_malformed_payload_oxum_is_named_not_raised(exported: Exported, tmp_path: Path) -> None:
-    """bagit raises its base BagError, not BagValidationError, for a Payload-Oxum it cannot read
-    (found by the flipped-byte property test: '!20239.11'); check_bag must name bag-info.txt."""
+@pytest.mark.parametrize(
+    "spoil",
+    [lambda value: "!" + value, lambda value: value.replace(".", "/")],
+    ids=["not-a-number", "no-dot"],
+)
+async def test_a_malformed_payload_oxum_is_named_not_raised(
+    exported: Exported, tmp_path: Path, spoil: Callable[[str], str]
+) -> None:
+    """bagit raises its base BagError, not BagValidationError, for a Payload-Oxum it cannot read,
+    and a ValueError for one without a "." (both found by the flipped-byte property test:
+    '!20239.11', '20239/11'); check_bag must name bag-info.txt."""
     bag = _copy(exported, tmp_path, "oxum")
     info = bag / "bag-info.txt"
     text = info.read_text(encoding="utf-8")
     oxum = next(line for line in text.splitlines() if line.startswith("Payload-Oxum: "))
-    info.write_text(
-        text.replace(oxum, "Payload-Oxum: !" + oxum.removeprefix("Payload-Oxum: ")), encoding="utf-8"
-    )
+    value = oxum.removeprefix("Payload-Oxum: ")
+    info.write_text(text.replace(oxum, "Payload-Oxum: " + spoil(value)), encoding="utf-8")
     assert ("bag-info.txt", ProblemKind.ALTERED) in _problems(bag, exported)
 
 

@@ -14,12 +14,14 @@ from hypothesis import strategies as st
 from hub.archive_exchange import parse_transfer_id
 from hub.archive_stream import (
     ArchiveStreamError,
+    BadBagChunk,
     BadBagPath,
     BagFile,
     ChunkOutOfPlace,
     Position,
     StagingBag,
     bag_files,
+    decode_bag_chunk,
     encode_bag_chunk,
     messages,
     parse_bag_path,
@@ -119,7 +121,34 @@ def test_chunks_from_any_position_rebuild_the_bag_through_a_resumed_staging(tmp_
     for index, offset, data in read_chunks(bag, files, confirmed, chunk_bytes=1000):
         resumed.write(index, offset, data)
     resumed.sync()
+    resumed.close()
     assert resumed.complete and resumed.bytes_before(resumed.position) == sum(f.size for f in files)
+    for file in files:
+        assert (tmp_path / "staging" / file.path).read_bytes() == (bag / file.path).read_bytes()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc/self/fd")
+def test_a_resumed_staging_bag_removes_unconfirmed_files_and_leaves_no_descriptor_open(
+    tmp_path: Path,
+) -> None:
+    bag = tmp_path / "bag"
+    (bag / "data").mkdir(parents=True)
+    for number in range(10):
+        (bag / "data" / f"{number}.jpg").write_bytes(os.urandom(100))
+    files = bag_files(bag)
+    descriptors = len(os.listdir("/proc/self/fd"))
+    staging = StagingBag(tmp_path / "staging", files, Position(0, 0))
+    staging.write(0, 0, (bag / files[0].path).read_bytes())
+    staging.write(1, 0, (bag / files[1].path).read_bytes()[:50])
+    confirmed = staging.sync()
+    staging.close()
+    assert len(os.listdir("/proc/self/fd")) == descriptors
+    resumed = StagingBag(tmp_path / "staging", files, confirmed)
+    assert sorted(path.name for path in (tmp_path / "staging" / "data").iterdir()) == ["0.jpg", "1.jpg"]
+    for index, offset, data in read_chunks(bag, files, confirmed):
+        resumed.write(index, offset, data)
+    resumed.close()
+    assert len(os.listdir("/proc/self/fd")) == descriptors
     for file in files:
         assert (tmp_path / "staging" / file.path).read_bytes() == (bag / file.path).read_bytes()
 
@@ -144,6 +173,58 @@ _PIECES = st.lists(
 def test_an_encoded_bag_chunk_parses_as_its_pieces(pieces: list[tuple[int, int, bytes]]) -> None:
     parsed = archive_pb2.BagChunk.FromString(encode_bag_chunk(pieces))
     assert [(p.file_index, p.offset, p.data) for p in parsed.pieces] == pieces
+
+
+@given(_PIECES)
+def test_a_bag_chunk_the_generated_code_wrote_decodes_as_its_pieces(
+    pieces: list[tuple[int, int, bytes]],
+) -> None:
+    piece = archive_pb2.BagPiece
+    message = archive_pb2.BagChunk(
+        pieces=[piece(file_index=i, offset=o, data=d) for i, o, d in pieces]
+    ).SerializeToString()
+    decoded = decode_bag_chunk(message)
+    assert [(i, o, bytes(d)) for i, o, d in decoded] == pieces
+    assert decode_bag_chunk(encode_bag_chunk(pieces)) == decoded
+
+
+def test_fields_a_later_source_adds_are_skipped_like_protobuf_does() -> None:
+    # BagPiece field 9 (varint) and BagChunk field 7 (bytes): unknown here, skipped.
+    piece = b"\x08\x02\x10\x05\x48\x96\x01\x1a\x03abc"
+    message = b"\x3a\x02zz" + b"\x22" + bytes([len(piece)]) + piece
+    assert [(p.file_index, p.offset, p.data) for p in archive_pb2.BagChunk.FromString(message).pieces] == [
+        (2, 5, b"abc")
+    ]
+    assert [(i, o, bytes(d)) for i, o, d in decode_bag_chunk(message)] == [(2, 5, b"abc")]
+
+
+@pytest.mark.parametrize(
+    ("message", "words"),
+    [
+        (b"\x22\x10\x08\x01", "runs past its message"),  # a piece longer than the message
+        (b"\x22\x05\x1a\x09abc", "runs past its piece"),  # data longer than its piece
+        (b"\x22\x02\x08\xff", "varint"),  # a varint cut off
+        (b"\x22" + b"\xff" * 11, "varint"),  # a varint of more than 10 bytes
+        (b"\x23\x00", "field number 0"),  # a group never ended (field 0 is no field)
+        (b"\x24", "wire type 4"),  # a group ended that never began
+        (b"\x2b" * 100_000, "nested more than 32 deep"),  # not a recursion error
+    ],
+)
+def test_a_message_that_is_not_a_bag_chunk_is_refused_saying_where(message: bytes, words: str) -> None:
+    with pytest.raises(BadBagChunk, match=words):
+        decode_bag_chunk(message)
+
+
+@given(st.binary(max_size=64))
+def test_any_bytes_decode_as_protobuf_would_or_are_refused(message: bytes) -> None:
+    try:
+        decoded = decode_bag_chunk(message)
+    except BadBagChunk:
+        return
+    parsed = archive_pb2.BagChunk.FromString(message)
+    assert [(i, o, bytes(d)) for i, o, d in decoded] == [
+        (p.file_index, p.offset, p.data) for p in parsed.pieces
+    ]
 
 
 @given(_PIECES, st.integers(1, 600), st.integers(1, 4))

@@ -352,7 +352,8 @@ def _book_offline(hub: ProvinceHub, transfer_id: str) -> Any:
 
 class _RogueSource:
     """A hub that answers for Chongqing but breaks the protocol: a file list with an unsafe path,
-    or chunks that are not where the offer said (a real gRPC server, like a misbehaving peer)."""
+    chunks that are not where the offer said, or a message that is not a BagChunk at all (a real
+    gRPC server, like a misbehaving peer)."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -371,7 +372,7 @@ class _RogueSource:
                         "Fetch": grpc.unary_stream_rpc_method_handler(
                             self.fetch,
                             request_deserializer=archive_pb2.FetchRequest.FromString,
-                            response_serializer=archive_pb2.BagChunk.SerializeToString,
+                            response_serializer=_serialize_chunk,
                         ),
                     },
                 ),
@@ -387,6 +388,9 @@ class _RogueSource:
 
     async def fetch(self, request: Any, context: Any) -> Any:
         piece = archive_pb2.BagPiece
+        if self.mode == "garbage":
+            yield b"\x22\x05\x08\x00\x1a\x09012"  # the data's length runs past its piece
+            return
         yield archive_pb2.BagChunk(
             pieces=[piece(file_index=0, offset=0, data=b"012"), piece(file_index=0, offset=3, data=b"34")]
         )
@@ -394,11 +398,16 @@ class _RogueSource:
         yield archive_pb2.BagChunk(pieces=[piece(file_index=0, offset=7, data=b"789")])
 
 
+def _serialize_chunk(chunk: archive_pb2.BagChunk | bytes) -> bytes:
+    return chunk if isinstance(chunk, bytes) else chunk.SerializeToString()
+
+
 @pytest.mark.parametrize(
     ("mode", "words"),
     [
         ("path", "the source's offer is not acceptable: bag file path 'data/../../outside'"),
         ("chunk", "the source sent a bad chunk: chunk at file 0 offset 7, expected file 0 offset 5"),
+        ("garbage", "the source sent a bad chunk: piece data of 9 bytes at byte 6 runs past its piece"),
     ],
 )
 async def test_a_source_that_breaks_the_protocol_is_refused(
