@@ -148,8 +148,9 @@ def force_build_up(curve: BrakeCurve, left_max_n: float, right_max_n: float, sta
     reported maximum; on a tie the later of the two sides' peaks, so left and right are symmetric.
     """
     left, right = curve.left_n, curve.right_n
-    left_peak = left.index(max(left))
-    right_peak = right.index(max(right))
+    extremes = curve.extremes
+    left_peak = left.index(extremes.left_max)
+    right_peak = right.index(extremes.right_max)
     if left_max_n > right_max_n:
         end = left_peak
     elif right_max_n > left_max_n:
@@ -179,7 +180,9 @@ def _curve_problem(axle: int, curve: BrakeCurve | None) -> str | None:
         return f"axle {axle}: left curve has {len(curve.left_n)} samples, right {len(curve.right_n)}"
     if curve.sample_rate_hz <= 0:
         return f"axle {axle}: curve sample rate {curve.sample_rate_hz} Hz is impossible"
-    if min(curve.left_n) < 0 or min(curve.right_n) < 0:
+    extremes = curve.extremes
+    assert extremes.left_min is not None and extremes.right_min is not None  # both sides hold samples
+    if extremes.left_min < 0 or extremes.right_min < 0:
         return f"axle {axle}: brake force curve has negative samples"
     return None
 
@@ -187,13 +190,16 @@ def _curve_problem(axle: int, curve: BrakeCurve | None) -> str | None:
 def _curve_ceiling_problem(axle: AxleBrake, curve: BrakeCurve) -> str | None:
     # Samples are whole newtons: one newton of rounding is allowed above the physical ceiling.
     assert axle.left_load_kg is not None and axle.right_load_kg is not None
-    for side, samples, load in (
-        ("left", curve.left_n, axle.left_load_kg),
-        ("right", curve.right_n, axle.right_load_kg),
+    extremes = curve.extremes
+    for side, peak, load in (
+        ("left", extremes.left_max, axle.left_load_kg),
+        ("right", extremes.right_max, axle.right_load_kg),
     ):
         ceiling = MAX_ADHESION * load * G_M_PER_S2 + 1.0
-        if max(samples) > ceiling:
-            return f"axle {axle.axle}: {side} curve peak {max(samples)} N exceeds what a {load:g} kg wheel can transmit"
+        if peak is not None and peak > ceiling:
+            return (
+                f"axle {axle.axle}: {side} curve peak {peak} N exceeds what a {load:g} kg wheel can transmit"
+            )
     return None
 
 

@@ -19,7 +19,6 @@ from inspection.record_limits import (
     Quantity,
     RecordOutOfLimits,
     check_value,
-    curve_extremes,
     loaded_values,
     ranged_values,
 )
@@ -56,9 +55,15 @@ def check_axle(axle: AxleBrake, bench: str = "rbt") -> None:
         readings += [(q, v, f"{run} {label}") for q, v, _, label in ranged_values(test, BRAKE_TEST_FIELDS)]
         if test.curve is not None:
             readings.append((Quantity.SAMPLE_RATE_HZ, test.curve.sample_rate_hz, f"{run} curve rate"))
-            for side, samples in (("left", test.curve.left_n), ("right", test.curve.right_n)):
+            extremes = test.curve.extremes
+            for side, lowest, highest in (
+                ("left", extremes.left_min, extremes.left_max),
+                ("right", extremes.right_min, extremes.right_max),
+            ):
                 readings += [
-                    (Quantity.CURVE_SAMPLE_N, n, f"{run} {side} curve") for n in curve_extremes(samples)
+                    (Quantity.CURVE_SAMPLE_N, n, f"{run} {side} curve")
+                    for n in (lowest, highest)
+                    if n is not None
                 ]
     _check(bench, readings)
 
