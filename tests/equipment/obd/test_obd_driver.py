@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from equipment.errors import (
 from equipment.obd_driver import ObdAdapter, ObdConfig
 from inspection.measurements import ReadinessMonitor
 from simulators.obd_sim import ObdScenario, ObdSimulator
-from simulators.serial_device import Fault, FaultKind
+from simulators.serial_device import Fault, FaultKind, Reply
 
 VIN = "LSVAU2180N2183251"
 Start = Callable[..., ObdAdapter]
@@ -139,6 +140,20 @@ async def test_an_adapter_pulled_mid_check_is_disconnected_not_a_silent_vehicle(
         simulator.stop()
 
 
+class _ObdSimulatorTellingAtz(ObdSimulator):
+    """The simulator, saying when it has answered the adapter reset (ATZ)."""
+
+    def __init__(self, scenario: ObdScenario) -> None:
+        super().__init__(scenario)
+        self.reset_answered = threading.Event()
+
+    def _handle(self, frame: str, command: str) -> Reply | None:
+        reply = super()._handle(frame, command)
+        if command == "atz":
+            self.reset_answered.set()
+        return reply
+
+
 class _PlugBackWhenPythonObdNotices(logging.Handler):
     """Plugs the adapter back the moment python-OBD has closed the failed port (it logs after closing)."""
 
@@ -160,7 +175,7 @@ async def test_an_adapter_pulled_and_back_during_initialisation_is_disconnected(
     - a diesel's visit was aborted so in CI under load."""
     from equipment.errors import DeviceDisconnected
 
-    simulator = ObdSimulator(ObdScenario.mil_off(VIN))
+    simulator = _ObdSimulatorTellingAtz(ObdScenario.mil_off(VIN))
     adapter = ObdAdapter(ObdConfig(simulator.start(tmp_path / "obd"), protocol="6", answer_timeout_s=0.5))
     first_device = simulator.path
     plug_back = _PlugBackWhenPythonObdNotices(simulator)
@@ -168,7 +183,11 @@ async def test_an_adapter_pulled_and_back_during_initialisation_is_disconnected(
     python_obd_log.addHandler(plug_back)
 
     async def pull() -> None:
-        await asyncio.sleep(0.4)  # inside python-OBD's 1 s pause after ATZ
+        # Inside python-OBD's 1 s pause after ATZ: counted from the reset, not from the start. A
+        # fixed 0.4 s from the start fell before python-OBD had even opened the port on a loaded
+        # machine ("port ... is gone": 8 runs of 8 beside four busy loops; once in a three-worker run).
+        assert await asyncio.to_thread(simulator.reset_answered.wait, 30), "python-OBD never sent ATZ"
+        await asyncio.sleep(0.2)
         simulator.unplug()
 
     try:
