@@ -45,9 +45,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 class SerializedJson(str):
-    """JSON text made already (``json.dumps`` of the value, default settings, as a JSON column's
-    value would be): a JSON column stores it as it is instead of encoding the value again. The
-    ingest path makes a record's verdict JSON in its check workers, off the one writer thread."""
+    """JSON text made already: a JSON column stores it as it is instead of encoding the value
+    again. The ingest path makes a record's verdict JSON in its check workers, off the one writer
+    thread, in the row digest's canonical form (``hub.record_integrity.canonical_json``)."""
 
     __slots__ = ()
 

@@ -39,30 +39,39 @@ RECORD_STORED = "record_stored"  # the audit event kind committing to a stored r
 _DIGEST_PREFIX = "row sha256 "
 
 
-def stored_row_digest(row: Mapping[str, Any] | RowMapping) -> str:
-    """sha256 over every column of a stored record row (``records`` table), canonical JSON."""
+def canonical_json(value: Any) -> str:
+    """``value`` as the digest encodes it: keys sorted, no spaces, non-ASCII as itself."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def stored_row_digest(row: Mapping[str, Any] | RowMapping, hub_verdict_json: str | None = None) -> str:
+    """sha256 over every column of a stored record row (``records`` table), canonical JSON.
+
+    ``hub_verdict_json``: ``canonical_json(row["hub_verdict"])`` when the caller has made it already
+    (the ingest path stores that text in the column): the verdict, ~80 items, is the costliest part
+    to encode, and was encoded twice a record. The result is the same digest either way: an object
+    with sorted keys and no spaces is its members' encodings joined in key order."""
     received_at: datetime = row["received_at"]
     finished_at: datetime = row["finished_at"]
-    canonical = json.dumps(
-        {
-            "station_id": row["station_id"],
-            "record_id": row["record_id"],
-            "key_id": row["key_id"],
-            "payload_sha256": row["payload_sha256"],
-            "signature": bytes(row["signature"]).hex(),
-            "received_at": received_at.astimezone(UTC).isoformat(),
-            "vin": row["vin"],
-            "plate": row["plate"],
-            "finished_at": finished_at.astimezone(UTC).isoformat(),
-            "station_overall": row["station_overall"],
-            "hub_overall": row["hub_overall"],
-            "hub_verdict": row["hub_verdict"],
-            "verdict_mismatch": bool(row["verdict_mismatch"]),
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
+    members = {
+        "station_id": row["station_id"],
+        "record_id": row["record_id"],
+        "key_id": row["key_id"],
+        "payload_sha256": row["payload_sha256"],
+        "signature": bytes(row["signature"]).hex(),
+        "received_at": received_at.astimezone(UTC).isoformat(),
+        "vin": row["vin"],
+        "plate": row["plate"],
+        "finished_at": finished_at.astimezone(UTC).isoformat(),
+        "station_overall": row["station_overall"],
+        "hub_overall": row["hub_overall"],
+        "verdict_mismatch": bool(row["verdict_mismatch"]),
+    }
+    encoded = {name: canonical_json(value) for name, value in members.items()}
+    encoded["hub_verdict"] = (
+        hub_verdict_json if hub_verdict_json is not None else canonical_json(row["hub_verdict"])
     )
+    canonical = "{" + ",".join(f"{canonical_json(name)}:{encoded[name]}" for name in sorted(encoded)) + "}"
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

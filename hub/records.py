@@ -16,7 +16,6 @@ not: that was ~40 % of its CPU per record (two JSON encodings of an ~80-item ver
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
@@ -34,6 +33,7 @@ from hub.models import Record
 from hub.record_integrity import (
     RECORD_STORED,
     StoredCheck,
+    canonical_json,
     check_stored_record,
     stored_event_detail,
     stored_row_digest,
@@ -114,9 +114,9 @@ class PreparedRow:
 
 
 def prepare_row(row: RecordRow) -> PreparedRow:
-    columns = row.columns()
-    verdict_json = None if row.hub_verdict is None else SerializedJson(json.dumps(row.hub_verdict))
-    return PreparedRow(row, stored_row_digest(columns), verdict_json)
+    # One encoding of the verdict serves the column and the digest (``stored_row_digest``).
+    verdict_json = None if row.hub_verdict is None else SerializedJson(canonical_json(row.hub_verdict))
+    return PreparedRow(row, stored_row_digest(row.columns(), verdict_json), verdict_json)
 
 
 def _insert_values(prepared: PreparedRow) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from hub.envelope_check import EnvelopeLimits, KnownKey
 from hub.record_checker import CheckedRecord, CheckRequest, check_one
-from hub.record_integrity import stored_row_digest
+from hub.record_integrity import canonical_json, stored_row_digest
 from hub.records import RecordRow, prepare_row
 from hub.store import HubStore
 from hub.verdict import VerdictJudge, verdict_to_json
@@ -113,5 +113,59 @@ def test_a_prepared_row_has_the_digest_and_json_the_writer_would_make(
         verdict_mismatch=False,
     )
     prepared = prepare_row(row)
-    assert prepared.digest == stored_row_digest(row.columns())
-    assert prepared.hub_verdict_json == (None if verdict is None else json.dumps(verdict))
+    assert prepared.digest == stored_row_digest(row.columns()) == _digest_as_first_defined(row.columns())
+    assert (
+        prepared.hub_verdict_json is None
+        if verdict is None
+        else json.loads(prepared.hub_verdict_json) == verdict
+    )
+
+
+def _digest_as_first_defined(row: dict[str, Any]) -> str:
+    """``stored_row_digest`` as migration 0002 backfilled it: one ``json.dumps`` of every column.
+    A stored contract (the audit log holds these digests), so it is kept here word for word."""
+    canonical = json.dumps(
+        {
+            "station_id": row["station_id"],
+            "record_id": row["record_id"],
+            "key_id": row["key_id"],
+            "payload_sha256": row["payload_sha256"],
+            "signature": bytes(row["signature"]).hex(),
+            "received_at": row["received_at"].astimezone(UTC).isoformat(),
+            "vin": row["vin"],
+            "plate": row["plate"],
+            "finished_at": row["finished_at"].astimezone(UTC).isoformat(),
+            "station_overall": row["station_overall"],
+            "hub_overall": row["hub_overall"],
+            "hub_verdict": row["hub_verdict"],
+            "verdict_mismatch": bool(row["verdict_mismatch"]),
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+
+
+@given(
+    texts=st.lists(_TEXT, min_size=6, max_size=6),
+    verdict=st.none() | st.dictionaries(_TEXT, st.none() | st.integers() | st.floats() | _TEXT, max_size=5),
+    overall=st.none() | st.sampled_from(["PASS", "FAIL"]),
+    mismatch=st.booleans(),
+)
+def test_the_row_digest_is_the_digest_first_defined_for_any_columns(
+    texts: list[str], verdict: dict[str, Any] | None, overall: str | None, mismatch: bool
+) -> None:
+    station, record, key, plate, vin, sha = texts
+    columns = {
+        "station_id": station, "record_id": record, "key_id": key, "payload_sha256": sha,
+        "signature": b"\x00\xff" * 32, "received_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "vin": vin, "plate": plate, "finished_at": datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        "station_overall": overall, "hub_overall": overall, "hub_verdict": verdict, "verdict_mismatch": mismatch,
+    }  # fmt: skip
+    expected = _digest_as_first_defined(columns)
+    assert stored_row_digest(columns) == expected
+    assert stored_row_digest(columns, canonical_json(verdict)) == expected
