@@ -71,6 +71,7 @@
     │   ├── VehicleNotTransferable not active at the source, or already registered at the destination
     │   └── LeaseLost              another hub replica has taken over fetching the bag
     ├── ArchiveStreamError         a bag's file list or bytes as offered are not acceptable (hub.archive_stream)
+    │   ├── BadBagChunk            a Fetch message that is not a well-formed BagChunk
     │   ├── BadBagPath             a path in the bag's file list that is not a bag path
     │   └── ChunkOutOfPlace        a chunk that is not where the destination expects the next bytes
     ├── BadObservation             an identity observation that cannot be recorded (hub.identity_check)
