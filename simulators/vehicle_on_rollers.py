@@ -35,6 +35,7 @@ vehicle see one state; tests call ``advance(dt)`` directly.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -172,6 +173,9 @@ class RollerModel:
     _speed_integral: float = 0.0
     _driver_integral: float = 0.0
     origin: float = field(default_factory=time.monotonic)  # real time of simulated t = 0
+    # The dynamometer, gas analyser and opacity meter simulators sync() this one vehicle from
+    # their own threads; steps interleaved between them would advance it twice over.
+    _stepping: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     # Time
 
@@ -180,8 +184,9 @@ class RollerModel:
         self.advance_to((time.monotonic() - self.origin) / self.time_scale)
 
     def advance_to(self, t: float) -> None:
-        while self.t + STEP_S <= t:
-            self._step(STEP_S)
+        with self._stepping:
+            while self.t + STEP_S <= t:
+                self._step(STEP_S)
 
     def advance(self, seconds: float) -> None:
         self.advance_to(self.t + seconds)

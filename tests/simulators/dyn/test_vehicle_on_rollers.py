@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -124,3 +127,24 @@ def test_a_load_mode_takes_effect_within_half_a_second(mode: LoadMode) -> None:
         model.advance(0.01)
         waited += 0.01
         assert waited < 0.5, f"{mode.name} not held after {waited:.2f} s"  # spec 5
+
+
+def test_simulators_advancing_the_shared_vehicle_from_their_threads_step_it_as_one_would() -> None:
+    # The dynamometer, gas analyser and opacity meter simulators each sync() the one vehicle
+    # on the rollers from their own thread; interleaved steps advanced it twice over a step.
+    sys_interval = sys.getswitchinterval()
+    alone, shared = _rolling(kmh=40.0), _rolling(kmh=40.0)
+    alone.advance(30)
+    target = shared.t + 30
+    try:
+        sys.setswitchinterval(1e-6)
+        threads = [threading.Thread(target=shared.advance_to, args=(target,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(sys_interval)
+    assert shared.t == pytest.approx(alone.t, abs=1e-9)
+    assert shared.speed_ms == pytest.approx(alone.speed_ms, rel=1e-9)
+    assert shared.distance_m == pytest.approx(alone.distance_m, rel=1e-9)

@@ -40,7 +40,7 @@ async def test_a_measured_acceleration_whose_reset_is_unconfirmed_is_made_again(
     simulator = OpacityMeterSimulator(
         scenario, time_scale=SCALE, faults=[parse_fault("bad-checksum@peak_reset/1")]
     )
-    link = SerialLink(SerialConfig(port=simulator.start(), response_timeout_s=0.5, idle_gap_s=0.02))
+    link = SerialLink(SerialConfig(port=simulator.start(), response_timeout_s=2.0, idle_gap_s=0.02))
     shown: list[str] = []
     try:
         run = await run_free_acceleration(
