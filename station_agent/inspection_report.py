@@ -360,16 +360,23 @@ def _draw_curves(fig: Figure, top: float, axles: Sequence[AxleBrake]) -> None:
             _plot_test(ax, axle, test, f"Axle {axle.axle} {kind} brake — {_loads_text(axle)}")
 
 
-def draw_report(record: InspectionRecord, *, hub_verdict: Verdict | None = None) -> Figure:
-    """The report as one matplotlib figure (the caller closes it with ``plt.close``)."""
+def draw_report(
+    record: InspectionRecord, *, hub_verdict: Verdict | None = None, chinese: bool | None = None
+) -> Figure:
+    """The report as one matplotlib figure (the caller closes it with ``plt.close``).
+
+    ``chinese``: the Chinese terms beside the English ones; by default when a CJK font is installed.
+    """
     chosen = _choose(record, hub_verdict)
     font = cjk_font()
-    cjk = font is not None
+    cjk = font is not None if chinese is None else chinese
+    if cjk and font is None:
+        raise ReportError(f"no font with Chinese glyphs is installed (looked for {', '.join(CJK_FAMILIES)})")
     items = chosen.verdict.items
     table_top = _HEADER_IN
     curves_top = table_top + _table_height(items, cjk) + 0.3
     total_height = curves_top + 0.45 + len(record.axles) * _CURVE_ROW_IN + 0.3
-    families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+    families = [font, "DejaVu Sans"] if cjk and font else ["DejaVu Sans"]
     with plt.rc_context({"font.family": families}):
         fig = plt.figure(figsize=(_PAGE_WIDTH_IN, total_height))
         _draw_header(fig, 0.0, record, chosen, cjk)

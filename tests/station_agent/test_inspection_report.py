@@ -119,8 +119,20 @@ def test_report_writes_a_pdf_and_a_png(record: InspectionRecord, tmp_path: Path)
     assert png.stat().st_size > 50_000  # a table and two axles of curves, not an empty canvas
 
 
-def figure_texts(record: InspectionRecord, hub_verdict: Verdict | None = None) -> list[str]:
-    fig = draw_report(record, hub_verdict=hub_verdict)
+@pytest.fixture(params=[False, True], ids=["latin", "chinese"])
+def chinese(request: pytest.FixtureRequest) -> bool:
+    if request.param and inspection_report.cjk_font() is None:
+        pytest.skip("no font with Chinese glyphs installed (.ci/run installs fonts-wqy-microhei)")
+    return bool(request.param)
+
+
+def shown(chinese: bool, english: str, zh: str) -> str:
+    """What the report draws for a term: the Chinese beside it only where it can draw Chinese."""
+    return f"{english} {zh}" if chinese else english
+
+
+def figure_texts(record: InspectionRecord, chinese: bool, hub_verdict: Verdict | None = None) -> list[str]:
+    fig = draw_report(record, hub_verdict=hub_verdict, chinese=chinese)
     try:
         texts = [t.get_text() for t in fig.texts]
         for ax in fig.axes:
@@ -130,30 +142,38 @@ def figure_texts(record: InspectionRecord, hub_verdict: Verdict | None = None) -
         plt.close(fig)
 
 
-def test_the_report_shows_every_item_with_its_result_and_the_overall(record: InspectionRecord) -> None:
-    texts = figure_texts(record)
+def test_the_report_shows_every_item_with_its_result_and_the_overall(
+    record: InspectionRecord, chinese: bool
+) -> None:
+    texts = figure_texts(record, chinese)
     assert record.station_verdict is not None
     verdict = record.station_verdict
     assert verdict.overall is Outcome.FAIL
     for item in verdict.items:
-        assert item_label(item.code)[0] in texts, item.code
+        assert shown(chinese, *item_label(item.code)) in texts, item.code
+    assert shown(chinese, "Right high beam intensity", "远光发光强度") in texts
+    assert "≥ 15000" in texts and "14200" in texts and "≥ 490" in texts
+    assert shown(chinese, "Axle 1 braking rate", "轴制动率") in texts and "≥ 60.0" in texts
     assert (
-        "Right high beam intensity" in texts and "≥ 15000" in texts and "14200" in texts and "≥ 490" in texts
-    )
-    assert "Axle 1 braking rate" in texts and "≥ 60.0" in texts
-    assert texts.count("FAIL") >= 2  # the overall box, the dim lamp and the parking brake
+        texts.count(shown(chinese, "FAIL", "不合格")) >= 2
+    )  # the overall box, the dim lamp, the parking brake
     assert "Result from: station verdict (signed)" in texts
     assert any(t.startswith("Axle 2 parking brake") for t in texts)
-    assert "Plate: Yu·A12345      VIN: LFV2A21K0NA000001" in texts or inspection_report.cjk_font()
-    assert not any(inspection_report._CJK.search(t) for t in texts) or inspection_report.cjk_font()
+    plate = "渝A12345" if chinese else "Yu·A12345"
+    assert f"Plate: {plate}      VIN: LFV2A21K0NA000001" in texts
+    assert any(inspection_report._CJK.search(t) for t in texts) is chinese
+    assert any(t.startswith("No CJK font installed") for t in texts) is not chinese
 
 
-def test_hub_verdict_is_shown_and_a_difference_from_the_station_is_noted(record: InspectionRecord) -> None:
+def test_hub_verdict_is_shown_and_a_difference_from_the_station_is_noted(
+    record: InspectionRecord, chinese: bool
+) -> None:
     hub = Verdict(tuple(replace(i, outcome=Outcome.PASS) for i in judge(record).items))
-    texts = figure_texts(record, hub)
+    texts = figure_texts(record, chinese, hub)
     assert "Result from: hub verdict" in texts
     assert "Station said: FAIL (differs)" in texts
-    assert "PASS" in texts and "FAIL" not in texts
+    assert shown(chinese, "PASS", "合格") in texts
+    assert not any(t.startswith("FAIL") for t in texts)
 
 
 def test_a_record_without_a_verdict_or_curves_is_judged_and_still_drawn(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 from tongjian.cli import CommandError
+from tongjian.commands.stop_signal import until_stopped
 from tongjian.console import table_console
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ def _demo(args: argparse.Namespace) -> int:
                     vehicles=args.vehicles,
                     seed=args.seed,
                     progress=progress,
-                    stay=_until_interrupted if args.stay else None,
+                    stay=until_stopped if args.stay else None,
                 )
             )
         table = Table(title=f"What the Sichuan (川) hub stored ({len(result.checks)} records)")
@@ -117,21 +118,6 @@ def _demo(args: argparse.Namespace) -> int:
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
-
-
-async def _until_interrupted() -> None:
-    """Wait for Ctrl-C (SIGINT) or SIGTERM."""
-    import signal
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
 
 
 def _print_console(console: Any, result: Any) -> None:

@@ -15,6 +15,7 @@ import contextlib
 
 from simulators.dyn_sim import DynFault, parse_dyn_fault
 from tongjian.cli import CommandError
+from tongjian.commands.stop_signal import until_stopped
 
 
 def _fault(text: str) -> DynFault:
@@ -109,10 +110,7 @@ async def _run(args: argparse.Namespace) -> None:
             opm = OpacityMeterSimulator(time_scale=args.time_scale, engine=model)
             analysers = [ega, opm]
             print(f"ega {ega.start()}\nopm {opm.start()}", flush=True)
-        if args.serve_for is None:
-            await asyncio.Event().wait()
-        else:
-            await asyncio.sleep(args.serve_for)
+        await until_stopped(args.serve_for)
     finally:
         for analyser in analysers:
             analyser.stop()

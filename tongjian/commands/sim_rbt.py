@@ -16,6 +16,7 @@ from simulators.brake_scenario import scenario_for_vehicle
 from simulators.fleet import generate_fleet
 from simulators.rbt_bench import BenchFault, parse_fault
 from tongjian.cli import CommandError
+from tongjian.commands.stop_signal import until_stopped
 
 # Vehicles queued on the bench; the simulator goes quiet (no axle) after the last one.
 QUEUED_VEHICLES = 500
@@ -101,9 +102,6 @@ async def _run(args: argparse.Namespace) -> None:
         raise CommandError(f"cannot start the Modbus server: {error}") from error
     try:
         print(where, flush=True)
-        if args.serve_for is None:
-            await asyncio.Event().wait()
-        else:
-            await asyncio.sleep(args.serve_for)
+        await until_stopped(args.serve_for)
     finally:
         await simulator.stop()

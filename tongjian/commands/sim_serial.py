@@ -9,7 +9,7 @@ with the same ``--link`` plugs it back in at the same path (the lane reconnects 
 from __future__ import annotations
 
 import argparse
-import threading
+import asyncio
 from collections.abc import Callable
 
 from simulators.ega_sim import EgaScenario, GasAnalyserSimulator
@@ -18,6 +18,7 @@ from simulators.obd_sim import ObdScenario, ObdSimulator
 from simulators.opm_sim import OpacityMeterSimulator
 from simulators.serial_device import Fault, SerialDeviceSimulator, parse_fault
 from tongjian.cli import CommandError
+from tongjian.commands.stop_signal import until_stopped
 
 _SIMULATORS: dict[str, tuple[str, Callable[..., SerialDeviceSimulator]]] = {
     "hlt": ("headlight tester (ASCII frames)", HeadlightTesterSimulator),
@@ -111,7 +112,6 @@ def build_simulator(args: argparse.Namespace) -> SerialDeviceSimulator:
 
 def _serve(args: argparse.Namespace) -> int:
     simulator = build_simulator(args)
-    stop = threading.Event()
     try:
         path = simulator.start(link_path=args.link)
     except OSError as error:
@@ -119,10 +119,10 @@ def _serve(args: argparse.Namespace) -> int:
         raise CommandError(f"cannot open a pseudo-terminal{where}: {error}") from error
     try:
         print(path, flush=True)
-        # Event.wait wakes for Ctrl-C (KeyboardInterrupt) on the main thread.
-        stop.wait(args.serve_for)
+        # The simulator serves from its own thread; this one only waits for the stop.
+        asyncio.run(until_stopped(args.serve_for))
     except KeyboardInterrupt:
-        pass  # Ctrl-C is the normal way to stop serving
+        pass  # Ctrl-C before the wait began: stopping is still what was asked
     finally:
         simulator.stop()
     return 0

@@ -49,12 +49,19 @@ def test_the_gas_analysers_driver_follows_the_rated_speed_it_is_given() -> None:
         sim_serial.build_simulator(parser.parse_args(["hlt", "--time-scale", "0"]))
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @pytest.mark.slow
-def test_hlt_simulator_process_serves_its_pty_until_interrupted() -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_hlt_simulator_process_serves_its_pty_until_interrupted(stop: signal.Signals) -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", RUNNER, "hlt", "--seed", "2", "--fault", "err:5@meas"],
         stdout=subprocess.PIPE,
         text=True,
+        # Started as a background job of a non-interactive shell is: it inherits SIGINT ignored.
+        preexec_fn=_ignore_sigint,
     )
     try:
         assert process.stdout is not None
@@ -68,7 +75,7 @@ def test_hlt_simulator_process_serves_its_pty_until_interrupted() -> None:
             port.write(frame_body("MEAS,L,H"))
             decoder.feed(port.read_until(b"\n"))
             assert parse_reply(decoder.next_frame() or b"").code == 5  # type: ignore[union-attr]
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         assert process.wait(timeout=5) == 0
     finally:
         if process.poll() is None:
