@@ -15,7 +15,7 @@ import contextlib
 
 from simulators.dyn_sim import DynFault, parse_dyn_fault
 from tongjian.cli import CommandError
-from tongjian.commands.stop_signal import until_stopped
+from tongjian.commands.stop_signal import StopSignals
 
 
 def _fault(text: str) -> DynFault:
@@ -71,11 +71,16 @@ def _serve(args: argparse.Namespace) -> int:
         if value is not None and not 0 < value < 100_000:
             raise CommandError(f"{option} {value:g} is not a positive engine figure")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(args))
+        asyncio.run(_run_until_stopped(args))
     return 0
 
 
-async def _run(args: argparse.Namespace) -> None:
+async def _run_until_stopped(args: argparse.Namespace) -> None:
+    with StopSignals() as stop:  # before the ready line: see StopSignals
+        await _run(args, stop)
+
+
+async def _run(args: argparse.Namespace, stop: StopSignals) -> None:
     from equipment.errors import ProfileError
     from simulators.dyn_sim import DynSimulator
     from simulators.ega_sim import EgaScenario, GasAnalyserSimulator
@@ -110,7 +115,7 @@ async def _run(args: argparse.Namespace) -> None:
             opm = OpacityMeterSimulator(time_scale=args.time_scale, engine=model)
             analysers = [ega, opm]
             print(f"ega {ega.start()}\nopm {opm.start()}", flush=True)
-        await until_stopped(args.serve_for)
+        await stop.wait(args.serve_for)
     finally:
         for analyser in analysers:
             analyser.stop()

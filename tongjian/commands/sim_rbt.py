@@ -16,7 +16,7 @@ from simulators.brake_scenario import scenario_for_vehicle
 from simulators.fleet import generate_fleet
 from simulators.rbt_bench import BenchFault, parse_fault
 from tongjian.cli import CommandError
-from tongjian.commands.stop_signal import until_stopped
+from tongjian.commands.stop_signal import StopSignals
 
 # Vehicles queued on the bench; the simulator goes quiet (no axle) after the last one.
 QUEUED_VEHICLES = 500
@@ -76,11 +76,16 @@ def _serve(args: argparse.Namespace) -> int:
     if args.link and not args.rtu:
         raise CommandError("--link names a serial port: it needs --rtu")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(args))
+        asyncio.run(_run_until_stopped(args))
     return 0
 
 
-async def _run(args: argparse.Namespace) -> None:
+async def _run_until_stopped(args: argparse.Namespace) -> None:
+    with StopSignals() as stop:  # before the ready line: see StopSignals
+        await _run(args, stop)
+
+
+async def _run(args: argparse.Namespace, stop: StopSignals) -> None:
     from equipment.errors import ProfileError
     from simulators.rbt_server import RbtSimulator
 
@@ -102,6 +107,6 @@ async def _run(args: argparse.Namespace) -> None:
         raise CommandError(f"cannot start the Modbus server: {error}") from error
     try:
         print(where, flush=True)
-        await until_stopped(args.serve_for)
+        await stop.wait(args.serve_for)
     finally:
         await simulator.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from simulators.ega_sim import EgaScenario, GasAnalyserSimulator
@@ -18,7 +19,7 @@ from simulators.obd_sim import ObdScenario, ObdSimulator
 from simulators.opm_sim import OpacityMeterSimulator
 from simulators.serial_device import Fault, SerialDeviceSimulator, parse_fault
 from tongjian.cli import CommandError
-from tongjian.commands.stop_signal import until_stopped
+from tongjian.commands.stop_signal import StopSignals
 
 _SIMULATORS: dict[str, tuple[str, Callable[..., SerialDeviceSimulator]]] = {
     "hlt": ("headlight tester (ASCII frames)", HeadlightTesterSimulator),
@@ -112,17 +113,21 @@ def build_simulator(args: argparse.Namespace) -> SerialDeviceSimulator:
 
 def _serve(args: argparse.Namespace) -> int:
     simulator = build_simulator(args)
-    try:
-        path = simulator.start(link_path=args.link)
-    except OSError as error:
-        where = f" at --link {args.link}" if args.link else ""
-        raise CommandError(f"cannot open a pseudo-terminal{where}: {error}") from error
-    try:
-        print(path, flush=True)
-        # The simulator serves from its own thread; this one only waits for the stop.
-        asyncio.run(until_stopped(args.serve_for))
-    except KeyboardInterrupt:
-        pass  # Ctrl-C before the wait began: stopping is still what was asked
-    finally:
-        simulator.stop()
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before the handlers: stop all the same
+        asyncio.run(_serve_until_stopped(args, simulator))
     return 0
+
+
+async def _serve_until_stopped(args: argparse.Namespace, simulator: SerialDeviceSimulator) -> None:
+    with StopSignals() as stop:  # before the ready line: see StopSignals
+        try:
+            path = simulator.start(link_path=args.link)
+        except OSError as error:
+            where = f" at --link {args.link}" if args.link else ""
+            raise CommandError(f"cannot open a pseudo-terminal{where}: {error}") from error
+        try:
+            print(path, flush=True)
+            # The simulator serves from its own thread; this one only waits for the stop.
+            await stop.wait(args.serve_for)
+        finally:
+            simulator.stop()

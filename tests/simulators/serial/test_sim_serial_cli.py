@@ -6,6 +6,7 @@ import argparse
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import serial
@@ -77,6 +78,28 @@ def test_hlt_simulator_process_serves_its_pty_until_interrupted(stop: signal.Sig
             assert parse_reply(decoder.next_frame() or b"").code == 5  # type: ignore[union-attr]
         process.send_signal(stop)
         assert process.wait(timeout=5) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_signal_sent_the_moment_it_is_ready_stops_it(stop: signal.Signals, tmp_path: Path) -> None:
+    link = tmp_path / "ttyUSB-ega"
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, "ega", "--link", str(link)],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=_ignore_sigint,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == str(link)
+        process.send_signal(stop)
+        assert process.wait(timeout=5) == 0
+        assert not link.exists()  # a clean stop takes its link away
     finally:
         if process.poll() is None:
             process.kill()
