@@ -389,7 +389,8 @@ def draw_report(
             fig.text(
                 0.04,
                 0.1 / total_height,
-                f"No CJK font installed: Chinese text shown as {CJK_MARKER}, plate province in pinyin.",
+                ("No CJK font installed: " if font is None else "")
+                + f"Chinese text shown as {CJK_MARKER}, plate province in pinyin.",
                 fontsize=6,
                 color="#666",
             )
