@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from station_agent.outbox import OutboxError, OutboxStore, RecordIdConflict, che
 from station_agent.record_signer import SigningKeyError, read_signing_key, warn_if_readable_by_others
 from station_agent.station import Station, StationSettings, StationTls
 from tongjian.cli import CommandError
+from tongjian.commands.stop_signal import StopSignals
 
 log = logging.getLogger("tongjian.agent")
 
@@ -182,21 +182,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: StationSettings) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    async with Station(settings) as station:
-        # One line on stdout that scripts and tests can wait for.
-        print(
-            f"agent ready station={settings.station_id} hub={settings.hub_target} "
-            f"lanes={len(station.lanes)} pda_port={station.pda_port or '-'} "
-            f"metrics_port={station.metrics.port or '-'}",
-            flush=True,
-        )
-        await stop.wait()
-        log.info("agent for station %s shutting down: lanes, PDA service, uplink", settings.station_id)
-        uplink = station.uplink
+    with StopSignals() as stop:  # before the ready line: see StopSignals
+        async with Station(settings) as station:
+            # One line on stdout that scripts and tests can wait for.
+            print(
+                f"agent ready station={settings.station_id} hub={settings.hub_target} "
+                f"lanes={len(station.lanes)} pda_port={station.pda_port or '-'} "
+                f"metrics_port={station.metrics.port or '-'}",
+                flush=True,
+            )
+            await stop.wait()
+            log.info("agent for station %s shutting down: lanes, PDA service, uplink", settings.station_id)
+            uplink = station.uplink
     log.info(
         "agent for station %s stopped: %d accepted, %d duplicate, %d rejected this run",
         settings.station_id,

@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import re
-import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from tongjian.cli import CommandError
+from tongjian.commands.stop_signal import StopSignals
 from tongjian.console import table_console
 
 _REPLICA_ID = re.compile(r"[A-Za-z0-9._:/-]{1,48}")
@@ -397,22 +397,19 @@ def _serve(args: argparse.Namespace) -> int:
     )
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        async with HubServer(config) as hub:
-            freeze_startup_heap()
-            metrics = f", metrics on port {hub.metrics_port}" if hub.metrics_port is not None else ""
-            console = (
-                f", console on {'https' if config.console_tls else 'http'}://"
-                f"{args.console_listen.rpartition(':')[0]}:{hub.console_port}/"
-                if hub.console_port is not None
-                else ""
-            )
-            print(f"hub serving on port {hub.port}{metrics}{console}", flush=True)
-            await stop.wait()
-            await hub.stop(grace=5.0)
+        with StopSignals() as stop:  # before the ready line: see StopSignals
+            async with HubServer(config) as hub:
+                freeze_startup_heap()
+                metrics = f", metrics on port {hub.metrics_port}" if hub.metrics_port is not None else ""
+                console = (
+                    f", console on {'https' if config.console_tls else 'http'}://"
+                    f"{args.console_listen.rpartition(':')[0]}:{hub.console_port}/"
+                    if hub.console_port is not None
+                    else ""
+                )
+                print(f"hub serving on port {hub.port}{metrics}{console}", flush=True)
+                await stop.wait()
+                await hub.stop(grace=5.0)
 
     from hub.store import HubStoreError
     from protos.server_port import PortInUse
