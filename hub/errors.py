@@ -28,6 +28,7 @@
     ├── AuditTreeError             a proof or checkpoint the audit log cannot give (hub.audit_tree)
     │   └── AuditTreeInconsistent  the rows no longer make a signed checkpoint's tree: no new signature
     ├── CommitFailed               a batch could not be stored (the stream ends UNAVAILABLE; resend)
+    ├── CheckWorkerLost            a check worker process ended holding a batch (UNAVAILABLE; resend)
     ├── HubShuttingDown            work handed to the writer after it was told to stop (UNAVAILABLE)
     │
     │   federation: the national trust list (hub.trust_list)
@@ -163,6 +164,15 @@ class VehicleStatusConflict(HubStoreError):
 
 class CommitFailed(HubError):
     """A batch could not be stored, for whatever reason; its records' streams end UNAVAILABLE."""
+
+
+class CheckWorkerLost(HubError):
+    """A check worker process (``hub.check_pool``) ended while it held a batch: those records were
+    not checked, and their streams end UNAVAILABLE."""
+
+    def __init__(self, exitcode: int | None) -> None:
+        self.exitcode = exitcode
+        super().__init__(f"a record check worker ended (exit code {exitcode}) while checking a batch")
 
 
 class HubShuttingDown(HubError):

@@ -39,7 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub.audit import AuditEntry
 from hub.countersign import Countersigner
 from hub.envelope_check import EnvelopeLimits, RecordRejected, RejectionKind, open_envelope
-from hub.errors import CommitFailed, HubError, HubShuttingDown
+from hub.errors import CheckWorkerLost, CommitFailed, HubError, HubShuttingDown
 from hub.group_commit import GroupCommitter
 from hub.inflight_budget import InflightBudget
 from hub.key_directory import KeyDirectory
@@ -217,6 +217,8 @@ class StationIngestService:
                     await context.abort(grpc.StatusCode.UNAVAILABLE, "the hub could not store records; retry")
                 except HubShuttingDown:
                     await context.abort(grpc.StatusCode.UNAVAILABLE, "the hub is shutting down; retry")
+                except CheckWorkerLost as lost:
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, f"{lost}; retry")
                 self.budget.release(item.held_bytes)
                 item.held_bytes = 0
                 yield self._ack(item, answer).SerializeToString()

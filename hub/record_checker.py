@@ -9,15 +9,16 @@ batch in an executor:
 - ``CheckMode.THREADS`` (the default): a thread pool. The Ed25519 verify in ``cryptography``
   releases the GIL, parse and judge do not; the loop stays responsive either way, because it
   only waits on a future.
-- ``CheckMode.PROCESSES``: a process pool, so that parse and judge use another core. Keys cross
-  as raw bytes (``Ed25519PublicKey`` does not pickle) and only those the batch names; the judge
-  must be picklable (the default rules are; a lambda is not).
+- ``CheckMode.PROCESSES``: worker processes (``hub.check_pool``), so that parse and judge use
+  another core. The limits and the judge go to each worker once, at its start, and must pickle
+  (the default rules do; a lambda does not); keys cross as raw bytes (``Ed25519PublicKey`` does
+  not pickle) and only those the batch names.
 - ``CheckMode.INLINE``: on the loop, one record at a time, as before; the benchmark's "before".
 
 ``check_batch`` is the pure part (no loop, no database) that every mode runs.
 
-``start`` brings the executor's workers up before the hub serves. A process pool otherwise spawns
-its workers at the first batch: each starts an interpreter and imports the rules, and the records
+``start`` brings the worker processes up before the hub serves. Spawned at the first batch instead
+(as ``ProcessPoolExecutor`` did), each starts an interpreter and imports the rules, and the records
 of the first second waited 0.5-0.9 s for that (p99 Ack at half load was the spawn time, measured
 per record in the ingest benchmark).
 """
@@ -28,11 +29,8 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import functools
-import multiprocessing
 import os
 import pickle
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +39,7 @@ from enum import StrEnum
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from hub.check_pool import CheckPool
 from hub.envelope_check import (
     EnvelopeLimits,
     KnownKey,
@@ -144,36 +143,14 @@ def _known_key(portable: _PortableKey) -> KnownKey:
     )
 
 
-def _prepare_worker(hub: int) -> None:
-    """A process worker's start. Naming this function imports this module in the worker, and
-    with it everything checking a record needs (envelope check, mapping, rules), before the first
-    batch rather than while it waits.
-
-    It also watches the hub: a worker whose hub was killed (SIGKILL, OOM) waited on its queue for
-    ever - a spawned worker holds both ends of the pipe, so it never reads an end - and each
-    killed hub left its workers behind. Seen: 24 of them on a test machine."""
-    # The hub's pid comes from the hub: a worker still starting when the hub died would read its
-    # new parent here, and watch that.
-    threading.Thread(target=_exit_when_orphaned, args=(hub,), name="watch-hub", daemon=True).start()
-
-
-def _exit_when_orphaned(hub: int, every_s: float = 1.0) -> None:
-    while os.getppid() == hub:
-        time.sleep(every_s)
-    os._exit(0)  # nothing to finish: the hub that would take the results is gone
-
-
-def _worker_ready() -> int:
-    return os.getpid()
-
-
 def _check_batch_in_process(
-    requests: Sequence[CheckRequest],
-    keys: Sequence[_PortableKey],
     limits: EnvelopeLimits,
     judge: VerdictJudge,
     home_province: str | None,
+    requests: Sequence[CheckRequest],
+    keys: Sequence[_PortableKey],
 ) -> list[CheckResult]:
+    """A batch in a worker process (``hub.check_pool``): the rules and limits came once, at its start."""
     known = {portable[0]: _known_key(portable) for portable in keys}
     results = check_batch(requests, known, limits, judge)
     return [
@@ -215,6 +192,7 @@ class RecordChecker:
         count = workers if workers is not None else max(2, os.cpu_count() or 1)
         self._workers = count
         self._executor: concurrent.futures.Executor | None = None
+        self._pool: CheckPool | None = None
         if mode is CheckMode.THREADS:
             self._executor = concurrent.futures.ThreadPoolExecutor(count, thread_name_prefix="hub-check")
         elif mode is CheckMode.PROCESSES:
@@ -222,10 +200,8 @@ class RecordChecker:
                 pickle.dumps(judge)
             except (pickle.PicklingError, AttributeError, TypeError) as error:
                 raise HubConfigError(f"check_mode processes needs a judge that pickles: {error}") from error
-            # spawn, not fork: the hub's process has gRPC's and the database driver's threads.
-            context = multiprocessing.get_context("spawn")
-            self._executor = concurrent.futures.ProcessPoolExecutor(
-                count, mp_context=context, initializer=_prepare_worker, initargs=(os.getpid(),)
+            self._pool = CheckPool(
+                count, _check_batch_in_process, (limits, judge, home_province), on_idle=self._flush
             )
         self._gathering: list[_Waiting] = []
         self._keys: Mapping[str, KnownKey] = {}
@@ -233,15 +209,14 @@ class RecordChecker:
 
     async def start(self) -> None:
         """Bring the workers up (see the module docstring); returns once they take batches."""
-        if self._executor is None:
-            return
-        # One call per worker: a pool spawns a worker for each call that finds none idle.
-        ready = [self._executor.submit(_worker_ready) for _ in range(self._workers)]
-        await asyncio.gather(*(asyncio.wrap_future(future) for future in ready))
+        if self._pool is not None:
+            await self._pool.start()
 
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=False)
+        if self._pool is not None:
+            self._pool.close()
 
     def check(
         self, request: CheckRequest, key_id: str, keys: Mapping[str, KnownKey]
@@ -249,7 +224,7 @@ class RecordChecker:
         """The result of checking ``request`` against ``keys`` (the station directory now)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[CheckResult] = loop.create_future()
-        if self._executor is None:
+        if self._executor is None and self._pool is None:
             future.set_result(check_one(request, keys, self._limits, self._judge))
             return future
         self._keys = keys  # the newest directory; a batch is checked against one directory
@@ -264,19 +239,24 @@ class RecordChecker:
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        if self._pool is not None and not self._pool.idle and len(self._gathering) < self._max_batch:
+            return  # every worker is busy: the records wait here and go as one batch at on_idle
         batch, self._gathering = self._gathering, []
-        if not batch or self._executor is None:
+        if not batch:
             return
         requests = [waiting.request for waiting in batch]
-        if self.mode is CheckMode.PROCESSES:
+        done: asyncio.Future[list[CheckResult]]
+        if self._pool is not None:
             needed = {w.key_id for w in batch}
             portable = [_portable(key) for key_id, key in self._keys.items() if key_id in needed]
-            done = self._executor.submit(
-                _check_batch_in_process, requests, portable, self._limits, self._judge, self._home_province
+            done = self._pool.submit(requests, portable)
+        elif self._executor is not None:
+            done = asyncio.wrap_future(
+                self._executor.submit(check_batch, requests, self._keys, self._limits, self._judge)
             )
         else:
-            done = self._executor.submit(check_batch, requests, self._keys, self._limits, self._judge)
-        asyncio.wrap_future(done).add_done_callback(functools.partial(_settle, batch))
+            return
+        done.add_done_callback(functools.partial(_settle, batch))
 
 
 def _settle(batch: list[_Waiting], done: asyncio.Future[list[CheckResult]]) -> None:

@@ -94,13 +94,13 @@ def test_a_worker_process_rebuilds_keys_from_raw_bytes_and_keeps_the_verdict_onl
         for r in (local, foreign)
     ]
     requests.append(CheckRequest(b"\xff\xff not a protobuf", now, None))
-    results = _check_batch_in_process(requests, [_portable(key)], EnvelopeLimits(), VerdictJudge(None), "50")
+    results = _check_batch_in_process(EnvelopeLimits(), VerdictJudge(None), "50", requests, [_portable(key)])
     assert isinstance(results[0], CheckedRecord) and results[0].hub_verdict is None
     assert isinstance(results[1], CheckedRecord) and results[1].hub_verdict == judge(foreign)
     assert results[1].row.hub_verdict == verdict_to_json(judge(foreign))
     assert isinstance(results[2], Refusal) and results[2].kind is RejectionKind.NOT_AN_ENVELOPE
     # the other key is not in the batch's key list: refused as unknown, not a crash
-    unknown = _check_batch_in_process(requests[:1], [], EnvelopeLimits(), VerdictJudge(None), "50")
+    unknown = _check_batch_in_process(EnvelopeLimits(), VerdictJudge(None), "50", requests[:1], [])
     assert isinstance(unknown[0], Refusal) and unknown[0].kind is RejectionKind.UNKNOWN_KEY
 
 
