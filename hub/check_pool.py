@@ -25,6 +25,7 @@ import asyncio
 import logging
 import multiprocessing
 import pickle
+import signal
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +49,10 @@ class _Failure:
 
 def _serve(connection: Connection, job: Callable[..., Any], setup: tuple[Any, ...]) -> None:
     """A worker's life: say ready, then answer each batch in order until the pipe closes."""
+    # Ctrl-C reaches the whole foreground process group, a service manager's SIGTERM the whole
+    # cgroup: the hub decides when its workers end (it closes their pipes), not the signal.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
     connection.send_bytes(_READY)
     while True:
         try:
@@ -120,6 +125,9 @@ class CheckPool:
         if self._loop is None or self._closed:
             raise RuntimeError("the check pool is not running")
         batch = _Batch(arguments, self._loop.create_future())
+        if not self._workers:
+            batch.future.set_exception(CheckWorkerLost(None))
+            return batch.future
         self._waiting.append(batch)
         self._dispatch()
         return batch.future
@@ -184,7 +192,10 @@ class CheckPool:
         else:
             batch, worker.batch = worker.batch, None
             if batch is not None and not batch.future.done():
-                answer = pickle.loads(data)
+                try:
+                    answer = pickle.loads(data)
+                except Exception as error:  # noqa: BLE001 - an answer that does not load fails its batch only
+                    answer = _Failure(f"its answer did not unpickle: {error!r}")
                 if isinstance(answer, _Failure):
                     batch.future.set_exception(
                         HubError(f"checking a batch failed in a worker: {answer.text}")
@@ -210,10 +221,19 @@ class CheckPool:
             worker.batch.future.set_exception(CheckWorkerLost(exitcode))
         if self._closed:
             return
-        log.error("a record check worker ended (exit code %s); starting another", exitcode)
         if self._started is not None and not self._started.done():
             self._started.set_exception(CheckWorkerLost(exitcode))
             return
-        self.replaced += 1
-        self._spawn()
+        if worker.ready:
+            log.error("a record check worker ended (exit code %s); starting another", exitcode)
+            self.replaced += 1
+            self._spawn()
+        else:
+            # A replacement that could not even start would be replaced for ever.
+            log.error("a new record check worker ended before it was ready (exit code %s)", exitcode)
+        if not self._workers:
+            for batch in self._waiting:
+                if not batch.future.done():
+                    batch.future.set_exception(CheckWorkerLost(exitcode))
+            self._waiting.clear()
         self._dispatch()

@@ -120,3 +120,19 @@ async def test_a_hub_checker_keeps_checking_after_one_of_its_workers_is_killed()
     finally:
         checker.close()
     assert all(isinstance(result, CheckedRecord) for result in results)
+
+
+async def test_workers_leave_ctrl_c_and_sigterm_to_the_hub() -> None:
+    # Ctrl-C reaches the terminal's whole process group: workers that died of it were "lost" and
+    # replaced while the hub was stopping.
+    pool = CheckPool(1, echo_after, (0.0, "t"))
+    await pool.start()
+    try:
+        pid = (await pool.submit(1))[2]
+        os.kill(pid, signal.SIGINT)
+        os.kill(pid, signal.SIGTERM)
+        await asyncio.sleep(0.3)
+        assert (await pool.submit(2))[2] == pid
+        assert pool.replaced == 0
+    finally:
+        pool.close()
