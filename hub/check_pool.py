@@ -1,4 +1,4 @@
-"""Worker processes that check batches of records for the hub: one pipe each, one batch in flight each.
+"""Worker processes that check batches of records for the hub, over pipes the event loop serves.
 
 Why not ``concurrent.futures.ProcessPoolExecutor``:
 
@@ -8,27 +8,32 @@ Why not ``concurrent.futures.ProcessPoolExecutor``:
   (``loop.add_reader``) cost 0.07 ms and 0.27 ms. At half load a batch holds one or two records,
   so that was ~0.35 ms of the hub's own CPU a record, and two thread hops on every Ack's path.
 - **A dead worker broke it for good.** One worker killed (the OOM killer) made every later batch
-  fail with ``BrokenProcessPool`` until the hub restarted. Here only the batch that worker held
-  fails (``CheckWorkerLost``: its streams end and the stations send again) and a new worker takes
-  its place.
+  fail with ``BrokenProcessPool`` until the hub restarted. Here only the batches that worker held
+  fail (``CheckWorkerLost``: their streams end and the stations send again) and a new worker
+  takes its place.
 
-A worker is handed a batch only while idle, so the parent's write meets a reader and does not
-wait on a busy one; batches wait in the parent, in order, until a worker is free. ``on_idle`` lets
-the caller hold records back while every worker is busy and hand them over as one larger batch:
-a round trip a batch, not a round trip a turn of the event loop. A worker exits
-when its pipe closes: at ``close``, or when the hub dies and the kernel closes the hub's end.
+Each worker holds up to ``DEPTH`` batches: the next one waits in its pipe while it checks the
+first, so it never idles for the hub's loop to hand it more (with one at a time, a single station
+draining its backlog through a 64-record window went 25-40 % slower). The hub writes batches
+without blocking (the loop finishes a large write when the worker reads), and reads each answer
+when the loop sees it ready. While every worker is full the caller holds records back and hands
+them over as one larger batch at ``on_idle``. A worker exits when its pipe closes: at ``close``, or
+when the hub dies and the kernel closes the hub's end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
+import struct
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -47,16 +52,16 @@ class _Failure:
     text: str
 
 
-def _serve(connection: Connection, job: Callable[..., Any], setup: tuple[Any, ...]) -> None:
+def _serve(batches: Connection, answers: Connection, job: Callable[..., Any], setup: tuple[Any, ...]) -> None:
     """A worker's life: say ready, then answer each batch in order until the pipe closes."""
     # Ctrl-C reaches the whole foreground process group, a service manager's SIGTERM the whole
     # cgroup: the hub decides when its workers end (it closes their pipes), not the signal.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
-    connection.send_bytes(_READY)
+    answers.send_bytes(_READY)
     while True:
         try:
-            arguments = pickle.loads(connection.recv_bytes())
+            arguments = pickle.loads(batches.recv_bytes())
         except (EOFError, OSError):
             return  # the hub closed its end, or died
         try:
@@ -64,9 +69,19 @@ def _serve(connection: Connection, job: Callable[..., Any], setup: tuple[Any, ..
         except Exception as error:  # noqa: BLE001 - a fault in the check fails its batch, not the worker
             answer = _Failure(f"{type(error).__name__}: {error}")
         try:
-            connection.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
-        except (BrokenPipeError, OSError):
+            answers.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError:
             return
+
+
+DEPTH = 2  # batches a worker holds: the one it checks and the next
+
+
+def _frame(data: bytes) -> bytes:
+    """``data`` as ``Connection.recv_bytes`` reads it (multiprocessing's length prefix)."""
+    if len(data) > 0x7FFFFFFF:
+        return struct.pack("!i", -1) + struct.pack("!Q", len(data)) + data
+    return struct.pack("!i", len(data)) + data
 
 
 @dataclass(slots=True)
@@ -78,9 +93,11 @@ class _Batch:
 @dataclass(slots=True)
 class _Worker:
     process: BaseProcess
-    connection: Connection
+    answers: Connection  # the worker's answers, read when the loop sees them
+    requests: int  # the fd batches go down, non-blocking
     ready: bool = False
-    batch: _Batch | None = None
+    held: deque[_Batch] = field(default_factory=deque)  # sent, not answered: in order
+    unsent: bytearray = field(default_factory=bytearray)  # what the pipe did not take yet
 
 
 class CheckPool:
@@ -93,7 +110,7 @@ class CheckPool:
         setup: tuple[Any, ...],
         on_idle: Callable[[], None] | None = None,
     ) -> None:
-        """``on_idle`` is called when a worker has nothing to do (its answer given, nothing waiting)."""
+        """``on_idle`` is called when a worker could take a batch (an answer came, nothing waits)."""
         self._count = count
         self._on_idle = on_idle
         self._job = job
@@ -118,7 +135,7 @@ class CheckPool:
     @property
     def idle(self) -> bool:
         """A worker would take a batch now."""
-        return any(w.ready and w.batch is None for w in self._workers)
+        return any(w.ready and len(w.held) < DEPTH for w in self._workers)
 
     def submit(self, *arguments: Any) -> asyncio.Future[Any]:
         """The answer of ``job(*setup, *arguments)`` in some worker."""
@@ -133,12 +150,12 @@ class CheckPool:
         return batch.future
 
     def close(self) -> None:
-        """End every worker (closing its pipe ends it); batches not answered are cancelled."""
+        """End every worker (closing its pipes ends it); batches not answered are cancelled."""
         self._closed = True
         for worker in self._workers:
             self._forget(worker)
-            if worker.batch is not None:
-                worker.batch.future.cancel()
+            for batch in worker.held:
+                batch.future.cancel()
         for batch in self._waiting:
             batch.future.cancel()
         self._waiting.clear()
@@ -153,35 +170,60 @@ class CheckPool:
 
     def _spawn(self) -> None:
         assert self._loop is not None
-        ours, theirs = self._context.Pipe(duplex=True)
+        theirs_in, ours_out = self._context.Pipe(duplex=False)  # batches: hub -> worker
+        ours_in, theirs_out = self._context.Pipe(duplex=False)  # answers: worker -> hub
         process = self._context.Process(
-            target=_serve, args=(theirs, self._job, self._setup), name="hub-check", daemon=True
+            target=_serve, args=(theirs_in, theirs_out, self._job, self._setup), name="hub-check", daemon=True
         )
         process.start()
-        theirs.close()  # the worker holds its own copy; ours alone must not keep its pipe open
-        worker = _Worker(process, ours)
+        # The worker holds its own copies; ours must not keep its ends open.
+        theirs_in.close()
+        theirs_out.close()
+        requests = os.dup(ours_out.fileno())
+        ours_out.close()
+        os.set_blocking(requests, False)
+        worker = _Worker(process, ours_in, requests)
         self._workers.append(worker)
-        self._loop.add_reader(ours.fileno(), self._on_readable, worker)
+        self._loop.add_reader(ours_in.fileno(), self._on_readable, worker)
 
     def _dispatch(self) -> None:
         while self._waiting:
-            worker = next((w for w in self._workers if w.ready and w.batch is None), None)
-            if worker is None:
+            ready = [w for w in self._workers if w.ready and len(w.held) < DEPTH]
+            if not ready:
                 return
+            worker = min(ready, key=lambda w: len(w.held))
             batch = self._waiting.popleft()
             if batch.future.cancelled():
                 continue
-            try:
-                worker.connection.send_bytes(pickle.dumps(batch.arguments, protocol=pickle.HIGHEST_PROTOCOL))
-            except OSError:
-                self._waiting.appendleft(batch)
-                self._lost(worker)  # which dispatches again, without this worker
-                return
-            worker.batch = batch
+            worker.held.append(batch)
+            had_unsent = bool(worker.unsent)
+            worker.unsent += _frame(pickle.dumps(batch.arguments, protocol=pickle.HIGHEST_PROTOCOL))
+            if not had_unsent and not self._write(worker):
+                return  # the worker is gone: _lost dispatched again without it
+
+    def _write(self, worker: _Worker) -> bool:
+        """Write what the pipe takes now; the loop writes the rest when it can. False: worker gone."""
+        assert self._loop is not None
+        try:
+            written = os.write(worker.requests, worker.unsent)
+        except BlockingIOError:
+            written = 0
+        except OSError:
+            self._lost(worker)
+            return False
+        del worker.unsent[:written]
+        if worker.unsent:
+            self._loop.add_writer(worker.requests, self._on_writable, worker)
+        else:
+            self._loop.remove_writer(worker.requests)
+        return True
+
+    def _on_writable(self, worker: _Worker) -> None:
+        self._write(worker)
 
     def _on_readable(self, worker: _Worker) -> None:
         try:
-            data = worker.connection.recv_bytes()
+            data = worker.answers.recv_bytes()
         except (EOFError, OSError):
             self._lost(worker)
             return
@@ -189,9 +231,9 @@ class CheckPool:
             worker.ready = data == _READY
             if self._started is not None and not self._started.done() and all(w.ready for w in self._workers):
                 self._started.set_result(None)
-        else:
-            batch, worker.batch = worker.batch, None
-            if batch is not None and not batch.future.done():
+        elif worker.held:
+            batch = worker.held.popleft()
+            if not batch.future.done():
                 try:
                     answer = pickle.loads(data)
                 except Exception as error:  # noqa: BLE001 - an answer that does not load fails its batch only
@@ -208,17 +250,22 @@ class CheckPool:
 
     def _forget(self, worker: _Worker) -> None:
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.remove_reader(worker.connection.fileno())
-        worker.connection.close()
+            self._loop.remove_reader(worker.answers.fileno())
+            self._loop.remove_writer(worker.requests)
+        worker.answers.close()
+        with contextlib.suppress(OSError):
+            os.close(worker.requests)
 
     def _lost(self, worker: _Worker) -> None:
-        """A worker ended (its pipe closed): fail its batch, start another in its place."""
+        """A worker ended (its pipe closed): fail its batches, start another in its place."""
         self._forget(worker)
         self._workers.remove(worker)
         worker.process.join(timeout=1)
         exitcode = worker.process.exitcode
-        if worker.batch is not None and not worker.batch.future.done():
-            worker.batch.future.set_exception(CheckWorkerLost(exitcode))
+        for batch in worker.held:
+            if not batch.future.done():
+                batch.future.set_exception(CheckWorkerLost(exitcode))
+        worker.held.clear()
         if self._closed:
             return
         if self._started is not None and not self._started.done():
