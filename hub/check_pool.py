@@ -16,8 +16,8 @@ Each worker holds up to ``DEPTH`` batches: the next one waits in its pipe while 
 first, so it never idles for the hub's loop to hand it more (with one at a time, a single station
 draining its backlog through a 64-record window went 25-40 % slower). The hub writes batches
 without blocking (the loop finishes a large write when the worker reads), and reads each answer
-when the loop sees it ready. While every worker is full the caller holds records back and hands
-them over as one larger batch at ``on_idle``. A worker exits when its pipe closes: at ``close``, or
+when the loop sees it ready. While every worker is busy the caller holds records back and hands
+them over as one larger batch at ``on_idle``, or as a worker's second batch once it has a full one. A worker exits when its pipe closes: at ``close``, or
 when the hub dies and the kernel closes the hub's end.
 """
 
@@ -110,7 +110,7 @@ class CheckPool:
         setup: tuple[Any, ...],
         on_idle: Callable[[], None] | None = None,
     ) -> None:
-        """``on_idle`` is called when a worker could take a batch (an answer came, nothing waits)."""
+        """``on_idle`` is called when a worker holds nothing (an answer came, nothing waits)."""
         self._count = count
         self._on_idle = on_idle
         self._job = job
@@ -134,8 +134,8 @@ class CheckPool:
 
     @property
     def idle(self) -> bool:
-        """A worker would take a batch now."""
-        return any(w.ready and len(w.held) < DEPTH for w in self._workers)
+        """A worker holds nothing: a batch given now is checked at once."""
+        return any(w.ready and not w.held for w in self._workers)
 
     def submit(self, *arguments: Any) -> asyncio.Future[Any]:
         """The answer of ``job(*setup, *arguments)`` in some worker."""
