@@ -137,6 +137,11 @@ class CheckPool:
         """A worker holds nothing: a batch given now is checked at once."""
         return any(w.ready and not w.held for w in self._workers)
 
+    @property
+    def busy(self) -> bool:
+        """Every worker holds a batch (with no worker left, nothing is worth waiting for)."""
+        return bool(self._workers) and not self.idle
+
     def submit(self, *arguments: Any) -> asyncio.Future[Any]:
         """The answer of ``job(*setup, *arguments)`` in some worker."""
         if self._loop is None or self._closed:

@@ -239,7 +239,7 @@ class RecordChecker:
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        if self._pool is not None and not self._pool.idle and len(self._gathering) < self._max_batch:
+        if self._pool is not None and self._pool.busy and len(self._gathering) < self._max_batch:
             return  # every worker is busy: the records wait here and go as one batch at on_idle
         batch, self._gathering = self._gathering, []
         if not batch:
